@@ -1,0 +1,52 @@
+import { z } from 'zod'
+
+// A node's state vector: what it tells the mesh about itself. Versioned by
+// (incarnation, version): a higher incarnation always wins (restart or refutation),
+// within one incarnation the higher version wins.
+
+const count = z.number().int().min(0).max(1_000_000)
+const bytes = z.number().min(0).max(2 ** 60)
+const fraction = z.number().min(0).max(1)
+const shortText = z.string().max(256)
+
+export const StateVectorSchema = z.object({
+  peerId: z.string().min(1).max(128),
+  addrs: z.array(z.string().max(512)).max(32),
+  incarnation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  status: z.enum(['alive', 'left']),
+  cpuCores: count,
+  cpuLoad: fraction,
+  memFree: bytes,
+  memTotal: bytes,
+  diskFree: bytes,
+  ioLoad: fraction,
+  slotsTotal: count,
+  slotsFree: count,
+  runningTasks: count,
+  uptimeMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER),
+  softwareVersion: shortText,
+  ownerCpuLoad: fraction,
+  accepting: z.boolean(),
+  labels: z.record(shortText, shortText).refine(r => Object.keys(r).length <= 64, 'at most 64 labels'),
+  tools: z.array(shortText).max(64),
+  os: shortText,
+  arch: shortText,
+  nodeVersion: shortText,
+  apiUrl: shortText.optional(),
+}).strict()
+
+export type StateVector = z.infer<typeof StateVectorSchema>
+
+/** The measured part of a vector, supplied by the binding's OS probes. */
+export type LocalMetrics = Omit<StateVector, 'peerId' | 'incarnation' | 'version' | 'status'>
+
+/** Fields whose change is worth publishing at once rather than on the next interval. */
+export const IMMEDIATE_FIELDS: ReadonlyArray<keyof LocalMetrics> = [
+  'addrs', 'slotsTotal', 'slotsFree', 'runningTasks', 'accepting', 'labels', 'tools', 'apiUrl',
+]
+
+/** Is `a` newer than `b`? */
+export function isNewer (a: { incarnation: number, version: number }, b: { incarnation: number, version: number }): boolean {
+  return a.incarnation > b.incarnation || (a.incarnation === b.incarnation && a.version > b.version)
+}
