@@ -1,0 +1,77 @@
+import { Command, CommanderError, Option } from 'commander'
+import { SOFTWARE_VERSION } from '../version.js'
+import { ClientError } from './client.js'
+import { demoCommand } from './cmd-demo.js'
+import { startCommand } from './cmd-start.js'
+import { statusCommand } from './cmd-status.js'
+import { defaultSlots, parseIntOption, parseLabel, parseList, UsageError } from './options.js'
+
+const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir)')
+const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
+
+export function buildProgram (): Command {
+  const program = new Command('meshwork')
+    .description('A peer-to-peer compute mesh: identical nodes, gossiped state vectors, a coordinator per job.')
+    .version(SOFTWARE_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+
+  program.command('start')
+    .description('Run a node and join the mesh (mDNS on the LAN, plus any --bootstrap peers).')
+    .option('--port <n>', 'p2p TCP port (0 picks a free one)', parseIntOption('--port', 0, 65535), 7071)
+    .option('--host <ip>', 'address to listen on for peers', '0.0.0.0')
+    .option('--api-port <n>', 'control API port on 127.0.0.1 (0 picks a free one)', parseIntOption('--api-port', 0, 65535), 7070)
+    .option('--slots <n>', 'task slots offered to the mesh', parseIntOption('--slots', 0, 1024), defaultSlots())
+    .option('--bootstrap <addrs>', 'comma-separated multiaddrs of peers to dial (for networks without multicast)', parseList, [])
+    .option('--no-mdns', 'do not discover peers with mDNS')
+    .option('--mdns-tag <tag>', 'mDNS service tag: only nodes with the same tag find each other', 'meshwork')
+    .addOption(dataDirOption())
+    .option('--label <key=value>', 'a label offered to jobs (repeatable)', parseLabel, {})
+    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .option('--publish-interval-ms <ms>', 'publish the state vector at least this often', parseIntOption('--publish-interval-ms', 10, 60_000), 1000)
+    .option('--suspect-after-ms <ms>', 'silence before a peer is suspected', parseIntOption('--suspect-after-ms', 20, 600_000), 2500)
+    .option('--dead-after-ms <ms>', 'silence before a peer is marked dead', parseIntOption('--dead-after-ms', 30, 600_000), 4500)
+    .addHelpText('after', `
+Examples:
+  meshwork start                                   # join the LAN mesh found by mDNS
+  meshwork start --bootstrap /ip4/10.0.0.5/tcp/7071/p2p/12D3KooW… --no-mdns
+  meshwork start --port 0 --api-port 0 --data-dir /tmp/node2 --label zone=b`)
+    .action(startCommand)
+
+  program.command('status')
+    .description('Show the mesh as this node sees it: one row per node.')
+    .addOption(apiOption())
+    .addOption(dataDirOption())
+    .option('--json', 'print { self, peers: [...] } as JSON')
+    .addHelpText('after', `
+Examples:
+  meshwork status
+  meshwork status --api http://127.0.0.1:7070 --json`)
+    .action(statusCommand)
+
+  program.command('demo')
+    .description('Start a local mesh on 127.0.0.1, show it working, and shut it down (what `npm start` runs).')
+    .option('--nodes <n>', 'number of node processes', parseIntOption('--nodes', 1, 16), 3)
+    .action(demoCommand)
+
+  return program
+}
+
+export async function main (argv: string[]): Promise<void> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0; usage errors were already printed.
+      process.exitCode = err.exitCode
+      return
+    }
+    if (err instanceof UsageError || err instanceof ClientError) {
+      process.stderr.write(`meshwork: ${err.message}\n`)
+      process.exitCode = 2
+      return
+    }
+    throw err
+  }
+}

@@ -1,0 +1,62 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { Daemon } from './daemon.js'
+import { defaultDataDir } from './data-dir.js'
+import { createLogger } from './logger.js'
+import { UsageError } from './options.js'
+
+export interface StartOptions {
+  port: number
+  host: string
+  apiPort: number
+  slots: number
+  bootstrap: string[]
+  mdns: boolean
+  mdnsTag: string
+  dataDir?: string
+  label: Record<string, string>
+  logLevel: string
+  publishIntervalMs: number
+  suspectAfterMs: number
+  deadAfterMs: number
+}
+
+export async function startCommand (opts: StartOptions): Promise<void> {
+  for (const addr of opts.bootstrap) {
+    try { multiaddr(addr) } catch { throw new UsageError(`--bootstrap: "${addr}" is not a multiaddr (e.g. /ip4/10.0.0.5/tcp/7071/p2p/12D3Koo…)`) }
+  }
+  if (!(opts.suspectAfterMs > opts.publishIntervalMs && opts.deadAfterMs > opts.suspectAfterMs)) {
+    throw new UsageError('timeouts must satisfy --publish-interval-ms < --suspect-after-ms < --dead-after-ms')
+  }
+  const log = createLogger(opts.logLevel)
+  const daemon = await Daemon.start({
+    dataDir: opts.dataDir ?? defaultDataDir(),
+    host: opts.host,
+    port: opts.port,
+    apiPort: opts.apiPort,
+    slots: opts.slots,
+    bootstrap: opts.bootstrap,
+    mdns: opts.mdns,
+    mdnsServiceTag: opts.mdnsTag,
+    labels: opts.label,
+    membership: { publishIntervalMs: opts.publishIntervalMs, suspectAfterMs: opts.suspectAfterMs, deadAfterMs: opts.deadAfterMs },
+    log,
+  })
+  process.stdout.write([
+    `meshwork node ${daemon.peerId}`,
+    ...daemon.node.getMultiaddrs().map(a => `  p2p:         ${a.toString()}`),
+    `  control API: ${daemon.apiUrl}`,
+    `  data dir:    ${daemon.opts.dataDir}`,
+    '',
+  ].join('\n'))
+  let signals = 0
+  const shutdown = (signal: string): void => {
+    if (++signals > 1) process.exit(1)
+    log.info({ signal }, 'leaving the mesh')
+    daemon.stop().then(() => process.exit(0), err => {
+      log.error({ err }, 'error while stopping')
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+}

@@ -1,0 +1,39 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+// The data dir holds this node's identity, its control-API record, caches and scratch space.
+
+export function defaultDataDir (): string {
+  return resolve(process.env.MESHWORK_DATA_DIR ?? join(homedir(), '.meshwork'))
+}
+
+export function ensureDataDir (dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  return dir
+}
+
+export interface ApiRecord { url: string, pid: number, peerId: string }
+
+const API_RECORD = 'api.json'
+
+/** Written by a running node so local CLI commands find its control API. */
+export function writeApiRecord (dir: string, record: ApiRecord): void {
+  const tmp = join(dir, `${API_RECORD}.${process.pid}.tmp`)
+  writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 })
+  renameSync(tmp, join(dir, API_RECORD))
+}
+
+export function readApiRecord (dir: string): ApiRecord | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(join(dir, API_RECORD), 'utf8')) as Partial<ApiRecord>
+    if (typeof parsed.url !== 'string' || typeof parsed.pid !== 'number' || typeof parsed.peerId !== 'string') return undefined
+    return { url: parsed.url, pid: parsed.pid, peerId: parsed.peerId }
+  } catch {
+    return undefined
+  }
+}
+
+export function removeApiRecord (dir: string): void {
+  rmSync(join(dir, API_RECORD), { force: true })
+}

@@ -1,0 +1,45 @@
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { mdns } from '@libp2p/mdns'
+import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+
+export interface MeshTransportOptions {
+  privateKey: PrivateKey
+  host: string
+  port: number
+  mdns: boolean
+  /** mDNS service tag: peers only find others with the same tag. */
+  mdnsServiceTag: string
+  /** Extra libp2p connection protector (the mesh key's pnet, when configured). */
+  connectionProtector?: Libp2pOptions['connectionProtector']
+}
+
+export type MeshLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: GossipSub }>
+
+export async function createMeshLibp2p (opts: MeshTransportOptions): Promise<MeshLibp2p> {
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (opts.mdns) peerDiscovery.push(mdns({ serviceTag: opts.mdnsServiceTag, interval: 1000 }))
+  return await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: [`/ip4/${opts.host}/tcp/${opts.port}`] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(opts.connectionProtector !== undefined ? { connectionProtector: opts.connectionProtector } : {}),
+    peerDiscovery,
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        // Vectors must be signed by their origin: the membership core checks signer == vector.peerId.
+        globalSignaturePolicy: 'StrictSign',
+        maxInboundDataLength: 256 * 1024,
+      }),
+    },
+  }) as unknown as MeshLibp2p
+}

@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { readApiRecord } from './data-dir.js'
+import type { StatusView } from './status-view.js'
+
+// Starts real `meshwork start` processes on 127.0.0.1: the demo, the integration tests,
+// the benchmarks and the chaos suite all use this one launcher. Each node runs
+// `node bin/meshwork.js` directly (not through npx, whose wrapper survives kill -9) in its
+// own process group, and logs to files in its data dir.
+
+export const BIN_PATH = fileURLToPath(new URL('../../../bin/meshwork.js', import.meta.url))
+
+export interface LocalMeshOptions {
+  nodes: number
+  /** Extra `meshwork start` arguments for every node, or per node index. */
+  args?: string[] | ((index: number) => string[])
+  /** Defaults that suit tests on a busy machine: fast gossip, quick detection. */
+  fastTimers?: boolean
+  baseDir?: string
+  logLevel?: string
+  env?: NodeJS.ProcessEnv
+  readyTimeoutMs?: number
+}
+
+export interface LocalNode {
+  index: number
+  dataDir: string
+  proc: ChildProcess | undefined
+  pid: number | undefined
+  apiUrl: string
+  peerId: string
+  addrs: string[]
+}
+
+export class LocalMesh {
+  readonly nodes: LocalNode[] = []
+  readonly baseDir: string
+  private readonly ownsBaseDir: boolean
+
+  constructor (readonly opts: LocalMeshOptions) {
+    this.ownsBaseDir = opts.baseDir === undefined
+    this.baseDir = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'meshwork-mesh-'))
+  }
+
+  static async start (opts: LocalMeshOptions): Promise<LocalMesh> {
+    const mesh = new LocalMesh(opts)
+    try {
+      await mesh.startNode(0)
+      await Promise.all(Array.from({ length: opts.nodes - 1 }, async (_, i) => await mesh.startNode(i + 1)))
+    } catch (err) {
+      await mesh.stop()
+      throw err
+    }
+    return mesh
+  }
+
+  /** The first node's address: every other node bootstraps from it. */
+  bootstrapAddr (): string {
+    const first = this.nodes[0]
+    const addr = first?.addrs.find(a => a.includes('/ip4/127.0.0.1/'))
+    if (addr === undefined) throw new Error('node 0 has no 127.0.0.1 address yet')
+    return addr
+  }
+
+  argsFor (index: number): string[] {
+    const extra = typeof this.opts.args === 'function' ? this.opts.args(index) : (this.opts.args ?? [])
+    const timers = this.opts.fastTimers === false ? [] : ['--publish-interval-ms', '250', '--suspect-after-ms', '1500', '--dead-after-ms', '3000']
+    const bootstrap = index === 0 && this.nodes[0] === undefined ? [] : ['--bootstrap', this.bootstrapAddr()]
+    return ['--host', '127.0.0.1', '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', ...timers, ...bootstrap, ...extra]
+  }
+
+  /** Node 0 keeps its p2p port across restarts, so the others' bootstrap address stays valid. */
+  private fixedPort (index: number): number {
+    if (index !== 0) return 0
+    const known = this.nodes[0]?.addrs.find(a => a.includes('/ip4/127.0.0.1/'))
+    return known === undefined ? 0 : Number(/\/tcp\/(\d+)/.exec(known)?.[1] ?? 0)
+  }
+
+  async startNode (index: number): Promise<LocalNode> {
+    const dataDir = join(this.baseDir, `node-${index}`)
+    mkdirSync(dataDir, { recursive: true })
+    rmSync(join(dataDir, 'api.json'), { force: true })
+    const out = openSync(join(dataDir, 'node.log'), 'a')
+    const args = [BIN_PATH, 'start', '--data-dir', dataDir, '--log-level', this.opts.logLevel ?? 'info', ...this.argsFor(index)]
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', out, out], detached: true, env: { ...process.env, ...this.opts.env } })
+    closeSync(out)
+    const node: LocalNode = { index, dataDir, proc, pid: proc.pid, apiUrl: '', peerId: '', addrs: [] }
+    this.nodes[index] = node
+    const exited = new Promise<never>((_, reject) => proc.once('exit', code => reject(new Error(`node ${index} exited with ${code} before it was ready; see ${join(dataDir, 'node.log')}`))))
+    exited.catch(() => {})
+    await Promise.race([this.waitReady(node), exited])
+    return node
+  }
+
+  private async waitReady (node: LocalNode): Promise<void> {
+    const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 60_000)
+    while (Date.now() < deadline) {
+      const record = readApiRecord(node.dataDir)
+      if (record !== undefined && record.pid === node.pid) {
+        try {
+          const view = await (await fetch(`${record.url}/status`)).json() as StatusView
+          const self = view.peers.find(p => p.peerId === view.self)
+          if (self !== undefined && self.addrs.length > 0) {
+            Object.assign(node, { apiUrl: record.url, peerId: view.self, addrs: self.addrs })
+            return
+          }
+        } catch { /* not listening yet */ }
+      }
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    throw new Error(`node ${node.index} not ready in time; see ${join(node.dataDir, 'node.log')}`)
+  }
+
+  async status (index: number): Promise<StatusView> {
+    const node = this.nodes[index]
+    if (node === undefined) throw new Error(`no node ${index}`)
+    return await (await fetch(`${node.apiUrl}/status`)).json() as StatusView
+  }
+
+  /** Send a signal to a node's whole process group. */
+  signal (index: number, signal: NodeJS.Signals): void {
+    const pid = this.nodes[index]?.pid
+    if (pid === undefined) return
+    try { process.kill(-pid, signal) } catch { /* already gone */ }
+  }
+
+  async kill (index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const node = this.nodes[index]
+    const proc = node?.proc
+    if (node === undefined || proc === undefined) return
+    const gone = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise<void>(resolve => proc.once('exit', () => resolve()))
+    this.signal(index, signal)
+    await gone
+    node.proc = undefined
+    node.pid = undefined
+  }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.nodes.map(async (node, i) => {
+      if (node?.proc === undefined) return
+      const graceful = this.kill(i, 'SIGTERM')
+      const timeout = setTimeout(() => this.signal(i, 'SIGKILL'), 5000)
+      await graceful
+      clearTimeout(timeout)
+    }))
+    if (this.ownsBaseDir && process.env.MESHWORK_KEEP_MESH_DIR === undefined) rmSync(this.baseDir, { recursive: true, force: true })
+  }
+}

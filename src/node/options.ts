@@ -1,0 +1,27 @@
+import { cpus } from 'node:os'
+
+// Parsing of CLI values that commander leaves as strings; each error names the flag.
+
+export class UsageError extends Error {}
+
+export function parseIntOption (flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got "${value}"`)
+    }
+    return n
+  }
+}
+
+export function parseLabel (value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const m = /^([A-Za-z0-9_.-]{1,64})=(.{0,256})$/.exec(value)
+  if (m === null) throw new UsageError(`--label must look like KEY=VALUE (key: letters, digits, _ . -), got "${value}"`)
+  return { ...previous, [m[1] as string]: m[2] as string }
+}
+
+export function parseList (value: string): string[] {
+  return value.split(',').map(s => s.trim()).filter(s => s !== '')
+}
+
+export function defaultSlots (): number { return Math.max(1, cpus().length) }
