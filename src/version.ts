@@ -1,12 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { packageRoot } from './package-root.js'
 
-function readVersion (): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version
-    } catch { /* try the next location: src/ runs from dist/src/ */ }
-  }
-  return '0.0.0'
-}
-
-export const SOFTWARE_VERSION = readVersion()
+export const SOFTWARE_VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../package-root.js'
 import { readApiRecord } from './data-dir.js'
 import type { StatusView } from './status-view.js'
 
@@ -11,7 +11,7 @@ import type { StatusView } from './status-view.js'
 // `node bin/meshwork.js` directly (not through npx, whose wrapper survives kill -9) in its
 // own process group, and logs to files in its data dir.
 
-export const BIN_PATH = fileURLToPath(new URL('../../../bin/meshwork.js', import.meta.url))
+export const BIN_PATH = join(packageRoot(), 'bin', 'meshwork.js')
 
 export interface LocalMeshOptions {
   nodes: number

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MEMBERSHIP_TOPIC, encodeGossip } from '../../src/gossip/messages.js'
+import { createMeshLibp2p, type MeshLibp2p } from '../../src/node/libp2p.js'
+import { LocalMesh } from '../../src/node/local-mesh.js'
+import { vector } from '../helpers/vectors.js'
+import { waitFor } from '../helpers/wait.js'
+
+let mesh: LocalMesh
+let rogue: MeshLibp2p | undefined
+
+const log = (i: number): string => readFileSync(join(mesh.nodes[i]!.dataDir, 'node.log'), 'utf8')
+
+beforeAll(async () => { mesh = await LocalMesh.start({ nodes: 2 }) })
+afterAll(async () => {
+  await rogue?.stop()
+  await mesh?.stop()
+})
+
+describe('bad gossip from a peer inside the mesh is logged and dropped', () => {
+  it('garbage, oversized and forged vectors never crash a node or change its view', async () => {
+    rogue = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), host: '127.0.0.1', port: 0, mdns: false, mdnsServiceTag: 'x' })
+    rogue.services.pubsub.subscribe(MEMBERSHIP_TOPIC)
+    await rogue.dial(multiaddr(mesh.bootstrapAddr()))
+    await waitFor('the rogue to join the gossip mesh', () =>
+      rogue!.services.pubsub.getSubscribers(MEMBERSHIP_TOPIC).some(p => p.toString() === mesh.nodes[0]!.peerId))
+    const victimId = mesh.nodes[1]!.peerId
+    const send = async (data: Uint8Array): Promise<void> => { await rogue!.services.pubsub.publish(MEMBERSHIP_TOPIC, data) }
+
+    await send(new TextEncoder().encode('this is not json'))
+    await send(new TextEncoder().encode(JSON.stringify({ t: 'vector', v: { peerId: 'x' } })))
+    await send(encodeGossip({ t: 'vector', v: vector('junk', { cpuLoad: 0.5 }) }).slice(0, 40))
+    await send(new TextEncoder().encode(JSON.stringify({ t: 'vector', pad: 'x'.repeat(100 * 1024) })))
+    // Speaking in another peer's name: a vector for node 1, signed by the rogue.
+    await send(encodeGossip({ t: 'vector', v: vector(victimId, { incarnation: Number.MAX_SAFE_INTEGER, cpuLoad: 0.999 }) }))
+
+    await waitFor('node 0 to log five dropped messages', () => (log(0).match(/dropped gossip message/g) ?? []).length >= 5)
+    const text = log(0)
+    expect(text).toMatch(/not UTF-8 JSON/)
+    expect(text).toMatch(/exceeds 65536/)
+    expect(text).toMatch(new RegExp(`claims peer ${victimId} but was signed by ${rogue.peerId.toString()}`))
+    const view = await mesh.status(0)
+    const victim = view.peers.find(p => p.peerId === victimId)!
+    expect(victim.incarnation).toBeLessThan(Number.MAX_SAFE_INTEGER)
+    expect(view.peers.map(p => p.peerId)).not.toContain(rogue.peerId.toString())
+    expect(view.peers.map(p => p.peerId)).not.toContain('junk')
+    expect(mesh.nodes[0]!.proc?.exitCode).toBeNull()
+  })
+})
+
+describe('garbage on the control API', () => {
+  it('answers with clear errors and keeps serving', async () => {
+    const api = mesh.nodes[0]!.apiUrl
+    const notFound = await fetch(`${api}/nope`)
+    expect(notFound.status).toBe(404)
+    expect(await notFound.json()).toEqual({ error: 'No route GET /nope' })
+    const wrongMethod = await fetch(`${api}/status`, { method: 'POST', body: '{{{{' })
+    expect(wrongMethod.status).toBe(404)
+    // Not HTTP at all, straight on the socket.
+    const port = Number(new URL(api).port)
+    await new Promise<void>(resolve => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from([0, 1, 2, 255, 13, 10, 13, 10])))
+      socket.on('close', () => resolve())
+      socket.on('error', () => resolve())
+    })
+    const ok = await fetch(`${api}/status`)
+    expect(ok.status).toBe(200)
+    expect((await ok.json() as { self: string }).self).toBe(mesh.nodes[0]!.peerId)
+  })
+})
