@@ -73,12 +73,15 @@ export class ApiServer {
     }
   }
 
-  /** Exact routes, or a prefix route registered as `/path/*`. */
+  /** Exact routes, else the longest prefix route registered as `/path/*`. */
   private match (method: string, path: string): Handler | undefined {
     const exact = this.routes.get(`${method} ${path}`)
     if (exact !== undefined) return exact
-    const slash = path.lastIndexOf('/')
-    return slash > 0 ? this.routes.get(`${method} ${path.slice(0, slash)}/*`) : undefined
+    for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+      const handler = this.routes.get(`${method} ${path.slice(0, slash)}/*`)
+      if (handler !== undefined) return handler
+    }
+    return undefined
   }
 }
 

@@ -2,6 +2,8 @@ import { Command, CommanderError, Option } from 'commander'
 import { SOFTWARE_VERSION } from '../version.js'
 import { ClientError } from './client.js'
 import { demoCommand } from './cmd-demo.js'
+import { cancelCommand, jobsCommand, resultCommand } from './cmd-jobs.js'
+import { JobFailedError, submitCommand } from './cmd-submit.js'
 import { startCommand } from './cmd-start.js'
 import { statusCommand } from './cmd-status.js'
 import { defaultSlots, parseIntOption, parseLabel, parseList, UsageError } from './options.js'
@@ -31,6 +33,10 @@ export function buildProgram (): Command {
     .option('--publish-interval-ms <ms>', 'publish the state vector at least this often', parseIntOption('--publish-interval-ms', 10, 60_000), 1000)
     .option('--suspect-after-ms <ms>', 'silence before a peer is suspected', parseIntOption('--suspect-after-ms', 20, 600_000), 2500)
     .option('--dead-after-ms <ms>', 'silence before a peer is marked dead', parseIntOption('--dead-after-ms', 30, 600_000), 4500)
+    .option('--election <strategy>', 'who coordinates each job: rendezvous (per-job, the default) or fixed:<peerId> (master-slave)', 'rendezvous')
+    .option('--task-timeout-ms <ms>', 'a task running longer is killed and retried elsewhere', parseIntOption('--task-timeout-ms', 100, 86_400_000), 60_000)
+    .option('--memory-limit-mb <mb>', 'heap limit of each executor process', parseIntOption('--memory-limit-mb', 32, 1_048_576), 512)
+    .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
     .addHelpText('after', `
 Examples:
   meshwork start                                   # join the LAN mesh found by mDNS
@@ -49,6 +55,46 @@ Examples:
   meshwork status --api http://127.0.0.1:7070 --json`)
     .action(statusCommand)
 
+  program.command('submit')
+    .description('Run a job module on the mesh and print its result.')
+    .argument('<module>', 'job module (.js/.mjs/.ts) exporting { split, map, reduce } (or kind: "action" without reduce)')
+    .option('--input <file>', 'input bytes from a file (split receives a Buffer)')
+    .option('--input-json <json>', 'input as a JSON value')
+    .option('--parts <n>', 'how many parts split should aim for (ctx.parts)', parseIntOption('--parts', 1, 1_000_000))
+    .addOption(new Option('--priority <p>', 'fair-share priority').choices(['high', 'normal', 'low']).default('normal'))
+    .option('--detach', 'print the job id and return at once')
+    .option('--json', 'print one JSON object: { jobId, coordinator, result, tasks, wallMs, tasksByPeer }')
+    .addOption(apiOption())
+    .addOption(dataDirOption())
+    .addHelpText('after', `
+Examples:
+  meshwork submit examples/wordcount.mjs --input corpus.txt --parts 16
+  meshwork submit examples/primes.mjs --input-json '{"from":0,"to":5000000}' --json
+  meshwork submit job.ts --detach && meshwork jobs`)
+    .action(submitCommand)
+
+  program.command('jobs')
+    .description('List the jobs this node knows: state, coordinator, term, progress.')
+    .addOption(apiOption())
+    .addOption(dataDirOption())
+    .option('--json', 'print { jobs: [...] }')
+    .action(jobsCommand)
+
+  program.command('result')
+    .description("Print a finished job's result.")
+    .argument('<jobId>')
+    .addOption(apiOption())
+    .addOption(dataDirOption())
+    .option('--json', 'print { jobId, coordinator, result, tasks, wallMs, tasksByPeer }')
+    .action(resultCommand)
+
+  program.command('cancel')
+    .description('Cancel a running job on every peer.')
+    .argument('<jobId>')
+    .addOption(apiOption())
+    .addOption(dataDirOption())
+    .action(cancelCommand)
+
   program.command('demo')
     .description('Start a local mesh on 127.0.0.1, show it working, and shut it down (what `npm start` runs).')
     .option('--nodes <n>', 'number of node processes', parseIntOption('--nodes', 1, 16), 3)
@@ -65,6 +111,11 @@ export async function main (argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       // --help and --version end here with exit code 0; usage errors were already printed.
       process.exitCode = err.exitCode
+      return
+    }
+    if (err instanceof JobFailedError) {
+      process.stderr.write(`meshwork: ${err.message}\n`)
+      process.exitCode = 1
       return
     }
     if (err instanceof UsageError || err instanceof ClientError) {

@@ -1,4 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr'
+import { parseElectionSpec } from '../election/strategy.js'
 import { Daemon } from './daemon.js'
 import { defaultDataDir } from './data-dir.js'
 import { createLogger } from './logger.js'
@@ -18,6 +19,10 @@ export interface StartOptions {
   publishIntervalMs: number
   suspectAfterMs: number
   deadAfterMs: number
+  election: string
+  taskTimeoutMs: number
+  memoryLimitMb: number
+  resultRetentionMs: number
 }
 
 export async function startCommand (opts: StartOptions): Promise<void> {
@@ -27,6 +32,8 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   if (!(opts.suspectAfterMs > opts.publishIntervalMs && opts.deadAfterMs > opts.suspectAfterMs)) {
     throw new UsageError('timeouts must satisfy --publish-interval-ms < --suspect-after-ms < --dead-after-ms')
   }
+  let election
+  try { election = parseElectionSpec(opts.election) } catch (err) { throw new UsageError(`--election: ${(err as Error).message}`) }
   const log = createLogger(opts.logLevel)
   const daemon = await Daemon.start({
     dataDir: opts.dataDir ?? defaultDataDir(),
@@ -39,6 +46,12 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     mdnsServiceTag: opts.mdnsTag,
     labels: opts.label,
     membership: { publishIntervalMs: opts.publishIntervalMs, suspectAfterMs: opts.suspectAfterMs, deadAfterMs: opts.deadAfterMs },
+    election,
+    scheduler: {},
+    taskTimeoutMs: opts.taskTimeoutMs,
+    memoryLimitMB: opts.memoryLimitMb,
+    resultRetentionMs: opts.resultRetentionMs,
+    rpcFrameBytesMax: 256 * 1024 * 1024,
     log,
   })
   process.stdout.write([

@@ -1,5 +1,18 @@
 import { performance } from 'node:perf_hooks'
+import { randomInt } from 'node:crypto'
 import { cpus, platform, arch } from 'node:os'
+import { join } from 'node:path'
+import type { ElectionStrategy, Member } from '../election/strategy.js'
+import { ExecutorPool } from '../jobs/executor-pool.js'
+import type { SchedulerConfig, WorkerView } from '../jobs/scheduler.js'
+import { decodeRpc, encodeRpc, type RpcMessage } from '../jobs/wire.js'
+import { seededRandom } from '../util/prng.js'
+import { CodeCache } from './code-cache.js'
+import { JobCoordinator } from './job-coordinator.js'
+import { JobRegistry } from './job-registry.js'
+import { registerJobRoutes } from './jobs-api.js'
+import { Channels } from './rpc/channels.js'
+import { TaskWorker } from './task-worker.js'
 import { Membership, type MembershipEffect } from '../gossip/membership.js'
 import { MEMBERSHIP_TOPIC } from '../gossip/messages.js'
 import type { MembershipConfig } from '../gossip/config.js'
@@ -11,7 +24,7 @@ import { ensureDataDir, removeApiRecord, writeApiRecord } from './data-dir.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
-import { HostProbe } from './probe.js'
+import { HostProbe, type HostSample } from './probe.js'
 import { statusView, type StatusView } from './status-view.js'
 
 // The daemon binds the pure cores to libp2p, the OS and the control API.
@@ -27,6 +40,12 @@ export interface DaemonOptions {
   mdnsServiceTag: string
   labels: Record<string, string>
   membership: Partial<MembershipConfig>
+  election: ElectionStrategy
+  scheduler: Partial<SchedulerConfig>
+  taskTimeoutMs: number
+  memoryLimitMB: number
+  resultRetentionMs: number
+  rpcFrameBytesMax: number
   log: Logger
 }
 
@@ -37,7 +56,15 @@ const MAINTAIN_MS = 2000
 export class Daemon {
   private readonly timers: NodeJS.Timeout[] = []
   private stopping: Promise<void> | undefined
+  private lastHost: HostSample | undefined
+  private loadChangeScheduled = false
   readonly startedAtMs = Date.now()
+  readonly pool: ExecutorPool
+  readonly registry: JobRegistry
+  readonly worker: TaskWorker
+  readonly coordinator: JobCoordinator
+  private readonly channels: Channels
+  rpcDropped = 0
 
   private constructor (
     readonly opts: DaemonOptions,
@@ -47,7 +74,28 @@ export class Daemon {
     private readonly probe: HostProbe,
     private readonly connectivity: Connectivity,
     public apiUrl: string,
-  ) {}
+  ) {
+    const selfId = node.peerId.toString()
+    const log = opts.log
+    this.pool = new ExecutorPool({ slots: Math.max(1, opts.slots), taskTimeoutMs: opts.taskTimeoutMs, memoryLimitMB: opts.memoryLimitMB, logger: log })
+    const code = new CodeCache(join(opts.dataDir, 'code'))
+    this.registry = new JobRegistry({ retentionMs: opts.resultRetentionMs, recordsMax: 10_000 })
+    this.channels = new Channels(node, {
+      frameBytesMax: opts.rpcFrameBytesMax,
+      log,
+      onFrame: (from, payload) => this.onFrame(from, payload),
+      onUnreachable: (peerId) => this.coordinator.onUnreachable(peerId),
+    })
+    const send = (peerId: string, message: RpcMessage): void => this.send(peerId, message)
+    this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange() })
+    this.coordinator = new JobCoordinator({
+      selfId, pool: this.pool, code, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
+      workers: () => this.workerViews(),
+      onRecord: record => this.registry.upsert(record, Date.now()),
+      nowMs: now,
+      wallMs: () => Date.now(),
+    })
+  }
 
   static async start (opts: DaemonOptions): Promise<Daemon> {
     ensureDataDir(opts.dataDir)
@@ -66,12 +114,78 @@ export class Daemon {
     const membership = new Membership({ peerId: node.peerId.toString(), incarnation: Date.now(), metrics: emptyMetrics(opts) }, opts.membership)
     const connectivity = new Connectivity(node, opts.bootstrap, opts.log)
     const daemon = new Daemon(opts, node, membership, api, probe, connectivity, apiUrl)
+    await daemon.channels.start()
     daemon.wire()
     writeApiRecord(opts.dataDir, { url: apiUrl, pid: process.pid, peerId: node.peerId.toString() })
     return daemon
   }
 
   get peerId (): string { return this.node.peerId.toString() }
+
+  /** Membership as the election and the scheduler see it. */
+  members (): Member[] {
+    return this.membership.peers().map(p => ({ peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, status: p.status }))
+  }
+
+  workerViews (): WorkerView[] {
+    return this.membership.peers().map(p => ({
+      peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, slotsFree: p.vector.slotsFree, cpuLoad: p.vector.cpuLoad,
+      memFree: p.vector.memFree, accepting: p.vector.accepting && p.vector.slotsTotal > 0, status: p.status,
+    }))
+  }
+
+  /** Messages to ourselves skip the network (and the encoding) but keep the same async order. */
+  send (peerId: string, message: RpcMessage): void {
+    if (peerId === this.peerId) setImmediate(() => this.onRpc(peerId, message))
+    else this.channels.send(peerId, encodeRpc(message))
+  }
+
+  private onFrame (from: string, payload: Buffer): void {
+    const decoded = decodeRpc(payload)
+    if (!decoded.ok) {
+      this.rpcDropped++
+      this.opts.log.warn({ from, reason: decoded.reason }, 'dropped rpc message')
+      return
+    }
+    this.onRpc(from, decoded.message)
+  }
+
+  private onRpc (from: string, m: RpcMessage): void {
+    switch (m.t) {
+      case 'job.submit':
+        if (m.spec.submitter !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
+        void this.coordinator.onSubmit(m.spec, m.code, m.input).catch(err => this.opts.log.error({ err }, 'job submission failed'))
+        break
+      case 'task.assign': this.worker.onAssign(from, m); break
+      case 'task.abort': this.worker.onAbort(from, m.attemptId); break
+      case 'task.ok':
+      case 'task.failed': this.coordinator.onTaskResult(from, m); break
+      case 'code.get': this.coordinator.onCodeRequest(from, m.hash); break
+      case 'code.put': void this.worker.onCode(from, m.hash, m.code); break
+      case 'job.update':
+        if (m.record.coordinator !== from) return this.dropRpc(from, `job.update for a job coordinated by ${m.record.coordinator}`)
+        this.registry.upsert(m.record, Date.now())
+        break
+      case 'job.cancel':
+        if (!this.coordinator.cancel(m.jobId)) this.opts.log.info({ from, jobId: m.jobId }, 'cancel for a job not coordinated here')
+        break
+    }
+  }
+
+  private dropRpc (from: string, reason: string): void {
+    this.rpcDropped++
+    this.opts.log.warn({ from, reason }, 'dropped rpc message')
+  }
+
+  /** Running tasks changed: publish new slot figures soon (coalesced per event-loop turn). */
+  private onLoadChange (): void {
+    if (this.loadChangeScheduled) return
+    this.loadChangeScheduled = true
+    setImmediate(() => {
+      this.loadChangeScheduled = false
+      if (this.stopping === undefined) this.publishMetrics()
+    })
+  }
 
   status (): StatusView { return statusView(this.peerId, this.membership.peers()) }
 
@@ -86,8 +200,15 @@ export class Daemon {
       this.apply(this.membership.step({ type: 'message', from: msg.from.toString(), data: msg.data }, now()))
     })
     this.api.route('GET', '/status', () => this.status())
+    registerJobRoutes(this.api, {
+      selfId: this.peerId, election: this.opts.election, members: () => this.members(), registry: this.registry,
+      send: (peerId, message) => this.send(peerId, message), wallMs: () => Date.now(),
+    })
     this.refreshMetrics()
-    this.every(TICK_MS, () => this.apply(this.membership.step({ type: 'tick' }, now())))
+    this.every(TICK_MS, () => {
+      this.apply(this.membership.step({ type: 'tick' }, now()))
+      this.coordinator.tick()
+    })
     this.every(PROBE_MS, () => this.refreshMetrics())
     this.every(MAINTAIN_MS, () => this.maintainConnections())
     this.maintainConnections()
@@ -101,10 +222,17 @@ export class Daemon {
   }
 
   private refreshMetrics (): void {
-    const host = this.probe.sample(now())
+    this.lastHost = this.probe.sample(now())
+    this.publishMetrics()
+  }
+
+  private publishMetrics (): void {
+    const running = this.worker.runningTasks
     const metrics: LocalMetrics = {
       ...emptyMetrics(this.opts),
-      ...host,
+      ...this.lastHost,
+      slotsFree: Math.max(0, this.opts.slots - running),
+      runningTasks: running,
       addrs: this.node.getMultiaddrs().map(a => a.toString()),
       uptimeMs: Date.now() - this.startedAtMs,
       apiUrl: this.apiUrl,
@@ -147,6 +275,8 @@ export class Daemon {
       // Give the leave message a moment to reach the wire before the connections close.
       await new Promise(resolve => setTimeout(resolve, 300))
       await this.api.close()
+      await this.pool.close()
+      await this.channels.stop()
       await this.node.stop()
       removeApiRecord(this.opts.dataDir)
     })()

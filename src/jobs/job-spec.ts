@@ -1,0 +1,69 @@
+import { z } from 'zod'
+
+// What a job is, as it travels between nodes. Parsed with these schemas wherever it
+// arrives (control API, RPC) before any core sees it.
+
+export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/
+export const JobIdSchema = z.string().regex(JOB_ID_RE, 'job ids are 1–64 letters, digits, _ or -')
+export const PeerIdSchema = z.string().min(1).max(128)
+export const CodeHashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest')
+
+export const PrioritySchema = z.enum(['high', 'normal', 'low'])
+export type Priority = z.infer<typeof PrioritySchema>
+export const PRIORITY_WEIGHT: Record<Priority, number> = { high: 4, normal: 1, low: 0.25 }
+
+export const RequiresSchema = z.object({
+  tools: z.array(z.string().min(1).max(64)).max(32).optional(),
+  labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+  memoryMB: z.number().int().min(0).max(1_048_576).optional(),
+  cpus: z.number().int().min(0).max(1024).optional(),
+}).strict()
+export type Requires = z.infer<typeof RequiresSchema>
+
+/** Job input: a JSON value, or bytes (from --input FILE) carried as base64. */
+export const JobInputSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('json'), value: z.unknown() }).strict(),
+  z.object({ type: z.literal('bytes'), base64: z.string() }).strict(),
+])
+export type JobInput = z.infer<typeof JobInputSchema>
+
+export const JobSpecSchema = z.object({
+  jobId: JobIdSchema,
+  kind: z.enum(['function', 'action']),
+  codeHash: CodeHashSchema,
+  moduleName: z.string().max(256),
+  parts: z.number().int().min(1).max(1_000_000).optional(),
+  priority: PrioritySchema,
+  requires: RequiresSchema.optional(),
+  /** The node whose API received the job: it follows the job for its client. */
+  submitter: PeerIdSchema,
+  submittedAtMs: z.number().min(0),
+}).strict()
+export type JobSpec = z.infer<typeof JobSpecSchema>
+
+export const JobStateSchema = z.enum(['pending', 'splitting', 'running', 'reducing', 'done', 'failed', 'cancelled'])
+export type JobState = z.infer<typeof JobStateSchema>
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled'])
+
+/** A job as `meshwork jobs --json` and `GET /jobs/:id` show it. */
+export const JobRecordSchema = z.object({
+  jobId: JobIdSchema,
+  kind: z.enum(['function', 'action']),
+  moduleName: z.string().max(256),
+  state: JobStateSchema,
+  coordinator: PeerIdSchema,
+  term: z.number().int().min(0),
+  submitter: PeerIdSchema,
+  priority: PrioritySchema,
+  tasks: z.number().int().min(0),
+  done: z.number().int().min(0),
+  inFlight: z.number().int().min(0),
+  failures: z.number().int().min(0),
+  tasksByPeer: z.record(z.string(), z.number()),
+  submittedAtMs: z.number(),
+  finishedAtMs: z.number().optional(),
+  wallMs: z.number().optional(),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+}).strict()
+export type JobRecord = z.infer<typeof JobRecordSchema>

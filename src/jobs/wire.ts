@@ -1,0 +1,57 @@
+import { z } from 'zod'
+import { CodeHashSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema } from './job-spec.js'
+
+// The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
+// before it reaches a core; anything else is dropped with a reason.
+
+const TaskIndex = z.number().int().min(0).max(10_000_000)
+const AttemptId = z.string().min(1).max(200)
+
+export const RpcMessageSchema = z.discriminatedUnion('t', [
+  /** submitter node → coordinator */
+  z.object({ t: z.literal('job.submit'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema }).strict(),
+  /** coordinator → workers */
+  z.object({
+    t: z.literal('task.assign'),
+    jobId: JobIdSchema,
+    taskIndex: TaskIndex,
+    attemptId: AttemptId,
+    codeHash: CodeHashSchema,
+    kind: z.enum(['function', 'action']),
+    parts: z.number().int().min(1),
+    chunk: z.unknown(),
+  }).strict(),
+  z.object({ t: z.literal('task.abort'), attemptId: AttemptId }).strict(),
+  /** workers → coordinator */
+  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown() }).strict(),
+  z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: z.string().max(64), error: z.string().max(16_384) }).strict(),
+  /** code by content hash: a worker asks the coordinator, which answers with the code */
+  z.object({ t: z.literal('code.get'), hash: CodeHashSchema }).strict(),
+  z.object({ t: z.literal('code.put'), hash: CodeHashSchema, code: z.string() }).strict(),
+  /** coordinator → submitter node: progress and the final record */
+  z.object({ t: z.literal('job.update'), record: JobRecordSchema }).strict(),
+  /** any node → coordinator */
+  z.object({ t: z.literal('job.cancel'), jobId: JobIdSchema }).strict(),
+])
+export type RpcMessage = z.infer<typeof RpcMessageSchema>
+
+export type RpcDecodeResult = { ok: true, message: RpcMessage } | { ok: false, reason: string }
+
+export function decodeRpc (payload: Uint8Array): RpcDecodeResult {
+  let json: unknown
+  try {
+    json = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'))
+  } catch {
+    return { ok: false, reason: 'not JSON' }
+  }
+  const parsed = RpcMessageSchema.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    return { ok: false, reason: `invalid rpc message: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'unknown'}` }
+  }
+  return { ok: true, message: parsed.data }
+}
+
+export function encodeRpc (message: RpcMessage): Uint8Array {
+  return Buffer.from(JSON.stringify(message), 'utf8')
+}

@@ -1,0 +1,93 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { coordinatorFor, type ElectionStrategy, type Member } from '../election/strategy.js'
+import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
+import type { RpcMessage } from '../jobs/wire.js'
+import { ApiError, type ApiServer } from './api-server.js'
+import type { JobRegistry } from './job-registry.js'
+
+// Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
+// over), list, read one, cancel. Request bodies are parsed with schemas; errors name the field.
+
+export const SubmitRequestSchema = z.object({
+  code: z.string().min(1),
+  moduleName: z.string().max(256),
+  kind: z.enum(['function', 'action']),
+  parts: z.number().int().min(1).max(1_000_000).optional(),
+  priority: PrioritySchema.default('normal'),
+  requires: RequiresSchema.optional(),
+  input: JobInputSchema,
+}).strict()
+export type SubmitRequest = z.input<typeof SubmitRequestSchema>
+
+export interface JobsApiDeps {
+  selfId: string
+  election: ElectionStrategy
+  members: () => Member[]
+  registry: JobRegistry
+  send: (peerId: string, message: RpcMessage) => void
+  wallMs: () => number
+}
+
+export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
+  api.route('POST', '/jobs', req => {
+    const parsed = SubmitRequestSchema.safeParse(req.body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new ApiError(400, `invalid job: ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`)
+    }
+    const body = parsed.data
+    const jobId = `j${deps.wallMs().toString(36)}${randomBytes(5).toString('hex')}`
+    const coordinator = coordinatorFor(deps.election, jobId, deps.members())
+    if (coordinator === undefined) throw new ApiError(503, `no live node can coordinate jobs (election ${deps.election.name})`)
+    const spec: JobSpec = {
+      jobId,
+      kind: body.kind,
+      codeHash: createHash('sha256').update(body.code).digest('hex'),
+      moduleName: body.moduleName,
+      priority: body.priority,
+      submitter: deps.selfId,
+      submittedAtMs: deps.wallMs(),
+      ...(body.parts !== undefined ? { parts: body.parts } : {}),
+      ...(body.requires !== undefined ? { requires: body.requires } : {}),
+    }
+    const record: JobRecord = {
+      jobId, kind: spec.kind, moduleName: spec.moduleName, state: 'pending', coordinator, term: 0, submitter: deps.selfId,
+      priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
+    }
+    deps.registry.upsert(record, deps.wallMs())
+    deps.send(coordinator, { t: 'job.submit', spec, code: body.code, input: body.input })
+    return { jobId, coordinator }
+  })
+
+  api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
+
+  api.route('GET', '/jobs/*', req => {
+    const jobId = jobIdFrom(req.path, '/jobs/')
+    const record = deps.registry.get(jobId)
+    if (record === undefined) throw new ApiError(404, `unknown job ${jobId}`)
+    return record
+  })
+
+  api.route('POST', '/jobs/*', req => {
+    const [jobId, action] = req.path.slice('/jobs/'.length).split('/')
+    if (action !== 'cancel') throw new ApiError(404, `No route POST ${req.path}`)
+    const id = jobIdFrom(`/jobs/${jobId ?? ''}`, '/jobs/')
+    const record = deps.registry.get(id)
+    if (record === undefined) throw new ApiError(404, `unknown job ${id}`)
+    if (FINAL_STATES.has(record.state)) throw new ApiError(409, `job ${id} already ${record.state}`)
+    deps.send(record.coordinator, { t: 'job.cancel', jobId: id })
+    return { jobId: id, cancelling: true }
+  })
+}
+
+function jobIdFrom (path: string, prefix: string): string {
+  const id = decodeURIComponent(path.slice(prefix.length))
+  if (!JobIdSchema.safeParse(id).success) throw new ApiError(400, `invalid job id ${JSON.stringify(id.slice(0, 80))}`)
+  return id
+}
+
+function withoutResult (record: JobRecord): Omit<JobRecord, 'result'> {
+  const { result: _result, ...rest } = record
+  return rest
+}

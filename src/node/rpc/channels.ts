@@ -1,0 +1,136 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Stream } from '@libp2p/interface'
+import type { MeshLibp2p } from '../libp2p.js'
+import type { Logger } from '../logger.js'
+import { encodeFrames, FrameDecoder } from './frames.js'
+
+// Direct peer-to-peer messages (tasks, results, code, job updates) — never gossip.
+// One long-lived outbound stream per peer carries our messages to it; messages queued in
+// one event-loop turn leave in one send(), which is what lets a connection carry tens of
+// thousands of tasks per second (see shared/stack-notes.md). Big payloads go out in slices,
+// waiting for 'drain' whenever the stream asks for it.
+
+export const RPC_PROTOCOL = '/meshwork/rpc/1.0.0'
+const SLICE_BYTES = 1024 * 1024
+
+export interface ChannelsOptions {
+  frameBytesMax: number
+  log: Logger
+  /** A decoded frame from a peer (the connection authenticated `from`). */
+  onFrame: (from: string, payload: Buffer) => void
+  /** Our stream to `peerId` failed: whatever was queued or in flight to it may be lost. */
+  onUnreachable: (peerId: string, reason: string) => void
+}
+
+interface Outbound {
+  stream: Stream | undefined
+  queue: Uint8Array[]
+  writing: boolean
+}
+
+export class Channels {
+  private readonly out = new Map<string, Outbound>()
+  private flushScheduled = false
+  private closed = false
+
+  constructor (private readonly node: MeshLibp2p, private readonly opts: ChannelsOptions) {}
+
+  async start (): Promise<void> {
+    await this.node.handle(RPC_PROTOCOL, (stream, connection) => {
+      this.readFrom(connection.remotePeer.toString(), stream)
+    }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
+  }
+
+  async stop (): Promise<void> {
+    this.closed = true
+    await this.node.unhandle(RPC_PROTOCOL)
+    for (const o of this.out.values()) o.stream?.abort(new Error('node stopping'))
+    this.out.clear()
+  }
+
+  /** Queue a message for `peerId`; it leaves with everything else queued this turn. */
+  send (peerId: string, payload: Uint8Array): void {
+    if (this.closed) return
+    let o = this.out.get(peerId)
+    if (o === undefined) {
+      o = { stream: undefined, queue: [], writing: false }
+      this.out.set(peerId, o)
+    }
+    o.queue.push(payload)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flushAll())
+    }
+  }
+
+  private flushAll (): void {
+    this.flushScheduled = false
+    for (const [peerId, o] of this.out) {
+      if (o.queue.length > 0 && !o.writing) void this.flush(peerId, o)
+    }
+  }
+
+  private async flush (peerId: string, o: Outbound): Promise<void> {
+    o.writing = true
+    try {
+      while (o.queue.length > 0 && !this.closed) {
+        const stream = o.stream !== undefined && o.stream.status === 'open' ? o.stream : await this.open(peerId, o)
+        const payloads = o.queue
+        o.queue = []
+        const bytes = encodeFrames(payloads)
+        for (let at = 0; at < bytes.length; at += SLICE_BYTES) {
+          if (!stream.send(bytes.subarray(at, at + SLICE_BYTES))) await drained(stream)
+        }
+      }
+    } catch (err) {
+      o.queue = []
+      o.stream?.abort(err as Error)
+      o.stream = undefined
+      this.opts.log.debug({ peer: peerId, err: (err as Error).message }, 'rpc stream failed')
+      this.opts.onUnreachable(peerId, (err as Error).message)
+    } finally {
+      o.writing = false
+    }
+  }
+
+  private async open (peerId: string, o: Outbound): Promise<Stream> {
+    const stream = await this.node.dialProtocol(peerIdFromString(peerId), RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    stream.maxWriteBufferLength = 64 * SLICE_BYTES
+    stream.addEventListener('close', () => { if (o.stream === stream) o.stream = undefined })
+    // Nothing comes back on our outbound stream (replies use the peer's own stream to us).
+    stream.addEventListener('message', () => {})
+    o.stream = stream
+    return stream
+  }
+
+  private readFrom (from: string, stream: Stream): void {
+    const decoder = new FrameDecoder(this.opts.frameBytesMax)
+    stream.maxReadBufferLength = this.opts.frameBytesMax + 1024
+    stream.addEventListener('message', evt => {
+      let frames: Buffer[]
+      try {
+        frames = decoder.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())
+      } catch (err) {
+        this.opts.log.warn({ from, err: (err as Error).message }, 'closing rpc stream: bad framing')
+        stream.abort(err as Error)
+        return
+      }
+      for (const frame of frames) {
+        try { this.opts.onFrame(from, frame) } catch (err) { this.opts.log.error({ from, err }, 'rpc handler failed') }
+      }
+    })
+  }
+}
+
+async function drained (stream: Stream): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => { cleanup(); resolve() }
+    const onClose = (): void => { cleanup(); reject(new Error('stream closed while waiting for drain')) }
+    const cleanup = (): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+    }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+  })
+}

@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises'
+import { FINAL_STATES, type JobInput, type JobRecord, type Priority } from '../jobs/job-spec.js'
+import type { MeshClient } from './client.js'
+import type { SubmitRequest } from './jobs-api.js'
+import { prepareJobModule } from './job-module.js'
+
+// Submitting a job and following it to the end: shared by `meshwork submit` and the
+// programmatic API. The node the client talks to elects the coordinator; we poll that node.
+
+export class SubmitError extends Error {}
+
+export type InputSource = { json: unknown } | { file: string } | { bytes: Uint8Array } | undefined
+
+export interface SubmitOptions {
+  parts?: number
+  priority?: Priority
+}
+
+export async function buildSubmitRequest (modulePath: string, input: InputSource, opts: SubmitOptions = {}): Promise<SubmitRequest> {
+  const jobInput = await readInput(input)
+  const prepared = await prepareJobModule(modulePath)
+  return {
+    code: prepared.code,
+    moduleName: prepared.moduleName,
+    kind: prepared.kind,
+    priority: opts.priority ?? 'normal',
+    input: jobInput,
+    ...(opts.parts !== undefined ? { parts: opts.parts } : {}),
+    ...(prepared.requires !== undefined ? { requires: prepared.requires } : {}),
+  }
+}
+
+async function readInput (input: InputSource): Promise<JobInput> {
+  if (input === undefined) return { type: 'json', value: null }
+  if ('json' in input) {
+    try { JSON.stringify(input.json) } catch (err) { throw new SubmitError(`input is not JSON-serialisable: ${(err as Error).message}`) }
+    return { type: 'json', value: input.json }
+  }
+  if ('bytes' in input) return { type: 'bytes', base64: Buffer.from(input.bytes).toString('base64') }
+  try {
+    return { type: 'bytes', base64: (await readFile(input.file)).toString('base64') }
+  } catch (err) {
+    throw new SubmitError(`cannot read input file ${input.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
+  }
+}
+
+/** Poll the node until the job reaches a final state. */
+export async function followJob (client: MeshClient, jobId: string, onProgress?: (record: JobRecord) => void, pollMs = 100): Promise<JobRecord> {
+  for (;;) {
+    const record = await client.get<JobRecord>(`/jobs/${jobId}`)
+    onProgress?.(record)
+    if (FINAL_STATES.has(record.state)) return record
+    await new Promise(resolve => setTimeout(resolve, pollMs))
+  }
+}

@@ -1,0 +1,112 @@
+import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import type { ExecutorPool } from '../jobs/executor-pool.js'
+import type { RpcMessage } from '../jobs/wire.js'
+import type { CodeCache } from './code-cache.js'
+import type { Logger } from './logger.js'
+
+// The worker side of every node: runs tasks that coordinators assign to it in the
+// supervised executor pool, fetching job code by content hash from the coordinator when it
+// is not cached yet, and sends each outcome back.
+
+type Assign = Extract<RpcMessage, { t: 'task.assign' }>
+
+export interface TaskWorkerOptions {
+  selfId: string
+  pool: ExecutorPool
+  code: CodeCache
+  scratchDir: string
+  log: Logger
+  send: (peerId: string, message: RpcMessage) => void
+  /** Called whenever the number of running tasks changes. */
+  onLoadChange: () => void
+  /** Most tasks waiting for their code at once. */
+  waitingForCodeMax?: number
+}
+
+export class TaskWorker {
+  /** attemptId → the coordinator that assigned it */
+  private readonly running = new Map<string, string>()
+  /** code hash → tasks waiting for that code */
+  private readonly waitingForCode = new Map<string, Array<{ from: string, task: Assign }>>()
+  private waitingCount = 0
+  private readonly scratchDirs = new Set<string>()
+  tasksRun = 0
+
+  constructor (private readonly opts: TaskWorkerOptions) {}
+
+  get runningTasks (): number { return this.running.size }
+
+  onAssign (from: string, task: Assign): void {
+    if (this.running.has(task.attemptId)) return
+    if (this.opts.code.has(task.codeHash)) {
+      this.run(from, task)
+      return
+    }
+    if (this.waitingCount >= (this.opts.waitingForCodeMax ?? 10_000)) {
+      this.opts.send(from, { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind: 'overloaded', error: 'worker has too many tasks waiting for code' })
+      return
+    }
+    const waiting = this.waitingForCode.get(task.codeHash)
+    if (waiting !== undefined) {
+      waiting.push({ from, task })
+    } else {
+      this.waitingForCode.set(task.codeHash, [{ from, task }])
+      this.opts.send(from, { t: 'code.get', hash: task.codeHash })
+    }
+    this.waitingCount++
+  }
+
+  /** Code arrived from a coordinator: verify, cache, and start the tasks that waited for it. */
+  async onCode (from: string, hash: string, code: string): Promise<void> {
+    const waiting = this.waitingForCode.get(hash)
+    if (waiting === undefined) return
+    try {
+      await this.opts.code.put(hash, code)
+    } catch (err) {
+      this.opts.log.warn({ from, hash, err: (err as Error).message }, 'rejected job code')
+      this.waitingForCode.delete(hash)
+      this.waitingCount -= waiting.length
+      for (const w of waiting) this.opts.send(w.from, { t: 'task.failed', jobId: w.task.jobId, taskIndex: w.task.taskIndex, attemptId: w.task.attemptId, kind: 'bad-code', error: (err as Error).message })
+      return
+    }
+    this.waitingForCode.delete(hash)
+    this.waitingCount -= waiting.length
+    for (const w of waiting) this.run(w.from, w.task)
+  }
+
+  onAbort (from: string, attemptId: string): void {
+    if (this.running.get(attemptId) === from) this.opts.pool.abort(attemptId)
+  }
+
+  private run (from: string, task: Assign): void {
+    this.running.set(task.attemptId, from)
+    this.opts.onLoadChange()
+    const scratchDir = join(this.opts.scratchDir, task.jobId)
+    if (!this.scratchDirs.has(scratchDir)) {
+      mkdirSync(scratchDir, { recursive: true })
+      this.scratchDirs.add(scratchDir)
+    }
+    this.opts.pool.run({
+      id: task.attemptId,
+      op: 'map',
+      modulePath: this.opts.code.pathFor(task.codeHash),
+      codeHash: task.codeHash,
+      arg: task.chunk,
+      ctx: { jobId: task.jobId, taskIndex: task.taskIndex, parts: task.parts, peerId: this.opts.selfId, scratchDir, kind: task.kind },
+    }).then(outcome => {
+      this.running.delete(task.attemptId)
+      this.tasksRun++
+      this.opts.onLoadChange()
+      const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId }
+      if (outcome.ok) this.opts.send(from, { t: 'task.ok', ...base, value: task.kind === 'action' ? null : outcome.value })
+      else this.opts.send(from, { t: 'task.failed', ...base, kind: outcome.kind, error: outcome.error.slice(0, 16_000) })
+    }, (err: Error) => {
+      // The pool never rejects; if it ever does, the coordinator must still hear of it.
+      this.running.delete(task.attemptId)
+      this.opts.onLoadChange()
+      this.opts.log.error({ err }, 'executor pool rejected a task')
+      this.opts.send(from, { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind: 'internal', error: err.message })
+    })
+  }
+}
