@@ -28,13 +28,14 @@ export interface ApiServerOptions {
 }
 
 export class ApiServer {
-  private readonly routes = new Map<string, Handler>()
+  private readonly routes = new Map<string, { handler: Handler, bodyBytesMax: number }>()
   private server: Server | undefined
 
   constructor (private readonly opts: ApiServerOptions) {}
 
-  route (method: string, path: string, handler: Handler): void {
-    this.routes.set(`${method} ${path}`, handler)
+  /** `bodyBytesMax` overrides the server's default for this route (job submissions carry input). */
+  route (method: string, path: string, handler: Handler, opts: { bodyBytesMax?: number } = {}): void {
+    this.routes.set(`${method} ${path}`, { handler, bodyBytesMax: opts.bodyBytesMax ?? this.opts.bodyBytesMax })
   }
 
   async listen (): Promise<string> {
@@ -60,10 +61,10 @@ export class ApiServer {
     try {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       const method = req.method ?? 'GET'
-      const handler = this.match(method, url.pathname)
-      if (handler === undefined) throw new ApiError(404, `No route ${method} ${url.pathname}`)
-      const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req, this.opts.bodyBytesMax)
-      const value = await handler({ method, path: url.pathname, query: url.searchParams, body, raw: req, res })
+      const route = this.match(method, url.pathname)
+      if (route === undefined) throw new ApiError(404, `No route ${method} ${url.pathname}`)
+      const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req, route.bodyBytesMax)
+      const value = await route.handler({ method, path: url.pathname, query: url.searchParams, body, raw: req, res })
       if (value !== undefined) sendJson(res, 200, value)
     } catch (err) {
       const status = err instanceof ApiError ? err.statusCode : 500
@@ -74,12 +75,12 @@ export class ApiServer {
   }
 
   /** Exact routes, else the longest prefix route registered as `/path/*`. */
-  private match (method: string, path: string): Handler | undefined {
+  private match (method: string, path: string): { handler: Handler, bodyBytesMax: number } | undefined {
     const exact = this.routes.get(`${method} ${path}`)
     if (exact !== undefined) return exact
     for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
-      const handler = this.routes.get(`${method} ${path.slice(0, slash)}/*`)
-      if (handler !== undefined) return handler
+      const route = this.routes.get(`${method} ${path.slice(0, slash)}/*`)
+      if (route !== undefined) return route
     }
     return undefined
   }

@@ -88,8 +88,7 @@ export class JobCoordinator {
     if (message.t === 'task.ok') {
       this.apply(this.scheduler.step({ type: 'taskOk', jobId: message.jobId, taskIndex: message.taskIndex, attemptId: message.attemptId, result: message.value }, now))
     } else {
-      // An aborted attempt (speculative loser, cancelled job) is not a failure of the task.
-      if (message.kind === 'aborted') return
+      // Failures of attempts the scheduler already ended (aborted losers, cancelled jobs) are ignored there.
       this.apply(this.scheduler.step({ type: 'taskFailed', jobId: message.jobId, taskIndex: message.taskIndex, attemptId: message.attemptId, error: `${message.kind}: ${message.error}` }, now))
     }
     job.dirty = true

@@ -20,6 +20,9 @@ export const SubmitRequestSchema = z.object({
 }).strict()
 export type SubmitRequest = z.input<typeof SubmitRequestSchema>
 
+/** A submission carries the bundled code and the input (base64 for bytes). */
+export const SUBMIT_BYTES_MAX = 256 * 1024 * 1024
+
 export interface JobsApiDeps {
   selfId: string
   election: ElectionStrategy
@@ -58,7 +61,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
     deps.registry.upsert(record, deps.wallMs())
     deps.send(coordinator, { t: 'job.submit', spec, code: body.code, input: body.input })
     return { jobId, coordinator }
-  })
+  }, { bodyBytesMax: SUBMIT_BYTES_MAX })
 
   api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
 

@@ -1,0 +1,170 @@
+// Executor child: the process that runs untrusted task code apart from the daemon.
+// It loads job modules by file path (cached by code hash), runs one task at a time in arrival
+// order, and returns results in batches (one IPC message per event-loop turn).
+// Anything fatal (process.exit, heap OOM, a hang) kills only this process; the pool sees it.
+import os from 'node:os'
+import { readdirSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
+import type { ChildFailureKind, ChildMessage, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
+import { NICENESS_ENV, toResultJson } from './executor-protocol.js'
+
+/** A result held longer than this is sent before the next task starts, so long tasks report promptly. */
+const FLUSH_AFTER_MS = 5
+
+type Fn = (arg: unknown, ctx: unknown) => unknown
+interface LoadedModule { holder: Record<string, unknown>; named: Record<string, unknown>; kind: unknown }
+
+reniceAllThreads()
+
+const loaded = new Map<string, LoadedModule>()
+const queue: WireTask[] = []
+let draining = false
+let outbox: WireResult[] = []
+let outboxSinceMs = 0
+let flushScheduled = false
+/** Set while an async task is pending, so an uncaught error from its callbacks fails that task. */
+let current: { fail: (err: unknown) => void } | null = null
+
+process.on('message', (msg: ParentMessage) => {
+  if (msg?.t !== 'run') return
+  for (const task of msg.tasks) queue.push(task)
+  if (!draining) void drain()
+})
+// The daemon is gone: an orphaned executor must not keep running tasks.
+process.on('disconnect', () => process.exit(0))
+process.on('uncaughtException', onStrayError)
+process.on('unhandledRejection', onStrayError)
+process.send?.({ t: 'ready' } satisfies ChildMessage)
+
+function onStrayError (err: unknown): void {
+  if (current !== null) current.fail(err)
+  else process.stderr.write(`executor: uncaught error outside a task: ${describe(err)}\n`)
+}
+
+async function drain (): Promise<void> {
+  draining = true
+  try {
+    for (let task = queue.shift(); task !== undefined; task = queue.shift()) {
+      if (outbox.length > 0 && performance.now() - outboxSinceMs > FLUSH_AFTER_MS) flush()
+      push(await runTask(task))
+    }
+  } finally {
+    draining = false
+  }
+  // Nothing left to run: waiting for the next turn would only add latency.
+  flush()
+}
+
+async function runTask (task: WireTask): Promise<WireResult> {
+  const startMs = performance.now()
+  const fail = (kind: ChildFailureKind, err: unknown, stack?: string): WireResult =>
+    ({ id: task.id, ok: false, kind, error: describe(err), ...(stack !== undefined ? { stack } : {}), durationMs: performance.now() - startMs })
+
+  let mod = loaded.get(task.codeHash)
+  if (mod === undefined) {
+    try {
+      mod = await loadModule(task.modulePath)
+    } catch (err) {
+      return fail('bad-module', `cannot import job module ${task.modulePath}: ${describe(err)}`)
+    }
+    loaded.set(task.codeHash, mod)
+  }
+  const fn = pickFunction(mod, task.op)
+  if (fn === undefined) return fail('bad-module', `module has no ${task.op}() function`)
+
+  let value: unknown
+  try {
+    const arg = task.argBase64 !== undefined ? Buffer.from(task.argBase64, 'base64') : task.arg
+    value = fn.call(mod.holder, arg, task.ctx)
+    if (isThenable(value)) value = await guard(value)
+    if (task.op === 'split') value = await guard(collect(value))
+  } catch (err) {
+    return fail('threw', err, err instanceof Error ? err.stack : undefined)
+  }
+
+  if (task.op === 'map' && mod.kind === 'action') value = null
+  let json: string
+  try {
+    json = toResultJson(value)
+  } catch (err) {
+    return fail('not-serialisable', `${task.op}() result is not JSON-serialisable: ${describe(err)}`)
+  }
+  return { id: task.id, ok: true, json, durationMs: performance.now() - startMs }
+}
+
+/** Awaits user code, failing early if one of its callbacks throws outside the promise chain. */
+async function guard<T> (p: PromiseLike<T> | T): Promise<T> {
+  if (!isThenable(p)) return p
+  return await new Promise<T>((resolve, reject) => {
+    current = { fail: reject }
+    p.then(resolve, reject)
+  }).finally(() => { current = null })
+}
+
+async function loadModule (modulePath: string): Promise<LoadedModule> {
+  const ns = await import(pathToFileURL(modulePath).href) as Record<string, unknown>
+  const def = ns.default
+  // Prefer the default export object; fall back to named exports (`export function map…`).
+  const holder = (def !== null && typeof def === 'object') ? def as Record<string, unknown> : ns
+  return { holder, named: ns, kind: holder.kind ?? ns.kind }
+}
+
+function pickFunction (mod: LoadedModule, op: string): Fn | undefined {
+  const fn = mod.holder[op] ?? mod.named[op]
+  return typeof fn === 'function' ? fn as Fn : undefined
+}
+
+/** split() may return an array, an iterable or an async iterable: collect it into an array. */
+async function collect (value: unknown): Promise<unknown[]> {
+  if (Array.isArray(value)) return value
+  if (value !== null && typeof value === 'object') {
+    if (Symbol.asyncIterator in value) {
+      const out: unknown[] = []
+      for await (const chunk of value as AsyncIterable<unknown>) out.push(chunk)
+      return out
+    }
+    if (Symbol.iterator in value) return Array.from(value as Iterable<unknown>)
+  }
+  throw new TypeError(`split() must return an array, an iterable or an async iterable (got ${value === null ? 'null' : typeof value})`)
+}
+
+function push (result: WireResult): void {
+  if (outbox.length === 0) outboxSinceMs = performance.now()
+  outbox.push(result)
+  if (!flushScheduled) {
+    flushScheduled = true
+    setImmediate(() => { flushScheduled = false; flush() })
+  }
+}
+
+function flush (): void {
+  if (outbox.length === 0 || process.send === undefined || !process.connected) return
+  const msg: ChildMessage = { t: 'done', results: outbox }
+  outbox = []
+  process.send(msg)
+}
+
+function isThenable (v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
+}
+
+function describe (err: unknown): string {
+  if (err instanceof Error) return err.message !== '' ? err.message : err.name
+  if (typeof err === 'string') return err
+  try { return JSON.stringify(err) ?? String(err) } catch { return String(err) }
+}
+
+/**
+ * On Linux, niceness is per thread and setpriority(pid) from the parent reaches only the main
+ * thread; V8's platform threads already exist by now, so renice every thread of this process.
+ */
+function reniceAllThreads (): void {
+  const niceness = Number(process.env[NICENESS_ENV])
+  if (!Number.isInteger(niceness)) return
+  let tids: string[]
+  try { tids = readdirSync('/proc/self/task') } catch { tids = [String(process.pid)] }
+  for (const tid of tids) {
+    try { os.setPriority(Number(tid), niceness) } catch { /* not permitted: run at the inherited priority */ }
+  }
+}

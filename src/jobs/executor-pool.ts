@@ -1,0 +1,431 @@
+// A supervised pool of executor child processes, one per slot. Task code never runs in the daemon:
+// whatever a task does (throw, hang, exit, exhaust its heap) the daemon only sees an outcome.
+// Tasks are pipelined (several in flight per child) and batched per event-loop turn both ways.
+import type { ExecutorProcess } from './executor-process.js'
+import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-process.js'
+import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
+
+export type { TaskOp } from './executor-protocol.js'
+
+export interface ExecutorPoolOptions {
+  slots: number
+  /** Per child, via --max-old-space-size (default 512). */
+  memoryLimitMB?: number
+  /** A task running longer is failed as 'timeout'; its child is SIGKILLed and replaced (default 60 000). */
+  taskTimeoutMs?: number
+  /** Applied to every child right after spawn (default 19). */
+  niceness?: number
+  /** Tasks sent ahead to one child, so tiny tasks do not wait on IPC round trips (default 4). */
+  pipelineDepth?: number
+  /** Tasks waiting for a child beyond this are refused as 'aborted' (default 100 000). */
+  maxQueued?: number
+  /** Added to the children's environment (on top of the daemon's, minus MESHWORK_* secrets). */
+  env?: Record<string, string>
+  logger?: { warn: (obj: object, msg?: string) => void, info: (obj: object, msg?: string) => void }
+  /** The compiled child entry; defaults to executor-child.js beside this module (or under dist/). */
+  childEntry?: string
+}
+
+export interface TaskRequest {
+  /** Attempt id, unique among pending tasks. */
+  id: string
+  op: TaskOp
+  modulePath: string
+  codeHash: string
+  /** The chunk for map, the results array for reduce, the input for split. */
+  arg: unknown
+  ctx: Record<string, unknown>
+}
+
+export type TaskFailureKind = 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module'
+
+export type TaskOutcome =
+  | { ok: true; value: unknown; durationMs: number }
+  | { ok: false; kind: TaskFailureKind; error: string; durationMs: number; stack?: string }
+
+export interface ExecutorPoolStats {
+  slotsTotal: number
+  slotsBusy: number
+  running: number
+  queued: number
+  restarts: number
+  pids: number[]
+}
+
+interface Pending {
+  req: TaskRequest
+  resolve: (outcome: TaskOutcome) => void
+  state: 'queued' | 'inflight' | 'settled'
+  /** Run alone on a child: it was in flight when a child died and the culprit was unclear. */
+  solo: boolean
+  slot?: Slot
+}
+
+interface Slot {
+  index: number
+  exec: ExecutorProcess | null
+  ready: boolean
+  /** Insertion order is the child's execution order; the first entry is the one running. */
+  inflight: Map<string, Pending>
+  /** When the first in-flight task (probably) started: the last result batch, or the send. */
+  headSinceMs: number
+  timer: NodeJS.Timeout | null
+  quickDeaths: number
+}
+
+/** Children that die this soon after spawning, repeatedly, are respawned with a backoff. */
+const QUICK_DEATH_MS = 1000
+const BACKOFF_MAX_MS = 5000
+
+export class ExecutorPool {
+  private readonly slots: Slot[] = []
+  private readonly entry: string
+  private readonly memoryLimitMB: number
+  private readonly taskTimeoutMs: number
+  private readonly niceness: number
+  private readonly pipelineDepth: number
+  private readonly maxQueued: number
+  private readonly env: Record<string, string | undefined>
+  private readonly logger: ExecutorPoolOptions['logger']
+  private readonly byId = new Map<string, Pending>()
+  // Regular queue: an array with a moving head (shift() is O(n)); settled entries are skipped.
+  private queue: Array<Pending | undefined> = []
+  private queueHead = 0
+  private soloQueue: Pending[] = []
+  private queuedCount = 0
+  private restarts = 0
+  private dispatchScheduled = false
+  private pausedAtMs: number | null = null
+  private closed = false
+  /** Every child not yet exited, killed ones included, so close() can wait for all of them. */
+  private readonly children = new Set<ExecutorProcess>()
+
+  constructor (opts: ExecutorPoolOptions) {
+    if (!Number.isInteger(opts.slots) || opts.slots < 1) throw new RangeError(`slots must be a positive integer (got ${opts.slots})`)
+    this.entry = opts.childEntry ?? defaultChildEntry()
+    this.memoryLimitMB = opts.memoryLimitMB ?? 512
+    this.taskTimeoutMs = opts.taskTimeoutMs ?? 60_000
+    this.niceness = opts.niceness ?? 19
+    this.pipelineDepth = Math.max(1, opts.pipelineDepth ?? 4)
+    this.maxQueued = opts.maxQueued ?? 100_000
+    this.logger = opts.logger
+    this.env = { ...process.env, ...opts.env }
+    // Task code comes from other peers: keep the node's own secrets (API token) out of its reach.
+    for (const key of Object.keys(this.env)) if (key.startsWith('MESHWORK_') && !(key in (opts.env ?? {}))) delete this.env[key]
+    for (let index = 0; index < opts.slots; index++) {
+      const slot: Slot = { index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0 }
+      this.slots.push(slot)
+      this.spawn(slot)
+    }
+  }
+
+  run (req: TaskRequest): Promise<TaskOutcome> {
+    return new Promise<TaskOutcome>(resolve => {
+      if (this.closed) return resolve(aborted('executor pool closed'))
+      if (this.queuedCount >= this.maxQueued) return resolve(aborted('executor queue full'))
+      if (this.byId.has(req.id)) return resolve(aborted(`duplicate task id ${req.id}`))
+      const p: Pending = { req, resolve, state: 'queued', solo: false }
+      this.byId.set(req.id, p)
+      this.queue.push(p)
+      this.queuedCount++
+      this.scheduleDispatch()
+    })
+  }
+
+  abort (id: string): boolean {
+    const p = this.byId.get(id)
+    if (p === undefined) return false
+    if (p.state === 'queued') {
+      this.queuedCount--
+      this.settle(p, aborted('task aborted'))
+      return true
+    }
+    const slot = p.slot
+    if (slot === undefined) return false
+    const runningMs = this.headOf(slot) === p ? performance.now() - slot.headSinceMs : 0
+    slot.inflight.delete(id)
+    this.settle(p, aborted('task aborted', runningMs))
+    // We cannot tell whether the child has started it: kill, and re-run its other tasks elsewhere.
+    this.replace(slot, 'abort', (others) => this.requeueFront(others))
+    return true
+  }
+
+  stats (): ExecutorPoolStats {
+    let slotsBusy = 0
+    let running = 0
+    const pids: number[] = []
+    for (const slot of this.slots) {
+      if (slot.inflight.size > 0) slotsBusy++
+      running += slot.inflight.size
+      const pid = slot.exec?.proc.pid
+      if (pid !== undefined) pids.push(pid)
+    }
+    return { slotsTotal: this.slots.length, slotsBusy, running, queued: this.queuedCount, restarts: this.restarts, pids }
+  }
+
+  /** SIGSTOP every child (the owner-yield policy); timeouts do not run while paused. */
+  pause (): void {
+    if (this.pausedAtMs !== null || this.closed) return
+    this.pausedAtMs = performance.now()
+    for (const slot of this.slots) slot.exec?.stop()
+  }
+
+  resume (): void {
+    if (this.pausedAtMs === null) return
+    const pausedMs = performance.now() - this.pausedAtMs
+    this.pausedAtMs = null
+    for (const slot of this.slots) {
+      slot.exec?.cont()
+      slot.headSinceMs += pausedMs
+      if (slot.inflight.size > 0) this.armTimer(slot)
+    }
+  }
+
+  async close (): Promise<void> {
+    if (!this.closed) {
+      this.closed = true
+      for (const p of [...this.byId.values()]) this.settle(p, aborted('executor pool closed'))
+      this.queue = []
+      this.queueHead = 0
+      this.soloQueue.length = 0
+      this.queuedCount = 0
+      for (const slot of this.slots) {
+        slot.inflight.clear()
+        if (slot.timer !== null) clearTimeout(slot.timer)
+        slot.timer = null
+        slot.exec?.kill()
+        slot.exec = null
+      }
+    }
+    await Promise.all([...this.children].map(async exec => await exec.exited))
+  }
+
+  // ---- dispatch ----
+
+  private scheduleDispatch (): void {
+    if (this.dispatchScheduled || this.closed) return
+    this.dispatchScheduled = true
+    setImmediate(() => {
+      this.dispatchScheduled = false
+      this.dispatch()
+    })
+  }
+
+  private dispatch (): void {
+    if (this.soloQueue.length > 0) this.soloQueue = this.soloQueue.filter(p => p.state === 'queued')
+    for (const slot of this.slots) {
+      if (slot.exec === null || !slot.ready) continue
+      const batch: WireTask[] = []
+      if (this.soloQueue.length > 0) {
+        // Suspects run one per child; other slots drain so a suspect is never starved.
+        if (slot.inflight.size === 0) this.sendTo(slot, this.takeSolo(), batch)
+      } else if (!this.headOf(slot)?.solo) {
+        for (let room = this.pipelineDepth - slot.inflight.size; room > 0; room--) {
+          const p = this.takeQueued()
+          if (p === undefined) break
+          this.sendTo(slot, p, batch)
+        }
+      }
+      if (batch.length > 0) slot.exec.send({ t: 'run', tasks: batch })
+    }
+  }
+
+  private sendTo (slot: Slot, p: Pending | undefined, batch: WireTask[]): void {
+    if (p === undefined) return
+    if (slot.inflight.size === 0) {
+      slot.headSinceMs = performance.now()
+      this.armTimer(slot)
+    }
+    p.state = 'inflight'
+    p.slot = slot
+    slot.inflight.set(p.req.id, p)
+    this.queuedCount--
+    const { id, op, modulePath, codeHash, arg, ctx } = p.req
+    // JSON would turn a Buffer into an array of numbers: send bytes as base64.
+    if (arg instanceof Uint8Array) batch.push({ id, op, modulePath, codeHash, argBase64: Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('base64'), ctx })
+    else batch.push({ id, op, modulePath, codeHash, arg, ctx })
+  }
+
+  private takeQueued (): Pending | undefined {
+    while (this.queueHead < this.queue.length) {
+      const p = this.queue[this.queueHead]
+      this.queue[this.queueHead++] = undefined
+      if (p !== undefined && p.state === 'queued') {
+        this.compactQueue()
+        return p
+      }
+    }
+    this.queue = []
+    this.queueHead = 0
+    return undefined
+  }
+
+  private takeSolo (): Pending | undefined {
+    return this.soloQueue.shift()
+  }
+
+  private compactQueue (): void {
+    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead)
+      this.queueHead = 0
+    }
+  }
+
+  /** Innocent tasks from a killed child go back to the front, in their original order. */
+  private requeueFront (ps: Pending[]): void {
+    const live = ps.filter(p => p.state === 'inflight')
+    for (const p of live) { p.state = 'queued'; p.slot = undefined; this.queuedCount++ }
+    const solo = live.filter(p => p.solo)
+    this.soloQueue.unshift(...solo)
+    const regular = live.filter(p => !p.solo)
+    this.queue = [...regular, ...this.queue.slice(this.queueHead)]
+    this.queueHead = 0
+    this.scheduleDispatch()
+  }
+
+  /** Tasks in flight on a child that died for an unknown reason: one of them did it; isolate each. */
+  private requeueSolo (ps: Pending[]): void {
+    for (const p of ps) {
+      if (p.state !== 'inflight') continue
+      p.state = 'queued'
+      p.solo = true
+      p.slot = undefined
+      this.queuedCount++
+      this.soloQueue.push(p)
+    }
+    this.scheduleDispatch()
+  }
+
+  // ---- results ----
+
+  private onMessage (slot: Slot, exec: ExecutorProcess, msg: ChildMessage): void {
+    if (slot.exec !== exec) return
+    if (msg.t === 'ready') {
+      slot.ready = true
+      this.scheduleDispatch()
+      return
+    }
+    slot.quickDeaths = 0
+    for (const r of msg.results) {
+      const p = slot.inflight.get(r.id)
+      if (p === undefined) continue
+      slot.inflight.delete(r.id)
+      this.settle(p, fromWire(r))
+    }
+    // The child flushes before starting a task once results have waited a few ms, so the next
+    // in-flight task started about now.
+    slot.headSinceMs = performance.now()
+    this.scheduleDispatch()
+  }
+
+  private settle (p: Pending, outcome: TaskOutcome): void {
+    if (p.state === 'settled') return
+    p.state = 'settled'
+    p.slot = undefined
+    this.byId.delete(p.req.id)
+    p.resolve(outcome)
+  }
+
+  private headOf (slot: Slot): Pending | undefined {
+    for (const p of slot.inflight.values()) return p
+    return undefined
+  }
+
+  // ---- timeouts ----
+
+  /** One lazy timer per slot: when it fires it re-checks the current head, so fast tasks cost no timer churn. */
+  private armTimer (slot: Slot): void {
+    if (slot.timer !== null) return
+    const dueInMs = Math.max(0, slot.headSinceMs + this.taskTimeoutMs - performance.now())
+    slot.timer = setTimeout(() => {
+      slot.timer = null
+      this.checkTimeout(slot)
+    }, dueInMs + 1)
+    slot.timer.unref()
+  }
+
+  private checkTimeout (slot: Slot): void {
+    if (slot.inflight.size === 0 || this.pausedAtMs !== null || this.closed) return
+    const runningMs = performance.now() - slot.headSinceMs
+    if (runningMs < this.taskTimeoutMs) return this.armTimer(slot)
+    this.replace(slot, 'timeout', (unanswered) => {
+      const culprit = unanswered.length === 1 ? unanswered[0] : undefined
+      if (culprit !== undefined) {
+        this.settle(culprit, { ok: false, kind: 'timeout', error: `task ran longer than ${this.taskTimeoutMs} ms; executor killed and restarted`, durationMs: runningMs })
+      } else {
+        this.requeueSolo(unanswered)
+      }
+    })
+  }
+
+  // ---- child lifecycle ----
+
+  private spawn (slot: Slot): void {
+    if (this.closed) return
+    const exec: ExecutorProcess = spawnExecutor({
+      entry: this.entry,
+      memoryLimitMB: this.memoryLimitMB,
+      niceness: this.niceness,
+      env: this.env,
+      onMessage: (msg) => this.onMessage(slot, exec, msg),
+      onGone: (code, signal) => this.onGone(slot, exec, code, signal),
+    })
+    slot.exec = exec
+    slot.ready = false
+    this.children.add(exec)
+    void exec.exited.then(() => this.children.delete(exec))
+    if (this.pausedAtMs !== null) exec.stop()
+    this.logger?.info({ slot: slot.index, pid: exec.proc.pid }, 'executor started')
+  }
+
+  /** Kill the slot's child on purpose, hand its unanswered tasks to `then`, start a new child. */
+  private replace (slot: Slot, reason: 'timeout' | 'abort', then: (unanswered: Pending[]) => void): void {
+    const exec = slot.exec
+    if (exec === null) return
+    const unanswered = this.detach(slot)
+    exec.kill()
+    this.logger?.warn({ slot: slot.index, pid: exec.proc.pid, reason, unanswered: unanswered.length }, 'executor killed')
+    then(unanswered)
+    this.restarts++
+    this.spawn(slot)
+  }
+
+  /** The child died by itself: blame its only unanswered task, or isolate all of them. */
+  private onGone (slot: Slot, exec: ExecutorProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.exec !== exec || this.closed) return
+    const runningMs = performance.now() - slot.headSinceMs
+    const unanswered = this.detach(slot)
+    const verdict = classifyDeath(code, signal, exec.stderrTail(), this.memoryLimitMB)
+    this.logger?.warn({ slot: slot.index, pid: exec.proc.pid, code, signal, kind: verdict.kind, unanswered: unanswered.length, error: verdict.error }, 'executor died')
+    const culprit = unanswered.length === 1 ? unanswered[0] : undefined
+    if (culprit !== undefined) this.settle(culprit, { ok: false, kind: verdict.kind, error: verdict.error, durationMs: runningMs })
+    else this.requeueSolo(unanswered)
+
+    this.restarts++
+    const quick = performance.now() - exec.spawnedAtMs < QUICK_DEATH_MS
+    slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0
+    // A child that cannot even start must not become a fork loop.
+    const delayMs = slot.quickDeaths > 2 ? Math.min(BACKOFF_MAX_MS, 100 * 2 ** (slot.quickDeaths - 2)) : 0
+    if (delayMs === 0) return this.spawn(slot)
+    setTimeout(() => this.spawn(slot), delayMs).unref()
+  }
+
+  private detach (slot: Slot): Pending[] {
+    const unanswered = [...slot.inflight.values()]
+    slot.inflight.clear()
+    slot.exec = null
+    slot.ready = false
+    if (slot.timer !== null) clearTimeout(slot.timer)
+    slot.timer = null
+    return unanswered
+  }
+}
+
+function fromWire (r: WireResult): TaskOutcome {
+  if (r.ok) return { ok: true, value: JSON.parse(r.json), durationMs: r.durationMs }
+  return { ok: false, kind: r.kind, error: r.error, durationMs: r.durationMs, ...(r.stack !== undefined ? { stack: r.stack } : {}) }
+}
+
+function aborted (error: string, durationMs = 0): TaskOutcome {
+  return { ok: false, kind: 'aborted', error, durationMs }
+}

@@ -1,0 +1,101 @@
+import type { WorkerRecord } from './placement.js'
+import { DurationSamples } from './durations.js'
+import { TASK_DONE, TaskQueue } from './task-queue.js'
+
+// The per-job state a coordinator keeps while a job runs. Per-task data lives in typed
+// arrays (a million-task job is a few MB); per-attempt data exists only while in flight.
+
+/** One attempt of one task on one worker, from assign until it ends (result, failure, abort, loss). */
+export interface Attempt {
+  readonly id: string
+  readonly job: LiveJob
+  readonly taskIndex: number
+  readonly worker: WorkerRecord
+  readonly startedAtMs: number
+  readonly backup: boolean
+}
+
+export class LiveJob {
+  readonly jobId: string
+  readonly seq: number
+  readonly weight: number
+  readonly total: number
+  /** Appended to attempt ids ('' for term 0) so a re-added job never reuses one. */
+  readonly attemptSuffix: string
+  /** FairShareQueue bookkeeping. */
+  heapIndex = -1
+  /** Running attempts (backups included): the fair-share measure. */
+  inFlight = 0
+  doneCount = 0
+  failuresTotal = 0
+  duplicatesDiscarded = 0
+  readonly byPeer = new Map<string, number>()
+
+  readonly taskState: Uint8Array
+  /** Failed attempts per task (bounded by maxAttempts <= 100). */
+  readonly failures: Uint8Array
+  /** Forgiven lost attempts per task (bounded by lostPerTaskMax <= 100). */
+  readonly lost: Uint8Array
+  /** Attempts started per task: the `n` of the next attempt id (< maxAttempts + lostPerTaskMax + 2). */
+  readonly attemptsStarted: Uint16Array
+  /** 1 once a task had its one speculative backup. */
+  readonly backupUsed: Uint8Array
+  readonly results: unknown[]
+  readonly queue: TaskQueue
+  /** Running attempts by id, in start order (the clock is monotonic): oldest first for stragglers. */
+  readonly running = new Map<string, Attempt>()
+  /** Running attempts by task: at most a primary and its backup. */
+  readonly runningByTask = new Map<number, Attempt[]>()
+  /** Peers a task failed on, avoided by its retries while another worker is available. */
+  readonly avoid = new Map<number, string[]>()
+  readonly durations: DurationSamples
+
+  constructor (jobId: string, seq: number, weight: number, total: number, term: number, done: ReadonlyMap<number, unknown> | undefined, durationSamplesMax: number) {
+    this.jobId = jobId
+    this.attemptSuffix = term > 0 ? `@${term}` : ''
+    this.seq = seq
+    this.weight = weight
+    this.total = total
+    this.taskState = new Uint8Array(total)
+    this.failures = new Uint8Array(total)
+    this.lost = new Uint8Array(total)
+    this.attemptsStarted = new Uint16Array(total)
+    this.backupUsed = new Uint8Array(total)
+    this.results = new Array<unknown>(total)
+    this.durations = new DurationSamples(durationSamplesMax)
+    if (done !== undefined) {
+      for (const [index, result] of done) {
+        // Only valid, distinct indices count; anything else in a restore is ignored.
+        if (!Number.isInteger(index) || index < 0 || index >= total || this.taskState[index] === TASK_DONE) continue
+        this.taskState[index] = TASK_DONE
+        this.results[index] = result
+        this.doneCount++
+      }
+    }
+    // TASK_FRESH is 0, so every task not restored starts fresh.
+    this.queue = new TaskQueue(this.taskState, total - this.doneCount)
+  }
+
+  addRunning (attempt: Attempt): void {
+    this.running.set(attempt.id, attempt)
+    const list = this.runningByTask.get(attempt.taskIndex)
+    if (list === undefined) this.runningByTask.set(attempt.taskIndex, [attempt])
+    else list.push(attempt)
+    this.inFlight++
+  }
+
+  removeRunning (attempt: Attempt): void {
+    if (!this.running.delete(attempt.id)) return
+    const list = this.runningByTask.get(attempt.taskIndex)
+    if (list !== undefined) {
+      const rest = list.filter(a => a !== attempt)
+      if (rest.length === 0) this.runningByTask.delete(attempt.taskIndex)
+      else this.runningByTask.set(attempt.taskIndex, rest)
+    }
+    this.inFlight--
+  }
+
+  runningCount (taskIndex: number): number {
+    return this.runningByTask.get(taskIndex)?.length ?? 0
+  }
+}

@@ -1,0 +1,88 @@
+import type { Random } from '../util/prng.js'
+import type { Attempt } from './job-state.js'
+import type { WorkerStatus, WorkerView } from './scheduler-types.js'
+
+// Which worker gets the next attempt. Nothing is dealt in advance: a worker is a candidate
+// only while it has room in its window, so workers that finish early are offered more.
+
+export interface WorkerRecord {
+  readonly peerId: string
+  status: WorkerStatus
+  accepting: boolean
+  slotsTotal: number
+  slotsFree: number
+  cpuLoad: number
+  /** Most attempts in flight on this worker, across all of this coordinator's jobs. */
+  window: number
+  /** Broken stream: no new attempts before this time. */
+  unreachableUntilMs: number
+  /** Running attempts by id; its size is the worker's in-flight count. */
+  readonly attempts: Map<string, Attempt>
+}
+
+function clamp (value: unknown, min: number, max: number, fallback: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) return fallback
+  return Math.min(max, Math.max(min, value))
+}
+
+const STATUSES: ReadonlySet<string> = new Set(['alive', 'suspect', 'dead', 'left'])
+
+/** A defensive copy of the fields placement uses, or undefined when the view is unusable. */
+export function sanitizeView (view: unknown, slotsPerWorkerMax: number): Pick<WorkerView, 'peerId' | 'status' | 'accepting' | 'slotsTotal' | 'slotsFree' | 'cpuLoad'> | undefined {
+  if (typeof view !== 'object' || view === null) return undefined
+  const v = view as Partial<Record<keyof WorkerView, unknown>>
+  if (typeof v.peerId !== 'string' || v.peerId.length === 0) return undefined
+  if (typeof v.status !== 'string' || !STATUSES.has(v.status)) return undefined
+  const slotsTotal = Math.floor(clamp(v.slotsTotal, 0, slotsPerWorkerMax, 0))
+  return {
+    peerId: v.peerId,
+    status: v.status as WorkerStatus,
+    accepting: v.accepting === true,
+    slotsTotal,
+    slotsFree: Math.floor(clamp(v.slotsFree, 0, slotsTotal, 0)),
+    // Unknown load counts as fully loaded.
+    cpuLoad: clamp(v.cpuLoad, 0, 1, 1),
+  }
+}
+
+export function windowFor (slotsTotal: number, windowPerSlot: number): number {
+  return slotsTotal > 0 ? Math.max(1, Math.floor(slotsTotal * windowPerSlot)) : 0
+}
+
+export function canTakeNew (w: WorkerRecord, nowMs: number): boolean {
+  return w.status === 'alive' && w.accepting && w.attempts.size < w.window && nowMs >= w.unreachableUntilMs
+}
+
+/**
+ * Free capacity as this coordinator sees it: its own window room (exact) plus the gossiped
+ * free slots (other coordinators' load, a little stale), scaled down by CPU load. A fully
+ * busy CPU halves the score rather than zeroing it, since our own tasks cause part of it.
+ */
+export function placementScore (w: WorkerRecord): number {
+  return (w.window - w.attempts.size + w.slotsFree) * (1 - w.cpuLoad / 2)
+}
+
+/**
+ * The best worker that can take a new attempt, or undefined when none can. Workers in
+ * `avoid` are used only if no other worker can take it; `exclude` is never used (a backup
+ * must run elsewhere). Equal scores are broken by `random` (reservoir sampling, so one draw
+ * per tie only). O(workers).
+ */
+export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number, random: Random, avoid?: ReadonlyArray<string>, exclude?: string): WorkerRecord | undefined {
+  let best: WorkerRecord | undefined
+  let bestScore = -Infinity
+  let bestTies = 0
+  let fallback: WorkerRecord | undefined
+  let fallbackScore = -Infinity
+  let fallbackTies = 0
+  for (const w of workers) {
+    if (!canTakeNew(w, nowMs) || w.peerId === exclude) continue
+    const score = placementScore(w)
+    if (avoid !== undefined && avoid.includes(w.peerId)) {
+      if (score > fallbackScore) { fallback = w; fallbackScore = score; fallbackTies = 1 } else if (score === fallbackScore && random() * ++fallbackTies < 1) fallback = w
+      continue
+    }
+    if (score > bestScore) { best = w; bestScore = score; bestTies = 1 } else if (score === bestScore && random() * ++bestTies < 1) best = w
+  }
+  return best ?? fallback
+}

@@ -1,0 +1,80 @@
+// Scheduler tuning and limits. Every queue, count and retry has a bound here.
+
+export interface SchedulerConfig {
+  /** Failed attempts per task before the job fails. */
+  maxAttempts: number
+  /** A running attempt older than this is aborted and counts as a failure. */
+  taskTimeoutMs: number
+  /** In-flight attempts per worker = slotsTotal * windowPerSlot, across all jobs (2: the next task is always queued). */
+  windowPerSlot: number
+  /** A straggler is an attempt running longer than max(backupMinMs, backupFactor * median task duration). */
+  backupMinMs: number
+  backupFactor: number
+  maxTasksPerJob: number
+  /** Jobs running at once; more are refused with jobFailed. */
+  jobsMax: number
+  /** Finished jobs kept for inspection (summaries only; oldest forgotten first). */
+  finishedJobsMax: number
+  /** Workers considered from one membership view; the rest are ignored. */
+  workersMax: number
+  /** Slots per worker taken into account (a bogus huge slotsTotal cannot take every task). */
+  slotsPerWorkerMax: number
+  /** Lost attempts per task (worker died or unreachable) that are forgiven; later losses count as failures, so a task that kills its workers cannot loop forever. */
+  lostPerTaskMax: number
+  /** After a broken stream, the worker gets no new tasks for this long (gossip may still say alive). */
+  unreachableCooldownMs: number
+  /** Completed-task durations kept per job for the straggler median. */
+  durationSamplesMax: number
+  jobIdLengthMax: number
+  errorLengthMax: number
+}
+
+export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
+  maxAttempts: 3,
+  taskTimeoutMs: 60_000,
+  windowPerSlot: 2,
+  backupMinMs: 1000,
+  backupFactor: 3,
+  maxTasksPerJob: 1_000_000,
+  jobsMax: 10_000,
+  finishedJobsMax: 1000,
+  workersMax: 10_000,
+  slotsPerWorkerMax: 1024,
+  lostPerTaskMax: 10,
+  unreachableCooldownMs: 5000,
+  durationSamplesMax: 255,
+  jobIdLengthMax: 256,
+  errorLengthMax: 4096,
+}
+
+// Attempt counters are kept in 8-bit arrays per task (a million tasks stay cheap).
+const PER_TASK_COUNT_MAX = 100
+
+/** Defaults plus overrides; throws on a configuration that cannot work (a programming error, not an event). */
+export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
+  const config = { ...DEFAULT_SCHEDULER_CONFIG, ...overrides }
+  const intIn = (name: keyof SchedulerConfig, min: number, max: number): void => {
+    const v = config[name]
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`Scheduler config ${name} must be an integer in [${min}, ${max}], got ${v}`)
+  }
+  const positive = (name: keyof SchedulerConfig): void => {
+    const v = config[name]
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`Scheduler config ${name} must be a finite number > 0, got ${v}`)
+  }
+  intIn('maxAttempts', 1, PER_TASK_COUNT_MAX)
+  intIn('lostPerTaskMax', 0, PER_TASK_COUNT_MAX)
+  intIn('maxTasksPerJob', 0, 2 ** 31 - 1)
+  intIn('jobsMax', 1, 1_000_000)
+  intIn('finishedJobsMax', 0, 1_000_000)
+  intIn('workersMax', 1, 1_000_000)
+  intIn('slotsPerWorkerMax', 1, 1_000_000)
+  intIn('durationSamplesMax', 1, 1_000_000)
+  intIn('jobIdLengthMax', 1, 1_000_000)
+  intIn('errorLengthMax', 16, 1_000_000)
+  positive('taskTimeoutMs')
+  positive('windowPerSlot')
+  positive('backupMinMs')
+  positive('backupFactor')
+  if (!(config.unreachableCooldownMs >= 0)) throw new Error(`Scheduler config unreachableCooldownMs must be >= 0, got ${config.unreachableCooldownMs}`)
+  return config
+}

@@ -1,0 +1,111 @@
+// Events in, effects out, and the read-only summaries of the coordinator's scheduling core
+// (src/jobs/scheduler.ts).
+
+export type WorkerStatus = 'alive' | 'suspect' | 'dead' | 'left'
+
+/** One worker as the membership view currently describes it. */
+export interface WorkerView {
+  peerId: string
+  slotsTotal: number
+  /** Gossiped: free slots across every coordinator's tasks (stale by up to a gossip round). */
+  slotsFree: number
+  /** 0..1 */
+  cpuLoad: number
+  memFree: number
+  /** False while the node is draining or its owner is busy: keep its tasks, send no new ones. */
+  accepting: boolean
+  status: WorkerStatus
+}
+
+export type SchedulerEvent =
+  | {
+    type: 'addJob'
+    jobId: string
+    taskCount: number
+    /** Fair-share weight, default 1 (callers map high=4, normal=1, low=0.25). */
+    weight?: number
+    /** Tasks already complete (failover restore): task index -> result. */
+    done?: ReadonlyMap<number, unknown>
+    /**
+     * The coordinator term of this run of the job (integer >= 0, default 0). Attempt ids are
+     * `${jobId}:${taskIndex}:${n}`, or `${jobId}:${taskIndex}:${n}@${term}` when term > 0: pass a
+     * new term whenever a job is added again (failover, failback) so ids never repeat on workers.
+     */
+    term?: number
+  }
+  /** Full replacement of the membership view. */
+  | { type: 'workers', workers: ReadonlyArray<WorkerView> }
+  | { type: 'taskOk', jobId: string, taskIndex: number, attemptId: string, result: unknown }
+  | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean }
+  /** The stream to a worker broke: its attempts are lost (re-queued, not failures). */
+  | { type: 'peerUnreachable', peerId: string }
+  | { type: 'cancelJob', jobId: string }
+  /** Timeouts and speculative backups. */
+  | { type: 'tick' }
+
+export type SchedulerEffect =
+  | { type: 'assign', peerId: string, jobId: string, taskIndex: number, attemptId: string, backup: boolean }
+  | { type: 'abort', peerId: string, jobId: string, taskIndex: number, attemptId: string }
+  | {
+    type: 'jobDone'
+    jobId: string
+    /** In chunk (task index) order. */
+    results: unknown[]
+    /** Tasks won per peer by this coordinator (restored `done` tasks are not counted). */
+    tasksByPeer: Record<string, number>
+    duplicatesDiscarded: number
+  }
+  /** `taskIndex` is null when the job failed as a whole (e.g. a limit), not by one task. */
+  | { type: 'jobFailed', jobId: string, error: string, taskIndex: number | null }
+  | { type: 'jobCancelled', jobId: string }
+
+export type JobStatus = 'running' | 'done' | 'failed' | 'cancelled'
+
+export interface JobSummary {
+  jobId: string
+  state: JobStatus
+  weight: number
+  total: number
+  done: number
+  inFlight: number
+  queued: number
+  /** Failed attempts so far (timeouts included, lost attempts not). */
+  failures: number
+  /** Completed tasks per peer (this coordinator's completions only). */
+  byPeer: Record<string, number>
+  /** Running attempts per peer. */
+  inFlightByPeer: Record<string, number>
+  duplicatesDiscarded: number
+  /** For failed jobs. */
+  error?: string
+}
+
+export interface WorkerSummary {
+  peerId: string
+  status: WorkerStatus
+  accepting: boolean
+  /** Most attempts this coordinator keeps in flight on the worker. */
+  window: number
+  inFlight: number
+  /** The worker is skipped for new tasks until this time after its stream broke. */
+  unreachableUntilMs: number
+}
+
+export interface SchedulerStats {
+  activeJobs: number
+  retainedJobs: number
+  inFlight: number
+  queued: number
+  /** Free window slots on alive, accepting workers. */
+  freeSlots: number
+  /** Events about unknown jobs or peers, or malformed ones: ignored. */
+  droppedEvents: number
+  /** Results for finished tasks or attempts no longer running: ignored. */
+  duplicatesDiscarded: number
+  /** Failures reported for attempts no longer running (already aborted, timed out, lost): ignored. */
+  staleFailures: number
+  /** Attempts lost with their worker and put back in the queue. */
+  requeuedLost: number
+  backupsLaunched: number
+  timeouts: number
+}

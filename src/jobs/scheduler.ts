@@ -1,0 +1,487 @@
+import type { Random } from '../util/prng.js'
+import { FairShareQueue } from './fair-share.js'
+import { type Attempt, LiveJob } from './job-state.js'
+import { pickWorker, sanitizeView, windowFor, type WorkerRecord } from './placement.js'
+import { schedulerConfig, type SchedulerConfig } from './scheduler-config.js'
+import type { JobStatus, JobSummary, SchedulerEffect, SchedulerEvent, SchedulerStats, WorkerSummary } from './scheduler-types.js'
+import { TASK_DONE, TASK_RUNNING } from './task-queue.js'
+
+export type { SchedulerConfig } from './scheduler-config.js'
+export { DEFAULT_SCHEDULER_CONFIG, schedulerConfig } from './scheduler-config.js'
+export type * from './scheduler-types.js'
+
+// The coordinator's scheduling core for many concurrent jobs. Sans-IO: events in with `now`,
+// effects out; randomness only from the injected `Random` (placement ties).
+//
+// Flow: a task waits in its job's queue until some worker has room in its window; the slot
+// goes to the job furthest below its fair share, the task to the worker with the most free
+// capacity. Results, failures, timeouts and lost workers free the slot and pump again.
+// Per event the work is O(workers + log jobs) per assignment, never O(tasks).
+
+const WEIGHT_MIN = 1 / 1024
+const WEIGHT_MAX = 1024
+
+export class Scheduler {
+  readonly config: SchedulerConfig
+  private readonly random: Random
+  /** Monotonic: a `now` earlier than one already seen (or below 0, or not finite) is taken as the latest seen. */
+  private clockMs = 0
+  private nextSeq = 0
+  private readonly active = new Map<string, LiveJob>()
+  /** Summaries of finished jobs, oldest first (bounded by finishedJobsMax). */
+  private readonly finished = new Map<string, JobSummary>()
+  private readonly fairShare = new FairShareQueue<LiveJob>()
+  private workerMap = new Map<string, WorkerRecord>()
+  private workerList: WorkerRecord[] = []
+  /** Every running attempt, in start order, so timeouts look only at the oldest. */
+  private readonly attempts = new Map<string, Attempt>()
+  /**
+   * Free window slots on alive, accepting workers (unreachable cooldowns ignored, so an upper
+   * bound). When it is 0 a pump returns at once instead of scanning every worker: in a busy
+   * mesh that halves the work per completed task.
+   */
+  private freeSlots = 0
+  private readonly counters = { droppedEvents: 0, duplicatesDiscarded: 0, staleFailures: 0, requeuedLost: 0, backupsLaunched: 0, timeouts: 0 }
+
+  constructor (config: Partial<SchedulerConfig>, random: Random) {
+    this.config = schedulerConfig(config)
+    this.random = random
+  }
+
+  /**
+   * Applies one event at time `now` (ms, any monotonic clock starting at or above 0) and
+   * returns the effects to perform, in order. Never throws: malformed or unknown events are
+   * counted in stats() and ignored.
+   */
+  step (event: SchedulerEvent, now: number): SchedulerEffect[] {
+    const out: SchedulerEffect[] = []
+    if (typeof now === 'number' && Number.isFinite(now) && now > this.clockMs) this.clockMs = now
+    const t = this.clockMs
+    if (typeof event !== 'object' || event === null) {
+      this.counters.droppedEvents++
+      return out
+    }
+    switch (event.type) {
+      case 'addJob': this.onAddJob(event, t, out); break
+      case 'workers': this.onWorkers(event.workers, t, out); break
+      case 'taskOk': this.onTaskOk(event, t, out); break
+      case 'taskFailed': this.onTaskFailed(event, t, out); break
+      case 'peerUnreachable': this.onPeerUnreachable(event.peerId, t, out); break
+      case 'cancelJob': this.onCancelJob(event.jobId, t, out); break
+      case 'tick': this.onTick(t, out); break
+      default: this.counters.droppedEvents++
+    }
+    return out
+  }
+
+  // ---- read-only inspection ----
+
+  /** Running jobs (arrival order), then retained finished ones (oldest first). */
+  jobs (): JobSummary[] {
+    const list: JobSummary[] = []
+    for (const job of this.active.values()) list.push(this.summarize(job))
+    for (const s of this.finished.values()) list.push(copySummary(s))
+    return list
+  }
+
+  job (jobId: string): JobSummary | undefined {
+    const live = this.active.get(jobId)
+    if (live !== undefined) return this.summarize(live)
+    const s = this.finished.get(jobId)
+    return s === undefined ? undefined : copySummary(s)
+  }
+
+  workers (): WorkerSummary[] {
+    return this.workerList.map(w => ({
+      peerId: w.peerId,
+      status: w.status,
+      accepting: w.accepting,
+      window: w.window,
+      inFlight: w.attempts.size,
+      unreachableUntilMs: w.unreachableUntilMs,
+    }))
+  }
+
+  stats (): SchedulerStats {
+    let queued = 0
+    for (const job of this.active.values()) queued += job.queue.size
+    return { activeJobs: this.active.size, retainedJobs: this.finished.size, inFlight: this.attempts.size, queued, freeSlots: this.freeSlots, ...this.counters }
+  }
+
+  // ---- events ----
+
+  private onAddJob (e: Extract<SchedulerEvent, { type: 'addJob' }>, t: number, out: SchedulerEffect[]): void {
+    const { jobId, taskCount } = e
+    if (typeof jobId !== 'string' || jobId.length === 0 || jobId.length > this.config.jobIdLengthMax || this.active.has(jobId)) {
+      this.counters.droppedEvents++
+      return
+    }
+    if (typeof taskCount !== 'number' || !Number.isInteger(taskCount) || taskCount < 0) {
+      return this.refuse(jobId, `Invalid task count ${typeof taskCount === 'number' ? taskCount : typeof taskCount}: expected an integer >= 0`, out)
+    }
+    if (taskCount > this.config.maxTasksPerJob) {
+      return this.refuse(jobId, `Job has ${taskCount} tasks, more than the limit of ${this.config.maxTasksPerJob} (maxTasksPerJob)`, out)
+    }
+    if (this.active.size >= this.config.jobsMax) {
+      return this.refuse(jobId, `Too many running jobs: the limit is ${this.config.jobsMax} (jobsMax)`, out)
+    }
+    // Re-adding a finished job (e.g. failover back to this node) starts it afresh; the
+    // caller passes a new term so its attempt ids differ from the first run's.
+    this.finished.delete(jobId)
+    const done = e.done instanceof Map ? e.done : undefined
+    const term = typeof e.term === 'number' && Number.isSafeInteger(e.term) && e.term > 0 ? e.term : 0
+    const job = new LiveJob(jobId, this.nextSeq++, sanitizeWeight(e.weight), taskCount, term, done, this.config.durationSamplesMax)
+    if (job.doneCount === job.total) return this.complete(job, out)
+    this.active.set(jobId, job)
+    this.touch(job)
+    this.pump(t, out)
+  }
+
+  private onWorkers (views: unknown, t: number, out: SchedulerEffect[]): void {
+    if (!Array.isArray(views)) {
+      this.counters.droppedEvents++
+      return
+    }
+    const latest = new Map<string, NonNullable<ReturnType<typeof sanitizeView>>>()
+    const count = Math.min(views.length, this.config.workersMax)
+    for (let i = 0; i < count; i++) {
+      const v = sanitizeView(views[i], this.config.slotsPerWorkerMax)
+      if (v !== undefined) latest.set(v.peerId, v) // a peer listed twice: the last entry wins
+    }
+    const nextMap = new Map<string, WorkerRecord>()
+    for (const v of latest.values()) {
+      if (v.status === 'dead' || v.status === 'left') continue
+      const rec: WorkerRecord = this.workerMap.get(v.peerId) ?? { peerId: v.peerId, status: v.status, accepting: false, slotsTotal: 0, slotsFree: 0, cpuLoad: 1, window: 0, unreachableUntilMs: -Infinity, attempts: new Map() }
+      rec.status = v.status
+      rec.accepting = v.accepting
+      rec.slotsTotal = v.slotsTotal
+      rec.slotsFree = v.slotsFree
+      rec.cpuLoad = v.cpuLoad
+      rec.window = windowFor(v.slotsTotal, this.config.windowPerSlot)
+      nextMap.set(v.peerId, rec)
+    }
+    const gone = this.workerList.filter(w => !nextMap.has(w.peerId))
+    this.workerMap = nextMap
+    this.workerList = [...nextMap.values()]
+    for (const w of gone) {
+      const status = latest.get(w.peerId)?.status
+      this.loseWorker(w, status === undefined ? `worker ${w.peerId} left the membership view` : `worker ${w.peerId} is ${status}`, out)
+    }
+    this.freeSlots = 0
+    for (const w of this.workerList) if (takesWork(w)) this.freeSlots += Math.max(0, w.window - w.attempts.size)
+    this.pump(t, out)
+  }
+
+  private onTaskOk (e: Extract<SchedulerEvent, { type: 'taskOk' }>, t: number, out: SchedulerEffect[]): void {
+    const job = this.liveJobFor(e.jobId)
+    if (job === undefined) return
+    const attempt = typeof e.attemptId === 'string' ? job.running.get(e.attemptId) : undefined
+    if (attempt === undefined) {
+      // Another attempt already won (this one was aborted), or the attempt timed out or was lost.
+      job.duplicatesDiscarded++
+      this.counters.duplicatesDiscarded++
+      return
+    }
+    if (attempt.taskIndex !== e.taskIndex) {
+      this.counters.droppedEvents++
+      return
+    }
+    const i = attempt.taskIndex
+    this.release(attempt)
+    job.durations.add(t - attempt.startedAtMs)
+    const peerId = attempt.worker.peerId
+    job.byPeer.set(peerId, (job.byPeer.get(peerId) ?? 0) + 1)
+    job.results[i] = e.result
+    job.taskState[i] = TASK_DONE
+    job.doneCount++
+    job.avoid.delete(i)
+    // First result wins: the speculative copy (or the straggling original) is aborted.
+    for (const loser of [...(job.runningByTask.get(i) ?? [])]) this.abort(loser, out)
+    if (job.doneCount === job.total) this.complete(job, out)
+    this.pump(t, out)
+  }
+
+  private onTaskFailed (e: Extract<SchedulerEvent, { type: 'taskFailed' }>, t: number, out: SchedulerEffect[]): void {
+    const job = this.liveJobFor(e.jobId, true)
+    if (job === undefined) return
+    const attempt = typeof e.attemptId === 'string' ? job.running.get(e.attemptId) : undefined
+    if (attempt === undefined) {
+      this.counters.staleFailures++
+      return
+    }
+    if (attempt.taskIndex !== e.taskIndex) {
+      this.counters.droppedEvents++
+      return
+    }
+    this.release(attempt)
+    this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, this.errorText(e.error), e.retryable !== false, out)
+    this.pump(t, out)
+  }
+
+  private onPeerUnreachable (peerId: unknown, t: number, out: SchedulerEffect[]): void {
+    const worker = typeof peerId === 'string' ? this.workerMap.get(peerId) : undefined
+    if (worker === undefined) {
+      this.counters.droppedEvents++
+      return
+    }
+    worker.unreachableUntilMs = t + this.config.unreachableCooldownMs
+    this.loseWorker(worker, `stream to worker ${worker.peerId} broke`, out)
+    this.pump(t, out)
+  }
+
+  private onCancelJob (jobId: unknown, t: number, out: SchedulerEffect[]): void {
+    const job = typeof jobId === 'string' ? this.active.get(jobId) : undefined
+    if (job === undefined) {
+      this.counters.droppedEvents++
+      return
+    }
+    this.abortAll(job, out)
+    out.push({ type: 'jobCancelled', jobId: job.jobId })
+    this.retire(job, 'cancelled')
+    this.pump(t, out)
+  }
+
+  private onTick (t: number, out: SchedulerEffect[]): void {
+    this.expireAttempts(t, out)
+    this.pump(t, out)
+    this.launchBackups(t, out)
+  }
+
+  // ---- scheduling ----
+
+  /** Fills every free window slot: fair share picks the job, placement picks the worker. */
+  private pump (t: number, out: SchedulerEffect[]): void {
+    for (;;) {
+      const job = this.fairShare.peek()
+      if (job === undefined) return
+      const taskIndex = job.queue.peek()
+      if (taskIndex < 0) { // defensive: the heap holds only jobs with queued tasks
+        this.fairShare.remove(job)
+        continue
+      }
+      if (this.freeSlots <= 0) return
+      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex))
+      if (worker === undefined) return
+      job.queue.take()
+      this.launch(job, taskIndex, worker, false, t, out)
+    }
+  }
+
+  /**
+   * Stragglers: once a job has nothing queued, an attempt running longer than
+   * max(backupMinMs, backupFactor * median duration) gets one copy on another worker with
+   * room. Needs at least one completed task of the job to know its pace.
+   */
+  private launchBackups (t: number, out: SchedulerEffect[]): void {
+    if (this.attempts.size === 0) return
+    for (const job of this.active.values()) {
+      if (job.queue.size > 0 || job.running.size === 0) continue
+      const medianMs = job.durations.median()
+      if (medianMs === undefined) continue
+      const thresholdMs = Math.max(this.config.backupMinMs, this.config.backupFactor * medianMs)
+      // Start order: stop at the first attempt younger than the threshold. Backups added
+      // here are visited too, but they are brand new and end the loop.
+      for (const a of job.running.values()) {
+        if (t - a.startedAtMs <= thresholdMs) break
+        if (a.backup || job.backupUsed[a.taskIndex] === 1) continue
+        if (this.freeSlots <= 0) return
+        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId)
+        if (worker === undefined) continue
+        job.backupUsed[a.taskIndex] = 1
+        this.counters.backupsLaunched++
+        this.launch(job, a.taskIndex, worker, true, t, out)
+      }
+    }
+  }
+
+  /** Timed-out attempts are aborted and count as failures (then retried elsewhere). */
+  private expireAttempts (t: number, out: SchedulerEffect[]): void {
+    const expired: Attempt[] = []
+    for (const a of this.attempts.values()) {
+      if (t - a.startedAtMs < this.config.taskTimeoutMs) break
+      expired.push(a)
+    }
+    for (const a of expired) {
+      if (!this.attempts.has(a.id)) continue // its job already failed in this loop
+      this.counters.timeouts++
+      this.abort(a, out)
+      this.recordFailure(a.job, a.taskIndex, a.worker.peerId, `timed out after ${this.config.taskTimeoutMs}ms`, true, out)
+    }
+  }
+
+  private launch (job: LiveJob, taskIndex: number, worker: WorkerRecord, backup: boolean, t: number, out: SchedulerEffect[]): void {
+    const n = (job.attemptsStarted[taskIndex] as number) + 1
+    job.attemptsStarted[taskIndex] = n
+    const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup }
+    job.taskState[taskIndex] = TASK_RUNNING
+    job.addRunning(attempt)
+    worker.attempts.set(attempt.id, attempt)
+    this.freeSlots-- // pickWorker only returns workers with room
+    this.attempts.set(attempt.id, attempt)
+    this.touch(job)
+    out.push({ type: 'assign', peerId: worker.peerId, jobId: job.jobId, taskIndex, attemptId: attempt.id, backup })
+  }
+
+  /** Ends an attempt's bookkeeping (whatever ended it) and frees its window slot. */
+  private release (a: Attempt): void {
+    this.attempts.delete(a.id)
+    const w = a.worker
+    w.attempts.delete(a.id)
+    // A slot on a worker no longer in the view (or over a shrunken window) frees nothing.
+    if (this.workerMap.get(w.peerId) === w && takesWork(w) && w.attempts.size < w.window) this.freeSlots++
+    a.job.removeRunning(a)
+    this.touch(a.job)
+  }
+
+  private abort (a: Attempt, out: SchedulerEffect[]): void {
+    out.push({ type: 'abort', peerId: a.worker.peerId, jobId: a.job.jobId, taskIndex: a.taskIndex, attemptId: a.id })
+    this.release(a)
+  }
+
+  private abortAll (job: LiveJob, out: SchedulerEffect[]): void {
+    for (const a of [...job.running.values()]) this.abort(a, out)
+  }
+
+  /** Counts a failed attempt (already released); retries the task or fails the job. */
+  private recordFailure (job: LiveJob, i: number, peerId: string, error: string, retryable: boolean, out: SchedulerEffect[]): void {
+    const failures = (job.failures[i] as number) + 1
+    job.failures[i] = failures
+    job.failuresTotal++
+    const avoid = job.avoid.get(i)
+    if (avoid === undefined) job.avoid.set(i, [peerId])
+    else if (!avoid.includes(peerId)) avoid.push(peerId)
+    if (!retryable || failures >= this.config.maxAttempts) {
+      this.abortAll(job, out)
+      out.push({ type: 'jobFailed', jobId: job.jobId, error: `Task ${i} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${error}`, taskIndex: i })
+      this.retire(job, 'failed', `Task ${i} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${error}`)
+      return
+    }
+    this.requeueIfIdle(job, i)
+  }
+
+  /** A worker is gone or unreachable: its attempts go back to the queue without counting as failures. */
+  private loseWorker (worker: WorkerRecord, reason: string, out: SchedulerEffect[]): void {
+    for (const a of [...worker.attempts.values()]) {
+      if (!this.attempts.has(a.id)) continue // aborted when its job failed earlier in this loop
+      this.release(a)
+      this.counters.requeuedLost++
+      const job = a.job
+      const i = a.taskIndex
+      const lost = job.lost[i] as number
+      if (lost < this.config.lostPerTaskMax) {
+        job.lost[i] = lost + 1
+        this.requeueIfIdle(job, i)
+      } else {
+        // A task that keeps losing its workers (maybe killing them) must end somehow.
+        this.recordFailure(job, i, worker.peerId, `lost ${lost + 1} times; last: ${reason}`, true, out)
+      }
+    }
+  }
+
+  /** Back to the front of the queue, unless another attempt of the task (a backup) still runs. */
+  private requeueIfIdle (job: LiveJob, i: number): void {
+    if (job.runningCount(i) > 0 || job.taskState[i] === TASK_DONE) return
+    job.queue.pushRetry(i)
+    this.touch(job)
+  }
+
+  private complete (job: LiveJob, out: SchedulerEffect[]): void {
+    this.abortAll(job, out) // nothing should run any more; defensive
+    out.push({
+      type: 'jobDone',
+      jobId: job.jobId,
+      results: job.results,
+      tasksByPeer: Object.fromEntries(job.byPeer),
+      duplicatesDiscarded: job.duplicatesDiscarded,
+    })
+    this.retire(job, 'done')
+  }
+
+  /** Moves a job to the finished summaries; its per-task state is dropped. */
+  private retire (job: LiveJob, state: JobStatus, error?: string): void {
+    this.active.delete(job.jobId)
+    this.fairShare.remove(job)
+    if (this.config.finishedJobsMax === 0) return
+    const summary = this.summarize(job)
+    summary.state = state
+    if (error !== undefined) summary.error = error
+    this.finished.delete(job.jobId)
+    this.finished.set(job.jobId, summary)
+    while (this.finished.size > this.config.finishedJobsMax) {
+      const oldest = this.finished.keys().next().value as string
+      this.finished.delete(oldest)
+    }
+  }
+
+  /** A job refused before it started (limits, bad input): jobFailed and a summary. */
+  private refuse (jobId: string, error: string, out: SchedulerEffect[]): void {
+    out.push({ type: 'jobFailed', jobId, error, taskIndex: null })
+    if (this.config.finishedJobsMax === 0) return
+    this.finished.delete(jobId)
+    this.finished.set(jobId, { jobId, state: 'failed', weight: 1, total: 0, done: 0, inFlight: 0, queued: 0, failures: 0, byPeer: {}, inFlightByPeer: {}, duplicatesDiscarded: 0, error })
+    while (this.finished.size > this.config.finishedJobsMax) this.finished.delete(this.finished.keys().next().value as string)
+  }
+
+  /** Keeps the fair-share heap in step with the job's in-flight count and queue. */
+  private touch (job: LiveJob): void {
+    this.fairShare.update(job, job.queue.size > 0 && this.active.get(job.jobId) === job)
+  }
+
+  /**
+   * The running job an event is about. Events about a finished job are late (results of
+   * aborted copies, failures of aborted attempts) and counted; unknown jobs are dropped.
+   */
+  private liveJobFor (jobId: unknown, failure = false): LiveJob | undefined {
+    if (typeof jobId !== 'string') {
+      this.counters.droppedEvents++
+      return undefined
+    }
+    const job = this.active.get(jobId)
+    if (job !== undefined) return job
+    const finished = this.finished.get(jobId)
+    if (finished === undefined) this.counters.droppedEvents++
+    else if (failure) this.counters.staleFailures++
+    else {
+      finished.duplicatesDiscarded++
+      this.counters.duplicatesDiscarded++
+    }
+    return undefined
+  }
+
+  private errorText (error: unknown): string {
+    const text = typeof error === 'string' && error.length > 0 ? error : 'unknown error'
+    return text.length > this.config.errorLengthMax ? `${text.slice(0, this.config.errorLengthMax)}…` : text
+  }
+
+  private summarize (job: LiveJob): JobSummary {
+    const inFlightByPeer = new Map<string, number>()
+    for (const a of job.running.values()) inFlightByPeer.set(a.worker.peerId, (inFlightByPeer.get(a.worker.peerId) ?? 0) + 1)
+    return {
+      jobId: job.jobId,
+      state: 'running',
+      weight: job.weight,
+      total: job.total,
+      done: job.doneCount,
+      inFlight: job.inFlight,
+      queued: job.queue.size,
+      failures: job.failuresTotal,
+      byPeer: Object.fromEntries(job.byPeer),
+      inFlightByPeer: Object.fromEntries(inFlightByPeer),
+      duplicatesDiscarded: job.duplicatesDiscarded,
+    }
+  }
+}
+
+/** Alive and accepting: may get new attempts when its window has room. */
+function takesWork (w: WorkerRecord): boolean {
+  return w.status === 'alive' && w.accepting
+}
+
+function sanitizeWeight (weight: unknown): number {
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) return 1
+  return Math.min(WEIGHT_MAX, Math.max(WEIGHT_MIN, weight))
+}
+
+function copySummary (s: JobSummary): JobSummary {
+  return { ...s, byPeer: { ...s.byPeer }, inFlightByPeer: { ...s.inFlightByPeer } }
+}

@@ -1,0 +1,689 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { Scheduler, type SchedulerConfig, type SchedulerEffect, type SchedulerEvent, type WorkerView } from '../../src/jobs/scheduler.js'
+import { seededRandom } from '../../src/util/prng.js'
+
+// ---- helpers ----
+
+function worker (peerId: string, o: Partial<WorkerView> = {}): WorkerView {
+  return { peerId, slotsTotal: 1, slotsFree: 1, cpuLoad: 0, memFree: 1e9, accepting: true, status: 'alive', ...o }
+}
+
+function make (config: Partial<SchedulerConfig> = {}, seed = 1): Scheduler {
+  return new Scheduler(config, seededRandom(seed))
+}
+
+type Assign = Extract<SchedulerEffect, { type: 'assign' }>
+const assigns = (effects: SchedulerEffect[]): Assign[] => effects.filter((e): e is Assign => e.type === 'assign')
+const assign = (peerId: string, jobId: string, taskIndex: number, n: number, backup = false): Assign =>
+  ({ type: 'assign', peerId, jobId, taskIndex, attemptId: `${jobId}:${taskIndex}:${n}`, backup })
+const abort = (peerId: string, jobId: string, taskIndex: number, n: number): SchedulerEffect =>
+  ({ type: 'abort', peerId, jobId, taskIndex, attemptId: `${jobId}:${taskIndex}:${n}` })
+const ok = (a: { jobId: string, taskIndex: number, attemptId: string }, result: unknown = `r${a.taskIndex}`): SchedulerEvent =>
+  ({ type: 'taskOk', jobId: a.jobId, taskIndex: a.taskIndex, attemptId: a.attemptId, result })
+const failed = (a: { jobId: string, taskIndex: number, attemptId: string }, error = 'boom', retryable?: boolean): SchedulerEvent =>
+  ({ type: 'taskFailed', jobId: a.jobId, taskIndex: a.taskIndex, attemptId: a.attemptId, error, ...(retryable === undefined ? {} : { retryable }) })
+const countBy = <T>(items: T[], key: (t: T) => string): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1
+  return out
+}
+
+/**
+ * A deterministic little mesh driven by the test: each worker runs `slotsTotal` attempts at a
+ * time, in the order assigned, each taking `durationMs(peerId, taskIndex)`. Returns every
+ * effect in order and the time the loop stopped.
+ */
+function runMesh (s: Scheduler, views: WorkerView[], initial: SchedulerEvent[], durationMs: (peerId: string, taskIndex: number) => number, opts: { tickMs?: number, untilMs?: number } = {}) {
+  interface Running { a: Assign, endsAt: number }
+  const state = new Map(views.map(v => [v.peerId, { slots: v.slotsTotal, running: [] as Running[], waiting: [] as Assign[] }]))
+  const log: SchedulerEffect[] = []
+  let now = 0
+  const start = (peerId: string): void => {
+    const w = state.get(peerId)!
+    while (w.running.length < w.slots && w.waiting.length > 0) {
+      const a = w.waiting.shift()!
+      w.running.push({ a, endsAt: now + durationMs(peerId, a.taskIndex) })
+    }
+  }
+  const apply = (effects: SchedulerEffect[]): void => {
+    for (const e of effects) {
+      log.push(e)
+      if (e.type === 'assign') {
+        state.get(e.peerId)!.waiting.push(e)
+        start(e.peerId)
+      } else if (e.type === 'abort') {
+        const w = state.get(e.peerId)!
+        w.waiting = w.waiting.filter(a => a.attemptId !== e.attemptId)
+        w.running = w.running.filter(r => r.a.attemptId !== e.attemptId)
+        start(e.peerId)
+      }
+    }
+  }
+  apply(s.step({ type: 'workers', workers: views }, now))
+  for (const ev of initial) apply(s.step(ev, now))
+  const tickMs = opts.tickMs ?? 100
+  let nextTick = tickMs
+  for (let guard = 0; guard < 5_000_000; guard++) {
+    let next: { peerId: string, r: Running } | undefined
+    for (const [peerId, w] of state) for (const r of w.running) if (next === undefined || r.endsAt < next.r.endsAt) next = { peerId, r }
+    if (next === undefined && s.stats().inFlight === 0) break
+    if (opts.untilMs !== undefined && Math.min(next?.r.endsAt ?? Infinity, nextTick) > opts.untilMs) break
+    if (next === undefined || nextTick <= next.r.endsAt) {
+      now = nextTick
+      nextTick += tickMs
+      apply(s.step({ type: 'tick' }, now))
+      continue
+    }
+    now = next.r.endsAt
+    const w = state.get(next.peerId)!
+    w.running = w.running.filter(r => r !== next!.r)
+    start(next.peerId)
+    apply(s.step(ok(next.r.a, next.r.a.taskIndex * 10), now))
+  }
+  return { log, now }
+}
+
+// ---- placement and windows ----
+
+describe('placement', () => {
+  it('sends a task to the worker with the most free capacity', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [
+      worker('busy', { slotsTotal: 2, slotsFree: 0, cpuLoad: 0.9 }),
+      worker('free', { slotsTotal: 2, slotsFree: 2, cpuLoad: 0 }),
+      worker('half', { slotsTotal: 2, slotsFree: 1, cpuLoad: 0.5 }),
+    ] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0)).toEqual([assign('free', 'j', 0, 1)])
+  })
+
+  it('weighs CPU load and the room left in this coordinator\'s window', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('hot', { slotsTotal: 2, slotsFree: 2, cpuLoad: 0.9 }), worker('cool', { slotsTotal: 2, slotsFree: 2, cpuLoad: 0.1 })] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'a', taskCount: 1 }, 0)).toEqual([assign('cool', 'a', 0, 1)])
+    // 'cool' now has 3 of 4 window slots left: (3 + 2) * 0.95 = 4.75 > 'hot' (4 + 2) * 0.55 = 3.3.
+    expect(s.step({ type: 'addJob', jobId: 'b', taskCount: 1 }, 0)).toEqual([assign('cool', 'b', 0, 1)])
+    s.step({ type: 'workers', workers: [worker('x', { slotsTotal: 4, slotsFree: 4 }), worker('y', { slotsTotal: 4, slotsFree: 4 })] }, 0)
+    const first = s.step({ type: 'addJob', jobId: 'c', taskCount: 2 }, 0)
+    // Equal workers: the second task goes to the one with more room left.
+    expect(new Set(first.map(e => (e as Assign).peerId))).toEqual(new Set(['x', 'y']))
+  })
+
+  it('breaks ties with the injected randomness, reproducibly', () => {
+    const firstPeer = (seed: number): string => {
+      const s = make({}, seed)
+      s.step({ type: 'workers', workers: ['a', 'b', 'c', 'd'].map(p => worker(p, { slotsTotal: 2, slotsFree: 2 })) }, 0)
+      return assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))[0]!.peerId
+    }
+    const picks = Array.from({ length: 40 }, (_, i) => firstPeer(i))
+    expect(picks).toEqual(Array.from({ length: 40 }, (_, i) => firstPeer(i)))
+    expect(new Set(picks).size).toBe(4)
+  })
+
+  it('keeps at most slotsTotal * windowPerSlot attempts on a worker, across all jobs', () => {
+    const s = make({ windowPerSlot: 2 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B', { slotsTotal: 1, slotsFree: 1 })] }, 0)
+    const first = s.step({ type: 'addJob', jobId: 'big', taskCount: 100 }, 0)
+    expect(first).toHaveLength(6)
+    expect(countBy(assigns(first), a => a.peerId)).toEqual({ A: 4, B: 2 })
+    expect(assigns(first).map(a => a.taskIndex)).toEqual([0, 1, 2, 3, 4, 5])
+    expect(s.step({ type: 'addJob', jobId: 'other', taskCount: 5 }, 0)).toEqual([])
+    // A slot frees on B: exactly one new attempt, on B (fair share: 'other' has nothing in flight).
+    const onB = assigns(first).find(a => a.peerId === 'B')!
+    expect(s.step(ok(onB), 10)).toEqual([assign('B', 'other', 0, 1)])
+    expect(s.workers().map(w => [w.peerId, w.window, w.inFlight])).toEqual([['A', 4, 4], ['B', 2, 2]])
+  })
+
+  it('gives nothing new to suspect, draining or unreachable workers but lets them finish', () => {
+    const s = make({ windowPerSlot: 1 })
+    s.step({ type: 'workers', workers: [worker('A'), worker('B')] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 5 }, 0))
+    expect(first).toHaveLength(2)
+    const onA = first.find(a => a.peerId === 'A')!
+    const onB = first.find(a => a.peerId === 'B')!
+    expect(s.step({ type: 'workers', workers: [worker('A', { status: 'suspect' }), worker('B', { accepting: false })] }, 1)).toEqual([])
+    expect(s.step(ok(onA), 2)).toEqual([])
+    expect(s.step(ok(onB), 3)).toEqual([])
+    expect(s.job('j')).toMatchObject({ done: 2, inFlight: 0, queued: 3 })
+    // Back to normal: both get work again.
+    expect(assigns(s.step({ type: 'workers', workers: [worker('A'), worker('B')] }, 4)).map(a => a.taskIndex)).toEqual([2, 3])
+  })
+
+  it('gives nothing to a worker with no slots', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('zero', { slotsTotal: 0, slotsFree: 0 })] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0)).toEqual([])
+    expect(s.job('j')).toMatchObject({ state: 'running', queued: 3, inFlight: 0 })
+  })
+})
+
+describe('dynamic balancing', () => {
+  it('a fast worker completes more tasks than a slow one', () => {
+    const s = make({ windowPerSlot: 2 }, 7)
+    const { log } = runMesh(s, [worker('fast'), worker('slow')], [{ type: 'addJob', jobId: 'j', taskCount: 300 }],
+      peerId => peerId === 'fast' ? 10 : 50)
+    const done = log.find(e => e.type === 'jobDone') as Extract<SchedulerEffect, { type: 'jobDone' }>
+    expect(done.results).toEqual(Array.from({ length: 300 }, (_, i) => i * 10))
+    const fast = done.tasksByPeer['fast']!
+    const slow = done.tasksByPeer['slow']!
+    expect(fast + slow).toBe(300)
+    // 5x faster: about 250 vs 50.
+    expect(fast).toBeGreaterThan(4 * slow)
+    expect(slow).toBeGreaterThan(30)
+    expect(log.filter(e => e.type === 'abort')).toEqual([])
+  })
+
+  it('spreads work over capacity: a 4-slot worker does about 4x a 1-slot one', () => {
+    const s = make({}, 3)
+    const { log } = runMesh(s, [worker('big', { slotsTotal: 4, slotsFree: 4 }), worker('small', { slotsTotal: 1, slotsFree: 1 })],
+      [{ type: 'addJob', jobId: 'j', taskCount: 500 }], () => 20)
+    const done = log.find(e => e.type === 'jobDone') as Extract<SchedulerEffect, { type: 'jobDone' }>
+    expect(done.tasksByPeer['big']).toBe(400)
+    expect(done.tasksByPeer['small']).toBe(100)
+  })
+})
+
+// ---- failures ----
+
+describe('retries and failures', () => {
+  it('retries a failed task on another peer, ahead of the queue', () => {
+    const s = make({ windowPerSlot: 1 })
+    // 'X' looks best by capacity, but the retry must avoid it.
+    s.step({ type: 'workers', workers: [worker('X', { slotsTotal: 1, slotsFree: 1 }), worker('Y', { slotsFree: 0 }), worker('Z', { slotsFree: 0 })] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 2 }, 0))
+    expect(first[0]).toEqual(assign('X', 'j', 0, 1))
+    const idle = ['Y', 'Z'].find(p => p !== first[1]!.peerId)!
+    expect(s.step(failed(first[0]!), 5)).toEqual([assign(idle, 'j', 0, 2)])
+    expect(s.job('j')).toMatchObject({ failures: 1, inFlight: 2, queued: 0 })
+  })
+
+  it('puts a retry at the front of its job\'s queue, and uses the failing peer when it is the only one', () => {
+    const s = make({ windowPerSlot: 1 })
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0)).toEqual([assign('A', 'j', 0, 1)])
+    expect(s.step(failed(assign('A', 'j', 0, 1)), 1)).toEqual([assign('A', 'j', 0, 2)])
+    expect(s.step(ok(assign('A', 'j', 0, 2)), 2)).toEqual([assign('A', 'j', 1, 1)])
+  })
+
+  it('fails the job after maxAttempts failures of one task, naming the task and the last error, and aborts the rest', () => {
+    const s = make({ windowPerSlot: 1, maxAttempts: 3 })
+    s.step({ type: 'workers', workers: [worker('A'), worker('B'), worker('C')] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0))
+    expect(first.map(a => a.taskIndex)).toEqual([0, 1, 2])
+    const t1 = first[1]!
+    const retry1 = s.step(failed(t1, 'disk full 1'), 1)
+    expect(retry1).toEqual([assign(t1.peerId, 'j', 1, 2)]) // the only worker with room
+    const retry2 = s.step(failed(assigns(retry1)[0]!, 'disk full 2'), 2)
+    expect(retry2).toEqual([assign(t1.peerId, 'j', 1, 3)])
+    expect(s.step(failed(assigns(retry2)[0]!, 'disk full 3'), 3)).toEqual([
+      abort(first[0]!.peerId, 'j', 0, 1),
+      abort(first[2]!.peerId, 'j', 2, 1),
+      { type: 'jobFailed', jobId: 'j', error: 'Task 1 failed after 3 attempts: disk full 3', taskIndex: 1 },
+    ])
+    expect(s.job('j')).toMatchObject({ state: 'failed', error: 'Task 1 failed after 3 attempts: disk full 3', inFlight: 0 })
+    // Late reports about the dead job are absorbed.
+    expect(s.step(ok(first[0]!), 4)).toEqual([])
+    expect(s.step(failed(first[2]!), 4)).toEqual([])
+    expect(s.stats()).toMatchObject({ duplicatesDiscarded: 1, staleFailures: 1, inFlight: 0, activeJobs: 0 })
+  })
+
+  it('fails at once on a non-retryable error', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    const [a] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    expect(s.step(failed(a!, 'SyntaxError in map', false), 1)).toEqual([
+      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 1 attempt: SyntaxError in map', taskIndex: 0 },
+    ])
+  })
+
+  it('aborts a timed-out attempt, counts it as a failure and retries elsewhere', () => {
+    const s = make({ taskTimeoutMs: 1000, maxAttempts: 2, windowPerSlot: 1 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsFree: 1 }), worker('B', { slotsFree: 0 })] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0)).toEqual([assign('A', 'j', 0, 1)])
+    expect(s.step({ type: 'tick' }, 999)).toEqual([])
+    expect(s.step({ type: 'tick' }, 1000)).toEqual([abort('A', 'j', 0, 1), assign('B', 'j', 0, 2)])
+    expect(s.job('j')).toMatchObject({ failures: 1, inFlight: 1 })
+    // The late result of the aborted attempt does not count.
+    expect(s.step(ok(assign('A', 'j', 0, 1)), 1500)).toEqual([])
+    expect(s.job('j')).toMatchObject({ done: 0, duplicatesDiscarded: 1 })
+    expect(s.step({ type: 'tick' }, 2000)).toEqual([
+      abort('B', 'j', 0, 2),
+      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 2 attempts: timed out after 1000ms', taskIndex: 0 },
+    ])
+    expect(s.stats().timeouts).toBe(2)
+  })
+})
+
+// ---- lost workers ----
+
+describe('lost workers', () => {
+  it('re-queues a dead worker\'s attempts at once without counting failures', () => {
+    const s = make({ windowPerSlot: 1, maxAttempts: 1 })
+    s.step({ type: 'workers', workers: [worker('A'), worker('B', { slotsFree: 0 })] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0)).toEqual([assign('A', 'j', 0, 1), assign('B', 'j', 1, 1)])
+    expect(s.step({ type: 'workers', workers: [worker('A', { status: 'dead' }), worker('B', { slotsFree: 0 })] }, 5)).toEqual([])
+    expect(s.job('j')).toMatchObject({ failures: 0, inFlight: 1, queued: 2, inFlightByPeer: { B: 1 } })
+    // B frees up: the lost task 0 goes first (front of the queue), as a new attempt.
+    expect(s.step(ok(assign('B', 'j', 1, 1)), 6)).toEqual([assign('B', 'j', 0, 2)])
+    // A result from the lost attempt is not accepted.
+    expect(s.step(ok(assign('A', 'j', 0, 1)), 7)).toEqual([])
+    expect(s.stats()).toMatchObject({ requeuedLost: 1, duplicatesDiscarded: 1 })
+  })
+
+  it('treats a worker missing from the view, or left, like a dead one', () => {
+    for (const next of [[worker('B')], [worker('A', { status: 'left' }), worker('B')]]) {
+      const s = make({ windowPerSlot: 1 })
+      s.step({ type: 'workers', workers: [worker('A')] }, 0)
+      expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0)).toEqual([assign('A', 'j', 0, 1)])
+      expect(s.step({ type: 'workers', workers: next }, 1)).toEqual([assign('B', 'j', 0, 2)])
+    }
+  })
+
+  it('re-queues on a broken stream and rests the worker for unreachableCooldownMs', () => {
+    const s = make({ windowPerSlot: 1, unreachableCooldownMs: 500 })
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0)).toEqual([assign('A', 'j', 0, 1)])
+    expect(s.step({ type: 'peerUnreachable', peerId: 'A' }, 100)).toEqual([])
+    expect(s.job('j')).toMatchObject({ failures: 0, queued: 1 })
+    expect(s.step({ type: 'tick' }, 599)).toEqual([])
+    expect(s.step({ type: 'tick' }, 600)).toEqual([assign('A', 'j', 0, 2)])
+    expect(s.step({ type: 'peerUnreachable', peerId: 'nobody' }, 601)).toEqual([])
+    expect(s.stats().droppedEvents).toBe(1)
+  })
+
+  it('counts losses beyond lostPerTaskMax as failures, so a worker-killing task ends', () => {
+    const s = make({ windowPerSlot: 1, unreachableCooldownMs: 0, lostPerTaskMax: 2, maxAttempts: 1 })
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    let effects = s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0)
+    for (let n = 1; n <= 2; n++) {
+      expect(effects).toEqual([assign('A', 'j', 0, n)])
+      effects = s.step({ type: 'peerUnreachable', peerId: 'A' }, n)
+    }
+    expect(effects).toEqual([assign('A', 'j', 0, 3)])
+    expect(s.step({ type: 'peerUnreachable', peerId: 'A' }, 3)).toEqual([
+      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 1 attempt: lost 3 times; last: stream to worker A broke', taskIndex: 0 },
+    ])
+  })
+})
+
+// ---- speculative backups ----
+
+describe('speculative backups', () => {
+  function straggler () {
+    const s = make({ windowPerSlot: 1, backupMinMs: 1000, backupFactor: 3 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B', { slotsTotal: 2, slotsFree: 1 })] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0))
+    expect(first.map(a => [a.peerId, a.taskIndex])).toEqual([['A', 0], ['A', 1], ['B', 2]])
+    s.step(ok(first[1]!), 100)
+    s.step(ok(first[2]!), 200)
+    return { s, slow: first[0]! }
+  }
+
+  it('backs up an attempt running longer than max(backupMinMs, factor x median) on another peer', () => {
+    const { s, slow } = straggler()
+    // Median of 100 and 200 is 150; 3 x 150 = 450 < backupMinMs, so the bar is 1000 ms.
+    expect(s.step({ type: 'tick' }, 1000)).toEqual([])
+    expect(s.step({ type: 'tick' }, 1001)).toEqual([assign('B', 'j', 0, 2, true)])
+    expect(s.job('j')).toMatchObject({ inFlight: 2, inFlightByPeer: { A: 1, B: 1 } })
+    // One backup per task, ever.
+    expect(s.step({ type: 'tick' }, 5000)).toEqual([])
+    expect(s.stats().backupsLaunched).toBe(1)
+    // The backup wins: the original is aborted, the job is done; the original's result is a duplicate.
+    expect(s.step(ok(assign('B', 'j', 0, 2, true), 'from backup'), 5100)).toEqual([
+      abort('A', 'j', 0, 1),
+      { type: 'jobDone', jobId: 'j', results: ['from backup', 'r1', 'r2'], tasksByPeer: { A: 1, B: 2 }, duplicatesDiscarded: 0 },
+    ])
+    expect(s.step(ok(slow, 'late'), 5200)).toEqual([])
+    expect(s.job('j')).toMatchObject({ state: 'done', duplicatesDiscarded: 1 })
+  })
+
+  it('lets the original win too, aborting the backup', () => {
+    const { s, slow } = straggler()
+    expect(s.step({ type: 'tick' }, 1500)).toEqual([assign('B', 'j', 0, 2, true)])
+    expect(s.step(ok(slow, 'original'), 1600)).toEqual([
+      abort('B', 'j', 0, 2),
+      { type: 'jobDone', jobId: 'j', results: ['original', 'r1', 'r2'], tasksByPeer: { A: 2, B: 1 }, duplicatesDiscarded: 0 },
+    ])
+  })
+
+  it('aborts the loser as soon as a copy wins, and does not re-queue a task whose copy still runs', () => {
+    const s = make({ windowPerSlot: 1, backupMinMs: 1000 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B', { slotsTotal: 2, slotsFree: 0 })] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 4 }, 0))
+      .toEqual([assign('A', 'j', 0, 1), assign('A', 'j', 1, 1), assign('B', 'j', 2, 1), assign('B', 'j', 3, 1)])
+    s.step(ok(assign('A', 'j', 1, 1)), 100)
+    s.step(ok(assign('B', 'j', 3, 1)), 100)
+    expect(s.step({ type: 'tick' }, 1001)).toEqual([assign('B', 'j', 0, 2, true), assign('A', 'j', 2, 2, true)])
+    // Task 0's backup wins while task 2 is still running: only task 0's original is aborted.
+    expect(s.step(ok(assign('B', 'j', 0, 2, true), 'r0'), 1100)).toEqual([abort('A', 'j', 0, 1)])
+    expect(s.job('j')).toMatchObject({ done: 3, inFlight: 2, queued: 0 })
+    // Task 2's original fails: its backup still runs, so nothing is re-queued.
+    expect(s.step(failed(assign('B', 'j', 2, 1), 'oom'), 1200)).toEqual([])
+    expect(s.job('j')).toMatchObject({ failures: 1, inFlight: 1, queued: 0 })
+    expect(s.step(ok(assign('A', 'j', 2, 2, true)), 1300)).toEqual([
+      { type: 'jobDone', jobId: 'j', results: ['r0', 'r1', 'r2', 'r3'], tasksByPeer: { A: 2, B: 2 }, duplicatesDiscarded: 0 },
+    ])
+  })
+
+  it('uses factor x median when that exceeds backupMinMs', () => {
+    const s = make({ windowPerSlot: 1, backupMinMs: 10, backupFactor: 3 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B', { slotsFree: 0 })] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'k', taskCount: 3 }, 0))
+    expect(first.map(a => a.peerId)).toEqual(['A', 'A', 'B'])
+    s.step(ok(first[2]!), 100)
+    s.step(ok(first[1]!), 100) // median 100 -> bar 300 ms
+    expect(s.step({ type: 'tick' }, 300)).toEqual([])
+    expect(s.step({ type: 'tick' }, 301)).toEqual([assign('B', 'k', 0, 2, true)])
+  })
+
+  it('never backs up on the peer running the original', () => {
+    const s = make({ windowPerSlot: 1, backupMinMs: 10, backupFactor: 3 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 })] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 2 }, 0))
+    s.step(ok(first[1]!), 100)
+    expect(s.step({ type: 'tick' }, 400)).toEqual([]) // A has room, but A runs the original
+    expect(s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B')] }, 400)).toEqual([])
+    expect(s.step({ type: 'tick' }, 401)).toEqual([assign('B', 'j', 0, 2, true)])
+  })
+
+  it('launches no backup while the job still has queued tasks', () => {
+    const s = make({ windowPerSlot: 1, backupMinMs: 10 })
+    s.step({ type: 'workers', workers: [worker('A'), worker('B')] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 10 }, 0))
+    const next = assigns(s.step(ok(first[1]!), 20))
+    expect(next).toHaveLength(1)
+    expect(s.step({ type: 'tick' }, 10_000)).toEqual([])
+  })
+})
+
+// ---- fair share ----
+
+describe('fair share', () => {
+  it('starts a small job behind a big one on the next free slot', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 })] }, 0)
+    const big = assigns(s.step({ type: 'addJob', jobId: 'big', taskCount: 10_000 }, 0))
+    expect(big).toHaveLength(4)
+    expect(s.step({ type: 'addJob', jobId: 'small', taskCount: 10 }, 1)).toEqual([])
+    // Slots go to the small job until both have an equal share of the window...
+    expect(s.step(ok(big[0]!), 2)).toEqual([assign('A', 'small', 0, 1)])
+    expect(s.step(ok(big[1]!), 3)).toEqual([assign('A', 'small', 1, 1)])
+    // ...then to whichever is below it: big has 1 in flight, small 2.
+    expect(s.step(ok(big[2]!), 4)).toEqual([assign('A', 'big', 4, 1)])
+    // Equal (2 and 2): the earlier job.
+    expect(s.step(ok(assign('A', 'small', 0, 1)), 5)).toEqual([assign('A', 'small', 2, 1)])
+    expect(s.step(ok(big[3]!), 6)).toEqual([assign('A', 'big', 5, 1)])
+  })
+
+  it('breaks ties in favour of the earlier job', () => {
+    const s = make({ windowPerSlot: 1 })
+    s.step({ type: 'addJob', jobId: 'first', taskCount: 3 }, 0)
+    s.step({ type: 'addJob', jobId: 'second', taskCount: 3 }, 0)
+    const effects = assigns(s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 4, slotsFree: 4 })] }, 1))
+    expect(effects.map(a => a.jobId)).toEqual(['first', 'second', 'first', 'second'])
+  })
+
+  it('shares slots in proportion to weight without starving the light job', () => {
+    const s = make({ windowPerSlot: 1 })
+    const views = [worker('A', { slotsTotal: 10, slotsFree: 10 })]
+    s.step({ type: 'workers', workers: views }, 0)
+    const inFlight: Assign[] = assigns(s.step({ type: 'addJob', jobId: 'low', taskCount: 1000, weight: 0.25 }, 0))
+    expect(inFlight).toHaveLength(10)
+    s.step({ type: 'addJob', jobId: 'high', taskCount: 1000, weight: 4 }, 0)
+    let low = 0
+    for (let i = 0; i < 200; i++) {
+      const done = inFlight.shift()!
+      for (const a of assigns(s.step(ok(done), i + 1))) {
+        if (a.jobId === 'low') low++
+        inFlight.push(a)
+      }
+    }
+    // Steady state: high/4 ≈ low/0.25 over 10 slots -> high 9 or 10, low 0 or 1 ... with at least one.
+    const high = s.job('high')!.inFlight
+    expect(high + s.job('low')!.inFlight).toBe(10)
+    expect(s.job('low')!.inFlight).toBe(1)
+    expect(high).toBe(9)
+    expect(low).toBeGreaterThan(0)
+  })
+
+  it('splits 4:1 between high and normal weight', () => {
+    const s = make({ windowPerSlot: 1 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 10, slotsFree: 10 })] }, 0)
+    const inFlight: Assign[] = assigns(s.step({ type: 'addJob', jobId: 'normal', taskCount: 1000 }, 0))
+    s.step({ type: 'addJob', jobId: 'high', taskCount: 1000, weight: 4 }, 0)
+    for (let i = 0; i < 100; i++) inFlight.push(...assigns(s.step(ok(inFlight.shift()!), i + 1)))
+    expect([s.job('high')!.inFlight, s.job('normal')!.inFlight]).toEqual([8, 2])
+  })
+})
+
+// ---- job lifecycle ----
+
+describe('job lifecycle', () => {
+  it('returns results in chunk order whatever the completion order', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 })] }, 0)
+    const a = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 4 }, 0))
+    expect(s.step(ok(a[3]!, 'd'), 1)).toEqual([])
+    expect(s.step(ok(a[1]!, 'b'), 2)).toEqual([])
+    expect(s.step(ok(a[2]!, 'c'), 3)).toEqual([])
+    expect(s.job('j')).toMatchObject({ state: 'running', done: 3, total: 4, inFlight: 1, byPeer: { A: 3 } })
+    expect(s.step(ok(a[0]!, 'a'), 4)).toEqual([
+      { type: 'jobDone', jobId: 'j', results: ['a', 'b', 'c', 'd'], tasksByPeer: { A: 4 }, duplicatesDiscarded: 0 },
+    ])
+  })
+
+  it('counts results of unknown attempts as duplicates and reports them', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    const [a] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    expect(s.step({ type: 'taskOk', jobId: 'j', taskIndex: 0, attemptId: 'j:0:99', result: 'forged' }, 1)).toEqual([])
+    expect(s.step(ok(a!, 'real'), 2)).toEqual([{ type: 'jobDone', jobId: 'j', results: ['real'], tasksByPeer: { A: 1 }, duplicatesDiscarded: 1 }])
+  })
+
+  it('restores completed tasks and runs only the rest', () => {
+    const s = make({ windowPerSlot: 4 })
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    const a = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 4, done: new Map<number, unknown>([[0, 'r0'], [2, 'r2'], [9, 'bogus'], [-1, 'bogus']]) }, 0))
+    expect(a).toEqual([assign('A', 'j', 1, 1), assign('A', 'j', 3, 1)])
+    expect(s.job('j')).toMatchObject({ done: 2, total: 4 })
+    s.step(ok(a[0]!), 1)
+    expect(s.step(ok(a[1]!), 2)).toEqual([{ type: 'jobDone', jobId: 'j', results: ['r0', 'r1', 'r2', 'r3'], tasksByPeer: { A: 2 }, duplicatesDiscarded: 0 }])
+  })
+
+  it('suffixes attempt ids with the term, so a re-added job never reuses an id', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0)).toEqual([assign('A', 'j', 0, 1)])
+    s.step({ type: 'cancelJob', jobId: 'j' }, 1)
+    expect(s.step({ type: 'addJob', jobId: 'j', taskCount: 1, term: 2 }, 2)).toEqual([{ ...assign('A', 'j', 0, 1), attemptId: 'j:0:1@2' }])
+    // The first run's late result is not taken for the second run's.
+    expect(s.step(ok(assign('A', 'j', 0, 1)), 3)).toEqual([])
+    expect(s.step({ type: 'taskOk', jobId: 'j', taskIndex: 0, attemptId: 'j:0:1@2', result: 'x' }, 4))
+      .toEqual([{ type: 'jobDone', jobId: 'j', results: ['x'], tasksByPeer: { A: 1 }, duplicatesDiscarded: 1 }])
+  })
+
+  it('finishes at once when nothing is left to do', () => {
+    const s = make()
+    expect(s.step({ type: 'addJob', jobId: 'empty', taskCount: 0 }, 0)).toEqual([{ type: 'jobDone', jobId: 'empty', results: [], tasksByPeer: {}, duplicatesDiscarded: 0 }])
+    expect(s.step({ type: 'addJob', jobId: 'restored', taskCount: 1, done: new Map([[0, 'x']]) }, 0))
+      .toEqual([{ type: 'jobDone', jobId: 'restored', results: ['x'], tasksByPeer: {}, duplicatesDiscarded: 0 }])
+  })
+
+  it('cancels: aborts every attempt, reports it, and hands the slots to other jobs', () => {
+    const s = make({ windowPerSlot: 1 })
+    s.step({ type: 'workers', workers: [worker('A'), worker('B')] }, 0)
+    const a = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 5 }, 0))
+    s.step({ type: 'addJob', jobId: 'k', taskCount: 5 }, 0)
+    const effects = s.step({ type: 'cancelJob', jobId: 'j' }, 1)
+    expect(effects.slice(0, 3)).toEqual([
+      abort(a[0]!.peerId, 'j', 0, 1),
+      abort(a[1]!.peerId, 'j', 1, 1),
+      { type: 'jobCancelled', jobId: 'j' },
+    ])
+    const next = effects.slice(3) as Assign[]
+    expect(next.map(e => e.attemptId)).toEqual(['k:0:1', 'k:1:1'])
+    expect(new Set(next.map(e => e.peerId))).toEqual(new Set(['A', 'B']))
+    expect(s.job('j')).toMatchObject({ state: 'cancelled', inFlight: 0 })
+    expect(s.step({ type: 'cancelJob', jobId: 'j' }, 2)).toEqual([])
+    expect(s.step(ok(a[0]!), 3)).toEqual([])
+  })
+
+  it('refuses a job over maxTasksPerJob or jobsMax with a clear error', () => {
+    const s = make({ maxTasksPerJob: 100, jobsMax: 1 })
+    expect(s.step({ type: 'addJob', jobId: 'huge', taskCount: 101 }, 0)).toEqual([
+      { type: 'jobFailed', jobId: 'huge', error: 'Job has 101 tasks, more than the limit of 100 (maxTasksPerJob)', taskIndex: null },
+    ])
+    expect(s.step({ type: 'addJob', jobId: 'one', taskCount: 1 }, 0)).toEqual([])
+    expect(s.step({ type: 'addJob', jobId: 'two', taskCount: 1 }, 0)).toEqual([
+      { type: 'jobFailed', jobId: 'two', error: 'Too many running jobs: the limit is 1 (jobsMax)', taskIndex: null },
+    ])
+    expect(s.step({ type: 'addJob', jobId: 'bad', taskCount: 1.5 }, 0)).toEqual([
+      { type: 'jobFailed', jobId: 'bad', error: 'Invalid task count 1.5: expected an integer >= 0', taskIndex: null },
+    ])
+    expect(s.job('huge')).toMatchObject({ state: 'failed' })
+    expect(s.jobs().map(j => [j.jobId, j.state])).toEqual([['one', 'running'], ['huge', 'failed'], ['two', 'failed'], ['bad', 'failed']])
+  })
+
+  it('ignores and counts events about unknown jobs, duplicate adds and malformed events', () => {
+    const s = make()
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0)
+    const junk: unknown[] = [
+      { type: 'taskOk', jobId: 'nope', taskIndex: 0, attemptId: 'nope:0:1', result: 1 },
+      { type: 'taskFailed', jobId: 'nope', taskIndex: 0, attemptId: 'x', error: 'e' },
+      { type: 'cancelJob', jobId: 'nope' },
+      { type: 'addJob', jobId: 'j', taskCount: 3 },
+      { type: 'taskOk', jobId: 'j', taskIndex: 5, attemptId: 'j:0:1', result: 1 }, // index does not match the attempt
+      { type: 'bogus' },
+      { type: 'workers', workers: 'A' },
+      null,
+      42,
+      { type: 'addJob', jobId: 7, taskCount: 1 },
+      { type: 'cancelJob' },
+    ]
+    for (const e of junk) expect(s.step(e as SchedulerEvent, 1)).toEqual([])
+    expect(s.stats().droppedEvents).toBe(junk.length)
+    expect(s.job('j')).toMatchObject({ state: 'running', inFlight: 1, total: 1 })
+  })
+
+  it('forgets the oldest finished jobs beyond finishedJobsMax', () => {
+    const s = make({ finishedJobsMax: 2 })
+    for (const id of ['a', 'b', 'c']) s.step({ type: 'addJob', jobId: id, taskCount: 0 }, 0)
+    expect(s.jobs().map(j => j.jobId)).toEqual(['b', 'c'])
+    expect(s.job('a')).toBeUndefined()
+  })
+})
+
+// ---- robustness and scale ----
+
+describe('robustness', () => {
+  const peerIds = ['A', 'B', 'C', 'D']
+  const jobIdArb = fc.constantFrom('j0', 'j1', 'j2', 'x')
+  const viewArb = fc.record({
+    peerId: fc.constantFrom(...peerIds),
+    slotsTotal: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 4 }), weight: 8 }, fc.integer({ min: -1, max: 0 }), fc.constant(Number.NaN)),
+    slotsFree: fc.integer({ min: -1, max: 5 }),
+    cpuLoad: fc.double({ min: -1, max: 2, noNaN: false }),
+    memFree: fc.constant(1e9),
+    accepting: fc.oneof({ arbitrary: fc.constant(true), weight: 5 }, fc.constant(false)),
+    status: fc.constantFrom('alive', 'alive', 'alive', 'alive', 'suspect', 'dead', 'left', 'weird'),
+  })
+  // Attempt ids are drawn from the ones the scheduler really issued (by index), plus junk.
+  const eventArb = fc.oneof(
+    { arbitrary: fc.record({ type: fc.constant('addJob'), jobId: jobIdArb, taskCount: fc.integer({ min: -1, max: 30 }), weight: fc.constantFrom(undefined, 0.25, 1, 4, -1, Number.NaN) }), weight: 3 },
+    { arbitrary: fc.record({ type: fc.constant('workers'), workers: fc.array(viewArb, { maxLength: 5 }) }), weight: 2 },
+    { arbitrary: fc.record({ type: fc.constant('taskOk'), pick: fc.nat(), result: fc.integer() }), weight: 12 },
+    { arbitrary: fc.record({ type: fc.constant('taskFailed'), pick: fc.nat(), retryable: fc.oneof({ arbitrary: fc.constant(true), weight: 9 }, fc.constant(false)) }), weight: 3 },
+    { arbitrary: fc.record({ type: fc.constant('peerUnreachable'), peerId: fc.constantFrom(...peerIds, 'Z') }), weight: 1 },
+    { arbitrary: fc.record({ type: fc.constant('cancelJob'), jobId: jobIdArb }), weight: 1 },
+    { arbitrary: fc.record({ type: fc.constant('tick') }), weight: 4 },
+    { arbitrary: fc.constant({ type: 'garbage' }), weight: 1 },
+  )
+
+  it('never throws and keeps its invariants under random event sequences', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(eventArb, fc.integer({ min: 0, max: 800 })), { minLength: 20, maxLength: 200 }), fc.integer(), (steps, seed) => {
+      const s = make({ taskTimeoutMs: 2000, backupMinMs: 100, windowPerSlot: 2, maxAttempts: 3, unreachableCooldownMs: 300 }, seed)
+      const issued: Assign[] = []
+      const attemptIds = new Set<string>()
+      const live = new Map<string, Assign>()
+      let now = 0
+      let term = 0
+      for (const [raw, dt] of steps) {
+        now += dt
+        let event: SchedulerEvent
+        if (raw.type === 'taskOk' || raw.type === 'taskFailed') {
+          // Mostly recent attempts (likely still running), sometimes any.
+          const pick = (raw as { pick: number }).pick
+          const a = issued[pick % 3 === 0 ? pick % Math.max(1, issued.length) : issued.length - 1 - (pick % Math.min(8, Math.max(1, issued.length)))]
+          const target = a ?? { jobId: 'j0', taskIndex: 0, attemptId: 'j0:0:1' }
+          event = raw.type === 'taskOk' ? ok(target, (raw as { result: number }).result) : failed(target, 'e', (raw as { retryable: boolean }).retryable)
+        } else if (raw.type === 'addJob') {
+          event = { ...(raw as Extract<SchedulerEvent, { type: 'addJob' }>), term: ++term } // a new term per run of a job
+        } else {
+          event = raw as SchedulerEvent
+        }
+        const effects = s.step(event, now)
+        for (const e of effects) {
+          if (e.type === 'assign') {
+            expect(attemptIds.has(e.attemptId)).toBe(false) // ids are never reused
+            attemptIds.add(e.attemptId)
+            issued.push(e)
+            live.set(e.attemptId, e)
+          } else if (e.type === 'abort') {
+            expect(live.delete(e.attemptId)).toBe(true) // only running attempts are aborted
+          } else if (e.type === 'jobDone') {
+            expect(e.results).toHaveLength(s.job(e.jobId)!.total)
+          }
+        }
+        if (event.type === 'taskOk' || event.type === 'taskFailed') live.delete(event.attemptId)
+        const stats = s.stats()
+        let inFlight = 0
+        for (const j of s.jobs()) {
+          inFlight += j.inFlight
+          if (j.state !== 'running') {
+            expect(j.inFlight).toBe(0)
+            continue
+          }
+          // Every task is done, queued or running (with at most one backup).
+          const running = j.total - j.done - j.queued
+          expect(running).toBeGreaterThanOrEqual(0)
+          expect(j.inFlight).toBeGreaterThanOrEqual(running)
+          expect(j.inFlight).toBeLessThanOrEqual(2 * running)
+        }
+        expect(inFlight).toBe(stats.inFlight)
+        const workers = new Map(s.workers().map(w => [w.peerId, w]))
+        for (const w of workers.values()) expect(['alive', 'suspect']).toContain(w.status)
+        // Every running attempt sits on a known worker (lost ones were re-queued).
+        expect([...workers.values()].reduce((sum, w) => sum + w.inFlight, 0)).toBe(stats.inFlight)
+        // The free-slot count the scheduler keeps incrementally matches a recount.
+        expect(stats.freeSlots).toBe([...workers.values()]
+          .filter(w => w.status === 'alive' && w.accepting).reduce((sum, w) => sum + Math.max(0, w.window - w.inFlight), 0))
+        // New work only goes to alive, accepting workers with room in their window.
+        for (const e of effects) {
+          if (e.type !== 'assign') continue
+          const w = workers.get(e.peerId)!
+          expect(w).toMatchObject({ status: 'alive', accepting: true })
+          expect(w.inFlight).toBeLessThanOrEqual(w.window)
+          expect(now).toBeGreaterThanOrEqual(w.unreachableUntilMs)
+        }
+      }
+    }), { numRuns: 300, seed: 42 })
+  })
+
+  it('never assigns beyond a worker\'s window while slots stay put', () => {
+    const s = make({ windowPerSlot: 3 })
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B', { slotsTotal: 5, slotsFree: 5 })] }, 0)
+    for (let j = 0; j < 20; j++) s.step({ type: 'addJob', jobId: `j${j}`, taskCount: 50, weight: j % 3 === 0 ? 4 : 1 }, 0)
+    expect(s.workers().map(w => [w.peerId, w.inFlight])).toEqual([['A', 6], ['B', 15]])
+  })
+
+  it('runs 100,000 tasks over 50 workers with bounded work per event', () => {
+    const s = make({}, 11)
+    const views = Array.from({ length: 50 }, (_, i) => worker(`w${i}`, { slotsTotal: 4, slotsFree: 4 }))
+    const { log } = runMesh(s, views, [{ type: 'addJob', jobId: 'big', taskCount: 100_000 }], (_p, i) => 5 + (i % 7))
+    const done = log.find(e => e.type === 'jobDone') as Extract<SchedulerEffect, { type: 'jobDone' }>
+    expect(done.results).toHaveLength(100_000)
+    expect(done.results[99_999]).toBe(999_990)
+    expect(Object.values(done.tasksByPeer).reduce((x, y) => x + y, 0)).toBe(100_000)
+  })
+})
