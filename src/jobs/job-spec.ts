@@ -65,5 +65,7 @@ export const JobRecordSchema = z.object({
   wallMs: z.number().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  /** Coordinator-measured round trip of won task attempts (assign sent → result received). */
+  taskRoundTripMs: z.object({ p50: z.number(), p99: z.number(), samples: z.number().int() }).strict().optional(),
 }).strict()
 export type JobRecord = z.infer<typeof JobRecordSchema>

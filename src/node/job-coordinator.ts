@@ -14,8 +14,9 @@ interface CoordinatedJob {
   spec: JobSpec
   record: JobRecord
   chunks: unknown[]
-  /** attemptId → worker, so a result is accepted only from the worker that got the task. */
-  attempts: Map<string, string>
+  /** attemptId → worker and send time; a result is accepted only from the worker that got the task. */
+  attempts: Map<string, { peerId: string, sentMs: number }>
+  roundTrips: RoundTrips
   lastSentMs: number
   dirty: boolean
 }
@@ -56,6 +57,7 @@ export class JobCoordinator {
       },
       chunks: [],
       attempts: new Map(),
+      roundTrips: new RoundTrips(),
       lastSentMs: 0,
       dirty: true,
     }
@@ -82,10 +84,12 @@ export class JobCoordinator {
 
   onTaskResult (from: string, message: Extract<RpcMessage, { t: 'task.ok' | 'task.failed' }>): void {
     const job = this.jobs.get(message.jobId)
-    if (job === undefined || job.attempts.get(message.attemptId) !== from) return
+    const attempt = job?.attempts.get(message.attemptId)
+    if (job === undefined || attempt?.peerId !== from) return
     job.attempts.delete(message.attemptId)
     const now = this.opts.nowMs()
     if (message.t === 'task.ok') {
+      job.roundTrips.add(now - attempt.sentMs)
       this.apply(this.scheduler.step({ type: 'taskOk', jobId: message.jobId, taskIndex: message.taskIndex, attemptId: message.attemptId, result: message.value }, now))
     } else {
       // Failures of attempts the scheduler already ended (aborted losers, cancelled jobs) are ignored there.
@@ -138,7 +142,7 @@ export class JobCoordinator {
         case 'assign': {
           const job = this.jobs.get(effect.jobId)
           if (job === undefined) break
-          job.attempts.set(effect.attemptId, effect.peerId)
+          job.attempts.set(effect.attemptId, { peerId: effect.peerId, sentMs: this.opts.nowMs() })
           this.opts.send(effect.peerId, {
             t: 'task.assign', jobId: effect.jobId, taskIndex: effect.taskIndex, attemptId: effect.attemptId, codeHash: job.spec.codeHash,
             kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
@@ -196,6 +200,7 @@ export class JobCoordinator {
       tasksByPeer: summary?.byPeer ?? job.record.tasksByPeer,
       finishedAtMs,
       wallMs: finishedAtMs - job.spec.submittedAtMs,
+      ...job.roundTrips.summary(),
     }
     if (outcome.state !== 'done') this.opts.log.warn({ jobId: job.spec.jobId, state: outcome.state, error: outcome.error }, 'job ended')
     this.publish(job, true)
@@ -214,6 +219,24 @@ export class JobCoordinator {
     job.dirty = false
     this.opts.onRecord(job.record)
     if (job.spec.submitter !== this.opts.selfId) this.opts.send(job.spec.submitter, { t: 'job.update', record: job.record })
+  }
+}
+
+/** A bounded sample of task round trips (every k-th once full), for p50/p99 in the job record. */
+class RoundTrips {
+  private readonly samples: number[] = []
+  private seen = 0
+  add (ms: number): void {
+    this.seen++
+    if (this.samples.length < 50_000) this.samples.push(ms)
+    else if (this.seen % 7 === 0) this.samples[this.seen % 50_000] = ms
+  }
+
+  summary (): { taskRoundTripMs?: { p50: number, p99: number, samples: number } } {
+    if (this.samples.length === 0) return {}
+    const sorted = [...this.samples].sort((a, b) => a - b)
+    const at = (q: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) * 1000) / 1000
+    return { taskRoundTripMs: { p50: at(0.5), p99: at(0.99), samples: this.seen } }
   }
 }
 
