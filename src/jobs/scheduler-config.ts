@@ -27,6 +27,8 @@ export interface SchedulerConfig {
   durationSamplesMax: number
   jobIdLengthMax: number
   errorLengthMax: number
+  /** Emit a taskDone effect for every accepted result (for replication to backups). */
+  emitTaskDone: boolean
 }
 
 export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
@@ -45,6 +47,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   durationSamplesMax: 255,
   jobIdLengthMax: 256,
   errorLengthMax: 4096,
+  emitTaskDone: false,
 }
 
 // Attempt counters are kept in 8-bit arrays per task (a million tasks stay cheap).
@@ -53,11 +56,12 @@ const PER_TASK_COUNT_MAX = 100
 /** Defaults plus overrides; throws on a configuration that cannot work (a programming error, not an event). */
 export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
   const config = { ...DEFAULT_SCHEDULER_CONFIG, ...overrides }
-  const intIn = (name: keyof SchedulerConfig, min: number, max: number): void => {
+  type NumericKey = { [K in keyof SchedulerConfig]: SchedulerConfig[K] extends number ? K : never }[keyof SchedulerConfig]
+  const intIn = (name: NumericKey, min: number, max: number): void => {
     const v = config[name]
     if (!Number.isInteger(v) || v < min || v > max) throw new Error(`Scheduler config ${name} must be an integer in [${min}, ${max}], got ${v}`)
   }
-  const positive = (name: keyof SchedulerConfig): void => {
+  const positive = (name: NumericKey): void => {
     const v = config[name]
     if (!Number.isFinite(v) || v <= 0) throw new Error(`Scheduler config ${name} must be a finite number > 0, got ${v}`)
   }

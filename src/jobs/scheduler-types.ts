@@ -55,6 +55,8 @@ export type SchedulerEffect =
     tasksByPeer: Record<string, number>
     duplicatesDiscarded: number
   }
+  /** A task's first result was accepted (only with config.emitTaskDone: the coordinator replicates it). */
+  | { type: 'taskDone', jobId: string, taskIndex: number, peerId: string, result: unknown }
   /** `taskIndex` is null when the job failed as a whole (e.g. a limit), not by one task. */
   | { type: 'jobFailed', jobId: string, error: string, taskIndex: number | null }
   | { type: 'jobCancelled', jobId: string }

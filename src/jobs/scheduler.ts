@@ -195,6 +195,7 @@ export class Scheduler {
     job.taskState[i] = TASK_DONE
     job.doneCount++
     job.avoid.delete(i)
+    if (this.config.emitTaskDone) out.push({ type: 'taskDone', jobId: e.jobId, taskIndex: i, peerId, result: e.result })
     // First result wins: the speculative copy (or the straggling original) is aborted.
     for (const loser of [...(job.runningByTask.get(i) ?? [])]) this.abort(loser, out)
     if (job.doneCount === job.total) this.complete(job, out)

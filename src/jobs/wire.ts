@@ -1,21 +1,24 @@
 import { z } from 'zod'
-import { CodeHashSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema } from './job-spec.js'
+import { CodeHashSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema, PeerIdSchema } from './job-spec.js'
 
 // The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
 // before it reaches a core; anything else is dropped with a reason.
 
 const TaskIndex = z.number().int().min(0).max(10_000_000)
 const AttemptId = z.string().min(1).max(200)
+const Term = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+const ReplicaSet = z.array(PeerIdSchema).min(1).max(16)
 
 export const RpcMessageSchema = z.discriminatedUnion('t', [
-  /** submitter node → coordinator */
-  z.object({ t: z.literal('job.submit'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema }).strict(),
+  /** submitter node → coordinator (term > 1 when re-sent because the first coordinator died while splitting) */
+  z.object({ t: z.literal('job.submit'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema, term: Term }).strict(),
   /** coordinator → workers */
   z.object({
     t: z.literal('task.assign'),
     jobId: JobIdSchema,
     taskIndex: TaskIndex,
     attemptId: AttemptId,
+    term: Term,
     codeHash: CodeHashSchema,
     kind: z.enum(['function', 'action']),
     parts: z.number().int().min(1),
@@ -32,6 +35,20 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('job.update'), record: JobRecordSchema }).strict(),
   /** any node → coordinator */
   z.object({ t: z.literal('job.cancel'), jobId: JobIdSchema }).strict(),
+  /** coordinator → backups: the job's task table, once split */
+  z.object({ t: z.literal('job.replica'), spec: JobSpecSchema, code: z.string(), chunks: z.array(z.unknown()), replicaSet: ReplicaSet, term: Term }).strict(),
+  /** coordinator → backups: completed tasks and their results, batched */
+  z.object({ t: z.literal('job.progress'), jobId: JobIdSchema, term: Term, done: z.array(z.tuple([TaskIndex, PeerIdSchema, z.unknown()])).max(1_000_000) }).strict(),
+  /** failover votes within a job's replica set (see src/election/replica-set.ts) */
+  z.object({ t: z.literal('job.claim'), jobId: JobIdSchema, term: Term }).strict(),
+  z.object({ t: z.literal('job.claimReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term, final: JobRecordSchema.optional() }).strict(),
+  z.object({ t: z.literal('job.commit'), jobId: JobIdSchema, term: Term, record: JobRecordSchema }).strict(),
+  z.object({ t: z.literal('job.commitReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term }).strict(),
+  /** new coordinator → every live peer: workers drop the old term, a stale coordinator yields */
+  z.object({ t: z.literal('job.takeover'), jobId: JobIdSchema, term: Term, coordinator: PeerIdSchema }).strict(),
+  /** any node → peers: who knows this job? (`meshwork result` on a node that never saw it) */
+  z.object({ t: z.literal('job.query'), jobId: JobIdSchema }).strict(),
+  z.object({ t: z.literal('job.found'), record: JobRecordSchema }).strict(),
 ])
 export type RpcMessage = z.infer<typeof RpcMessageSchema>
 

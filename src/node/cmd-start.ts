@@ -23,6 +23,7 @@ export interface StartOptions {
   taskTimeoutMs: number
   memoryLimitMb: number
   resultRetentionMs: number
+  backups: number
 }
 
 export async function startCommand (opts: StartOptions): Promise<void> {
@@ -51,6 +52,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     taskTimeoutMs: opts.taskTimeoutMs,
     memoryLimitMB: opts.memoryLimitMb,
     resultRetentionMs: opts.resultRetentionMs,
+    backups: opts.backups,
     rpcFrameBytesMax: 256 * 1024 * 1024,
     log,
   })

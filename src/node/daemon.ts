@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks'
 import { randomInt } from 'node:crypto'
 import { cpus, platform, arch } from 'node:os'
 import { join } from 'node:path'
-import type { ElectionStrategy, Member } from '../election/strategy.js'
+import { backupsFor, type ElectionStrategy, type Member } from '../election/strategy.js'
+import { FINAL_STATES, type JobRecord } from '../jobs/job-spec.js'
 import { ExecutorPool } from '../jobs/executor-pool.js'
 import type { SchedulerConfig, WorkerView } from '../jobs/scheduler.js'
 import { decodeRpc, encodeRpc, type RpcMessage } from '../jobs/wire.js'
@@ -10,6 +11,8 @@ import { seededRandom } from '../util/prng.js'
 import { CodeCache } from './code-cache.js'
 import { JobCoordinator } from './job-coordinator.js'
 import { JobRegistry } from './job-registry.js'
+import { ReplicaStore } from './job-replicas.js'
+import { JobSubmissions } from './job-submissions.js'
 import { registerJobRoutes } from './jobs-api.js'
 import { Channels } from './rpc/channels.js'
 import { TaskWorker } from './task-worker.js'
@@ -45,6 +48,8 @@ export interface DaemonOptions {
   taskTimeoutMs: number
   memoryLimitMB: number
   resultRetentionMs: number
+  /** Backups per job that hold its task table and results (the replica set is 1 + this). */
+  backups: number
   rpcFrameBytesMax: number
   log: Logger
 }
@@ -63,7 +68,11 @@ export class Daemon {
   readonly registry: JobRegistry
   readonly worker: TaskWorker
   readonly coordinator: JobCoordinator
+  readonly replicas: ReplicaStore
+  readonly submissions: JobSubmissions
   private readonly channels: Channels
+  /** Outstanding `job.query` broadcasts: jobId → resolvers waiting for a `job.found`. */
+  private readonly queries = new Map<string, Array<(record: JobRecord) => void>>()
   rpcDropped = 0
 
   private constructor (
@@ -88,12 +97,30 @@ export class Daemon {
     })
     const send = (peerId: string, message: RpcMessage): void => this.send(peerId, message)
     this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange() })
+    const isAlive = (peerId: string): boolean => this.statusOf(peerId) === 'alive'
+    this.replicas = new ReplicaStore({
+      selfId, code, log, send, isAlive, nowMs: now, retentionMs: opts.resultRetentionMs,
+      alivePeers: () => this.membership.peers().filter(p => p.status === 'alive' || p.status === 'suspect').map(p => p.vector.peerId),
+      takeOver: data => this.coordinator.adopt(data),
+      yieldJob: (jobId, term) => this.coordinator.yieldJob(jobId, term),
+      onRecord: record => this.registry.upsert(record, Date.now()),
+    })
     this.coordinator = new JobCoordinator({
-      selfId, pool: this.pool, code, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
+      selfId, pool: this.pool, code, replicas: this.replicas, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
       workers: () => this.workerViews(),
+      backupsFor: jobId => backupsFor(opts.election, jobId, this.members(), opts.backups + 1).filter(p => p !== selfId).slice(0, opts.backups),
       onRecord: record => this.registry.upsert(record, Date.now()),
       nowMs: now,
       wallMs: () => Date.now(),
+    })
+    this.submissions = new JobSubmissions({
+      send, log, isAlive,
+      record: jobId => this.registry.get(jobId),
+      reassigned: (jobId, coordinator, term) => {
+        const r = this.registry.get(jobId)
+        if (r !== undefined) this.registry.upsert({ ...r, coordinator, term }, Date.now())
+      },
+      rank: jobId => opts.election.rank(jobId, this.members()),
     })
   }
 
@@ -134,6 +161,32 @@ export class Daemon {
     }))
   }
 
+  private statusOf (peerId: string): string | undefined {
+    return peerId === this.peerId ? 'alive' : this.membership.peer(peerId)?.status
+  }
+
+  /** Ask every live peer about a job this node does not know; the first answer wins. */
+  async queryJob (jobId: string, timeoutMs = 3000): Promise<JobRecord | undefined> {
+    const peers = this.membership.peers().slice(1).filter(p => p.status === 'alive').map(p => p.vector.peerId)
+    if (peers.length === 0) return undefined
+    return await new Promise(resolve => {
+      const waiters = this.queries.get(jobId) ?? []
+      this.queries.set(jobId, waiters)
+      const timer = setTimeout(() => done(undefined), timeoutMs)
+      const done = (record: JobRecord | undefined): void => {
+        clearTimeout(timer)
+        const list = this.queries.get(jobId)
+        const i = list?.indexOf(onFound) ?? -1
+        if (list !== undefined && i >= 0) list.splice(i, 1)
+        if (list?.length === 0) this.queries.delete(jobId)
+        resolve(record)
+      }
+      const onFound = (record: JobRecord): void => done(record)
+      waiters.push(onFound)
+      for (const p of peers) this.send(p, { t: 'job.query', jobId })
+    })
+  }
+
   /** Messages to ourselves skip the network (and the encoding) but keep the same async order. */
   send (peerId: string, message: RpcMessage): void {
     if (peerId === this.peerId) setImmediate(() => this.onRpc(peerId, message))
@@ -154,7 +207,7 @@ export class Daemon {
     switch (m.t) {
       case 'job.submit':
         if (m.spec.submitter !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
-        void this.coordinator.onSubmit(m.spec, m.code, m.input).catch(err => this.opts.log.error({ err }, 'job submission failed'))
+        void this.coordinator.onSubmit(m.spec, m.code, m.input, m.term).catch(err => this.opts.log.error({ err }, 'job submission failed'))
         break
       case 'task.assign': this.worker.onAssign(from, m); break
       case 'task.abort': this.worker.onAbort(from, m.attemptId); break
@@ -163,11 +216,35 @@ export class Daemon {
       case 'code.get': this.coordinator.onCodeRequest(from, m.hash); break
       case 'code.put': void this.worker.onCode(from, m.hash, m.code); break
       case 'job.update':
-        if (m.record.coordinator !== from) return this.dropRpc(from, `job.update for a job coordinated by ${m.record.coordinator}`)
+        // From its coordinator; a final record may also come from a member that took it over.
+        if (m.record.coordinator !== from && !FINAL_STATES.has(m.record.state)) return this.dropRpc(from, `job.update for a job coordinated by ${m.record.coordinator}`)
         this.registry.upsert(m.record, Date.now())
+        this.replicas.noteRecord(m.record)
         break
       case 'job.cancel':
         if (!this.coordinator.cancel(m.jobId)) this.opts.log.info({ from, jobId: m.jobId }, 'cancel for a job not coordinated here')
+        break
+      case 'job.replica': void this.replicas.onReplica(from, m); break
+      case 'job.progress': this.replicas.onProgress(from, m); break
+      case 'job.claim': this.replicas.onClaim(from, m); break
+      case 'job.claimReply': this.replicas.onClaimReply(from, m); break
+      case 'job.commit': this.replicas.onCommit(from, m); break
+      case 'job.commitReply': this.coordinator.onCommitReply(from, m); break
+      case 'job.takeover':
+        this.replicas.onTakeover(from, m)
+        this.worker.onTakeover(m.jobId, m.term, m.coordinator)
+        if (m.coordinator === from) {
+          const r = this.registry.get(m.jobId)
+          if (r !== undefined && !FINAL_STATES.has(r.state)) this.registry.upsert({ ...r, coordinator: m.coordinator, term: m.term }, Date.now())
+        }
+        break
+      case 'job.query': {
+        const record = this.registry.get(m.jobId)
+        if (record !== undefined) this.send(from, { t: 'job.found', record })
+        break
+      }
+      case 'job.found':
+        for (const resolve of [...(this.queries.get(m.record.jobId) ?? [])]) resolve(m.record)
         break
     }
   }
@@ -202,12 +279,17 @@ export class Daemon {
     this.api.route('GET', '/status', () => this.status())
     registerJobRoutes(this.api, {
       selfId: this.peerId, election: this.opts.election, members: () => this.members(), registry: this.registry,
-      send: (peerId, message) => this.send(peerId, message), wallMs: () => Date.now(),
+      submissions: this.submissions,
+      query: async jobId => await this.queryJob(jobId),
+      cancel: record => this.send(record.coordinator, { t: 'job.cancel', jobId: record.jobId }),
+      wallMs: () => Date.now(),
     })
     this.refreshMetrics()
     this.every(TICK_MS, () => {
       this.apply(this.membership.step({ type: 'tick' }, now()))
       this.coordinator.tick()
+      this.replicas.tick()
+      this.submissions.tick()
     })
     this.every(PROBE_MS, () => this.refreshMetrics())
     this.every(MAINTAIN_MS, () => this.maintainConnections())

@@ -1,22 +1,33 @@
+import { VoteTally } from '../election/replica-set.js'
 import type { ExecutorPool, TaskOutcome } from '../jobs/executor-pool.js'
-import { PRIORITY_WEIGHT, type JobInput, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
+import { FINAL_STATES, PRIORITY_WEIGHT, type JobInput, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from '../jobs/scheduler.js'
 import type { RpcMessage } from '../jobs/wire.js'
 import type { Random } from '../util/prng.js'
 import type { CodeCache } from './code-cache.js'
+import type { ReplicaStore, TakeoverData } from './job-replicas.js'
 import type { Logger } from './logger.js'
 
-// The coordinator side of every node: for the jobs elected to this node it splits the input
-// (in an executor), feeds the scheduling core, ships tasks and code to workers, reduces the
-// results (in an executor) and keeps the submitter's node informed.
+// The coordinator side of every node: for the jobs elected to this node (or taken over after
+// their coordinator died) it splits the input in an executor, feeds the scheduling core, ships
+// tasks and code to workers, replicates the task table and every completed result to the
+// job's backups, reduces in an executor, and publishes the result once a majority of the
+// replica set accepts it (so a stale coordinator can never publish a second result).
+
+type Msg<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
 
 interface CoordinatedJob {
   spec: JobSpec
+  term: number
+  replicaSet: readonly string[]
   record: JobRecord
   chunks: unknown[]
   /** attemptId → worker and send time; a result is accepted only from the worker that got the task. */
   attempts: Map<string, { peerId: string, sentMs: number }>
   roundTrips: RoundTrips
+  /** Completed tasks not yet sent to the backups: [taskIndex, peer, result]. */
+  progressOut: Array<[number, string, unknown]>
+  commit: { tally: VoteTally, record: JobRecord, sentMs: number } | undefined
   lastSentMs: number
   dirty: boolean
 }
@@ -25,44 +36,39 @@ export interface JobCoordinatorOptions {
   selfId: string
   pool: ExecutorPool
   code: CodeCache
+  replicas: ReplicaStore
   scheduler: Partial<SchedulerConfig>
   random: Random
   log: Logger
   send: (peerId: string, message: RpcMessage) => void
   workers: () => WorkerView[]
+  /** The job's backups in election order (excluding this node). */
+  backupsFor: (jobId: string) => string[]
   /** Every record change (the local registry keeps them). */
   onRecord: (record: JobRecord) => void
   nowMs: () => number
   wallMs: () => number
   progressIntervalMs?: number
+  commitRetryMs?: number
 }
 
 export class JobCoordinator {
   private readonly jobs = new Map<string, CoordinatedJob>()
   private readonly scheduler: Scheduler
+  private progressFlushScheduled = false
 
   constructor (private readonly opts: JobCoordinatorOptions) {
-    this.scheduler = new Scheduler(opts.scheduler, opts.random)
+    this.scheduler = new Scheduler({ ...opts.scheduler, emitTaskDone: true }, opts.random)
   }
 
   get activeJobs (): number { return this.jobs.size }
+  coordinates (jobId: string): boolean { return this.jobs.has(jobId) }
 
-  async onSubmit (spec: JobSpec, code: string, input: JobInput): Promise<void> {
-    if (this.jobs.has(spec.jobId)) return
-    const job: CoordinatedJob = {
-      spec,
-      record: {
-        jobId: spec.jobId, kind: spec.kind, moduleName: spec.moduleName, state: 'splitting', coordinator: this.opts.selfId, term: 1,
-        submitter: spec.submitter, priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
-      },
-      chunks: [],
-      attempts: new Map(),
-      roundTrips: new RoundTrips(),
-      lastSentMs: 0,
-      dirty: true,
-    }
-    this.jobs.set(spec.jobId, job)
-    this.publish(job, true)
+  async onSubmit (spec: JobSpec, code: string, input: JobInput, term: number): Promise<void> {
+    const existing = this.jobs.get(spec.jobId)
+    if (existing !== undefined && existing.term >= term) return
+    if (this.opts.replicas.get(spec.jobId)?.final !== undefined) return
+    const job = this.newJob(spec, term, [this.opts.selfId, ...this.opts.backupsFor(spec.jobId)], 'splitting')
     let modulePath: string
     try {
       modulePath = await this.opts.code.put(spec.codeHash, code)
@@ -70,19 +76,43 @@ export class JobCoordinator {
       return this.finish(job, { state: 'failed', error: `job code rejected: ${(err as Error).message}` })
     }
     const arg = input.type === 'json' ? input.value : Buffer.from(input.base64, 'base64')
-    const split = await this.opts.pool.run({ id: `${spec.jobId}:split`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId: spec.jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId } })
-    if (job.record.state !== 'splitting') return // cancelled meanwhile
+    const split = await this.opts.pool.run({ id: `${spec.jobId}:split:${term}`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId: spec.jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId } })
+    if (this.jobs.get(spec.jobId) !== job || job.record.state !== 'splitting') return // cancelled or superseded meanwhile
     if (!split.ok) return this.finish(job, { state: 'failed', error: `split failed: ${describe(split)}` })
     if (!Array.isArray(split.value)) return this.finish(job, { state: 'failed', error: 'split did not return a list of chunks' })
     job.chunks = split.value
-    job.record = { ...job.record, state: 'running', tasks: job.chunks.length }
-    if (job.chunks.length === 0) return await this.reduce(job, [], {})
-    this.apply(this.scheduler.step({ type: 'workers', workers: this.opts.workers() }, this.opts.nowMs()))
-    this.apply(this.scheduler.step({ type: 'addJob', jobId: spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[spec.priority] }, this.opts.nowMs()))
-    this.publish(job, true)
+    this.opts.replicas.track(spec.jobId, job.replicaSet, this.opts.selfId, term)
+    for (const backup of job.replicaSet.slice(1)) {
+      this.opts.send(backup, { t: 'job.replica', spec, code, chunks: job.chunks, replicaSet: [...job.replicaSet], term })
+    }
+    this.start(job, new Map())
   }
 
-  onTaskResult (from: string, message: Extract<RpcMessage, { t: 'task.ok' | 'task.failed' }>): void {
+  /** This node won the job's replica set after its coordinator died: carry on from the replica. */
+  adopt (data: TakeoverData): void {
+    const previous = this.jobs.get(data.spec.jobId)
+    if (previous !== undefined) this.drop(previous)
+    const job = this.newJob(data.spec, data.term, data.replicaSet, 'running')
+    job.chunks = data.chunks
+    const done = new Map<number, unknown>()
+    const byPeer: Record<string, number> = {}
+    for (const [index, [peer, result]] of data.done) {
+      done.set(index, result)
+      byPeer[peer] = (byPeer[peer] ?? 0) + 1
+    }
+    job.record = { ...job.record, tasksByPeer: byPeer }
+    this.start(job, done)
+  }
+
+  /** A higher term exists for this job: stop coordinating it, publish nothing. */
+  yieldJob (jobId: string, term: number): void {
+    const job = this.jobs.get(jobId)
+    if (job === undefined || job.term >= term) return
+    this.opts.log.warn({ jobId, term: job.term, newTerm: term }, 'yielding job to a higher term')
+    this.drop(job)
+  }
+
+  onTaskResult (from: string, message: Msg<'task.ok'> | Msg<'task.failed'>): void {
     const job = this.jobs.get(message.jobId)
     const attempt = job?.attempts.get(message.attemptId)
     if (job === undefined || attempt?.peerId !== from) return
@@ -106,6 +136,15 @@ export class JobCoordinator {
     }
   }
 
+  onCommitReply (from: string, m: Msg<'job.commitReply'>): void {
+    const job = this.jobs.get(m.jobId)
+    const commit = job?.commit
+    if (job === undefined || commit === undefined || commit.tally.term !== m.term) return
+    const outcome = commit.tally.add(from, m.ok, m.promisedTerm)
+    if (outcome === 'won') this.published(job, commit.record)
+    else if (outcome === 'lost') this.yieldJob(job.spec.jobId, m.promisedTerm)
+  }
+
   cancel (jobId: string): boolean {
     const job = this.jobs.get(jobId)
     if (job === undefined) return false
@@ -121,15 +160,50 @@ export class JobCoordinator {
     this.apply(this.scheduler.step({ type: 'peerUnreachable', peerId }, this.opts.nowMs()))
   }
 
-  /** Periodic: membership view, timeouts and backups, progress to submitters. */
+  /** Periodic: membership view, timeouts and backups, progress to submitters, commit retries. */
   tick (): void {
     if (this.jobs.size === 0) return
     const now = this.opts.nowMs()
     this.apply(this.scheduler.step({ type: 'workers', workers: this.opts.workers() }, now))
     this.apply(this.scheduler.step({ type: 'tick' }, now))
     for (const job of this.jobs.values()) {
-      if (job.dirty && now - job.lastSentMs >= (this.opts.progressIntervalMs ?? 200)) this.publish(job, false)
+      if (job.commit !== undefined && now - job.commit.sentMs >= (this.opts.commitRetryMs ?? 1000)) this.sendCommit(job, job.commit.record)
+      else if (job.dirty && now - job.lastSentMs >= (this.opts.progressIntervalMs ?? 200)) this.publish(job)
     }
+  }
+
+  private newJob (spec: JobSpec, term: number, replicaSet: readonly string[], state: JobRecord['state']): CoordinatedJob {
+    const job: CoordinatedJob = {
+      spec,
+      term,
+      replicaSet,
+      record: {
+        jobId: spec.jobId, kind: spec.kind, moduleName: spec.moduleName, state, coordinator: this.opts.selfId, term,
+        submitter: spec.submitter, priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
+      },
+      chunks: [],
+      attempts: new Map(),
+      roundTrips: new RoundTrips(),
+      progressOut: [],
+      commit: undefined,
+      lastSentMs: 0,
+      dirty: true,
+    }
+    this.jobs.set(spec.jobId, job)
+    this.publish(job)
+    return job
+  }
+
+  private start (job: CoordinatedJob, done: Map<number, unknown>): void {
+    job.record = { ...job.record, state: 'running', tasks: job.chunks.length, done: done.size }
+    if (job.chunks.length === 0 || done.size >= job.chunks.length) {
+      void this.reduce(job, Array.from({ length: job.chunks.length }, (_, i) => done.get(i)), job.record.tasksByPeer)
+      return
+    }
+    const now = this.opts.nowMs()
+    this.apply(this.scheduler.step({ type: 'workers', workers: this.opts.workers() }, now))
+    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term }, now))
+    this.publish(job)
   }
 
   private defaultParts (): number {
@@ -138,88 +212,139 @@ export class JobCoordinator {
 
   private apply (effects: SchedulerEffect[]): void {
     for (const effect of effects) {
+      const job = this.jobs.get(effect.jobId)
+      if (job === undefined) continue
       switch (effect.type) {
-        case 'assign': {
-          const job = this.jobs.get(effect.jobId)
-          if (job === undefined) break
+        case 'assign':
           job.attempts.set(effect.attemptId, { peerId: effect.peerId, sentMs: this.opts.nowMs() })
           this.opts.send(effect.peerId, {
-            t: 'task.assign', jobId: effect.jobId, taskIndex: effect.taskIndex, attemptId: effect.attemptId, codeHash: job.spec.codeHash,
-            kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
+            t: 'task.assign', jobId: effect.jobId, taskIndex: effect.taskIndex, attemptId: effect.attemptId, term: job.term,
+            codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
           })
           job.dirty = true
           break
-        }
-        case 'abort': {
-          this.jobs.get(effect.jobId)?.attempts.delete(effect.attemptId)
+        case 'abort':
+          job.attempts.delete(effect.attemptId)
           this.opts.send(effect.peerId, { t: 'task.abort', attemptId: effect.attemptId })
           break
-        }
-        case 'jobDone': {
-          const job = this.jobs.get(effect.jobId)
-          if (job !== undefined) void this.reduce(job, effect.results, effect.tasksByPeer)
+        case 'taskDone':
+          if (job.replicaSet.length > 1) {
+            job.progressOut.push([effect.taskIndex, effect.peerId, effect.result])
+            this.scheduleProgressFlush()
+          }
           break
-        }
-        case 'jobFailed': {
-          const job = this.jobs.get(effect.jobId)
-          if (job !== undefined) this.finish(job, { state: 'failed', error: effect.error })
+        case 'jobDone':
+          this.flushProgress(job)
+          void this.reduce(job, effect.results, mergeCounts(job.record.tasksByPeer, effect.tasksByPeer))
           break
-        }
-        case 'jobCancelled': {
-          const job = this.jobs.get(effect.jobId)
-          if (job !== undefined) this.finish(job, { state: 'cancelled' })
+        case 'jobFailed':
+          this.finish(job, { state: 'failed', error: effect.error })
           break
-        }
+        case 'jobCancelled':
+          this.finish(job, { state: 'cancelled' })
+          break
       }
+    }
+  }
+
+  /** Completed results leave for the backups once per event-loop turn, many per message. */
+  private scheduleProgressFlush (): void {
+    if (this.progressFlushScheduled) return
+    this.progressFlushScheduled = true
+    setImmediate(() => {
+      this.progressFlushScheduled = false
+      for (const job of this.jobs.values()) this.flushProgress(job)
+    })
+  }
+
+  private flushProgress (job: CoordinatedJob): void {
+    if (job.progressOut.length === 0) return
+    const done = job.progressOut
+    job.progressOut = []
+    for (const backup of job.replicaSet) {
+      if (backup !== this.opts.selfId) this.opts.send(backup, { t: 'job.progress', jobId: job.spec.jobId, term: job.term, done })
     }
   }
 
   private async reduce (job: CoordinatedJob, results: unknown[], tasksByPeer: Record<string, number>): Promise<void> {
     const spec = job.spec
     job.record = { ...job.record, state: 'reducing', done: job.chunks.length, inFlight: 0, tasksByPeer }
-    job.chunks = []
     if (spec.kind === 'action') {
       return this.finish(job, { state: 'done', result: { kind: 'action', tasks: results.length, succeeded: results.length, tasksByPeer } })
     }
-    this.publish(job, true)
-    const reduced = await this.opts.pool.run({ id: `${spec.jobId}:reduce`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: results, ctx: { jobId: spec.jobId, parts: results.length, peerId: this.opts.selfId } })
+    this.publish(job)
+    const reduced = await this.opts.pool.run({ id: `${spec.jobId}:reduce:${job.term}`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: results, ctx: { jobId: spec.jobId, parts: results.length, peerId: this.opts.selfId } })
+    if (this.jobs.get(spec.jobId) !== job) return // yielded while reducing
     if (!reduced.ok) return this.finish(job, { state: 'failed', error: `reduce failed: ${describe(reduced)}` })
     this.finish(job, { state: 'done', result: reduced.value })
   }
 
+  /** Build the final record and have the replica set accept it before anyone is told. */
   private finish (job: CoordinatedJob, outcome: Pick<JobRecord, 'state'> & Partial<Pick<JobRecord, 'result' | 'error'>>): void {
-    if (job.record.state === 'done' || job.record.state === 'failed' || job.record.state === 'cancelled') return
+    if (FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
     const summary = this.scheduler.job(job.spec.jobId)
     const finishedAtMs = this.opts.wallMs()
-    job.record = {
+    const record: JobRecord = {
       ...job.record,
       ...outcome,
       done: outcome.state === 'done' ? job.record.tasks : summary?.done ?? job.record.done,
       inFlight: 0,
       failures: summary?.failures ?? job.record.failures,
-      tasksByPeer: summary?.byPeer ?? job.record.tasksByPeer,
+      tasksByPeer: outcome.state === 'done' ? job.record.tasksByPeer : summary?.byPeer ?? job.record.tasksByPeer,
       finishedAtMs,
       wallMs: finishedAtMs - job.spec.submittedAtMs,
       ...job.roundTrips.summary(),
     }
-    if (outcome.state !== 'done') this.opts.log.warn({ jobId: job.spec.jobId, state: outcome.state, error: outcome.error }, 'job ended')
-    this.publish(job, true)
     job.chunks = []
     job.attempts.clear()
+    this.opts.replicas.track(job.spec.jobId, job.replicaSet, this.opts.selfId, job.term)
+    if (!this.opts.replicas.voteOwnCommit(job.spec.jobId, job.term, record)) {
+      this.yieldJob(job.spec.jobId, job.term + 1)
+      return
+    }
+    job.commit = { tally: new VoteTally(job.replicaSet, job.term, this.opts.selfId), record, sentMs: 0 }
+    if (job.commit.tally.outcome() === 'won') this.published(job, record)
+    else this.sendCommit(job, record)
+  }
+
+  private sendCommit (job: CoordinatedJob, record: JobRecord): void {
+    if (job.commit === undefined) return
+    job.commit.sentMs = this.opts.nowMs()
+    for (const member of job.replicaSet) {
+      if (member !== this.opts.selfId) this.opts.send(member, { t: 'job.commit', jobId: job.spec.jobId, term: job.term, record })
+    }
+  }
+
+  private published (job: CoordinatedJob, record: JobRecord): void {
+    if (record.state !== 'done') this.opts.log.warn({ jobId: job.spec.jobId, state: record.state, error: record.error }, 'job ended')
+    job.record = record
+    this.publish(job)
     this.jobs.delete(job.spec.jobId)
   }
 
-  private publish (job: CoordinatedJob, force: boolean): void {
+  private drop (job: CoordinatedJob): void {
+    this.apply(this.scheduler.step({ type: 'cancelJob', jobId: job.spec.jobId }, this.opts.nowMs()).filter(e => e.type === 'abort'))
+    this.jobs.delete(job.spec.jobId)
+  }
+
+  private publish (job: CoordinatedJob): void {
     const s = this.scheduler.job(job.spec.jobId)
     if (s !== undefined && job.record.state === 'running') {
-      job.record = { ...job.record, done: s.done, inFlight: s.inFlight, failures: s.failures, tasksByPeer: s.byPeer }
+      job.record = { ...job.record, done: s.done, inFlight: s.inFlight, failures: s.failures, tasksByPeer: mergeCounts(job.record.tasksByPeer, s.byPeer) }
     }
-    void force
     job.lastSentMs = this.opts.nowMs()
     job.dirty = false
     this.opts.onRecord(job.record)
-    if (job.spec.submitter !== this.opts.selfId) this.opts.send(job.spec.submitter, { t: 'job.update', record: job.record })
+    const to = new Set([job.spec.submitter, ...job.replicaSet])
+    to.delete(this.opts.selfId)
+    for (const peer of to) this.opts.send(peer, { t: 'job.update', record: job.record })
   }
+}
+
+function mergeCounts (a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a }
+  for (const [k, n] of Object.entries(b)) out[k] = (out[k] ?? 0) + n
+  return out
 }
 
 /** A bounded sample of task round trips (every k-th once full), for p50/p99 in the job record. */

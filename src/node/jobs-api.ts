@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { coordinatorFor, type ElectionStrategy, type Member } from '../election/strategy.js'
 import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
-import type { RpcMessage } from '../jobs/wire.js'
 import { ApiError, type ApiServer } from './api-server.js'
 import type { JobRegistry } from './job-registry.js'
+import type { JobSubmissions } from './job-submissions.js'
 
 // Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
 // over), list, read one, cancel. Request bodies are parsed with schemas; errors name the field.
@@ -28,7 +28,10 @@ export interface JobsApiDeps {
   election: ElectionStrategy
   members: () => Member[]
   registry: JobRegistry
-  send: (peerId: string, message: RpcMessage) => void
+  submissions: JobSubmissions
+  /** Ask the mesh for a job this node does not know. */
+  query: (jobId: string) => Promise<JobRecord | undefined>
+  cancel: (record: JobRecord) => void
   wallMs: () => number
 }
 
@@ -59,27 +62,27 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
     }
     deps.registry.upsert(record, deps.wallMs())
-    deps.send(coordinator, { t: 'job.submit', spec, code: body.code, input: body.input })
+    deps.submissions.submit(spec, body.code, body.input, coordinator)
     return { jobId, coordinator }
   }, { bodyBytesMax: SUBMIT_BYTES_MAX })
 
   api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
 
-  api.route('GET', '/jobs/*', req => {
+  api.route('GET', '/jobs/*', async req => {
     const jobId = jobIdFrom(req.path, '/jobs/')
-    const record = deps.registry.get(jobId)
-    if (record === undefined) throw new ApiError(404, `unknown job ${jobId}`)
+    const record = deps.registry.get(jobId) ?? await deps.query(jobId)
+    if (record === undefined) throw new ApiError(404, `unknown job ${jobId}: no live node knows it (results are kept for a limited time)`)
     return record
   })
 
-  api.route('POST', '/jobs/*', req => {
+  api.route('POST', '/jobs/*', async req => {
     const [jobId, action] = req.path.slice('/jobs/'.length).split('/')
     if (action !== 'cancel') throw new ApiError(404, `No route POST ${req.path}`)
     const id = jobIdFrom(`/jobs/${jobId ?? ''}`, '/jobs/')
-    const record = deps.registry.get(id)
+    const record = deps.registry.get(id) ?? await deps.query(id)
     if (record === undefined) throw new ApiError(404, `unknown job ${id}`)
     if (FINAL_STATES.has(record.state)) throw new ApiError(409, `job ${id} already ${record.state}`)
-    deps.send(record.coordinator, { t: 'job.cancel', jobId: id })
+    deps.cancel(record)
     return { jobId: id, cancelling: true }
   })
 }

@@ -25,8 +25,10 @@ export interface TaskWorkerOptions {
 }
 
 export class TaskWorker {
-  /** attemptId → the coordinator that assigned it */
-  private readonly running = new Map<string, string>()
+  /** attemptId → the coordinator that assigned it, and its job */
+  private readonly running = new Map<string, { from: string, jobId: string }>()
+  /** jobId → the highest coordinator term seen: assignments from older terms are refused. */
+  private readonly jobTerms = new Map<string, number>()
   /** code hash → tasks waiting for that code */
   private readonly waitingForCode = new Map<string, Array<{ from: string, task: Assign }>>()
   private waitingCount = 0
@@ -39,6 +41,12 @@ export class TaskWorker {
 
   onAssign (from: string, task: Assign): void {
     if (this.running.has(task.attemptId)) return
+    const known = this.jobTerms.get(task.jobId) ?? 0
+    if (task.term < known) {
+      this.opts.send(from, { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind: 'stale-term', error: `job ${task.jobId} has a coordinator with term ${known}` })
+      return
+    }
+    if (task.term > known) this.rememberTerm(task.jobId, task.term)
     if (this.opts.code.has(task.codeHash)) {
       this.run(from, task)
       return
@@ -76,11 +84,23 @@ export class TaskWorker {
   }
 
   onAbort (from: string, attemptId: string): void {
-    if (this.running.get(attemptId) === from) this.opts.pool.abort(attemptId)
+    if (this.running.get(attemptId)?.from === from) this.opts.pool.abort(attemptId)
+  }
+
+  /** A new coordinator took the job over: attempts for the old one are abandoned. */
+  onTakeover (jobId: string, term: number, coordinator: string): void {
+    if (term <= (this.jobTerms.get(jobId) ?? 0)) return
+    this.rememberTerm(jobId, term)
+    for (const [attemptId, r] of this.running) if (r.jobId === jobId && r.from !== coordinator) this.opts.pool.abort(attemptId)
+  }
+
+  private rememberTerm (jobId: string, term: number): void {
+    if (this.jobTerms.size >= 10_000) this.jobTerms.delete(this.jobTerms.keys().next().value as string)
+    this.jobTerms.set(jobId, term)
   }
 
   private run (from: string, task: Assign): void {
-    this.running.set(task.attemptId, from)
+    this.running.set(task.attemptId, { from, jobId: task.jobId })
     this.opts.onLoadChange()
     const scratchDir = join(this.opts.scratchDir, task.jobId)
     if (!this.scratchDirs.has(scratchDir)) {

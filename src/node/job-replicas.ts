@@ -1,0 +1,215 @@
+import { answerClaim, answerCommit, newReplicaState, observeCoordinator, shouldClaim, VoteTally, type ReplicaState } from '../election/replica-set.js'
+import { FINAL_STATES, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
+import type { RpcMessage } from '../jobs/wire.js'
+import type { CodeCache } from './code-cache.js'
+import type { Logger } from './logger.js'
+
+// This node's part in the replica sets of jobs: the backups' copy of each job (spec, task
+// table, completed results), the votes it casts, and the takeover when the coordinator dies.
+// The decisions themselves are the pure functions of src/election/replica-set.ts.
+
+type Msg<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
+
+export interface Replica {
+  state: ReplicaState
+  spec: JobSpec | undefined
+  chunks: unknown[] | undefined
+  /** taskIndex → [peer that ran it, result] */
+  done: Map<number, [string, unknown]>
+  final: JobRecord | undefined
+  claim: { tally: VoteTally, startedMs: number } | undefined
+  updatedMs: number
+}
+
+export interface TakeoverData {
+  spec: JobSpec
+  chunks: unknown[]
+  done: Map<number, [string, unknown]>
+  term: number
+  replicaSet: readonly string[]
+}
+
+export interface ReplicaStoreOptions {
+  selfId: string
+  code: CodeCache
+  log: Logger
+  send: (peerId: string, message: RpcMessage) => void
+  /** Every peer membership believes alive (for takeover announcements). */
+  alivePeers: () => string[]
+  isAlive: (peerId: string) => boolean
+  nowMs: () => number
+  /** This node won a claim: coordinate the job from the replica. */
+  takeOver: (data: TakeoverData) => void
+  /** This node promised a higher term than the one it coordinates the job under: stop. */
+  yieldJob: (jobId: string, term: number) => void
+  /** A record to keep (final records learnt from other members). */
+  onRecord: (record: JobRecord) => void
+  claimTimeoutMs?: number
+  retentionMs: number
+  replicasMax?: number
+}
+
+export class ReplicaStore {
+  private readonly replicas = new Map<string, Replica>()
+
+  constructor (private readonly opts: ReplicaStoreOptions) {}
+
+  get (jobId: string): Replica | undefined { return this.replicas.get(jobId) }
+
+  /** The coordinator registers its own place in the job's replica set. */
+  track (jobId: string, replicaSet: readonly string[], coordinator: string, term: number): ReplicaState {
+    const existing = this.replicas.get(jobId)
+    if (existing !== undefined) {
+      observeCoordinator(existing.state, coordinator, term)
+      return existing.state
+    }
+    return this.create(jobId, replicaSet, coordinator, term).state
+  }
+
+  private create (jobId: string, replicaSet: readonly string[], coordinator: string, term: number): Replica {
+    this.evict()
+    const replica: Replica = { state: newReplicaState(jobId, replicaSet, coordinator, term), spec: undefined, chunks: undefined, done: new Map(), final: undefined, claim: undefined, updatedMs: this.opts.nowMs() }
+    this.replicas.set(jobId, replica)
+    return replica
+  }
+
+  async onReplica (from: string, m: Msg<'job.replica'>): Promise<void> {
+    if (!m.replicaSet.includes(this.opts.selfId) || m.replicaSet[0] === undefined) return
+    try {
+      await this.opts.code.put(m.spec.codeHash, m.code)
+    } catch (err) {
+      this.opts.log.warn({ from, jobId: m.spec.jobId, err: (err as Error).message }, 'rejected replica code')
+      return
+    }
+    const replica = this.replicas.get(m.spec.jobId) ?? this.create(m.spec.jobId, m.replicaSet, from, m.term)
+    if (m.term < replica.state.term) return
+    observeCoordinator(replica.state, from, m.term)
+    replica.spec = m.spec
+    replica.chunks = m.chunks
+    replica.updatedMs = this.opts.nowMs()
+  }
+
+  onProgress (from: string, m: Msg<'job.progress'>): void {
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined || replica.state.coordinator !== from || m.term < replica.state.term) return
+    for (const [index, peerId, result] of m.done) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
+    replica.updatedMs = this.opts.nowMs()
+  }
+
+  onClaim (from: string, m: Msg<'job.claim'>): void {
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined) {
+      // Never saw the job: nothing promised, nothing to lose.
+      this.opts.send(from, { t: 'job.claimReply', jobId: m.jobId, term: m.term, ok: true, promisedTerm: m.term })
+      return
+    }
+    if (!replica.state.replicaSet.includes(from)) return
+    const coordinatedTerm = replica.state.coordinator === this.opts.selfId ? replica.state.term : undefined
+    const answer = answerClaim(replica.state, m.term)
+    const final = replica.final
+    this.opts.send(from, { t: 'job.claimReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm, ...(final !== undefined ? { final } : {}) })
+    if (answer.ok && coordinatedTerm !== undefined) this.opts.yieldJob(m.jobId, m.term)
+  }
+
+  onClaimReply (from: string, m: Msg<'job.claimReply'>): void {
+    const replica = this.replicas.get(m.jobId)
+    const claim = replica?.claim
+    if (replica === undefined || claim === undefined || claim.tally.term !== m.term) return
+    if (m.final !== undefined) {
+      // The result was already committed: adopt it rather than run the job again.
+      replica.claim = undefined
+      this.learnFinal(replica, m.final)
+      return
+    }
+    const outcome = claim.tally.add(from, m.ok, m.promisedTerm)
+    if (outcome === 'lost') replica.claim = undefined
+    if (outcome !== 'won') return
+    replica.claim = undefined
+    if (replica.spec === undefined || replica.chunks === undefined) {
+      this.opts.log.warn({ jobId: m.jobId }, 'won a claim without a replica of the task table; cannot take over')
+      return
+    }
+    observeCoordinator(replica.state, this.opts.selfId, m.term)
+    this.opts.log.info({ jobId: m.jobId, term: m.term, done: replica.done.size, tasks: replica.chunks.length }, 'taking over job')
+    for (const peer of this.opts.alivePeers()) {
+      if (peer !== this.opts.selfId) this.opts.send(peer, { t: 'job.takeover', jobId: m.jobId, term: m.term, coordinator: this.opts.selfId })
+    }
+    this.opts.takeOver({ spec: replica.spec, chunks: replica.chunks, done: replica.done, term: m.term, replicaSet: replica.state.replicaSet })
+  }
+
+  /** A member votes on a commit; the coordinator votes on its own through `voteOwnCommit`. */
+  onCommit (from: string, m: Msg<'job.commit'>): void {
+    const replica = this.replicas.get(m.jobId)
+    if (replica !== undefined && !replica.state.replicaSet.includes(from)) return
+    const target = replica ?? this.create(m.jobId, [from, this.opts.selfId], from, m.term)
+    const answer = answerCommit(target.state, m.term)
+    if (answer.ok) this.learnFinal(target, m.record)
+    this.opts.send(from, { t: 'job.commitReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm })
+  }
+
+  voteOwnCommit (jobId: string, term: number, record: JobRecord): boolean {
+    const replica = this.replicas.get(jobId)
+    if (replica === undefined) return false
+    const answer = answerCommit(replica.state, term)
+    if (answer.ok) this.learnFinal(replica, record)
+    return answer.ok
+  }
+
+  onTakeover (from: string, m: Msg<'job.takeover'>): void {
+    if (m.coordinator !== from) return
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined) return
+    const wasCoordinator = replica.state.coordinator === this.opts.selfId
+    if (!observeCoordinator(replica.state, from, m.term)) return
+    replica.claim = undefined
+    if (wasCoordinator && from !== this.opts.selfId) this.opts.yieldJob(m.jobId, m.term)
+  }
+
+  /** A final record from the coordinator (its job.update) also settles our copy. */
+  noteRecord (record: JobRecord): void {
+    const replica = this.replicas.get(record.jobId)
+    if (replica !== undefined && FINAL_STATES.has(record.state) && replica.final === undefined && record.term >= replica.state.term) {
+      replica.final = record
+      replica.chunks = undefined
+    }
+  }
+
+  /** Periodic: start claims for jobs whose coordinator died; give up claims that stalled. */
+  tick (): void {
+    const now = this.opts.nowMs()
+    for (const replica of this.replicas.values()) {
+      if (replica.final !== undefined || replica.chunks === undefined) continue
+      if (replica.claim !== undefined) {
+        if (now - replica.claim.startedMs > (this.opts.claimTimeoutMs ?? 5000)) replica.claim = undefined
+        continue
+      }
+      if (!shouldClaim(replica.state, this.opts.selfId, this.opts.isAlive)) continue
+      const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
+      replica.state.promisedTerm = term
+      const tally = new VoteTally(replica.state.replicaSet, term, this.opts.selfId)
+      replica.claim = { tally, startedMs: now }
+      this.opts.log.info({ jobId: replica.state.jobId, term, coordinator: replica.state.coordinator }, 'coordinator lost: claiming job')
+      for (const member of replica.state.replicaSet) {
+        if (member !== this.opts.selfId) this.opts.send(member, { t: 'job.claim', jobId: replica.state.jobId, term })
+      }
+      // A replica set of one (or a majority already) wins at once.
+      if (tally.outcome() === 'won') this.onClaimReply(this.opts.selfId, { t: 'job.claimReply', jobId: replica.state.jobId, term, ok: true, promisedTerm: term })
+    }
+  }
+
+  private learnFinal (replica: Replica, record: JobRecord): void {
+    if (replica.final !== undefined) return
+    replica.final = record
+    replica.chunks = undefined
+    replica.state.committedTerm ??= record.term
+    this.opts.onRecord(record)
+  }
+
+  private evict (): void {
+    const now = this.opts.nowMs()
+    for (const [jobId, r] of this.replicas) {
+      if (this.replicas.size < (this.opts.replicasMax ?? 10_000) && !(r.final !== undefined && now - r.updatedMs > this.opts.retentionMs)) break
+      this.replicas.delete(jobId)
+    }
+  }
+}
