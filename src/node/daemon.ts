@@ -102,12 +102,13 @@ export class Daemon {
       selfId, code, log, send, isAlive, nowMs: now, retentionMs: opts.resultRetentionMs,
       alivePeers: () => this.membership.peers().filter(p => p.status === 'alive' || p.status === 'suspect').map(p => p.vector.peerId),
       takeOver: data => this.coordinator.adopt(data),
-      yieldJob: (jobId, term) => this.coordinator.yieldJob(jobId, term),
+      yieldJob: (jobId, term) => this.yieldJob(jobId, term),
       onRecord: record => this.registry.upsert(record, Date.now()),
     })
     this.coordinator = new JobCoordinator({
       selfId, pool: this.pool, code, replicas: this.replicas, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
       workers: () => this.workerViews(),
+      onLostCommit: (jobId, term) => this.yieldJob(jobId, term),
       backupsFor: jobId => backupsFor(opts.election, jobId, this.members(), opts.backups + 1).filter(p => p !== selfId).slice(0, opts.backups),
       onRecord: record => this.registry.upsert(record, Date.now()),
       nowMs: now,
@@ -159,6 +160,12 @@ export class Daemon {
       peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, slotsFree: p.vector.slotsFree, cpuLoad: p.vector.cpuLoad,
       memFree: p.vector.memFree, accepting: p.vector.accepting && p.vector.slotsTotal > 0, status: p.status,
     }))
+  }
+
+  /** Stop coordinating a job another node now holds under a higher term, and learn its state from the mesh. */
+  private yieldJob (jobId: string, term: number): void {
+    if (!this.coordinator.yieldJob(jobId, term)) return
+    void this.queryJob(jobId).then(record => { if (record !== undefined) this.registry.upsert(record, Date.now()) })
   }
 
   private statusOf (peerId: string): string | undefined {

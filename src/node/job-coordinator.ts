@@ -25,6 +25,8 @@ interface CoordinatedJob {
   /** attemptId → worker and send time; a result is accepted only from the worker that got the task. */
   attempts: Map<string, { peerId: string, sentMs: number }>
   roundTrips: RoundTrips
+  /** Tasks per peer completed under earlier terms (restored at takeover). */
+  restoredByPeer: Record<string, number>
   /** Completed tasks not yet sent to the backups: [taskIndex, peer, result]. */
   progressOut: Array<[number, string, unknown]>
   commit: { tally: VoteTally, record: JobRecord, sentMs: number } | undefined
@@ -48,6 +50,8 @@ export interface JobCoordinatorOptions {
   onRecord: (record: JobRecord) => void
   nowMs: () => number
   wallMs: () => number
+  /** A commit was refused for a higher term: the binding yields the job and learns its outcome. */
+  onLostCommit: (jobId: string, term: number) => void
   progressIntervalMs?: number
   commitRetryMs?: number
 }
@@ -100,16 +104,18 @@ export class JobCoordinator {
       done.set(index, result)
       byPeer[peer] = (byPeer[peer] ?? 0) + 1
     }
+    job.restoredByPeer = byPeer
     job.record = { ...job.record, tasksByPeer: byPeer }
     this.start(job, done)
   }
 
-  /** A higher term exists for this job: stop coordinating it, publish nothing. */
-  yieldJob (jobId: string, term: number): void {
+  /** A higher term exists for this job: stop coordinating it, publish nothing. True if it was ours. */
+  yieldJob (jobId: string, term: number): boolean {
     const job = this.jobs.get(jobId)
-    if (job === undefined || job.term >= term) return
+    if (job === undefined || job.term >= term) return false
     this.opts.log.warn({ jobId, term: job.term, newTerm: term }, 'yielding job to a higher term')
     this.drop(job)
+    return true
   }
 
   onTaskResult (from: string, message: Msg<'task.ok'> | Msg<'task.failed'>): void {
@@ -142,7 +148,7 @@ export class JobCoordinator {
     if (job === undefined || commit === undefined || commit.tally.term !== m.term) return
     const outcome = commit.tally.add(from, m.ok, m.promisedTerm)
     if (outcome === 'won') this.published(job, commit.record)
-    else if (outcome === 'lost') this.yieldJob(job.spec.jobId, m.promisedTerm)
+    else if (outcome === 'lost') this.opts.onLostCommit(job.spec.jobId, m.promisedTerm)
   }
 
   cancel (jobId: string): boolean {
@@ -184,6 +190,7 @@ export class JobCoordinator {
       chunks: [],
       attempts: new Map(),
       roundTrips: new RoundTrips(),
+      restoredByPeer: {},
       progressOut: [],
       commit: undefined,
       lastSentMs: 0,
@@ -235,7 +242,7 @@ export class JobCoordinator {
           break
         case 'jobDone':
           this.flushProgress(job)
-          void this.reduce(job, effect.results, mergeCounts(job.record.tasksByPeer, effect.tasksByPeer))
+          void this.reduce(job, effect.results, mergeCounts(job.restoredByPeer, effect.tasksByPeer))
           break
         case 'jobFailed':
           this.finish(job, { state: 'failed', error: effect.error })
@@ -290,7 +297,7 @@ export class JobCoordinator {
       done: outcome.state === 'done' ? job.record.tasks : summary?.done ?? job.record.done,
       inFlight: 0,
       failures: summary?.failures ?? job.record.failures,
-      tasksByPeer: outcome.state === 'done' ? job.record.tasksByPeer : summary?.byPeer ?? job.record.tasksByPeer,
+      tasksByPeer: outcome.state === 'done' ? job.record.tasksByPeer : mergeCounts(job.restoredByPeer, summary?.byPeer ?? {}),
       finishedAtMs,
       wallMs: finishedAtMs - job.spec.submittedAtMs,
       ...job.roundTrips.summary(),
@@ -299,7 +306,7 @@ export class JobCoordinator {
     job.attempts.clear()
     this.opts.replicas.track(job.spec.jobId, job.replicaSet, this.opts.selfId, job.term)
     if (!this.opts.replicas.voteOwnCommit(job.spec.jobId, job.term, record)) {
-      this.yieldJob(job.spec.jobId, job.term + 1)
+      this.opts.onLostCommit(job.spec.jobId, job.term + 1)
       return
     }
     job.commit = { tally: new VoteTally(job.replicaSet, job.term, this.opts.selfId), record, sentMs: 0 }
@@ -330,7 +337,7 @@ export class JobCoordinator {
   private publish (job: CoordinatedJob): void {
     const s = this.scheduler.job(job.spec.jobId)
     if (s !== undefined && job.record.state === 'running') {
-      job.record = { ...job.record, done: s.done, inFlight: s.inFlight, failures: s.failures, tasksByPeer: mergeCounts(job.record.tasksByPeer, s.byPeer) }
+      job.record = { ...job.record, done: s.done, inFlight: s.inFlight, failures: s.failures, tasksByPeer: mergeCounts(job.restoredByPeer, s.byPeer) }
     }
     job.lastSentMs = this.opts.nowMs()
     job.dirty = false

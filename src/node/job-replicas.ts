@@ -131,7 +131,9 @@ export class ReplicaStore {
     }
     observeCoordinator(replica.state, this.opts.selfId, m.term)
     this.opts.log.info({ jobId: m.jobId, term: m.term, done: replica.done.size, tasks: replica.chunks.length }, 'taking over job')
-    for (const peer of this.opts.alivePeers()) {
+    // Every live peer (workers drop the old term) and every member, alive or not: a paused old
+    // coordinator reads it when it resumes, and yields.
+    for (const peer of new Set([...this.opts.alivePeers(), ...replica.state.replicaSet])) {
       if (peer !== this.opts.selfId) this.opts.send(peer, { t: 'job.takeover', jobId: m.jobId, term: m.term, coordinator: this.opts.selfId })
     }
     this.opts.takeOver({ spec: replica.spec, chunks: replica.chunks, done: replica.done, term: m.term, replicaSet: replica.state.replicaSet })
