@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { JobRecord } from '../../src/jobs/job-spec.js'
+import { FINAL_STATES, type JobRecord } from '../../src/jobs/job-spec.js'
 import { waitForFullMesh } from '../../src/node/cmd-demo.js'
 import { BIN_PATH, LocalMesh } from '../../src/node/local-mesh.js'
 import { runCli } from '../helpers/cli.js'
@@ -70,7 +70,8 @@ async function startFollowedJob (log: string): Promise<{ following: ReturnType<t
     const following = submitFollowing(submitter, log)
     const job = await waitFor('the job to appear', async () => {
       const r = await runCli(['jobs', '--api', api(submitter), '--json'])
-      return (JSON.parse(r.stdout) as { jobs: JobRecord[] }).jobs.find(j => !seen.has(j.jobId) && j.submitter === mesh.nodes[submitter]!.peerId)
+      return (JSON.parse(r.stdout) as { jobs: JobRecord[] }).jobs.find(j =>
+        !seen.has(j.jobId) && !FINAL_STATES.has(j.state) && j.submitter === mesh.nodes[submitter]!.peerId)
     })
     seen.add(job.jobId)
     if (job.coordinator !== mesh.nodes[submitter]!.peerId) return { following, job }
