@@ -34,6 +34,8 @@ export const StateVectorSchema = z.object({
   arch: shortText,
   nodeVersion: shortText,
   apiUrl: shortText.optional(),
+  /** Random per process start: a restarted node (same peer id) has lost what it held in memory. */
+  bootId: z.string().max(64),
 }).strict()
 
 export type StateVector = z.infer<typeof StateVectorSchema>

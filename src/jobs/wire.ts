@@ -12,6 +12,8 @@ const ReplicaSet = z.array(PeerIdSchema).min(1).max(16)
 export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** submitter node → coordinator (term > 1 when re-sent because the first coordinator died while splitting) */
   z.object({ t: z.literal('job.submit'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema, term: Term }).strict(),
+  /** coordinator → submitter node: the job arrived (the submitter's client is answered only then) */
+  z.object({ t: z.literal('job.accepted'), jobId: JobIdSchema, term: Term }).strict(),
   /** coordinator → workers */
   z.object({
     t: z.literal('task.assign'),

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { randomInt } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { cpus, platform, arch } from 'node:os'
 import { join } from 'node:path'
 import { backupsFor, type ElectionStrategy, type Member } from '../election/strategy.js'
@@ -98,8 +98,14 @@ export class Daemon {
     const send = (peerId: string, message: RpcMessage): void => this.send(peerId, message)
     this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange() })
     const isAlive = (peerId: string): boolean => this.statusOf(peerId) === 'alive'
+    // The boot of a live peer: a peer that restarted since (same id, new boot) lost its jobs.
+    const liveBoot = (peerId: string): string | undefined => {
+      if (peerId === selfId) return BOOT_ID
+      const entry = this.membership.peer(peerId)
+      return entry?.status === 'alive' ? entry.vector.bootId : undefined
+    }
     this.replicas = new ReplicaStore({
-      selfId, code, log, send, isAlive, nowMs: now, retentionMs: opts.resultRetentionMs,
+      selfId, code, log, send, liveBoot, nowMs: now, retentionMs: opts.resultRetentionMs,
       alivePeers: () => this.membership.peers().filter(p => p.status === 'alive' || p.status === 'suspect').map(p => p.vector.peerId),
       takeOver: data => this.coordinator.adopt(data),
       yieldJob: (jobId, term) => this.yieldJob(jobId, term),
@@ -115,13 +121,14 @@ export class Daemon {
       wallMs: () => Date.now(),
     })
     this.submissions = new JobSubmissions({
-      send, log, isAlive,
+      send, log, liveBoot,
       record: jobId => this.registry.get(jobId),
       reassigned: (jobId, coordinator, term) => {
         const r = this.registry.get(jobId)
         if (r !== undefined) this.registry.upsert({ ...r, coordinator, term }, Date.now())
       },
       rank: jobId => opts.election.rank(jobId, this.members()),
+      nowMs: now,
     })
   }
 
@@ -214,8 +221,10 @@ export class Daemon {
     switch (m.t) {
       case 'job.submit':
         if (m.spec.submitter !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
+        this.send(from, { t: 'job.accepted', jobId: m.spec.jobId, term: m.term })
         void this.coordinator.onSubmit(m.spec, m.code, m.input, m.term).catch(err => this.opts.log.error({ err }, 'job submission failed'))
         break
+      case 'job.accepted': this.submissions.onAccepted(from, m.jobId, m.term); break
       case 'task.assign': this.worker.onAssign(from, m); break
       case 'task.abort': this.worker.onAbort(from, m.attemptId); break
       case 'task.ok':
@@ -375,10 +384,13 @@ export class Daemon {
 
 function now (): number { return performance.now() }
 
+const BOOT_ID = randomBytes(8).toString('hex')
+
 function emptyMetrics (opts: DaemonOptions): LocalMetrics {
   return {
     addrs: [], cpuCores: cpus().length, cpuLoad: 0, memFree: 0, memTotal: 0, diskFree: 0, ioLoad: 0,
     slotsTotal: opts.slots, slotsFree: opts.slots, runningTasks: 0, uptimeMs: 0, softwareVersion: SOFTWARE_VERSION,
     ownerCpuLoad: 0, accepting: true, labels: opts.labels, tools: [], os: platform(), arch: arch(), nodeVersion: process.version,
+    bootId: BOOT_ID,
   }
 }

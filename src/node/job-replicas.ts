@@ -16,8 +16,13 @@ export interface Replica {
   chunks: unknown[] | undefined
   /** taskIndex → [peer that ran it, result] */
   done: Map<number, [string, unknown]>
+  /** The published (decided) final record. */
   final: JobRecord | undefined
+  /** A final record this node accepted in a commit round, not yet known to be published. */
+  accepted: JobRecord | undefined
   claim: { tally: VoteTally, startedMs: number } | undefined
+  /** The boot id of each member when it joined this replica: a member that restarted since lost its copy. */
+  boots: Map<string, string | undefined>
   updatedMs: number
 }
 
@@ -36,7 +41,8 @@ export interface ReplicaStoreOptions {
   send: (peerId: string, message: RpcMessage) => void
   /** Every peer membership believes alive (for takeover announcements). */
   alivePeers: () => string[]
-  isAlive: (peerId: string) => boolean
+  /** The boot id of a live peer, undefined if it is not alive. */
+  liveBoot: (peerId: string) => string | undefined
   nowMs: () => number
   /** This node won a claim: coordinate the job from the replica. */
   takeOver: (data: TakeoverData) => void
@@ -68,7 +74,8 @@ export class ReplicaStore {
 
   private create (jobId: string, replicaSet: readonly string[], coordinator: string, term: number): Replica {
     this.evict()
-    const replica: Replica = { state: newReplicaState(jobId, replicaSet, coordinator, term), spec: undefined, chunks: undefined, done: new Map(), final: undefined, claim: undefined, updatedMs: this.opts.nowMs() }
+    const boots = new Map(replicaSet.map(p => [p, this.opts.liveBoot(p)]))
+    const replica: Replica = { state: newReplicaState(jobId, replicaSet, coordinator, term), spec: undefined, chunks: undefined, done: new Map(), final: undefined, accepted: undefined, claim: undefined, boots, updatedMs: this.opts.nowMs() }
     this.replicas.set(jobId, replica)
     return replica
   }
@@ -106,7 +113,7 @@ export class ReplicaStore {
     if (!replica.state.replicaSet.includes(from)) return
     const coordinatedTerm = replica.state.coordinator === this.opts.selfId ? replica.state.term : undefined
     const answer = answerClaim(replica.state, m.term)
-    const final = replica.final
+    const final = replica.final ?? replica.accepted
     this.opts.send(from, { t: 'job.claimReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm, ...(final !== undefined ? { final } : {}) })
     if (answer.ok && coordinatedTerm !== undefined) this.opts.yieldJob(m.jobId, m.term)
   }
@@ -118,7 +125,7 @@ export class ReplicaStore {
     if (m.final !== undefined) {
       // The result was already committed: adopt it rather than run the job again.
       replica.claim = undefined
-      this.learnFinal(replica, m.final)
+      this.announceFinal(replica, m.final)
       return
     }
     const outcome = claim.tally.add(from, m.ok, m.promisedTerm)
@@ -145,7 +152,8 @@ export class ReplicaStore {
     if (replica !== undefined && !replica.state.replicaSet.includes(from)) return
     const target = replica ?? this.create(m.jobId, [from, this.opts.selfId], from, m.term)
     const answer = answerCommit(target.state, m.term)
-    if (answer.ok) this.learnFinal(target, m.record)
+    // Kept aside, not shown as the job's outcome until the coordinator publishes it.
+    if (answer.ok) target.accepted = m.record
     this.opts.send(from, { t: 'job.commitReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm })
   }
 
@@ -153,7 +161,7 @@ export class ReplicaStore {
     const replica = this.replicas.get(jobId)
     if (replica === undefined) return false
     const answer = answerCommit(replica.state, term)
-    if (answer.ok) this.learnFinal(replica, record)
+    if (answer.ok) replica.accepted = record
     return answer.ok
   }
 
@@ -173,6 +181,7 @@ export class ReplicaStore {
     if (replica !== undefined && FINAL_STATES.has(record.state) && replica.final === undefined && record.term >= replica.state.term) {
       replica.final = record
       replica.chunks = undefined
+      replica.state.committedTerm ??= record.term
     }
   }
 
@@ -180,12 +189,18 @@ export class ReplicaStore {
   tick (): void {
     const now = this.opts.nowMs()
     for (const replica of this.replicas.values()) {
-      if (replica.final !== undefined || replica.chunks === undefined) continue
+      if (replica.final !== undefined) continue
+      if (replica.accepted !== undefined) {
+        // We accepted this result in a commit round and its coordinator died before publishing it.
+        if (shouldClaim({ ...replica.state, committedTerm: undefined }, this.opts.selfId, p => this.sameBoot(replica, p))) this.announceFinal(replica, replica.accepted)
+        continue
+      }
+      if (replica.chunks === undefined) continue
       if (replica.claim !== undefined) {
         if (now - replica.claim.startedMs > (this.opts.claimTimeoutMs ?? 5000)) replica.claim = undefined
         continue
       }
-      if (!shouldClaim(replica.state, this.opts.selfId, this.opts.isAlive)) continue
+      if (!shouldClaim(replica.state, this.opts.selfId, p => this.sameBoot(replica, p))) continue
       const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
       replica.state.promisedTerm = term
       const tally = new VoteTally(replica.state.replicaSet, term, this.opts.selfId)
@@ -199,12 +214,22 @@ export class ReplicaStore {
     }
   }
 
-  private learnFinal (replica: Replica, record: JobRecord): void {
+  /** "Alive" for failover means the same process that held the job: a restarted peer lost it. */
+  private sameBoot (replica: Replica, peerId: string): boolean {
+    const boot = this.opts.liveBoot(peerId)
+    return boot !== undefined && boot === replica.boots.get(peerId)
+  }
+
+  /** Make a decided result known: here, to the submitter's node and to the other members. */
+  private announceFinal (replica: Replica, record: JobRecord): void {
     if (replica.final !== undefined) return
     replica.final = record
     replica.chunks = undefined
     replica.state.committedTerm ??= record.term
     this.opts.onRecord(record)
+    const to = new Set([record.submitter, ...replica.state.replicaSet])
+    to.delete(this.opts.selfId)
+    for (const peer of to) this.opts.send(peer, { t: 'job.update', record })
   }
 
   private evict (): void {

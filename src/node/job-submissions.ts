@@ -6,29 +6,60 @@ import type { Logger } from './logger.js'
 // record says `running`). If the coordinator dies before that — while splitting — no backup
 // can take over, so the job is sent again, under a higher term, to the next live node.
 
-interface Submission { spec: JobSpec, code: string, input: JobInput, coordinator: string, term: number, tried: Set<string> }
+interface Submission {
+  spec: JobSpec
+  code: string
+  input: JobInput
+  coordinator: string
+  coordinatorBoot: string | undefined
+  term: number
+  tried: Set<string>
+  /** Resolved when a coordinator confirms it has the job. */
+  accepted: () => void
+  isAccepted: boolean
+  sentMs: number
+}
 
 export interface JobSubmissionsOptions {
   send: (peerId: string, message: RpcMessage) => void
   record: (jobId: string) => JobRecord | undefined
   /** Note that the job now has another coordinator. */
   reassigned: (jobId: string, coordinator: string, term: number) => void
-  isAlive: (peerId: string) => boolean
+  /** The boot id of a live peer, undefined if it is not alive. */
+  liveBoot: (peerId: string) => string | undefined
   /** Candidates in election order for the job. */
   rank: (jobId: string) => string[]
   log: Logger
+  nowMs: () => number
   pendingMax?: number
+  /** Without an acceptance this long, the job goes to the next node. */
+  acceptTimeoutMs?: number
 }
+
+export class SubmissionsFullError extends Error {}
 
 export class JobSubmissions {
   private readonly pending = new Map<string, Submission>()
 
   constructor (private readonly opts: JobSubmissionsOptions) {}
 
-  submit (spec: JobSpec, code: string, input: JobInput, coordinator: string): void {
-    if (this.pending.size >= (this.opts.pendingMax ?? 1000)) this.pending.delete(this.pending.keys().next().value as string)
-    this.pending.set(spec.jobId, { spec, code, input, coordinator, term: 1, tried: new Set([coordinator]) })
-    this.opts.send(coordinator, { t: 'job.submit', spec, code, input, term: 1 })
+  /** Send the job to its coordinator; resolves once a coordinator confirms it has it. */
+  async submit (spec: JobSpec, code: string, input: JobInput, coordinator: string): Promise<void> {
+    if (this.pending.size >= (this.opts.pendingMax ?? 1000)) throw new SubmissionsFullError(`this node already holds ${this.pending.size} jobs that are not yet replicated; retry shortly`)
+    await new Promise<void>(resolve => {
+      this.pending.set(spec.jobId, {
+        spec, code, input, coordinator, coordinatorBoot: this.opts.liveBoot(coordinator), term: 1, tried: new Set([coordinator]), accepted: resolve, isAccepted: false, sentMs: this.opts.nowMs(),
+      })
+      this.opts.send(coordinator, { t: 'job.submit', spec, code, input, term: 1 })
+    })
+  }
+
+  onAccepted (from: string, jobId: string, term: number): void {
+    const s = this.pending.get(jobId)
+    if (s !== undefined && s.coordinator === from && s.term === term) {
+      s.isAccepted = true
+      s.accepted()
+    }
   }
 
   tick (): void {
@@ -38,11 +69,19 @@ export class JobSubmissions {
         this.pending.delete(jobId)
         continue
       }
-      if (this.opts.isAlive(s.coordinator)) continue
-      const next = this.opts.rank(jobId).find(p => !s.tried.has(p) && this.opts.isAlive(p))
+      // Alive and the same process as when we sent it the job (a restart forgets jobs), and
+      // either it accepted the job or there is still time for it to.
+      const boot = this.opts.liveBoot(s.coordinator)
+      const waitedMs = this.opts.nowMs() - s.sentMs
+      if (boot !== undefined && boot === s.coordinatorBoot && (s.isAccepted || waitedMs < (this.opts.acceptTimeoutMs ?? 10_000))) continue
+      const next = this.opts.rank(jobId).find(p => !s.tried.has(p) && this.opts.liveBoot(p) !== undefined) ??
+        this.opts.rank(jobId).find(p => this.opts.liveBoot(p) !== undefined)
       if (next === undefined) continue
       s.term++
       s.coordinator = next
+      s.coordinatorBoot = this.opts.liveBoot(next)
+      s.isAccepted = false
+      s.sentMs = this.opts.nowMs()
       s.tried.add(next)
       this.opts.log.warn({ jobId, coordinator: next, term: s.term }, 'coordinator died before the job was replicated: submitting again')
       this.opts.reassigned(jobId, next, s.term)

@@ -4,7 +4,7 @@ import { coordinatorFor, type ElectionStrategy, type Member } from '../election/
 import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import { ApiError, type ApiServer } from './api-server.js'
 import type { JobRegistry } from './job-registry.js'
-import type { JobSubmissions } from './job-submissions.js'
+import { SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
 
 // Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
 // over), list, read one, cancel. Request bodies are parsed with schemas; errors name the field.
@@ -36,7 +36,7 @@ export interface JobsApiDeps {
 }
 
 export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
-  api.route('POST', '/jobs', req => {
+  api.route('POST', '/jobs', async req => {
     const parsed = SubmitRequestSchema.safeParse(req.body)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
@@ -62,8 +62,14 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
     }
     deps.registry.upsert(record, deps.wallMs())
-    deps.submissions.submit(spec, body.code, body.input, coordinator)
-    return { jobId, coordinator }
+    // Answer only once a coordinator has the job: a job id the client holds is never lost with this node.
+    try {
+      await deps.submissions.submit(spec, body.code, body.input, coordinator)
+    } catch (err) {
+      if (err instanceof SubmissionsFullError) throw new ApiError(503, err.message)
+      throw err
+    }
+    return { jobId, coordinator: deps.registry.get(jobId)?.coordinator ?? coordinator }
   }, { bodyBytesMax: SUBMIT_BYTES_MAX })
 
   api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
