@@ -115,14 +115,19 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
       return last
     }
 
+    /** Running jobs as the live nodes report them (`GET /jobs`, what `meshwork jobs --json` prints). */
     const runningJobs = async (): Promise<JobRecord[]> => {
+      const byId = new Map<string, JobRecord>()
       for (const i of live()) {
         try {
           const { jobs: list } = await (await fetch(`${mesh.nodes[i]!.apiUrl}/jobs`)).json() as { jobs: JobRecord[] }
-          return list.filter(j => j.state === 'running').sort((a, b) => a.jobId < b.jobId ? -1 : 1)
-        } catch { /* try another node */ }
+          for (const j of list) {
+            const known = byId.get(j.jobId)
+            if (j.state === 'running' && (known === undefined || j.term > known.term)) byId.set(j.jobId, j)
+          }
+        } catch { /* node going down: skip it */ }
       }
-      return []
+      return [...byId.values()].sort((a, b) => a.jobId < b.jobId ? -1 : 1)
     }
 
     const inject = async (plan: PlannedFault): Promise<void> => {

@@ -55,6 +55,8 @@ export function answerClaim (state: ReplicaState, term: number): { ok: boolean, 
 /** A member answers a commit: yes unless it has accepted a higher term (someone took over). */
 export function answerCommit (state: ReplicaState, term: number): { ok: boolean, promisedTerm: number } {
   if (term < state.promisedTerm) return { ok: false, promisedTerm: state.promisedTerm }
+  // One result per job: after accepting a commit, only the same term's commit is accepted again.
+  if (state.committedTerm !== undefined && state.committedTerm !== term) return { ok: false, promisedTerm: Math.max(state.promisedTerm, state.committedTerm + 1) }
   state.promisedTerm = term
   state.committedTerm = term
   return { ok: true, promisedTerm: term }

@@ -37,6 +37,13 @@ export const JobSpecSchema = z.object({
   requires: RequiresSchema.optional(),
   /** The node whose API received the job: it follows the job for its client. */
   submitter: PeerIdSchema,
+  /** When the submitter coordinates the job itself, a second node holds the submission until it is replicated. */
+  standby: PeerIdSchema.optional(),
+  /**
+   * [first coordinator, backups…], fixed at submission: every term of the job — failover or
+   * resubmission — votes in this same set, so any two majorities meet.
+   */
+  replicaSet: z.array(PeerIdSchema).min(1).max(16).optional(),
   submittedAtMs: z.number().min(0),
 }).strict()
 export type JobSpec = z.infer<typeof JobSpecSchema>

@@ -12,6 +12,9 @@ const ReplicaSet = z.array(PeerIdSchema).min(1).max(16)
 export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** submitter node → coordinator (term > 1 when re-sent because the first coordinator died while splitting) */
   z.object({ t: z.literal('job.submit'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema, term: Term }).strict(),
+  /** submitter node (coordinating the job itself) → another node: hold the submission until it is replicated */
+  z.object({ t: z.literal('job.standby'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema }).strict(),
+  z.object({ t: z.literal('job.standbyAck'), jobId: JobIdSchema }).strict(),
   /** coordinator → submitter node: the job arrived (the submitter's client is answered only then) */
   z.object({ t: z.literal('job.accepted'), jobId: JobIdSchema, term: Term }).strict(),
   /** coordinator → workers */

@@ -220,11 +220,17 @@ export class Daemon {
   private onRpc (from: string, m: RpcMessage): void {
     switch (m.t) {
       case 'job.submit':
-        if (m.spec.submitter !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
+        if (m.spec.submitter !== from && m.spec.standby !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
         this.send(from, { t: 'job.accepted', jobId: m.spec.jobId, term: m.term })
         void this.coordinator.onSubmit(m.spec, m.code, m.input, m.term).catch(err => this.opts.log.error({ err }, 'job submission failed'))
         break
       case 'job.accepted': this.submissions.onAccepted(from, m.jobId, m.term); break
+      case 'job.standby':
+        if (m.spec.submitter !== from || m.spec.standby !== this.peerId) return this.dropRpc(from, 'job.standby not from the submitter or not for this node')
+        this.submissions.hold(m.spec, m.code, m.input)
+        this.send(from, { t: 'job.standbyAck', jobId: m.spec.jobId })
+        break
+      case 'job.standbyAck': this.submissions.onStandbyAck(from, m.jobId); break
       case 'task.assign': this.worker.onAssign(from, m); break
       case 'task.abort': this.worker.onAbort(from, m.attemptId); break
       case 'task.ok':
@@ -298,6 +304,7 @@ export class Daemon {
       submissions: this.submissions,
       query: async jobId => await this.queryJob(jobId),
       cancel: record => this.send(record.coordinator, { t: 'job.cancel', jobId: record.jobId }),
+      backups: this.opts.backups,
       wallMs: () => Date.now(),
     })
     this.refreshMetrics()

@@ -72,7 +72,7 @@ export class JobCoordinator {
     const existing = this.jobs.get(spec.jobId)
     if (existing !== undefined && existing.term >= term) return
     if (this.opts.replicas.get(spec.jobId)?.final !== undefined) return
-    const job = this.newJob(spec, term, [this.opts.selfId, ...this.opts.backupsFor(spec.jobId)], 'splitting')
+    const job = this.newJob(spec, term, spec.replicaSet ?? [this.opts.selfId, ...this.opts.backupsFor(spec.jobId)], 'splitting')
     let modulePath: string
     try {
       modulePath = await this.opts.code.put(spec.codeHash, code)
@@ -86,8 +86,8 @@ export class JobCoordinator {
     if (!Array.isArray(split.value)) return this.finish(job, { state: 'failed', error: 'split did not return a list of chunks' })
     job.chunks = split.value
     this.opts.replicas.track(spec.jobId, job.replicaSet, this.opts.selfId, term)
-    for (const backup of job.replicaSet.slice(1)) {
-      this.opts.send(backup, { t: 'job.replica', spec, code, chunks: job.chunks, replicaSet: [...job.replicaSet], term })
+    for (const backup of job.replicaSet) {
+      if (backup !== this.opts.selfId) this.opts.send(backup, { t: 'job.replica', spec, code, chunks: job.chunks, replicaSet: [...job.replicaSet], term })
     }
     this.start(job, new Map())
   }
@@ -124,6 +124,11 @@ export class JobCoordinator {
     if (job === undefined || attempt?.peerId !== from) return
     job.attempts.delete(message.attemptId)
     const now = this.opts.nowMs()
+    if (message.t === 'task.failed' && message.kind === 'stale-term') {
+      // A worker has seen this job under a higher term: another node coordinates it now.
+      this.opts.onLostCommit(job.spec.jobId, job.term + 1)
+      return
+    }
     if (message.t === 'task.ok') {
       job.roundTrips.add(now - attempt.sentMs)
       this.apply(this.scheduler.step({ type: 'taskOk', jobId: message.jobId, taskIndex: message.taskIndex, attemptId: message.attemptId, result: message.value }, now))
@@ -342,7 +347,7 @@ export class JobCoordinator {
     job.lastSentMs = this.opts.nowMs()
     job.dirty = false
     this.opts.onRecord(job.record)
-    const to = new Set([job.spec.submitter, ...job.replicaSet])
+    const to = new Set([job.spec.submitter, ...(job.spec.standby !== undefined ? [job.spec.standby] : []), ...job.replicaSet])
     to.delete(this.opts.selfId)
     for (const peer of to) this.opts.send(peer, { t: 'job.update', record: job.record })
   }

@@ -81,7 +81,7 @@ export class ReplicaStore {
   }
 
   async onReplica (from: string, m: Msg<'job.replica'>): Promise<void> {
-    if (!m.replicaSet.includes(this.opts.selfId) || m.replicaSet[0] === undefined) return
+    if (!m.replicaSet.includes(this.opts.selfId)) return
     try {
       await this.opts.code.put(m.spec.codeHash, m.code)
     } catch (err) {
@@ -148,9 +148,8 @@ export class ReplicaStore {
 
   /** A member votes on a commit; the coordinator votes on its own through `voteOwnCommit`. */
   onCommit (from: string, m: Msg<'job.commit'>): void {
-    const replica = this.replicas.get(m.jobId)
-    if (replica !== undefined && !replica.state.replicaSet.includes(from)) return
-    const target = replica ?? this.create(m.jobId, [from, this.opts.selfId], from, m.term)
+    // The coordinator may sit outside the set (a resubmission to the next live node); only members vote.
+    const target = this.replicas.get(m.jobId) ?? this.create(m.jobId, m.record.submitter === from ? [from, this.opts.selfId] : [this.opts.selfId], from, m.term)
     const answer = answerCommit(target.state, m.term)
     // Kept aside, not shown as the job's outcome until the coordinator publishes it.
     if (answer.ok) target.accepted = m.record

@@ -17,6 +17,8 @@ interface Submission {
   /** Resolved when a coordinator confirms it has the job. */
   accepted: () => void
   isAccepted: boolean
+  /** Until the standby node confirms it holds a copy (only when we coordinate our own submission). */
+  standbyPending: boolean
   sentMs: number
 }
 
@@ -48,17 +50,35 @@ export class JobSubmissions {
     if (this.pending.size >= (this.opts.pendingMax ?? 1000)) throw new SubmissionsFullError(`this node already holds ${this.pending.size} jobs that are not yet replicated; retry shortly`)
     await new Promise<void>(resolve => {
       this.pending.set(spec.jobId, {
-        spec, code, input, coordinator, coordinatorBoot: this.opts.liveBoot(coordinator), term: 1, tried: new Set([coordinator]), accepted: resolve, isAccepted: false, sentMs: this.opts.nowMs(),
+        spec, code, input, coordinator, coordinatorBoot: this.opts.liveBoot(coordinator), term: 1, tried: new Set([coordinator]), accepted: resolve, isAccepted: false,
+        standbyPending: spec.standby !== undefined, sentMs: this.opts.nowMs(),
       })
       this.opts.send(coordinator, { t: 'job.submit', spec, code, input, term: 1 })
+      if (spec.standby !== undefined) this.opts.send(spec.standby, { t: 'job.standby', spec, code, input })
     })
+  }
+
+  /** As the standby: hold another node's submission, which it coordinates itself, until it is replicated. */
+  hold (spec: JobSpec, code: string, input: JobInput): void {
+    if (this.pending.has(spec.jobId) || this.pending.size >= (this.opts.pendingMax ?? 1000)) return
+    this.pending.set(spec.jobId, {
+      spec, code, input, coordinator: spec.submitter, coordinatorBoot: this.opts.liveBoot(spec.submitter), term: 1, tried: new Set([spec.submitter]),
+      accepted: () => {}, isAccepted: true, standbyPending: false, sentMs: this.opts.nowMs(),
+    })
+  }
+
+  onStandbyAck (from: string, jobId: string): void {
+    const s = this.pending.get(jobId)
+    if (s === undefined || s.spec.standby !== from) return
+    s.standbyPending = false
+    if (s.isAccepted) s.accepted()
   }
 
   onAccepted (from: string, jobId: string, term: number): void {
     const s = this.pending.get(jobId)
     if (s !== undefined && s.coordinator === from && s.term === term) {
       s.isAccepted = true
-      s.accepted()
+      if (!s.standbyPending) s.accepted()
     }
   }
 

@@ -32,6 +32,8 @@ export interface JobsApiDeps {
   /** Ask the mesh for a job this node does not know. */
   query: (jobId: string) => Promise<JobRecord | undefined>
   cancel: (record: JobRecord) => void
+  /** Backups per job: the replica set is the coordinator and the next `backups` in election order. */
+  backups: number
   wallMs: () => number
 }
 
@@ -56,6 +58,13 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       submittedAtMs: deps.wallMs(),
       ...(body.parts !== undefined ? { parts: body.parts } : {}),
       ...(body.requires !== undefined ? { requires: body.requires } : {}),
+    }
+    const ranked = deps.election.rank(jobId, deps.members())
+    spec.replicaSet = [coordinator, ...ranked.filter(p => p !== coordinator).slice(0, deps.backups)]
+    if (coordinator === deps.selfId) {
+      // This node alone would hold the job until it is replicated: a second node keeps a copy.
+      const standby = deps.election.rank(jobId, deps.members()).find(p => p !== deps.selfId)
+      if (standby !== undefined) spec.standby = standby
     }
     const record: JobRecord = {
       jobId, kind: spec.kind, moduleName: spec.moduleName, state: 'pending', coordinator, term: 0, submitter: deps.selfId,
