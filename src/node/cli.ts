@@ -96,6 +96,24 @@ Examples:
     .addOption(dataDirOption())
     .action(cancelCommand)
 
+  program.command('sim')
+    .description('Run the deterministic simulator: p2p vs master-slave, sync-db and state-daemon (see sim/README.md).')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', '--arch p2p|master-slave|sync-db|state-daemon|all  --nodes N | --sweep 10,100,1000,10000  --workload NAME  --faults SPEC  --seed S  --out DIR  --mode normal|dst  (--help for all)')
+    .action(async (args: string[]) => {
+      const { parseSimArgs, SimUsageError } = await import('../../sim/cli-args.js')
+      const { simCommand } = await import('../../sim/command.js')
+      const { FaultSpecError } = await import('../../sim/faults.js')
+      try {
+        process.exitCode = (await simCommand(parseSimArgs(args))).exitCode
+      } catch (err) {
+        if (err instanceof SimUsageError || err instanceof FaultSpecError) throw new UsageError(err.message)
+        throw err
+      }
+    })
+
   program.command('demo')
     .description('Start a local mesh on 127.0.0.1, show it working, and shut it down (what `npm start` runs).')
     .option('--nodes <n>', 'number of node processes', parseIntOption('--nodes', 1, 16), 3)

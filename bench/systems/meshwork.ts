@@ -1,0 +1,90 @@
+import type { JobRecord } from '../../src/jobs/job-spec.js'
+import { waitForFullMesh } from '../../src/node/cmd-demo.js'
+import { MeshClient } from '../../src/node/client.js'
+import type { SubmitRequest } from '../../src/node/jobs-api.js'
+import { LocalMesh } from '../../src/node/local-mesh.js'
+import { FINAL_STATES } from '../../src/jobs/job-spec.js'
+import { buildSubmitRequest, type InputSource } from '../../src/node/submit.js'
+import { onCleanup, trackGroup } from '../lib/procs.js'
+
+// Meshwork: a local mesh of real `meshwork start` processes on 127.0.0.1 (default LAN timers),
+// jobs submitted to node 0's control API with the programmatic client — the request built once
+// by `buildSubmitRequest` (module bundled, input read), POST /jobs, then `followJob` polling the
+// job every POLL_MS until it is final. That is `Mesh.submit` with a shorter poll interval
+// (Mesh.submit polls every 100 ms, which would add up to 100 ms to every wall time), and with
+// retries of a failed poll: while a daemon is busy with a large job its event loop can stall for
+// seconds, and a poll on a kept-alive connection then fails with ECONNRESET although the job
+// goes on (followJob gives up on the first error; see `pollErrors`).
+
+export const POLL_MS = 20
+
+export interface MeshRun { clientWallMs: number, record: JobRecord, pollErrors: number }
+
+export interface MeshworkSystem {
+  id: string
+  nodes: number
+  build: (modulePath: string, input: InputSource, parts?: number) => Promise<SubmitRequest>
+  run: (request: SubmitRequest) => Promise<MeshRun>
+  stop: () => Promise<void>
+}
+
+export async function startMeshwork (opts: { nodes: number, baseDir: string, env: NodeJS.ProcessEnv, pollMs?: number }): Promise<MeshworkSystem> {
+  const mesh = new LocalMesh({ nodes: opts.nodes, fastTimers: false, logLevel: 'warn', baseDir: opts.baseDir, env: opts.env })
+  const untracks: Array<() => void> = []
+  const stop = async (): Promise<void> => {
+    unregister()
+    await mesh.stop()
+    for (const u of untracks) u()
+  }
+  const unregister = onCleanup(stop)
+  try {
+    // LocalMesh.start, with every node's process group tracked as soon as it exists.
+    await mesh.startNode(0)
+    untracks.push(trackGroup(mesh.nodes[0]?.pid))
+    await Promise.all(Array.from({ length: opts.nodes - 1 }, async (_, i) => {
+      const node = mesh.startNode(i + 1)
+      // startNode assigns mesh.nodes[i + 1] synchronously, before it waits for readiness
+      untracks.push(trackGroup(mesh.nodes[i + 1]?.pid))
+      await node
+    }))
+    await waitForFullMesh(mesh, opts.nodes, 60_000)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  const client = new MeshClient((mesh.nodes[0] as { apiUrl: string }).apiUrl)
+  return {
+    id: `meshwork-${opts.nodes}`,
+    nodes: opts.nodes,
+    build: async (modulePath, input, parts) => await buildSubmitRequest(modulePath, input, parts !== undefined ? { parts } : {}),
+    run: async request => {
+      const t0 = performance.now()
+      const { jobId } = await client.post<{ jobId: string }>('/jobs', request)
+      const { record, pollErrors } = await follow(client, jobId, opts.pollMs ?? POLL_MS)
+      const clientWallMs = performance.now() - t0
+      if (record.state !== 'done') throw new Error(`meshwork job ${jobId} ${record.state}: ${record.error ?? ''}`)
+      return { clientWallMs, record, pollErrors }
+    },
+    stop,
+  }
+}
+
+/** `followJob`, retrying a failed poll up to POLL_RETRIES times in a row. */
+async function follow (client: MeshClient, jobId: string, pollMs: number): Promise<{ record: JobRecord, pollErrors: number }> {
+  let pollErrors = 0
+  let failedInARow = 0
+  for (;;) {
+    let record: JobRecord | undefined
+    try {
+      record = await client.get<JobRecord>(`/jobs/${jobId}`)
+      failedInARow = 0
+    } catch (err) {
+      pollErrors++
+      if (++failedInARow > POLL_RETRIES) throw err
+    }
+    if (record !== undefined && FINAL_STATES.has(record.state)) return { record, pollErrors }
+    await new Promise(resolve => setTimeout(resolve, pollMs))
+  }
+}
+
+const POLL_RETRIES = 5

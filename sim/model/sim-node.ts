@@ -1,0 +1,64 @@
+import type { Membership } from '../../src/gossip/membership.js'
+import type { ControlPlane } from './control-plane.js'
+
+// One simulated machine: its hardware, liveness, and the state its bindings keep. The
+// bindings (worker, coordinator, replicas) live in sim/arch and sim/model; a crash drops
+// everything here but the hardware.
+
+export interface RunningTask {
+  from: number
+  jobId: string
+  taskIndex: number
+  startedMs: number
+  durationMs: number
+}
+
+export interface QueuedTask {
+  from: number
+  jobId: string
+  taskIndex: number
+  attemptId: string
+  term: number
+}
+
+export class SimNode {
+  readonly id: string
+  up = true
+  /** Bumped by every crash: events scheduled for an earlier life are ignored. */
+  epoch = 0
+  incarnation = 1
+  membership: Membership | undefined
+  /** Runs the inbound side of the Membership core (receives vectors). */
+  observer = false
+  /** Tracks every peer (or the scale sample), not only the peers its roles name. */
+  fullView = false
+  readonly tracked = new Set<number>()
+  // executor
+  readonly running = new Map<string, RunningTask>()
+  queue: QueuedTask[] = []
+  queueHead = 0
+  readonly queued = new Set<string>()
+  /** Executor slots down while their daemon restarts them. */
+  slotsDown = 0
+  readonly jobTerms = new Map<string, number>()
+  ownerBusy = false
+  metricsPending = false
+  lastMetricsMs = -Infinity
+  /** Peers in this node's membership view when it last built one (the placement scan length). */
+  viewSize = 1
+  startedAtMs = 0
+  crashedAtMs = -1
+  /** Counted once per node: task execution time spent (ms), and tasks executed. */
+  slotBusyMs = 0
+  tasksRun = 0
+
+  constructor (readonly index: number, readonly slots: number, readonly speed: number, readonly cpu: ControlPlane) {
+    this.id = `n${String(index).padStart(5, '0')}`
+  }
+
+  get slotsFree (): number { return Math.max(0, this.slots - this.slotsDown - this.running.size) }
+}
+
+export function nodeIndexOf (peerId: string): number {
+  return Number(peerId.slice(1))
+}

@@ -1,0 +1,119 @@
+import type { World } from '../world.js'
+import { taskWorkMs } from '../workload/workloads.js'
+import { expectedResult } from '../workload/task-values.js'
+import type { SimMessage } from '../net/messages.js'
+import type { SimNode } from './sim-node.js'
+
+// The worker side of a node, as src/node/task-worker.ts does it: refuse assignments from a
+// stale coordinator term, run tasks on free executor slots (FIFO beyond them), answer each
+// with task.ok to the coordinator that sent it, abort on request or takeover.
+
+const QUEUE_MAX = 10_000
+
+type Assign = Extract<SimMessage, { t: 'task.assign' }>
+
+export function onAssign (w: World, node: SimNode, from: number, m: Assign): void {
+  const known = node.jobTerms.get(m.jobId) ?? 0
+  if (m.term < known) {
+    w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: `stale-term: job has a coordinator with term ${known}`, retryable: true })
+    return
+  }
+  if (m.term > known) rememberTerm(node, m.jobId, m.term)
+  if (node.running.has(m.attemptId) || node.queued.has(m.attemptId)) return
+  if (node.slotsFree > 0 && node.queued.size === 0) return start(w, node, from, m.jobId, m.taskIndex, m.attemptId)
+  if (node.queued.size >= QUEUE_MAX) {
+    w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: 'overloaded: worker queue full', retryable: true })
+    return
+  }
+  node.queue.push({ from, jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, term: m.term })
+  node.queued.add(m.attemptId)
+}
+
+function rememberTerm (node: SimNode, jobId: string, term: number): void {
+  if (node.jobTerms.size >= 10_000) node.jobTerms.delete(node.jobTerms.keys().next().value as string)
+  node.jobTerms.set(jobId, term)
+}
+
+function start (w: World, node: SimNode, from: number, jobId: string, taskIndex: number, attemptId: string): void {
+  const plan = w.jobsById.get(jobId)
+  if (plan === undefined) return
+  const ownerLoad = w.ownerLoadOf(node)
+  const durationMs = (taskWorkMs(plan, taskIndex) + w.cfg.node.taskOverheadMs) / node.speed / Math.max(0.05, 1 - ownerLoad)
+  const task = { from, jobId, taskIndex, startedMs: w.sim.nowMs, durationMs }
+  node.running.set(attemptId, task)
+  w.loadChanged(node)
+  const epoch = node.epoch
+  w.sim.after(durationMs, () => {
+    if (node.epoch !== epoch || node.running.get(attemptId) !== task) return // aborted or crashed meanwhile
+    node.running.delete(attemptId)
+    node.slotBusyMs += durationMs
+    node.tasksRun++
+    w.metrics.taskExecutions++
+    let value = expectedResult(plan.seed, taskIndex)
+    if (w.injectWrongResult(jobId, taskIndex)) value = (value + 1) >>> 0
+    w.send(node.index, from, { t: 'task.ok', jobId, taskIndex, attemptId, value })
+    w.loadChanged(node)
+    startNext(w, node)
+  })
+}
+
+export function startNext (w: World, node: SimNode): void {
+  while (node.slotsFree > 0 && node.queueHead < node.queue.length) {
+    const q = node.queue[node.queueHead++]
+    if (q === undefined) break
+    if (!node.queued.delete(q.attemptId)) continue // aborted while queued
+    if ((node.jobTerms.get(q.jobId) ?? 0) > q.term) continue
+    start(w, node, q.from, q.jobId, q.taskIndex, q.attemptId)
+  }
+  if (node.queueHead > 1024 && node.queueHead * 2 > node.queue.length) {
+    node.queue = node.queue.slice(node.queueHead)
+    node.queueHead = 0
+  }
+}
+
+function abortAttempt (w: World, node: SimNode, attemptId: string): void {
+  const task = node.running.get(attemptId)
+  if (task !== undefined) {
+    node.running.delete(attemptId)
+    node.slotBusyMs += w.sim.nowMs - task.startedMs // partial work, wasted
+    w.loadChanged(node)
+    startNext(w, node)
+  } else {
+    node.queued.delete(attemptId)
+  }
+}
+
+export function onAbort (w: World, node: SimNode, from: number, attemptId: string): void {
+  const task = node.running.get(attemptId)
+  if (task !== undefined && task.from !== from) return
+  abortAttempt(w, node, attemptId)
+}
+
+/** A new coordinator took the job over: attempts for the old one are abandoned. */
+export function onTakeover (w: World, node: SimNode, jobId: string, term: number, coordinator: number): void {
+  if (term <= (node.jobTerms.get(jobId) ?? 0)) return
+  rememberTerm(node, jobId, term)
+  for (const [attemptId, t] of [...node.running]) if (t.jobId === jobId && t.from !== coordinator) abortAttempt(w, node, attemptId)
+}
+
+/**
+ * The executors die (crash-worker) on a supervised node: the daemon sees it at once, reports
+ * every running task as failed (retryable) and restarts the executors after executorRestartMs.
+ */
+export function executorCrash (w: World, node: SimNode): void {
+  const lost = [...node.running]
+  node.running.clear()
+  node.slotsDown = node.slots
+  for (const [attemptId, t] of lost) {
+    node.slotBusyMs += w.sim.nowMs - t.startedMs
+    w.send(node.index, t.from, { t: 'task.failed', jobId: t.jobId, taskIndex: t.taskIndex, attemptId, error: 'executor exited unexpectedly', retryable: true })
+  }
+  w.loadChanged(node)
+  const epoch = node.epoch
+  w.sim.after(w.cfg.protocol.executorRestartMs, () => {
+    if (node.epoch !== epoch) return
+    node.slotsDown = 0
+    w.loadChanged(node)
+    startNext(w, node)
+  })
+}
