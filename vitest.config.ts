@@ -7,7 +7,7 @@ export default defineConfig({
     // Integration tests spawn real node processes: run test files one at a time so a busy
     // 2-core CI machine never runs two meshes at once.
     fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
   },
 })

@@ -83,7 +83,14 @@ export class JobSubmissions {
   }
 
   tick (): void {
+    const now = this.opts.nowMs()
     for (const [jobId, s] of this.pending) {
+      if (s.standbyPending && now - s.sentMs >= (this.opts.acceptTimeoutMs ?? 10_000) / 2) {
+        // The standby never confirmed (down, or the message was lost): answer without it.
+        this.opts.log.warn({ jobId, standby: s.spec.standby }, 'standby did not confirm the submission copy')
+        s.standbyPending = false
+        if (s.isAccepted) s.accepted()
+      }
       const record = this.opts.record(jobId)
       if (record !== undefined && record.state !== 'pending' && record.state !== 'splitting') {
         this.pending.delete(jobId)

@@ -109,7 +109,7 @@ describe('kill -9 of the coordinator of a running job', () => {
       const atKill = await waitFor(`${fraction * 100}% progress`, async () => {
         const r = await record(watcher, job.jobId)
         return r !== undefined && r.tasks > 0 && r.done >= fraction * r.tasks && r
-      }, 60_000)
+      }, 120_000)
       await mesh.kill(coordinator, 'SIGKILL')
       const killedAt = Date.now()
 
