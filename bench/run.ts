@@ -100,6 +100,7 @@ const runId = process.env[RUN_MARKER_ENV] ?? randomBytes(4).toString('hex')
 process.env[RUN_MARKER_ENV] = runId // inherited by every process started below (LocalMesh passes process.env on)
 const childEnv = { [RUN_MARKER_ENV]: runId }
 const workDir = mkdtempSync(join(tmpdir(), `mwbench-${runId}-`))
+process.on('exit', () => { if (process.env.MWBENCH_KEEP_WORKDIR === undefined) rmSync(workDir, { recursive: true, force: true }) })
 const logDir = join(workDir, 'logs')
 mkdirSync(logDir, { recursive: true })
 
@@ -144,6 +145,28 @@ function calibratePrimes (targetMs: number): number {
   for (let i = 0; i < 30; i++) guess = Math.pow(targetMs * Math.log(guess) / c, 1 / 1.5)
   const digits = Math.pow(10, Math.floor(Math.log10(guess)) - 1)
   return Math.round(guess / digits) * digits
+}
+
+function countIncidents (id: string, incidents: { pollErrors: number, postRetries: number }): void {
+  if (incidents.pollErrors > 0) results.count(id, 'pollErrors', incidents.pollErrors)
+  if (incidents.postRetries > 0) results.count(id, 'postRetries', incidents.postRetries)
+}
+
+/**
+ * One workload run; a failure is recorded as an incident and the run skipped, so one bad run
+ * does not cost the system all its figures. Two failures in a row end the system's runs.
+ */
+let failuresInARow = 0
+async function attempt (id: string, what: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn()
+    failuresInARow = 0
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0] ?? String(err)
+    log(`${id}: ${what} failed: ${message}`)
+    results.count(id, `failed: ${what}: ${message.slice(0, 160)}`)
+    if (++failuresInARow >= 2) throw err
+  }
 }
 
 // --- the systems -------------------------------------------------------------------------
@@ -227,13 +250,11 @@ async function measureBaseline (b: Baseline, opts: { window: number, words: bool
     if (timed) results.add(b.id, 'words.wallMs', wall)
   }
   const pass = async (timed: boolean): Promise<void> => {
-    await emptyAll(timed)
-    await b.afterRun?.()
-    await emptyWindowed(timed)
-    await b.afterRun?.()
-    await primes(timed)
-    await b.afterRun?.()
-    if (opts.words) { await words(timed); await b.afterRun?.() }
+    const tag = timed ? 'run' : 'warm-up'
+    await attempt(b.id, `empty tasks at once (${tag})`, async () => { await emptyAll(timed); await b.afterRun?.() })
+    await attempt(b.id, `empty tasks windowed (${tag})`, async () => { await emptyWindowed(timed); await b.afterRun?.() })
+    await attempt(b.id, `primes (${tag})`, async () => { await primes(timed); await b.afterRun?.() })
+    if (opts.words) await attempt(b.id, `word count (${tag})`, async () => { await words(timed); await b.afterRun?.() })
   }
   log(`${b.id}: warm-up`)
   await pass(false)
@@ -245,6 +266,7 @@ async function measureBaseline (b: Baseline, opts: { window: number, words: bool
 }
 
 async function withBaseline (id: string, start: () => Promise<Baseline>, opts: { window: number, words: boolean }): Promise<void> {
+  failuresInARow = 0
   let b: Baseline | undefined
   try {
     log(`${id}: starting`)
@@ -260,6 +282,7 @@ async function withBaseline (id: string, start: () => Promise<Baseline>, opts: {
 
 async function meshwork (nodes: number, words: boolean): Promise<void> {
   const id = `meshwork-${nodes}`
+  failuresInARow = 0
   let mesh: Awaited<ReturnType<typeof startMeshwork>> | undefined
   try {
     log(`${id}: starting ${nodes} node processes`)
@@ -268,8 +291,8 @@ async function meshwork (nodes: number, words: boolean): Promise<void> {
     const emptyReq = await m.build(paths.empty, { json: { tasks: config.tasks } })
     const primesReq = await m.build(paths.primes, { json: { from: 0, to: config.primesTo } }, config.primesParts)
     const empty = async (timed: boolean): Promise<void> => {
-      const { clientWallMs, record, pollErrors } = await m.run(emptyReq)
-      if (pollErrors > 0) results.count(id, 'pollErrors', pollErrors)
+      const { clientWallMs, record, ...incidents } = await m.run(emptyReq)
+      countIncidents(id, incidents)
       checkEmpty(record.result, id)
       if (!timed) return
       results.add(id, 'empty.tps', config.tasks / (clientWallMs / 1000))
@@ -280,8 +303,8 @@ async function meshwork (nodes: number, words: boolean): Promise<void> {
       }
     }
     const primes = async (timed: boolean): Promise<void> => {
-      const { clientWallMs, record, pollErrors } = await m.run(primesReq)
-      if (pollErrors > 0) results.count(id, 'pollErrors', pollErrors)
+      const { clientWallMs, record, ...incidents } = await m.run(primesReq)
+      countIncidents(id, incidents)
       checkPrimes(record.result, id)
       if (!timed) return
       results.add(id, 'primes.wallMs', clientWallMs)
@@ -290,18 +313,19 @@ async function meshwork (nodes: number, words: boolean): Promise<void> {
     const wordsRun = async (timed: boolean): Promise<void> => {
       const t0 = performance.now()
       const request = await m.build(paths.words, { file: corpusPath }, config.wordsParts)
-      const { record, pollErrors } = await m.run(request)
+      const { record, ...incidents } = await m.run(request)
       const wall = performance.now() - t0
-      if (pollErrors > 0) results.count(id, 'pollErrors', pollErrors)
+      countIncidents(id, incidents)
       checkWords(record.result, id)
       if (!timed) return
       results.add(id, 'words.wallMs', wall)
       if (record.wallMs !== undefined) results.add(id, 'words.node.wallMs', record.wallMs)
     }
     const pass = async (timed: boolean): Promise<void> => {
-      await empty(timed)
-      await primes(timed)
-      if (words) await wordsRun(timed)
+      const tag = timed ? 'run' : 'warm-up'
+      await attempt(id, `empty tasks (${tag})`, async () => await empty(timed))
+      await attempt(id, `primes (${tag})`, async () => await primes(timed))
+      if (words) await attempt(id, `word count (${tag})`, async () => await wordsRun(timed))
     }
     log(`${id}: warm-up`)
     await pass(false)
@@ -368,6 +392,5 @@ try {
 facts.loadAvgAfter = loadavg()
 const totalS = (performance.now() - started) / 1000
 await writeOutputs(results, config, facts, totalS, runId)
-if (process.env.MWBENCH_KEEP_WORKDIR === undefined) rmSync(workDir, { recursive: true, force: true })
 log(`wrote ${join(outDir, 'BENCHMARKS.md')} in ${totalS.toFixed(0)} s${Object.keys(results.errors).length > 0 ? `; failed: ${Object.keys(results.errors).join(', ')}` : ''}`)
 process.exit(exitCode !== 0 || Object.keys(results.errors).length > 0 ? 1 : 0)

@@ -251,7 +251,11 @@ function scalingTables (r: Results, c: BenchConfig): string[] {
 function incidents (r: Results): string[] {
   const lines: string[] = []
   for (const [id, counts] of Object.entries(r.counts)) {
-    if ((counts.pollErrors ?? 0) > 0) lines.push(`- \`${id}\`: ${counts.pollErrors} status poll(s) failed (the node did not answer, e.g. ECONNRESET while its event loop was blocked) and were retried; \`followJob\` alone would have failed the job.`)
+    for (const [what, n] of Object.entries(counts)) {
+      if (what === 'pollErrors') lines.push(`- \`${id}\`: ${n} status poll(s) failed (the node did not answer, e.g. ECONNRESET while its event loop was blocked) and were retried; \`followJob\` alone would have failed the job.`)
+      else if (what === 'postRetries') lines.push(`- \`${id}\`: ${n} job submission(s) broke before any answer (EPIPE/ECONNRESET: the node closed the kept-alive connection while the body was being sent) and were sent again.`)
+      else if (what.startsWith('failed: ')) lines.push(`- \`${id}\`: ${n}× ${what.slice('failed: '.length)} — that run was skipped, so this system has fewer timed runs than the others.`)
+    }
   }
   return lines.length > 0 ? ['## Incidents during the run', '', ...lines, ''] : []
 }

@@ -1,6 +1,6 @@
 import type { JobRecord } from '../../src/jobs/job-spec.js'
 import { waitForFullMesh } from '../../src/node/cmd-demo.js'
-import { MeshClient } from '../../src/node/client.js'
+import { ClientError, MeshClient } from '../../src/node/client.js'
 import type { SubmitRequest } from '../../src/node/jobs-api.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
 import { FINAL_STATES } from '../../src/jobs/job-spec.js'
@@ -18,7 +18,7 @@ import { onCleanup, trackGroup } from '../lib/procs.js'
 
 export const POLL_MS = 20
 
-export interface MeshRun { clientWallMs: number, record: JobRecord, pollErrors: number }
+export interface MeshRun { clientWallMs: number, record: JobRecord, pollErrors: number, postRetries: number }
 
 export interface MeshworkSystem {
   id: string
@@ -59,13 +59,30 @@ export async function startMeshwork (opts: { nodes: number, baseDir: string, env
     build: async (modulePath, input, parts) => await buildSubmitRequest(modulePath, input, parts !== undefined ? { parts } : {}),
     run: async request => {
       const t0 = performance.now()
-      const { jobId } = await client.post<{ jobId: string }>('/jobs', request)
+      const { jobId, retries: postRetries } = await submit(client, request)
       const { record, pollErrors } = await follow(client, jobId, opts.pollMs ?? POLL_MS)
       const clientWallMs = performance.now() - t0
       if (record.state !== 'done') throw new Error(`meshwork job ${jobId} ${record.state}: ${record.error ?? ''}`)
-      return { clientWallMs, record, pollErrors }
+      return { clientWallMs, record, pollErrors, postRetries }
     },
     stop,
+  }
+}
+
+/**
+ * POST /jobs, sent again once when the connection broke before any answer (EPIPE/ECONNRESET on a
+ * kept-alive socket the busy daemon closed while the body was being written). Only errors
+ * without an HTTP status are retried: the node cannot have accepted a body it did not read.
+ */
+async function submit (client: MeshClient, request: SubmitRequest): Promise<{ jobId: string, retries: number }> {
+  for (let retries = 0; ; retries++) {
+    try {
+      const { jobId } = await client.post<{ jobId: string }>('/jobs', request)
+      return { jobId, retries }
+    } catch (err) {
+      if (retries >= 1 || !(err instanceof ClientError) || !err.message.startsWith('Cannot reach the node')) throw err
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
   }
 }
 
