@@ -62,6 +62,16 @@ export function answerCommit (state: ReplicaState, term: number): { ok: boolean,
   return { ok: true, promisedTerm: term }
 }
 
+/**
+ * A member answers a coordinator that is about to reduce: is `term` still the job's term here?
+ * Nothing is promised: it only spares a stale coordinator (back from a pause or a partition)
+ * a reduce whose result could never be committed.
+ */
+export function answerConfirm (state: ReplicaState, term: number): { ok: boolean, promisedTerm: number } {
+  const ok = term >= state.promisedTerm && (state.committedTerm === undefined || state.committedTerm === term)
+  return { ok, promisedTerm: Math.max(state.promisedTerm, state.committedTerm ?? 0) }
+}
+
 /** Learn of a coordinator under `term` (a takeover announcement or update); stale news is ignored. */
 export function observeCoordinator (state: ReplicaState, coordinator: string, term: number): boolean {
   if (term < state.term) return false

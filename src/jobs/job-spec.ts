@@ -60,6 +60,8 @@ export const JobRecordSchema = z.object({
   state: JobStateSchema,
   coordinator: PeerIdSchema,
   term: z.number().int().min(0),
+  /** The coordinator first, then its backups in takeover order. */
+  replicaSet: z.array(PeerIdSchema).max(16).optional(),
   submitter: PeerIdSchema,
   priority: PrioritySchema,
   tasks: z.number().int().min(0),

@@ -47,6 +47,9 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** failover votes within a job's replica set (see src/election/replica-set.ts) */
   z.object({ t: z.literal('job.claim'), jobId: JobIdSchema, term: Term }).strict(),
   z.object({ t: z.literal('job.claimReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term, final: JobRecordSchema.optional() }).strict(),
+  /** coordinator → members, before the reduce: do I still hold the job? (a member's promise is not changed) */
+  z.object({ t: z.literal('job.confirm'), jobId: JobIdSchema, term: Term }).strict(),
+  z.object({ t: z.literal('job.confirmReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term }).strict(),
   z.object({ t: z.literal('job.commit'), jobId: JobIdSchema, term: Term, record: JobRecordSchema }).strict(),
   z.object({ t: z.literal('job.commitReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term }).strict(),
   /** new coordinator → every live peer: workers drop the old term, a stale coordinator yields */

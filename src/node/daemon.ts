@@ -55,6 +55,8 @@ export interface DaemonOptions {
 }
 
 const TICK_MS = 100
+/** An unfinished job not heard of this long is looked up in the mesh. */
+const STALE_RECORD_MS = 5000
 const PROBE_MS = 1000
 const MAINTAIN_MS = 2000
 
@@ -179,26 +181,50 @@ export class Daemon {
     return peerId === this.peerId ? 'alive' : this.membership.peer(peerId)?.status
   }
 
-  /** Ask every live peer about a job this node does not know; the first answer wins. */
+  /**
+   * Ask every live peer about a job. A final record ends the question at once; otherwise the
+   * record of the highest term heard before the timeout wins (a stale peer may still hold an
+   * old term's running record, so the first answer is not good enough).
+   */
   async queryJob (jobId: string, timeoutMs = 3000): Promise<JobRecord | undefined> {
     const peers = this.membership.peers().slice(1).filter(p => p.status === 'alive').map(p => p.vector.peerId)
     if (peers.length === 0) return undefined
     return await new Promise(resolve => {
+      let best: JobRecord | undefined
+      let answers = 0
       const waiters = this.queries.get(jobId) ?? []
       this.queries.set(jobId, waiters)
-      const timer = setTimeout(() => done(undefined), timeoutMs)
-      const done = (record: JobRecord | undefined): void => {
+      const timer = setTimeout(() => done(), timeoutMs)
+      const done = (): void => {
         clearTimeout(timer)
         const list = this.queries.get(jobId)
         const i = list?.indexOf(onFound) ?? -1
         if (list !== undefined && i >= 0) list.splice(i, 1)
         if (list?.length === 0) this.queries.delete(jobId)
-        resolve(record)
+        resolve(best)
       }
-      const onFound = (record: JobRecord): void => done(record)
+      const onFound = (record: JobRecord): void => {
+        answers++
+        if (best === undefined || record.term > best.term || (record.term === best.term && FINAL_STATES.has(record.state))) best = record
+        if (FINAL_STATES.has(record.state) || answers >= peers.length) done()
+      }
       waiters.push(onFound)
       for (const p of peers) this.send(p, { t: 'job.query', jobId })
     })
+  }
+
+  /**
+   * Records of unfinished jobs this node does not coordinate and has heard nothing of for a
+   * while (the submitter's copy, an ex-coordinator's) are refreshed from the mesh: updates sent
+   * across a partition, or by a coordinator that died, are lost, and nobody sends them again.
+   */
+  private refreshStaleRecords (): void {
+    const nowMs = Date.now()
+    for (const record of this.registry.stale(nowMs, STALE_RECORD_MS)) {
+      if (this.coordinator.coordinates(record.jobId) || this.queries.has(record.jobId)) continue
+      this.registry.touch(record.jobId, nowMs)
+      void this.queryJob(record.jobId).then(found => { if (found !== undefined) this.registry.upsert(found, Date.now()) })
+    }
   }
 
   /** Messages to ourselves skip the network (and the encoding) but keep the same async order. */
@@ -250,6 +276,8 @@ export class Daemon {
       case 'job.progress': this.replicas.onProgress(from, m); break
       case 'job.claim': this.replicas.onClaim(from, m); break
       case 'job.claimReply': this.replicas.onClaimReply(from, m); break
+      case 'job.confirm': this.replicas.onConfirm(from, m); break
+      case 'job.confirmReply': this.coordinator.onConfirmReply(from, m); break
       case 'job.commit': this.replicas.onCommit(from, m); break
       case 'job.commitReply': this.coordinator.onCommitReply(from, m); break
       case 'job.takeover':
@@ -314,6 +342,7 @@ export class Daemon {
       this.replicas.tick()
       this.submissions.tick()
     })
+    this.every(STALE_RECORD_MS / 5, () => this.refreshStaleRecords())
     this.every(PROBE_MS, () => this.refreshMetrics())
     this.every(MAINTAIN_MS, () => this.maintainConnections())
     this.maintainConnections()

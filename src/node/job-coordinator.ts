@@ -29,6 +29,8 @@ interface CoordinatedJob {
   restoredByPeer: Record<string, number>
   /** Completed tasks not yet sent to the backups: [taskIndex, peer, result]. */
   progressOut: Array<[number, string, unknown]>
+  /** The majority check before the reduce (see confirmThenReduce). */
+  confirm: { tally: VoteTally, sentMs: number, results: unknown[], tasksByPeer: Record<string, number> } | undefined
   commit: { tally: VoteTally, record: JobRecord, sentMs: number } | undefined
   lastSentMs: number
   dirty: boolean
@@ -178,6 +180,7 @@ export class JobCoordinator {
     this.apply(this.scheduler.step({ type: 'workers', workers: this.opts.workers() }, now))
     this.apply(this.scheduler.step({ type: 'tick' }, now))
     for (const job of this.jobs.values()) {
+      if (job.confirm !== undefined && now - job.confirm.sentMs >= (this.opts.commitRetryMs ?? 1000)) this.sendConfirm(job)
       if (job.commit !== undefined && now - job.commit.sentMs >= (this.opts.commitRetryMs ?? 1000)) this.sendCommit(job, job.commit.record)
       else if (job.dirty && now - job.lastSentMs >= (this.opts.progressIntervalMs ?? 200)) this.publish(job)
     }
@@ -190,13 +193,14 @@ export class JobCoordinator {
       replicaSet,
       record: {
         jobId: spec.jobId, kind: spec.kind, moduleName: spec.moduleName, state, coordinator: this.opts.selfId, term,
-        submitter: spec.submitter, priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
+        replicaSet: [...replicaSet], submitter: spec.submitter, priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
       },
       chunks: [],
       attempts: new Map(),
       roundTrips: new RoundTrips(),
       restoredByPeer: {},
       progressOut: [],
+      confirm: undefined,
       commit: undefined,
       lastSentMs: 0,
       dirty: true,
@@ -247,7 +251,7 @@ export class JobCoordinator {
           break
         case 'jobDone':
           this.flushProgress(job)
-          void this.reduce(job, effect.results, mergeCounts(job.restoredByPeer, effect.tasksByPeer))
+          this.confirmThenReduce(job, effect.results, mergeCounts(job.restoredByPeer, effect.tasksByPeer))
           break
         case 'jobFailed':
           this.finish(job, { state: 'failed', error: effect.error })
@@ -276,6 +280,40 @@ export class JobCoordinator {
     for (const backup of job.replicaSet) {
       if (backup !== this.opts.selfId) this.opts.send(backup, { t: 'job.progress', jobId: job.spec.jobId, term: job.term, done })
     }
+  }
+
+  /**
+   * Before the reduce, a majority of the replica set must still take this term for the job's:
+   * a coordinator that was paused or cut off while a backup took over learns it here and
+   * yields, instead of reducing a result that could never be committed.
+   */
+  private confirmThenReduce (job: CoordinatedJob, results: unknown[], tasksByPeer: Record<string, number>): void {
+    job.confirm = { tally: new VoteTally(job.replicaSet, job.term, this.opts.selfId), sentMs: 0, results, tasksByPeer }
+    if (job.confirm.tally.outcome() === 'won') this.confirmed(job)
+    else this.sendConfirm(job)
+  }
+
+  private sendConfirm (job: CoordinatedJob): void {
+    if (job.confirm === undefined) return
+    job.confirm.sentMs = this.opts.nowMs()
+    for (const member of job.replicaSet) {
+      if (member !== this.opts.selfId) this.opts.send(member, { t: 'job.confirm', jobId: job.spec.jobId, term: job.term })
+    }
+  }
+
+  onConfirmReply (from: string, m: Msg<'job.confirmReply'>): void {
+    const job = this.jobs.get(m.jobId)
+    if (job?.confirm === undefined || job.confirm.tally.term !== m.term) return
+    const outcome = job.confirm.tally.add(from, m.ok, m.promisedTerm)
+    if (outcome === 'won') this.confirmed(job)
+    else if (outcome === 'lost') this.opts.onLostCommit(job.spec.jobId, m.promisedTerm)
+  }
+
+  private confirmed (job: CoordinatedJob): void {
+    const confirm = job.confirm
+    if (confirm === undefined) return
+    job.confirm = undefined
+    void this.reduce(job, confirm.results, confirm.tasksByPeer)
   }
 
   private async reduce (job: CoordinatedJob, results: unknown[], tasksByPeer: Record<string, number>): Promise<void> {

@@ -11,6 +11,7 @@ export interface JobRegistryOptions {
 export class JobRegistry {
   private readonly records = new Map<string, JobRecord>()
   private readonly finishedAt = new Map<string, number>()
+  private readonly updatedAt = new Map<string, number>()
 
   constructor (private readonly opts: JobRegistryOptions) {}
 
@@ -27,9 +28,23 @@ export class JobRegistry {
     }
     this.records.delete(record.jobId)
     this.records.set(record.jobId, record)
+    this.updatedAt.set(record.jobId, nowMs)
     if (FINAL_STATES.has(record.state) && !this.finishedAt.has(record.jobId)) this.finishedAt.set(record.jobId, nowMs)
     this.evict(nowMs)
     return true
+  }
+
+  /**
+   * Unfinished records nobody has updated for `ageMs`: their updates may have been lost (a
+   * partition, a coordinator that died or yielded), so the node asks the mesh about them.
+   */
+  stale (nowMs: number, ageMs: number): JobRecord[] {
+    return [...this.records.values()].filter(r => !FINAL_STATES.has(r.state) && nowMs - (this.updatedAt.get(r.jobId) ?? 0) >= ageMs)
+  }
+
+  /** Count a look at the mesh as an update, so a job is not asked about again at once. */
+  touch (jobId: string, nowMs: number): void {
+    if (this.records.has(jobId)) this.updatedAt.set(jobId, nowMs)
   }
 
   private evict (nowMs: number): void {
@@ -37,6 +52,7 @@ export class JobRegistry {
       if (nowMs - at < this.opts.retentionMs && this.records.size <= this.opts.recordsMax) break
       this.finishedAt.delete(jobId)
       this.records.delete(jobId)
+      this.updatedAt.delete(jobId)
     }
   }
 }

@@ -1,4 +1,4 @@
-import { answerClaim, answerCommit, newReplicaState, observeCoordinator, shouldClaim, VoteTally, type ReplicaState } from '../election/replica-set.js'
+import { answerClaim, answerCommit, answerConfirm, newReplicaState, observeCoordinator, shouldClaim, VoteTally, type ReplicaState } from '../election/replica-set.js'
 import { FINAL_STATES, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import type { RpcMessage } from '../jobs/wire.js'
 import type { CodeCache } from './code-cache.js'
@@ -82,13 +82,16 @@ export class ReplicaStore {
 
   async onReplica (from: string, m: Msg<'job.replica'>): Promise<void> {
     if (!m.replicaSet.includes(this.opts.selfId)) return
+    // Created before the code is stored: progress that arrives meanwhile must find the replica.
+    const replica = this.replicas.get(m.spec.jobId) ?? this.create(m.spec.jobId, m.replicaSet, from, m.term)
+    if (m.term < replica.state.term) return
+    this.opts.log.debug({ from, jobId: m.spec.jobId, term: m.term, tasks: m.chunks.length }, 'replica received')
     try {
       await this.opts.code.put(m.spec.codeHash, m.code)
     } catch (err) {
       this.opts.log.warn({ from, jobId: m.spec.jobId, err: (err as Error).message }, 'rejected replica code')
       return
     }
-    const replica = this.replicas.get(m.spec.jobId) ?? this.create(m.spec.jobId, m.replicaSet, from, m.term)
     if (m.term < replica.state.term) return
     observeCoordinator(replica.state, from, m.term)
     replica.spec = m.spec
@@ -146,6 +149,13 @@ export class ReplicaStore {
     this.opts.takeOver({ spec: replica.spec, chunks: replica.chunks, done: replica.done, term: m.term, replicaSet: replica.state.replicaSet })
   }
 
+  onConfirm (from: string, m: Msg<'job.confirm'>): void {
+    const replica = this.replicas.get(m.jobId)
+    if (replica !== undefined && !replica.state.replicaSet.includes(from)) return
+    const answer = replica === undefined ? { ok: true, promisedTerm: m.term } : answerConfirm(replica.state, m.term)
+    this.opts.send(from, { t: 'job.confirmReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm })
+  }
+
   /** A member votes on a commit; the coordinator votes on its own through `voteOwnCommit`. */
   onCommit (from: string, m: Msg<'job.commit'>): void {
     // The coordinator may sit outside the set (a resubmission to the next live node); only members vote.
@@ -199,7 +209,12 @@ export class ReplicaStore {
         if (now - replica.claim.startedMs > (this.opts.claimTimeoutMs ?? 5000)) replica.claim = undefined
         continue
       }
-      if (!shouldClaim(replica.state, this.opts.selfId, p => this.sameBoot(replica, p))) continue
+      if (!shouldClaim(replica.state, this.opts.selfId, p => this.sameBoot(replica, p))) {
+        if (!this.sameBoot(replica, replica.state.coordinator) && replica.state.coordinator !== this.opts.selfId) {
+          this.opts.log.debug({ jobId: replica.state.jobId, coordinator: replica.state.coordinator, members: replica.state.replicaSet.map(p => [p, this.sameBoot(replica, p), this.opts.liveBoot(p), replica.boots.get(p)]) }, 'coordinator lost, not claiming')
+        }
+        continue
+      }
       const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
       replica.state.promisedTerm = term
       const tally = new VoteTally(replica.state.replicaSet, term, this.opts.selfId)

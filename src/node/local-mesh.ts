@@ -23,6 +23,22 @@ export interface LocalMeshOptions {
   logLevel?: string
   env?: NodeJS.ProcessEnv
   readyTimeoutMs?: number
+  /** Where the nodes run; on 127.0.0.1 of this machine when omitted. */
+  launcher?: NodeLauncher
+}
+
+/**
+ * Runs each node somewhere other than this machine's loopback, e.g. in its own network
+ * namespace (chaos/netns-launcher.ts), so the network between nodes can be cut.
+ */
+export interface NodeLauncher {
+  /** The address node `index` listens on (and the others reach it at). */
+  host: (index: number) => string
+  /** Wrap the node's command line (e.g. in `ip netns exec NS`); must exec in place, keeping the pid. */
+  command: (index: number, cmd: string, args: string[]) => [string, string[]]
+  /** A control-API URL reachable from this process, stable across restarts of node `index`. */
+  exposeApi: (index: number, dataDir: string) => Promise<string>
+  close: () => Promise<void>
 }
 
 export interface LocalNode {
@@ -60,8 +76,8 @@ export class LocalMesh {
   /** The first node's address: every other node bootstraps from it. */
   bootstrapAddr (): string {
     const first = this.nodes[0]
-    const addr = first?.addrs.find(a => a.includes('/ip4/127.0.0.1/'))
-    if (addr === undefined) throw new Error('node 0 has no 127.0.0.1 address yet')
+    const addr = first?.addrs.find(a => a.includes(`/ip4/${this.hostOf(0)}/`))
+    if (addr === undefined) throw new Error(`node 0 has no ${this.hostOf(0)} address yet`)
     return addr
   }
 
@@ -69,14 +85,18 @@ export class LocalMesh {
     const extra = typeof this.opts.args === 'function' ? this.opts.args(index) : (this.opts.args ?? [])
     const timers = this.opts.fastTimers === false ? [] : ['--publish-interval-ms', '250', '--suspect-after-ms', '1500', '--dead-after-ms', '3000']
     const bootstrap = index === 0 && this.nodes[0] === undefined ? [] : ['--bootstrap', this.bootstrapAddr()]
-    return ['--host', '127.0.0.1', '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', ...timers, ...bootstrap, ...extra]
+    return ['--host', this.hostOf(index), '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', ...timers, ...bootstrap, ...extra]
   }
 
   /** Node 0 keeps its p2p port across restarts, so the others' bootstrap address stays valid. */
   private fixedPort (index: number): number {
     if (index !== 0) return 0
-    const known = this.nodes[0]?.addrs.find(a => a.includes('/ip4/127.0.0.1/'))
+    const known = this.nodes[0]?.addrs.find(a => a.includes(`/ip4/${this.hostOf(0)}/`))
     return known === undefined ? 0 : Number(/\/tcp\/(\d+)/.exec(known)?.[1] ?? 0)
+  }
+
+  private hostOf (index: number): string {
+    return this.opts.launcher?.host(index) ?? '127.0.0.1'
   }
 
   async startNode (index: number): Promise<LocalNode> {
@@ -84,8 +104,9 @@ export class LocalMesh {
     mkdirSync(dataDir, { recursive: true })
     rmSync(join(dataDir, 'api.json'), { force: true })
     const out = openSync(join(dataDir, 'node.log'), 'a')
-    const args = [BIN_PATH, 'start', '--data-dir', dataDir, '--log-level', this.opts.logLevel ?? 'info', ...this.argsFor(index)]
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', out, out], detached: true, env: { ...process.env, ...this.opts.env } })
+    const args = [BIN_PATH, 'start', '--data-dir', dataDir, '--log-level', this.opts.logLevel ?? process.env.MESHWORK_MESH_LOG_LEVEL ?? 'info', ...this.argsFor(index)]
+    const [cmd, cmdArgs] = this.opts.launcher?.command(index, process.execPath, args) ?? [process.execPath, args]
+    const proc = spawn(cmd, cmdArgs, { stdio: ['ignore', out, out], detached: true, env: { ...process.env, ...this.opts.env } })
     closeSync(out)
     const node: LocalNode = { index, dataDir, proc, pid: proc.pid, apiUrl: '', peerId: '', addrs: [] }
     this.nodes[index] = node
@@ -97,14 +118,16 @@ export class LocalMesh {
 
   private async waitReady (node: LocalNode): Promise<void> {
     const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 60_000)
+    const exposed = await this.opts.launcher?.exposeApi(node.index, node.dataDir)
     while (Date.now() < deadline) {
       const record = readApiRecord(node.dataDir)
       if (record !== undefined && record.pid === node.pid) {
+        const url = exposed ?? record.url
         try {
-          const view = await (await fetch(`${record.url}/status`)).json() as StatusView
+          const view = await (await fetch(`${url}/status`)).json() as StatusView
           const self = view.peers.find(p => p.peerId === view.self)
           if (self !== undefined && self.addrs.length > 0) {
-            Object.assign(node, { apiUrl: record.url, peerId: view.self, addrs: self.addrs })
+            Object.assign(node, { apiUrl: url, peerId: view.self, addrs: self.addrs })
             return
           }
         } catch { /* not listening yet */ }
@@ -146,6 +169,7 @@ export class LocalMesh {
       await graceful
       clearTimeout(timeout)
     }))
+    await this.opts.launcher?.close()
     if (this.ownsBaseDir && process.env.MESHWORK_KEEP_MESH_DIR === undefined) rmSync(this.baseDir, { recursive: true, force: true })
   }
 }

@@ -29,6 +29,9 @@ describe('bad gossip from a peer inside the mesh is logged and dropped', () => {
     await waitFor('the rogue to join the gossip mesh', () =>
       rogue!.services.pubsub.getSubscribers(MEMBERSHIP_TOPIC).some(p => p.toString() === mesh.nodes[0]!.peerId))
     const victimId = mesh.nodes[1]!.peerId
+    // The forged vector must be judged against a view that already holds the real one.
+    await waitFor('node 0 to see node 1 alive', async () =>
+      (await mesh.status(0)).peers.some(p => p.peerId === victimId && p.status === 'alive'))
     const send = async (data: Uint8Array): Promise<void> => { await rogue!.services.pubsub.publish(MEMBERSHIP_TOPIC, data) }
 
     await send(new TextEncoder().encode('this is not json'))

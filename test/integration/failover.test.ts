@@ -68,12 +68,16 @@ async function startFollowedJob (log: string): Promise<{ following: ReturnType<t
   const seen = new Set<string>()
   for (const submitter of live()) {
     const following = submitFollowing(submitter, log)
+    // Polled over HTTP: a CLI process per poll can be slower than the whole job on a busy machine.
     const job = await waitFor('the job to appear', async () => {
-      const r = await runCli(['jobs', '--api', api(submitter), '--json'])
-      return (JSON.parse(r.stdout) as { jobs: JobRecord[] }).jobs.find(j =>
-        !seen.has(j.jobId) && !FINAL_STATES.has(j.state) && j.submitter === mesh.nodes[submitter]!.peerId)
+      const { jobs } = await (await fetch(`${api(submitter)}/jobs`)).json() as { jobs: JobRecord[] }
+      return jobs.find(j => !seen.has(j.jobId) && j.submitter === mesh.nodes[submitter]!.peerId)
     })
     seen.add(job.jobId)
+    if (FINAL_STATES.has(job.state)) throw new Error(`job ${job.jobId} was already ${job.state} when first seen`)
+    // What an operator would run to find the coordinator.
+    const listed = await runCli(['jobs', '--api', api(submitter), '--json'])
+    expect((JSON.parse(listed.stdout) as { jobs: JobRecord[] }).jobs.find(j => j.jobId === job.jobId)?.coordinator).toBe(job.coordinator)
     if (job.coordinator !== mesh.nodes[submitter]!.peerId) return { following, job }
     await runCli(['cancel', job.jobId, '--api', api(submitter)])
     await following.done

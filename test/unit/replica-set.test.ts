@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { answerClaim, answerCommit, newReplicaState, observeCoordinator, quorumSize, shouldClaim, VoteTally } from '../../src/election/replica-set.js'
+import { answerClaim, answerCommit, answerConfirm, newReplicaState, observeCoordinator, quorumSize, shouldClaim, VoteTally } from '../../src/election/replica-set.js'
 
 const SET = ['C', 'B1', 'B2']
 const alive = (...ids: string[]) => (p: string) => ids.includes(p)
@@ -107,5 +107,31 @@ describe('exactly one result: every interleaving of a stale commit and a takeove
       }
       expect(committed && tookOver, order.map(e => e.join(':')).join(' ')).toBe(false)
     }
+  })
+})
+
+describe('the check before a reduce', () => {
+  it('confirms the current term and promises nothing', () => {
+    const s = newReplicaState('j', SET, 'C', 1)
+    expect(answerConfirm(s, 1)).toEqual({ ok: true, promisedTerm: 1 })
+    expect(s.promisedTerm).toBe(1)
+    expect(answerClaim(s, 2).ok).toBe(true) // a confirm did not block a later takeover
+  })
+  it('refuses a coordinator whose term was overtaken by a claim, telling it the newer term', () => {
+    const s = newReplicaState('j', SET, 'C', 1)
+    answerClaim(s, 2)
+    expect(answerConfirm(s, 1)).toEqual({ ok: false, promisedTerm: 2 })
+  })
+  it('refuses any other term once a result is committed', () => {
+    const s = newReplicaState('j', SET, 'B1', 2)
+    answerCommit(s, 2)
+    expect(answerConfirm(s, 2).ok).toBe(true)
+    expect(answerConfirm(s, 3).ok).toBe(false)
+  })
+  it('a majority of confirmations lets the coordinator reduce; one newer term stops it', () => {
+    const won = new VoteTally(SET, 1, 'C')
+    expect(won.add('B1', true, 1)).toBe('won')
+    const lost = new VoteTally(SET, 1, 'C')
+    expect(lost.add('B2', false, 2)).toBe('lost')
   })
 })
