@@ -9,12 +9,15 @@ import { buildSubmitRequest } from '../src/node/submit.js'
 import { packageRoot } from '../src/package-root.js'
 import { seededRandom } from '../src/util/prng.js'
 import { planFaults, type FaultKind, type PlannedFault } from './schedule.js'
+import { createNetwork, removeStaleNetworks, uniquePrefix } from './netns.js'
+import { netnsLauncher } from './netns-launcher.js'
 
 // The chaos suite: real node processes on 127.0.0.1, a stream of jobs with checkable results,
 // and faults from a seeded schedule (kill -9 of workers and of coordinators found through the
-// jobs API, SIGSTOP/SIGCONT pauses, graceful restarts). One fault at a time: with replica sets
-// of 3 a majority survives any single failure. It ends with a table; jobs lost and wrong or
-// duplicate results must be 0.
+// jobs API, SIGSTOP/SIGCONT pauses, graceful restarts, and — with `partitions`, each node in
+// its own network namespace — cuts of the network between a minority and a majority of the
+// nodes). One fault at a time: with replica sets of 3 a majority survives any single failure.
+// It ends with a table; jobs lost and wrong or duplicate results must be 0.
 
 export interface ChaosOptions {
   nodes: number
@@ -25,6 +28,8 @@ export interface ChaosOptions {
   taskMs: number
   /** A job not final this long after its submission is lost. */
   jobDeadlineMs: number
+  /** Run each node in its own network namespace and add partitions to the faults (root + iproute2). */
+  partitions?: boolean
   log?: (line: string) => void
 }
 
@@ -59,7 +64,21 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? (() => {})
   const started = Date.now()
   const elapsed = (): number => Date.now() - started
-  const mesh = await LocalMesh.start({ nodes: opts.nodes, args: ['--slots', '2'], logLevel: 'info' })
+  let network: Awaited<ReturnType<typeof createNetwork>> | undefined
+  let launcher: ReturnType<typeof netnsLauncher> | undefined
+  if (opts.partitions === true) {
+    await removeStaleNetworks()
+    network = await createNetwork(uniquePrefix(), opts.nodes)
+    launcher = netnsLauncher(network)
+  }
+  let mesh: LocalMesh
+  try {
+    mesh = await LocalMesh.start({ nodes: opts.nodes, args: ['--slots', '2'], logLevel: 'info', ...(launcher !== undefined ? { launcher } : {}) })
+  } catch (err) {
+    await launcher?.close()
+    await network?.destroy()
+    throw err
+  }
   const jobs: JobOutcome[] = []
   const faults: InjectedFault[] = []
   const down = new Set<number>()
@@ -146,6 +165,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
         node = candidates[plan.pick % candidates.length]
       }
       if (node === undefined) { log(`fault ${plan.kind}: no candidate, skipped`); return }
+      if (plan.kind === 'partition') return await partition(plan, node)
       const fault: InjectedFault = { kind: plan.kind, node, atMs: elapsed(), endMs: 0 }
       faults.push(fault)
       down.add(node)
@@ -160,6 +180,25 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
       fault.endMs = elapsed()
       await failover
       await waitForFullMesh(mesh, opts.nodes, 60_000).catch(() => log('mesh did not fully converge after the fault'))
+    }
+
+    /**
+     * Cut a minority (the picked node and the next ones, fewer than half) from the rest, hold it,
+     * heal. Coordinators on the minority side cannot commit; their jobs finish on the majority
+     * side (or, if the majority holds none of a job's replica set, after the heal).
+     */
+    const partition = async (plan: PlannedFault, first: number): Promise<void> => {
+      const size = Math.max(1, Math.floor((opts.nodes - 1) / 2))
+      const minority = Array.from({ length: size }, (_, k) => (first + k) % opts.nodes)
+      const majority = mesh.nodes.map((_, i) => i).filter(i => !minority.includes(i))
+      const fault: InjectedFault = { kind: 'partition', node: first, atMs: elapsed(), endMs: 0 }
+      faults.push(fault)
+      log(`fault partition [${minority.join(',')}] | [${majority.join(',')}] for ${plan.downMs} ms`)
+      await launcher!.partition([minority, majority])
+      await sleep(plan.downMs)
+      await network!.heal()
+      fault.endMs = elapsed()
+      await waitForFullMesh(mesh, opts.nodes, 60_000).catch(() => log('mesh did not fully converge after the heal'))
     }
 
     /** Time from the kill until another node coordinates the job under a higher term (or it ends). */
@@ -181,7 +220,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
     }
 
     const streams = Array.from({ length: opts.concurrency }, async () => await runJobs())
-    for (const plan of planFaults(opts.seed, opts.durationMs)) {
+    for (const plan of planFaults(opts.seed, opts.durationMs, undefined, undefined, opts.partitions === true)) {
       while (elapsed() < plan.atMs) await sleep(50)
       await inject(plan)
     }
@@ -209,6 +248,8 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
     return summarize(opts, jobs, faults, duplicates)
   } finally {
     await mesh.stop()
+    await launcher?.close()
+    await network?.destroy()
   }
 }
 
@@ -234,12 +275,12 @@ function summarize (opts: ChaosOptions, jobs: JobOutcome[], faults: InjectedFaul
   const failoverMsMax = Math.max(0, ...faults.map(f => f.failoverMs ?? 0))
   const latencyMs = { clean: lat(false), faulted: lat(true) }
   const table = [
-    `Chaos run: ${opts.nodes} nodes, seed ${opts.seed}, ${Math.round(opts.durationMs / 1000)} s, ${opts.concurrency} jobs at a time of ${opts.tasksPerJob} tasks × ${opts.taskMs} ms`,
+    `Chaos run: ${opts.nodes} nodes${opts.partitions === true ? ' (one network namespace each)' : ' on 127.0.0.1'}, seed ${opts.seed}, ${Math.round(opts.durationMs / 1000)} s, ${opts.concurrency} jobs at a time of ${opts.tasksPerJob} tasks × ${opts.taskMs} ms`,
     '',
     '| measure | value |',
     '|---|---:|',
     `| jobs submitted | ${jobs.length} |`,
-    `| faults: kill -9 coordinator / kill -9 worker / pause (SIGSTOP) / restart (SIGTERM) | ${byKind('kill-coordinator')} / ${byKind('kill-worker')} / ${byKind('pause')} / ${byKind('restart')} |`,
+    `| faults: kill -9 coordinator / kill -9 worker / pause (SIGSTOP) / restart (SIGTERM) / partition | ${byKind('kill-coordinator')} / ${byKind('kill-worker')} / ${byKind('pause')} / ${byKind('restart')} / ${opts.partitions === true ? byKind('partition') : 'off'} |`,
     `| jobs completed with the correct result | ${correct} |`,
     `| jobs lost (must be 0) | ${lost} |`,
     `| wrong or duplicate results (must be 0) | ${wrong + duplicates} |`,

@@ -67,11 +67,12 @@ function submitFollowing (submitter: number, log: string): { done: Promise<{ cod
 async function startFollowedJob (log: string): Promise<{ following: ReturnType<typeof submitFollowing>, job: JobRecord }> {
   const seen = new Set<string>()
   for (const submitter of live()) {
+    const listJobs = async (): Promise<JobRecord[]> => ((await (await fetch(`${api(submitter)}/jobs`)).json()) as { jobs: JobRecord[] }).jobs
+    for (const j of await listJobs()) seen.add(j.jobId) // earlier tests' jobs
     const following = submitFollowing(submitter, log)
     // Polled over HTTP: a CLI process per poll can be slower than the whole job on a busy machine.
     const job = await waitFor('the job to appear', async () => {
-      const { jobs } = await (await fetch(`${api(submitter)}/jobs`)).json() as { jobs: JobRecord[] }
-      return jobs.find(j => !seen.has(j.jobId) && j.submitter === mesh.nodes[submitter]!.peerId)
+      return (await listJobs()).find(j => !seen.has(j.jobId) && j.submitter === mesh.nodes[submitter]!.peerId)
     })
     seen.add(job.jobId)
     if (FINAL_STATES.has(job.state)) throw new Error(`job ${job.jobId} was already ${job.state} when first seen`)
