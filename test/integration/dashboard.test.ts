@@ -58,7 +58,7 @@ describe('the dashboard in a real browser', () => {
     const chunks = [
       ...Array.from({ length: 10 }, (_, i) => ({ mode: 'slow', ms: 300, value: i })),
       { mode: 'flaky', marker: join(work, 'flaky-marker'), value: 100 },
-      { mode: 'slow', ms: 8000, value: 1000 },
+      { mode: 'slow', ms: 12_000, value: 1000 },
     ]
     const submitted = await runCli(['submit', join(root, 'test', 'fixtures', 'jobs', 'faulty.mjs'), '--input-json', JSON.stringify({ chunks }), '--api', api(0), '--detach'])
     expect(submitted.code, `${submitted.stderr}\n${nodeLogs()}`).toBe(0)
