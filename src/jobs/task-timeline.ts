@@ -196,7 +196,11 @@ export class TaskTimelines {
 
 /** Attempt ids are `${jobId}:${taskIndex}:${n}` with an optional `@${term}` (see the scheduler). */
 export function attemptNumber (attemptId: string): number {
-  const m = /:(\d+)(?:@\d+)?$/.exec(attemptId)
-  const n = m === null ? 1 : Number(m[1])
+  // On the assign path of every task: string scans, no regex.
+  const colon = attemptId.lastIndexOf(':')
+  if (colon < 0) return 1
+  const at = attemptId.indexOf('@', colon)
+  const digits = attemptId.slice(colon + 1, at < 0 ? attemptId.length : at)
+  const n = digits.length > 0 && digits.length < 10 ? Number(digits) : NaN
   return Number.isSafeInteger(n) && n >= 1 ? Math.min(n, 100_000) : 1
 }
