@@ -57,8 +57,8 @@ describe('meshwork top in a terminal', () => {
     const exitFile = join(work, 'top-exit')
     // The shell records top's exit code once it quits; tmux closes the session then.
     const command = `'${process.execPath}' '${BIN_PATH}' top --api ${api(0)} --interval-ms 250; echo $? > '${exitFile}'`
+    tmuxStarted = true // even a failed new-session may have started the server
     await tmux('new-session', '-d', '-s', SESSION, '-x', '160', '-y', '40', command)
-    tmuxStarted = true
 
     const first = await waitFor('three alive nodes on the screen', async () => {
       const text = await screen()

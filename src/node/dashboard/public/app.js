@@ -452,7 +452,7 @@ function gantt (t, nowMs, width) {
     if (status !== 'alive') g.append(s('text', { class: `peer-label s-${status}`, x: 8, y: y + rowPad + 24 }, status))
     for (const { a, lane, end } of row.placed) {
       const bx = x(a.startMs)
-      const bw = Math.max(2, x(end) - bx)
+      const bw = Math.max(2, x(end) - bx - 1) // a hair of space between back-to-back attempts
       const by = y + rowPad + lane * (laneH + laneGap)
       const classes = ['bar', `o-${a.outcome}`]
       if (a.backup) classes.push('backup')
