@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { CodeHashSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema, PeerIdSchema } from './job-spec.js'
+import { JobTimelineSchema } from './task-timeline.js'
 
 // The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
 // before it reaches a core; anything else is dropped with a reason.
@@ -57,6 +58,9 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** any node → peers: who knows this job? (`meshwork result` on a node that never saw it) */
   z.object({ t: z.literal('job.query'), jobId: JobIdSchema }).strict(),
   z.object({ t: z.literal('job.found'), record: JobRecordSchema }).strict(),
+  /** any node → a job's coordinator: its task attempts for the dashboard's timeline (none if it has no copy) */
+  z.object({ t: z.literal('timeline.get'), jobId: JobIdSchema }).strict(),
+  z.object({ t: z.literal('timeline.found'), jobId: JobIdSchema, timeline: JobTimelineSchema.optional() }).strict(),
 ])
 export type RpcMessage = z.infer<typeof RpcMessageSchema>
 

@@ -6,6 +6,8 @@ import { cancelCommand, jobsCommand, resultCommand } from './cmd-jobs.js'
 import { JobFailedError, submitCommand } from './cmd-submit.js'
 import { startCommand } from './cmd-start.js'
 import { statusCommand } from './cmd-status.js'
+import { registerDashboardCommand } from './cmd-dashboard.js'
+import { registerTopCommand } from './cmd-top.js'
 import { defaultSlots, parseIntOption, parseLabel, parseList, UsageError } from './options.js'
 
 const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir)')
@@ -29,7 +31,7 @@ export function buildProgram (): Command {
     .option('--mdns-tag <tag>', 'mDNS service tag: only nodes with the same tag find each other', 'meshwork')
     .addOption(dataDirOption())
     .option('--label <key=value>', 'a label offered to jobs (repeatable)', parseLabel, {})
-    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .addOption(new Option('--log-level <level>', 'structured (pino JSON) logs on stderr from this level up').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').env('MESHWORK_LOG_LEVEL'))
     .option('--publish-interval-ms <ms>', 'publish the state vector at least this often', parseIntOption('--publish-interval-ms', 10, 60_000), 1000)
     .option('--suspect-after-ms <ms>', 'silence before a peer is suspected', parseIntOption('--suspect-after-ms', 20, 600_000), 2500)
     .option('--dead-after-ms <ms>', 'silence before a peer is marked dead', parseIntOption('--dead-after-ms', 30, 600_000), 4500)
@@ -79,6 +81,10 @@ Examples:
     .addOption(apiOption())
     .addOption(dataDirOption())
     .option('--json', 'print { jobs: [...] }')
+    .addHelpText('after', `
+Examples:
+  meshwork jobs
+  meshwork jobs --json | jq '.jobs[] | select(.state == "running")'`)
     .action(jobsCommand)
 
   program.command('result')
@@ -87,6 +93,10 @@ Examples:
     .addOption(apiOption())
     .addOption(dataDirOption())
     .option('--json', 'print { jobId, coordinator, result, tasks, wallMs, tasksByPeer }')
+    .addHelpText('after', `
+Examples:
+  meshwork result jmwy6uis07fee9f2118
+  meshwork result jmwy6uis07fee9f2118 --json | jq .result`)
     .action(resultCommand)
 
   program.command('cancel')
@@ -94,6 +104,9 @@ Examples:
     .argument('<jobId>')
     .addOption(apiOption())
     .addOption(dataDirOption())
+    .addHelpText('after', `
+Examples:
+  meshwork cancel jmwy6uis07fee9f2118`)
     .action(cancelCommand)
 
   program.command('sim')
@@ -117,7 +130,15 @@ Examples:
   program.command('demo')
     .description('Start a local mesh on 127.0.0.1, show it working, and shut it down (what `npm start` runs).')
     .option('--nodes <n>', 'number of node processes', parseIntOption('--nodes', 1, 16), 3)
+    .addHelpText('after', `
+Examples:
+  meshwork demo
+  meshwork demo --nodes 5`)
     .action(demoCommand)
+
+  const clientOptions = (cmd: Command): Command => cmd.addOption(apiOption()).addOption(dataDirOption())
+  registerTopCommand(program, clientOptions)
+  registerDashboardCommand(program, clientOptions)
 
   return program
 }

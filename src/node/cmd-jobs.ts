@@ -1,6 +1,8 @@
 import type { JobRecord } from '../jobs/job-spec.js'
-import { MeshClient, type ClientOptions } from './client.js'
-import { shortId, table } from './format.js'
+import { ClientError, MeshClient, type ClientOptions } from './client.js'
+import { colour, percent, shortId, table } from './format.js'
+
+const JOB_COLOUR: Record<string, number> = { done: 32, failed: 31, cancelled: 90, running: 36, splitting: 36, reducing: 36, pending: 36 }
 import { printOutcome } from './cmd-submit.js'
 
 export async function jobsCommand (opts: ClientOptions & { json?: boolean }): Promise<void> {
@@ -9,14 +11,17 @@ export async function jobsCommand (opts: ClientOptions & { json?: boolean }): Pr
     process.stdout.write(JSON.stringify({ jobs }) + '\n')
     return
   }
-  const rows = jobs.map(j => [j.jobId, j.state, shortId(j.coordinator), String(j.term), `${j.done}/${j.tasks}`, j.moduleName, j.wallMs !== undefined ? `${j.wallMs} ms` : ''])
-  process.stdout.write(rows.length === 0 ? 'no jobs known to this node\n' : table(['JOB', 'STATE', 'COORDINATOR', 'TERM', 'PROGRESS', 'MODULE', 'WALL'], rows) + '\n')
+  const rows = jobs.map(j => [
+    j.jobId, colour(JOB_COLOUR[j.state] ?? 0, j.state), shortId(j.coordinator), String(j.term),
+    `${j.done}/${j.tasks} ${percent(j.state === 'done' ? 1 : j.tasks > 0 ? j.done / j.tasks : 0)}`, j.moduleName, j.wallMs !== undefined ? `${j.wallMs} ms` : '',
+  ])
+  process.stdout.write(rows.length === 0 ? 'no jobs known to this node (submit one with `meshwork submit MODULE`)\n' : table(['JOB', 'STATE', 'COORDINATOR', 'TERM', 'PROGRESS', 'MODULE', 'WALL'], rows) + '\n')
 }
 
 export async function resultCommand (jobId: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
   const record = await MeshClient.fromOptions(opts).get<JobRecord>(`/jobs/${encodeURIComponent(jobId)}`)
   if (record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') return printOutcome(record, opts.json === true)
-  throw new Error(`job ${jobId} is still ${record.state} (${record.done}/${record.tasks} tasks)`)
+  throw new ClientError(`job ${jobId} is still ${record.state} (${record.done}/${record.tasks} tasks): watch it with \`meshwork top\`, or run this again once it is done`)
 }
 
 export async function cancelCommand (jobId: string, opts: ClientOptions): Promise<void> {

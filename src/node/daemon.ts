@@ -29,6 +29,9 @@ import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 import { HostProbe, type HostSample } from './probe.js'
 import { statusView, type StatusView } from './status-view.js'
+import { registerDashboardRoutes } from './dashboard/routes.js'
+import { EventsStream } from './events-stream.js'
+import { TimelineService } from './timeline-service.js'
 
 // The daemon binds the pure cores to libp2p, the OS and the control API.
 
@@ -72,6 +75,7 @@ export class Daemon {
   readonly coordinator: JobCoordinator
   readonly replicas: ReplicaStore
   readonly submissions: JobSubmissions
+  readonly timelines: TimelineService
   private readonly channels: Channels
   /** Outstanding `job.query` broadcasts: jobId → resolvers waiting for a `job.found`. */
   private readonly queries = new Map<string, Array<(record: JobRecord) => void>>()
@@ -131,6 +135,9 @@ export class Daemon {
       },
       rank: jobId => opts.election.rank(jobId, this.members()),
       nowMs: now,
+    })
+    this.timelines = new TimelineService({
+      selfId, send, local: jobId => this.coordinator.timeline(jobId), record: jobId => this.registry.get(jobId), query: async jobId => await this.queryJob(jobId),
     })
   }
 
@@ -296,6 +303,8 @@ export class Daemon {
       case 'job.found':
         for (const resolve of [...(this.queries.get(m.record.jobId) ?? [])]) resolve(m.record)
         break
+      case 'timeline.get': this.timelines.onGet(from, m); break
+      case 'timeline.found': this.timelines.onFound(from, m); break
     }
   }
 
@@ -334,6 +343,10 @@ export class Daemon {
       cancel: record => this.send(record.coordinator, { t: 'job.cancel', jobId: record.jobId }),
       backups: this.opts.backups,
       wallMs: () => Date.now(),
+    })
+    registerDashboardRoutes(this.api, {
+      events: new EventsStream({ selfId: this.peerId, status: () => this.status(), jobs: () => this.registry.list(), log: this.opts.log }),
+      timelines: this.timelines,
     })
     this.refreshMetrics()
     this.every(TICK_MS, () => {

@@ -1,6 +1,13 @@
 // Human-readable formatting for the CLI: sizes, percentages, aligned tables, colour.
 
-const useColour = (): boolean => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
+/** Colour on a terminal, never when NO_COLOR is set (no-color.org); FORCE_COLOR=1 forces it (e.g. through a pager). */
+export function useColourOn (stream: { isTTY?: boolean }): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '' && process.env.FORCE_COLOR !== '0') return true
+  return stream.isTTY === true
+}
+
+const useColour = (): boolean => useColourOn(process.stdout)
 
 export function colour (code: number, text: string): string {
   return useColour() ? `\x1b[${code}m${text}\x1b[0m` : text

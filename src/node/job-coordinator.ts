@@ -2,6 +2,7 @@ import { VoteTally } from '../election/replica-set.js'
 import type { ExecutorPool, TaskOutcome } from '../jobs/executor-pool.js'
 import { FINAL_STATES, PRIORITY_WEIGHT, type JobInput, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from '../jobs/scheduler.js'
+import { TaskTimelines, type JobTimeline } from '../jobs/task-timeline.js'
 import type { RpcMessage } from '../jobs/wire.js'
 import type { Random } from '../util/prng.js'
 import type { CodeCache } from './code-cache.js'
@@ -62,12 +63,16 @@ export class JobCoordinator {
   private readonly jobs = new Map<string, CoordinatedJob>()
   private readonly scheduler: Scheduler
   private progressFlushScheduled = false
+  /** Attempts per task with their peers and times, for the dashboard's timeline (bounded). */
+  private readonly timelines = new TaskTimelines()
 
   constructor (private readonly opts: JobCoordinatorOptions) {
     this.scheduler = new Scheduler({ ...opts.scheduler, emitTaskDone: true }, opts.random)
   }
 
   get activeJobs (): number { return this.jobs.size }
+  /** Task attempts of a job this node coordinates or coordinated recently. */
+  timeline (jobId: string): JobTimeline | undefined { return this.timelines.get(jobId, this.opts.wallMs()) }
   coordinates (jobId: string): boolean { return this.jobs.has(jobId) }
 
   async onSubmit (spec: JobSpec, code: string, input: JobInput, term: number): Promise<void> {
@@ -126,6 +131,9 @@ export class JobCoordinator {
     if (job === undefined || attempt?.peerId !== from) return
     job.attempts.delete(message.attemptId)
     const now = this.opts.nowMs()
+    if (!(message.t === 'task.failed' && message.kind === 'stale-term')) {
+      this.timelines.end(message.jobId, message.attemptId, message.t === 'task.ok' ? 'ok' : 'failed', this.opts.wallMs(), message.t === 'task.ok' ? undefined : `${message.kind}: ${message.error}`)
+    }
     if (message.t === 'task.failed' && message.kind === 'stale-term') {
       // A worker has seen this job under a higher term: another node coordinates it now.
       this.opts.onLostCommit(job.spec.jobId, job.term + 1)
@@ -170,6 +178,7 @@ export class JobCoordinator {
   }
 
   onUnreachable (peerId: string): void {
+    this.timelines.loseAllBut(new Set(this.opts.workers().filter(w => w.peerId !== peerId && (w.status === 'alive' || w.status === 'suspect')).map(w => w.peerId)), this.opts.wallMs())
     this.apply(this.scheduler.step({ type: 'peerUnreachable', peerId }, this.opts.nowMs()))
   }
 
@@ -177,7 +186,9 @@ export class JobCoordinator {
   tick (): void {
     if (this.jobs.size === 0) return
     const now = this.opts.nowMs()
-    this.apply(this.scheduler.step({ type: 'workers', workers: this.opts.workers() }, now))
+    const workers = this.opts.workers()
+    this.apply(this.scheduler.step({ type: 'workers', workers }, now))
+    this.timelines.loseAllBut(new Set(workers.filter(w => w.status === 'alive' || w.status === 'suspect').map(w => w.peerId)), this.opts.wallMs())
     this.apply(this.scheduler.step({ type: 'tick' }, now))
     for (const job of this.jobs.values()) {
       if (job.confirm !== undefined && now - job.confirm.sentMs >= (this.opts.commitRetryMs ?? 1000)) this.sendConfirm(job)
@@ -217,6 +228,7 @@ export class JobCoordinator {
       return
     }
     const now = this.opts.nowMs()
+    this.timelines.begin(job.spec.jobId, job.term, this.opts.selfId, job.chunks.length, done.size, this.opts.wallMs())
     this.apply(this.scheduler.step({ type: 'workers', workers: this.opts.workers() }, now))
     this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term }, now))
     this.publish(job)
@@ -238,8 +250,10 @@ export class JobCoordinator {
             codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
           })
           job.dirty = true
+          this.timelines.assign(effect.jobId, effect.attemptId, effect.taskIndex, effect.peerId, effect.backup, this.opts.wallMs())
           break
         case 'abort':
+          this.timelines.end(effect.jobId, effect.attemptId, 'aborted', this.opts.wallMs())
           job.attempts.delete(effect.attemptId)
           this.opts.send(effect.peerId, { t: 'task.abort', attemptId: effect.attemptId })
           break
@@ -334,6 +348,7 @@ export class JobCoordinator {
     if (FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
     const summary = this.scheduler.job(job.spec.jobId)
     const finishedAtMs = this.opts.wallMs()
+    this.timelines.close(job.spec.jobId, finishedAtMs)
     const record: JobRecord = {
       ...job.record,
       ...outcome,
@@ -374,6 +389,7 @@ export class JobCoordinator {
 
   private drop (job: CoordinatedJob): void {
     this.apply(this.scheduler.step({ type: 'cancelJob', jobId: job.spec.jobId }, this.opts.nowMs()).filter(e => e.type === 'abort'))
+    this.timelines.close(job.spec.jobId, this.opts.wallMs())
     this.jobs.delete(job.spec.jobId)
   }
 

@@ -93,6 +93,8 @@ export class JobSubmissions {
       }
       const record = this.opts.record(jobId)
       if (record !== undefined && record.state !== 'pending' && record.state !== 'splitting') {
+        // Split and replicated: answer the client even if an acceptance or the standby's ack never came.
+        s.accepted()
         this.pending.delete(jobId)
         continue
       }

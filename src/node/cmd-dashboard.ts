@@ -1,0 +1,21 @@
+import type { Command } from 'commander'
+import { resolveApiUrl, type ClientOptions } from './client.js'
+import { dashboardUrl } from './dashboard/token.js'
+
+// `meshwork dashboard`: the address of the local node's web dashboard, with its API token
+// when there is one, so the link opens the page signed in.
+
+export function registerDashboardCommand (program: Command, addClientOptions: (cmd: Command) => Command): void {
+  addClientOptions(program.command('dashboard')
+    .description("Print the link to the node's live web dashboard (served on its control port)."))
+    .option('--json', 'print { url }')
+    .addHelpText('after', `
+Examples:
+  meshwork dashboard                      # then open the link in a browser on this machine
+  meshwork dashboard --data-dir /tmp/node2
+  ssh -L 7070:127.0.0.1:7070 host         # the API listens on 127.0.0.1 only: tunnel to see a remote node`)
+    .action((opts: ClientOptions & { json?: boolean }) => {
+      const url = dashboardUrl(resolveApiUrl(opts), process.env.MESHWORK_TOKEN)
+      process.stdout.write(opts.json === true ? JSON.stringify({ url }) + '\n' : `${url}\n`)
+    })
+}

@@ -1,0 +1,126 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitForFullMesh } from '../../src/node/cmd-demo.js'
+import { LocalMesh } from '../../src/node/local-mesh.js'
+import { runCli } from '../helpers/cli.js'
+
+// The dashboard end to end, in real headless Chromium (Debian's `chromium`, driven by
+// playwright-core): a 3-node mesh, the page served by node 0, a job submitted with the CLI
+// whose progress reaches 100% and whose tasks (with a retry and a backup copy) appear in the
+// timeline, then a node killed with SIGKILL turning dead. Screenshots go to test-artifacts/.
+
+const root = join(import.meta.dirname, '..', '..')
+const artifacts = join(root, 'test-artifacts')
+const CHROMIUM = process.env.MESHWORK_CHROMIUM ?? '/usr/bin/chromium'
+const DEADLINE_MS = 120_000
+
+let mesh: LocalMesh
+let browser: Browser | undefined
+let page: Page
+let work: string
+
+const api = (i: number): string => mesh.nodes[i]!.apiUrl
+const peer = (i: number): string => mesh.nodes[i]!.peerId
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium; .ci/run does) or set MESHWORK_CHROMIUM`)
+  mkdirSync(artifacts, { recursive: true })
+  work = mkdtempSync(join(tmpdir(), 'meshwork-dashboard-test-'))
+  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2'] })
+  await waitForFullMesh(mesh, 3, DEADLINE_MS)
+  // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+  page.setDefaultTimeout(DEADLINE_MS)
+  page.on('pageerror', err => { pageErrors.push(err.message) })
+})
+
+afterAll(async () => {
+  await browser?.close().catch(() => {})
+  await mesh?.stop()
+  if (work !== undefined) rmSync(work, { recursive: true, force: true })
+})
+
+const pageErrors: string[] = []
+
+describe('the dashboard in a real browser', () => {
+  it('shows the mesh, a job reaching 100% and its tasks in the timeline with a retry and a backup marked', async () => {
+    await page.goto(`${api(0)}/`)
+    await page.locator('.node[data-status="alive"]').nth(2).waitFor()
+    expect(await page.locator('.node').count()).toBe(3)
+    await page.locator('#conn[data-state="live"]').waitFor()
+
+    // 10 quick tasks, one that fails on its first attempt (retried elsewhere), and one
+    // straggler that gets a backup copy (first result wins, the other copy is superseded).
+    const chunks = [
+      ...Array.from({ length: 10 }, (_, i) => ({ mode: 'slow', ms: 300, value: i })),
+      { mode: 'flaky', marker: join(work, 'flaky-marker'), value: 100 },
+      { mode: 'slow', ms: 12_000, value: 1000 },
+    ]
+    const submitted = await runCli(['submit', join(root, 'test', 'fixtures', 'jobs', 'faulty.mjs'), '--input-json', JSON.stringify({ chunks }), '--api', api(0), '--detach'])
+    expect(submitted.code, `${submitted.stderr}\n${nodeLogs()}`).toBe(0)
+    const jobId = submitted.stdout.trim()
+    const row = page.locator(`tr[data-job="${jobId}"]`)
+    await row.waitFor()
+    await row.click()
+    await page.locator(`tr.selected[data-job="${jobId}"]`).waitFor()
+
+    // Progress while it runs, then 100% once done.
+    await page.locator(`tr[data-job="${jobId}"] .progress[data-state="done"][data-progress="100"]`).waitFor()
+    await expect.poll(async () => await row.locator('.progress .label').textContent(), { timeout: DEADLINE_MS }).toContain('12/12')
+
+    // Every task has a completed attempt in the timeline; the retry and the backup are marked.
+    const bars = page.locator('#timeline rect.bar')
+    await expect.poll(async () => await distinctTasksDone(page), { timeout: DEADLINE_MS, interval: 200 }).toBe(12)
+    expect(await page.locator('#timeline rect.bar[data-outcome="failed"]').count()).toBeGreaterThanOrEqual(1)
+    expect(await page.locator('#timeline rect.bar.retry').count()).toBeGreaterThanOrEqual(1)
+    expect(await page.locator('#timeline rect.bar.backup').count()).toBeGreaterThanOrEqual(1)
+    expect(await bars.count()).toBeGreaterThanOrEqual(14)
+    // Rows by peer: only the mesh's peers ran tasks.
+    const rowPeers = await page.locator('#timeline g.row').evaluateAll(gs => gs.map(g => (g as HTMLElement).dataset.peer))
+    for (const p of rowPeers) expect(mesh.nodes.map(n => n.peerId)).toContain(p)
+    expect(await page.locator('#timeline-title').textContent()).toContain(jobId)
+    await page.screenshot({ path: join(artifacts, 'dashboard-job.png'), fullPage: true })
+  })
+
+  it('turns a node killed with SIGKILL dead', async () => {
+    const victim = peer(2)
+    await page.locator(`.node[data-peer="${victim}"][data-status="alive"]`).waitFor()
+    await mesh.kill(2, 'SIGKILL')
+    await page.locator(`.node[data-peer="${victim}"][data-status="dead"]`).waitFor()
+    expect(await page.locator(`.node[data-peer="${victim}"] .badge`).textContent()).toBe('dead')
+    expect(await page.locator('#summary').textContent()).toContain('1 dead')
+    expect(await page.locator('.node[data-status="alive"]').count()).toBe(2)
+    await page.screenshot({ path: join(artifacts, 'dashboard-dead.png'), fullPage: true })
+    expect(pageErrors).toEqual([])
+  })
+
+  it('serves a fixed set of files with a strict content security policy, and checks timeline requests', async () => {
+    const index = await fetch(`${api(0)}/`)
+    expect(index.status).toBe(200)
+    expect(index.headers.get('content-type')).toContain('text/html')
+    expect(index.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(index.headers.get('referrer-policy')).toBe('no-referrer')
+    expect((await fetch(`${api(0)}/dashboard/app.js`)).headers.get('content-type')).toContain('javascript')
+    expect((await fetch(`${api(0)}/dashboard/../package.json`)).status).toBe(404)
+    expect((await fetch(`${api(0)}/dashboard/%2e%2e%2fpackage.json`)).status).toBe(404)
+    expect((await fetch(`${api(0)}/timeline/not%20a%20job`)).status).toBe(400)
+    expect((await fetch(`${api(0)}/timeline/jnosuchjob`)).status).toBe(404)
+  })
+})
+
+/** The end of every node's log, for a failure message. */
+function nodeLogs (): string {
+  return mesh.nodes.map(n => {
+    try { return `--- node ${n.index}\n${readFileSync(join(n.dataDir, 'node.log'), 'utf8').split('\n').slice(-15).join('\n')}` } catch { return '' }
+  }).join('\n')
+}
+
+/** Tasks with a successful attempt drawn in the timeline. */
+async function distinctTasksDone (p: Page): Promise<number> {
+  const tasks = await p.locator('#timeline rect.bar[data-outcome="ok"]').evaluateAll(rs => rs.map(r => (r as SVGElement).dataset.task))
+  return new Set(tasks).size
+}
