@@ -37,7 +37,7 @@ export interface NodeLauncher {
   /** Wrap the node's command line (e.g. in `ip netns exec NS`); must exec in place, keeping the pid. */
   command: (index: number, cmd: string, args: string[]) => [string, string[]]
   /** A control-API URL reachable from this process, stable across restarts of node `index`. */
-  exposeApi: (index: number, dataDir: string) => Promise<string>
+  exposeApi?: (index: number, dataDir: string) => Promise<string>
   close: () => Promise<void>
 }
 
@@ -118,7 +118,7 @@ export class LocalMesh {
 
   private async waitReady (node: LocalNode): Promise<void> {
     const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 60_000)
-    const exposed = await this.opts.launcher?.exposeApi(node.index, node.dataDir)
+    const exposed = await this.opts.launcher?.exposeApi?.(node.index, node.dataDir)
     while (Date.now() < deadline) {
       const record = readApiRecord(node.dataDir)
       if (record !== undefined && record.pid === node.pid) {
