@@ -38,7 +38,7 @@ export const DEFAULT_OWNER_POLICY: Readonly<Record<OwnerPolicyName, OwnerPolicyC
   dedicated: { policy: 'dedicated', busyAbove: 1, idleBelow: 1, busyForMs: 3000, idleForMs: 3000, giveBackAfterMs: 30_000, useConsole: false },
 }
 
-export class OwnerPolicyError extends Error { static readonly name = 'OwnerPolicyError' }
+export class OwnerPolicyError extends Error { override name = 'OwnerPolicyError' }
 
 export function ownerPolicyConfig (name: string, overrides: Partial<Omit<OwnerPolicyConfig, 'policy'>> = {}): OwnerPolicyConfig {
   if (name !== 'desktop' && name !== 'dedicated') throw new OwnerPolicyError(`--policy must be desktop or dedicated, got "${name}"`)
