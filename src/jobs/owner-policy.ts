@@ -49,7 +49,7 @@ export function ownerPolicyConfig (name: string, overrides: Partial<Omit<OwnerPo
   }
   frac('busyAbove')
   frac('idleBelow')
-  if (c.idleBelow > c.busyAbove) throw new OwnerPolicyError(`owner policy: the idle threshold (${c.idleBelow}) must not exceed the busy threshold (${c.busyAbove})`)
+  if (c.idleBelow > c.busyAbove) throw new OwnerPolicyError(`owner policy idleBelow (${c.idleBelow}) must not exceed busyAbove (${c.busyAbove})`)
   for (const k of ['busyForMs', 'idleForMs', 'giveBackAfterMs'] as const) {
     if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new OwnerPolicyError(`owner policy ${k} must be a number >= 0, got ${c[k]}`)
   }

@@ -29,7 +29,7 @@ export function ownerPolicyFrom (opts: OwnerStartOptions): OwnerPolicyConfig {
       busyAbove: opts.ownerBusyAbove, idleBelow: opts.ownerIdleBelow, busyForMs: opts.ownerBusyMs, idleForMs: opts.ownerIdleMs, giveBackAfterMs: opts.giveBackAfterMs, hours: opts.hours,
     })
   } catch (err) {
-    if (err instanceof OwnerPolicyError) throw new UsageError(err.message.replace('owner policy busyAbove', '--owner-busy-above').replace('owner policy idleBelow', '--owner-idle-below'))
+    if (err instanceof OwnerPolicyError) throw new UsageError(err.message.replace(/^owner policy /, '').replace(/\bbusyAbove\b/g, '--owner-busy-above').replace(/\bidleBelow\b/g, '--owner-idle-below'))
     throw err
   }
 }

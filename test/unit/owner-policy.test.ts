@@ -113,7 +113,7 @@ describe('owner policy core', () => {
   it('config errors name what is wrong', () => {
     expect(() => ownerPolicyConfig('laptop')).toThrow(/--policy must be desktop or dedicated, got "laptop"/)
     expect(() => ownerPolicyConfig('desktop', { busyAbove: 1.5 })).toThrow(/busyAbove/)
-    expect(() => ownerPolicyConfig('desktop', { busyAbove: 0.3, idleBelow: 0.6 })).toThrow(/idle threshold/)
+    expect(() => ownerPolicyConfig('desktop', { busyAbove: 0.3, idleBelow: 0.6 })).toThrow(/idleBelow \(0.6\) must not exceed busyAbove/)
     expect(() => ownerPolicyConfig('desktop', { giveBackAfterMs: -1 })).toThrow(/giveBackAfterMs/)
   })
 
