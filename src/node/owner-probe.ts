@@ -5,7 +5,9 @@ import { EXECUTOR_MARKER } from '../jobs/executor-process.js'
 // What the owner policy needs to know about the machine, read from /proc (Linux):
 // - the owner's CPU load: the whole machine's busy time minus the time of every Meshwork
 //   process on it (executors, marked by an argv flag, and node daemons) — several nodes may
-//   share one machine and must not count each other's executors as the owner's;
+//   share one machine and must not count each other's executors as the owner's — and minus
+//   idle-priority work (nice 19: batch jobs that already give way to the owner, executors of
+//   older Meshwork versions without the marker among them);
 // - the CPU used by this node's executors (for --max-cpu);
 // - whether the console is in use (logind IdleHint), where logind runs.
 // Elsewhere (no /proc) the owner load reads 0 and the policy behaves as dedicated.
@@ -26,11 +28,11 @@ function readMachine (): MachineSample | undefined {
 }
 
 /** utime + stime (clock ticks, the unit of /proc/stat) and the state letter of a process. */
-export function readProcStat (pid: number): { ticks: number, state: string, ppid: number } | undefined {
+export function readProcStat (pid: number): { ticks: number, state: string, ppid: number, nice: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    return { state: rest[0] ?? '?', ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) }
+    return { state: rest[0] ?? '?', ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]), nice: Number(rest[16]) }
   } catch {
     return undefined
   }
@@ -117,9 +119,9 @@ export class OwnerProbe {
         mesh = isMeshProcess(readArgv(pid)) || ownPids.has(pid)
         this.meshPid.set(pid, mesh)
       }
-      if (!mesh && !ownPids.has(pid)) continue
       const stat = readProcStat(pid)
       if (stat === undefined || !Number.isFinite(stat.ticks)) continue
+      if (!mesh && !ownPids.has(pid) && !(stat.nice >= IDLE_NICE)) continue
       next.set(pid, stat.ticks)
       // A process new since the last sample: all its time falls (about) within the interval.
       const delta = stat.ticks - (this.meshTicks.get(pid) ?? 0)
@@ -148,6 +150,9 @@ export class OwnerProbe {
     })
   }
 }
+
+/** Processes at this niceness run only on CPU nobody else wants: not the owner's demand. */
+const IDLE_NICE = 19
 
 function clamp01 (x: number): number {
   return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0
