@@ -200,7 +200,7 @@ export class ReplicaStore {
         continue
       }
       if (!shouldClaim(replica.state, this.opts.selfId, p => this.sameBoot(replica, p))) continue
-      this.startClaim(replica, now)
+      this.startClaim(replica, now, 'coordinator lost: claiming job')
     }
   }
 
@@ -209,15 +209,15 @@ export class ReplicaStore {
     const replica = this.replicas.get(m.jobId)
     if (replica === undefined || replica.final !== undefined || replica.chunks === undefined || replica.claim !== undefined) return
     if (replica.state.coordinator !== from || replica.state.term !== m.term) return
-    this.startClaim(replica, this.opts.nowMs())
+    this.startClaim(replica, this.opts.nowMs(), 'coordinator drains: claiming job')
   }
 
-  private startClaim (replica: Replica, now: number): void {
+  private startClaim (replica: Replica, now: number, why: string): void {
     const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
     replica.state.promisedTerm = term
     const tally = new VoteTally(replica.state.replicaSet, term, this.opts.selfId)
     replica.claim = { tally, startedMs: now }
-    this.opts.log.info({ jobId: replica.state.jobId, term, coordinator: replica.state.coordinator }, 'coordinator lost: claiming job')
+    this.opts.log.info({ jobId: replica.state.jobId, term, coordinator: replica.state.coordinator }, why)
     for (const member of replica.state.replicaSet) {
       if (member !== this.opts.selfId) this.opts.send(member, { t: 'job.claim', jobId: replica.state.jobId, term })
     }
