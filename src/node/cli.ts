@@ -78,7 +78,7 @@ Examples:
     .option('--input-json <json>', 'input as a JSON value')
     .option('--parts <n>', 'how many parts split should aim for (ctx.parts)', parseIntOption('--parts', 1, 1_000_000))
     .addOption(new Option('--priority <p>', 'fair-share priority').choices(['high', 'normal', 'low']).default('normal'))
-    .option('--detach', 'print the job id and return at once')
+    .option('--detach', 'print the job id and return at once (without it, Ctrl-C cancels the job)')
     .option('--json', 'print one JSON object: { jobId, coordinator, result, tasks, wallMs, tasksByPeer }')
     .addOption(apiOption())
     .addOption(dataDirOption())
@@ -105,10 +105,14 @@ Examples:
     .action(resultCommand)
 
   program.command('cancel')
-    .description('Cancel a running job on every peer.')
+    .description('Cancel a running job on every peer: its tasks stop within a second or two and their executors are recycled; the job shows `cancelled` in `meshwork jobs`. Exits non-zero for a finished or unknown job.')
     .argument('<jobId>')
     .addOption(apiOption())
     .addOption(dataDirOption())
+    .addHelpText('after', `
+Examples:
+  meshwork cancel j1a2b3c4d5e6f --api http://127.0.0.1:7070
+  (Ctrl-C on an interactive \`meshwork submit\` cancels its job too.)`)
     .action(cancelCommand)
 
   program.command('drain')

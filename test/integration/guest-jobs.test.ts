@@ -65,6 +65,24 @@ describe('capabilities', () => {
   })
 })
 
+describe('bad input names the field', () => {
+  it('start refuses an unknown policy, a malformed --hours, --label or --max-cpu', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--policy', 'laptop'], /--policy must be desktop or dedicated, got "laptop"/],
+      [['--hours', '19-07'], /--hours must look like HH:MM-HH:MM/],
+      [['--hours', '25:00-07:00'], /--hours/],
+      [['--label', 'zone'], /--label must look like KEY=VALUE/],
+      [['--max-cpu', '0'], /--max-cpu must be a percentage/],
+      [['--owner-busy-above', '20', '--owner-idle-below', '40'], /--owner-idle-below .* must not exceed --owner-busy-above/],
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(['start', '--no-mdns', '--port', '0', '--api-port', '0', ...args], 60_000)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr).toMatch(message)
+    }
+  })
+})
+
 describe('cancellation', () => {
   /** Executor CPU ticks of every node over about a second. */
   async function executorTicksOverASecond (): Promise<number> {
