@@ -97,7 +97,19 @@ export class TaskWorker {
   }
 
   onAbort (from: string, attemptId: string): void {
-    if (this.running.get(attemptId)?.from === from) this.opts.pool.abort(attemptId)
+    if (this.running.get(attemptId)?.from === from) {
+      this.opts.pool.abort(attemptId)
+      return
+    }
+    // Not started yet (its code is on the way): it must not start later.
+    for (const [hash, waiting] of this.waitingForCode) {
+      const i = waiting.findIndex(w => w.task.attemptId === attemptId && w.from === from)
+      if (i < 0) continue
+      waiting.splice(i, 1)
+      this.waitingCount--
+      if (waiting.length === 0) this.waitingForCode.delete(hash)
+      return
+    }
   }
 
   /** Hand every running and waiting task back to its coordinator, which places it elsewhere. */
