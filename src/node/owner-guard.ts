@@ -34,7 +34,7 @@ const DUTY_PERIOD_MS = 200
 
 export class OwnerGuard {
   private readonly core: OwnerPolicy
-  private readonly probe = new OwnerProbe()
+  private readonly probe: OwnerProbe
   private readonly timers: NodeJS.Timeout[] = []
   private policyPaused = false
   private dutyOff = false
@@ -46,6 +46,7 @@ export class OwnerGuard {
 
   constructor (private readonly opts: OwnerGuardOptions) {
     this.core = new OwnerPolicy(opts.policy)
+    this.probe = new OwnerProbe(opts.policy.policy === 'desktop' && opts.policy.useConsole)
   }
 
   start (): void {

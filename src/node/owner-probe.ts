@@ -85,7 +85,9 @@ export class OwnerProbe {
   private consoleAvailable = true
   private consoleCheckedMs = -Infinity
 
-  constructor () {
+  /** `watchConsole`: ask logind about the console (desktop policy only). */
+  constructor (watchConsole = true) {
+    this.consoleAvailable = watchConsole && process.platform === 'linux'
     this.scanMesh(new Set())
   }
 
