@@ -130,3 +130,31 @@ describe('owner policy core', () => {
     expect(nextRunFraction(1, 1, 0.01)).toBe(0.5)
   })
 })
+
+describe('owner probe helpers', () => {
+  it('tells Meshwork executors and daemons (of any node) from the owner\'s processes', async () => {
+    const { isMeshProcess } = await import('../../src/node/owner-probe.js')
+    expect(isMeshProcess(['/usr/bin/node', '--max-old-space-size=512', '/x/dist/src/jobs/executor-child.js', '--meshwork-executor'])).toBe(true)
+    expect(isMeshProcess(['/usr/bin/node', '/work/other/bin/meshwork.js', 'start', '--port', '0'])).toBe(true)
+    expect(isMeshProcess(['meshwork', 'start'])).toBe(true)
+    expect(isMeshProcess(['/usr/bin/node', '-e', 'for (;;) {}'])).toBe(false)
+    expect(isMeshProcess(['/usr/bin/node', '/work/bin/meshwork.js', 'submit', 'start.mjs'])).toBe(false)
+    expect(isMeshProcess(['make', '-j8'])).toBe(false)
+  })
+
+  it('finds tools on PATH from the configured list', async () => {
+    const { findTools } = await import('../../src/node/capabilities.js')
+    const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const dir = mkdtempSync(join(tmpdir(), 'meshwork-tools-'))
+    try {
+      writeFileSync(join(dir, 'cc'), '#!/bin/sh\n')
+      chmodSync(join(dir, 'cc'), 0o755)
+      writeFileSync(join(dir, 'make'), 'not executable')
+      expect(findTools(['cc', 'make', 'rustc'], dir)).toEqual(['cc'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
