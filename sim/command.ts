@@ -10,6 +10,7 @@ import { buildWorkload, isWorkloadName, WORKLOAD_NAMES, type WorkloadName } from
 import { Rng } from './engine/random.js'
 import { GOSSIP_NOTE } from './gossip/note.js'
 import type { Injection } from './world.js'
+import type { OwnerPolicyName } from '../src/jobs/owner-policy.js'
 
 // `meshwork sim …` / `npm run sim`: run the simulator for one or more architectures and
 // sizes and write the report, or run DST seeds. The options are plain strings and numbers.
@@ -42,6 +43,11 @@ export interface SimOptions {
   charts?: boolean
   /** Deliberate bug for checker tests: 'wrong-result' | 'double-publish'. */
   inject?: string
+  /**
+   * Owner policy of machines with an owner: desktop | dedicated | both (side by side). Default:
+   * both for the owner workload, none (the accept-threshold model) otherwise.
+   */
+  policy?: string
   help?: boolean
 }
 
@@ -87,6 +93,14 @@ function parseWorkload (text: string | undefined): WorkloadName {
   return w
 }
 
+function parsePolicies (text: string | undefined, workload: WorkloadName): Array<OwnerPolicyName | undefined> {
+  const t = text ?? (workload === 'owner' ? 'both' : undefined)
+  if (t === undefined) return [undefined]
+  if (t === 'both') return ['desktop', 'dedicated']
+  if (t === 'desktop' || t === 'dedicated') return [t]
+  throw new SimUsageError(`--policy must be desktop, dedicated or both, got "${t}"`)
+}
+
 function parseInject (text: string | undefined): Injection {
   if (text === undefined) return undefined
   if (text === 'wrong-result' || text === 'double-publish') return text
@@ -119,15 +133,17 @@ export async function simCommand (opts: SimOptions, io: SimIo = { log: line => p
   if (mode === 'dst') return runDstSeeds(opts, archs, sizes, workload, seed, inject, io)
 
   const faults = parseFaults(opts.faults)
+  const policies = parsePolicies(opts.policy, workload)
   const runs: RunMetrics[] = []
   for (const n of sizes) {
-    for (const arch of archs) {
+    for (const arch of archs) for (const policy of policies) {
       const cfg = defaultConfig()
       if (opts.viewPeers !== undefined) cfg.scale.viewPeersMax = opts.viewPeers
-      const out = runOnce({ arch, nodes: n, workload, seed, faults, cfg, ...(opts.tasks !== undefined ? { tasks: opts.tasks } : {}), ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}), ...(inject !== undefined ? { inject } : {}) })
+      const out = runOnce({ arch, nodes: n, workload, seed, faults, cfg, ...(opts.tasks !== undefined ? { tasks: opts.tasks } : {}), ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}), ...(inject !== undefined ? { inject } : {}), ...(policy !== undefined ? { ownerPolicy: policy } : {}) })
       const m = out.metrics
       runs.push(m)
-      io.log(`${arch.padEnd(12)} N=${String(n).padEnd(6)} ${m.stopReason.padEnd(10)} jobs ${m.jobsDone}/${m.jobs} tasks ${m.tasks} makespan ${m.makespanS.toFixed(2)} s ` +
+      if (policy !== undefined) io.log(`${m.arch.padEnd(20)} owner busy ${m.ownerBusyS.toFixed(0)} node-s, owner time stolen ${m.ownerStolenCpuS.toFixed(1)} CPU-s, tasks done ${m.tasksDone}`)
+      io.log(`${m.arch.padEnd(12)} N=${String(n).padEnd(6)} ${m.stopReason.padEnd(10)} jobs ${m.jobsDone}/${m.jobs} tasks ${m.tasks} makespan ${m.makespanS.toFixed(2)} s ` +
         `throughput ${m.throughputTasksPerS.toFixed(0)}/s util ${m.utilisation.toFixed(3)} | ${m.events} events in ${(out.wallMs / 1000).toFixed(1)} s wall: ` +
         `${Math.round(m.events / (out.wallMs / 1000))} events/s, ${(m.simSeconds / (out.wallMs / 1000)).toFixed(2)} sim-s per wall-s`)
       for (const v of m.violations) io.log(`  violation: ${v}`)

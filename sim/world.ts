@@ -21,6 +21,7 @@ import { messageBytes, type SimMessage } from './net/messages.js'
 import { Network } from './net/network.js'
 import { scheduleFaults } from './model/fault-injector.js'
 import { scheduleOwners } from './model/owner-load.js'
+import { OwnerPolicy, type OwnerPolicyName } from '../src/jobs/owner-policy.js'
 import { buildWorkload, type JobPlan, type Workload, type WorkloadName } from './workload/workloads.js'
 
 // One simulated mesh: nodes, network, gossip model, the architecture's bindings, workload and
@@ -46,6 +47,11 @@ export interface RunSpec {
   taskMs?: number
   /** Calibration: identical nodes with this many slots and speed 1. */
   uniformSlots?: number
+  /**
+   * Nodes with an owner run this owner policy (the real core, src/jobs/owner-policy.ts): pause,
+   * give back, accept again. Undefined: the older model (stop accepting above ownerAcceptMax).
+   */
+  ownerPolicy?: OwnerPolicyName
 }
 
 /** A node crash-free for this long before the first job: every node has published once. */
@@ -76,7 +82,7 @@ export class World {
   private readonly coordinators = new Map<number, CoordinatorBinding>()
   private readonly replicaBindings = new Map<number, ReplicaBinding>()
   readonly submitters = new Map<number, SubmitterBinding>()
-  private readonly ownerOn: Uint8Array
+  readonly ownerOn: Uint8Array
   private jobsOpen = 0
   private lastProgressMs = 0
   private lastAccepted = -1
@@ -212,7 +218,7 @@ export class World {
     const membership = node.membership
     if (!node.up || membership === undefined) return
     const ownerLoad = this.ownerLoadOf(node)
-    const metrics = localMetrics(node, ownerLoad, ownerLoad <= this.cfg.node.ownerAcceptMax && node.slots > 0, this.sim.nowMs)
+    const metrics = localMetrics(node, ownerLoad, this.acceptingOf(node, ownerLoad), this.sim.nowMs)
     this.applyMembership(node, membership.step({ type: 'metrics', metrics }, this.sim.nowMs))
   }
 
@@ -222,6 +228,7 @@ export class World {
    * most every publishGapMinMs = 100 ms anyway), which keeps a busy node to ~10 steps a second.
    */
   loadChanged (node: SimNode): void {
+    if (this.ownerOn[node.index] === 1) this.accountOwner(node)
     if (this.arch.transport !== 'gossip' || node.metricsPending) return
     node.metricsPending = true
     const epoch = node.epoch
@@ -239,7 +246,7 @@ export class World {
     node.incarnation = Math.floor(this.sim.nowMs) + 1
     const ownerLoad = this.ownerLoadOf(node)
     node.membership = new Membership(
-      { peerId: node.id, incarnation: node.incarnation, metrics: localMetrics(node, ownerLoad, ownerLoad <= this.cfg.node.ownerAcceptMax && node.slots > 0, this.sim.nowMs) },
+      { peerId: node.id, incarnation: node.incarnation, metrics: localMetrics(node, ownerLoad, this.acceptingOf(node, ownerLoad), this.sim.nowMs) },
       { publishIntervalMs: this.cfg.protocol.publishIntervalMs, suspectAfterMs: this.cfg.protocol.suspectAfterMs, deadAfterMs: this.cfg.protocol.deadAfterMs, peersMax: 100_000 },
     )
     // The master hears every worker's heartbeats (directly or through the store).
@@ -249,6 +256,7 @@ export class World {
 
   crash (node: SimNode): void {
     if (!node.up) return
+    if (this.ownerOn[node.index] === 1) this.accountOwner(node)
     const now = this.sim.nowMs
     for (const t of node.running.values()) node.slotBusyMs += now - t.startedMs
     const coord = this.coordinators.get(node.index)
@@ -261,6 +269,10 @@ export class World {
     node.epoch++
     node.crashedAtMs = now
     node.running.clear()
+    node.accountedRunning = 0
+    // The executors died with the daemon; a restarted daemon starts its policy afresh.
+    node.paused = false
+    if (node.policy !== undefined) node.policy = new OwnerPolicy(node.policy.config)
     node.queue = []
     node.queueHead = 0
     node.queued.clear()
@@ -297,6 +309,26 @@ export class World {
   }
 
   ownerLoadOf (node: SimNode): number { return node.ownerBusy ? this.cfg.node.ownerLoad : 0 }
+
+  acceptingOf (node: SimNode, ownerLoad: number): boolean {
+    if (node.slots <= 0) return false
+    return node.policy !== undefined ? node.policy.view().accepting : ownerLoad <= this.cfg.node.ownerAcceptMax
+  }
+
+  /**
+   * Owner-time accounting, called before anything that changes it (tasks start or end, pause,
+   * resume, the owner comes or goes): executor-ms of mesh tasks while the owner was busy.
+   */
+  accountOwner (node: SimNode): void {
+    const now = this.sim.nowMs
+    const dt = now - node.accountedAtMs
+    if (dt > 0 && node.ownerBusy) {
+      node.stolenMs += node.accountedRunning * dt
+      node.ownerBusyMs += dt
+    }
+    node.accountedAtMs = now
+    node.accountedRunning = node.up && !node.paused ? node.running.size : 0
+  }
 
   // ---- membership plumbing ----
 

@@ -91,6 +91,7 @@ export class CoordinatorBinding {
     job.attempts.delete(m.attemptId)
     const now = this.w.sim.nowMs
     if (m.t === 'task.ok') this.apply(this.scheduler.step({ type: 'taskOk', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, result: m.value }, now))
+    else if (m.returned === true) this.apply(this.scheduler.step({ type: 'taskReturned', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId }, now))
     else this.apply(this.scheduler.step({ type: 'taskFailed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: m.error, retryable: m.retryable }, now))
   }
 

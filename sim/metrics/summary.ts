@@ -47,6 +47,12 @@ export interface RunMetrics {
   simSeconds: number
   events: number
   violations: string[]
+  /** Owner policy of the nodes with an owner ('' = the older accept-threshold model). */
+  policy: string
+  /** Node-seconds during which owners were busy. */
+  ownerBusyS: number
+  /** Executor CPU-seconds of mesh tasks run while their machine's owner was busy: owner time stolen. */
+  ownerStolenCpuS: number
 }
 
 export function quantile (sorted: readonly number[], q: number): number {
@@ -121,8 +127,16 @@ export function summarize (w: World, faults: string): RunMetrics {
   let controlDrops = w.store?.cpu.dropped ?? 0
   for (const node of w.nodes) controlDrops += node.cpu.dropped
   const gossipCpu = w.arch.transport === 'gossip' ? w.gossip.publishes * w.gossip.perNodeCopies / 2 * w.cfg.service.gossipRelayUs / 1000 / simMs : 0
+  let ownerBusyMs = 0
+  let stolenMs = 0
+  for (const node of w.nodes) {
+    if (w.ownerOn[node.index] !== 1) continue
+    w.accountOwner(node)
+    ownerBusyMs += node.ownerBusyMs
+    stolenMs += node.stolenMs
+  }
   return {
-    arch: w.arch.name,
+    arch: w.spec.ownerPolicy !== undefined ? `${w.arch.name}/${w.spec.ownerPolicy}` : w.arch.name,
     nodes: n,
     workload: w.workload.name,
     seed: w.seed,
@@ -159,5 +173,8 @@ export function summarize (w: World, faults: string): RunMetrics {
     simSeconds: simS,
     events: w.sim.eventsRun,
     violations: [...w.ledger.violations],
+    policy: w.spec.ownerPolicy ?? '',
+    ownerBusyS: ownerBusyMs / 1000,
+    ownerStolenCpuS: stolenMs / 1000,
   }
 }

@@ -1,4 +1,5 @@
 import type { Membership } from '../../src/gossip/membership.js'
+import type { OwnerPolicy } from '../../src/jobs/owner-policy.js'
 import type { ControlPlane } from './control-plane.js'
 
 // One simulated machine: its hardware, liveness, and the state its bindings keep. The
@@ -11,6 +12,8 @@ export interface RunningTask {
   taskIndex: number
   startedMs: number
   durationMs: number
+  /** Set while the owner policy has the executors stopped: work left when paused. */
+  remainingMs?: number
 }
 
 export interface QueuedTask {
@@ -42,6 +45,15 @@ export class SimNode {
   slotsDown = 0
   readonly jobTerms = new Map<string, number>()
   ownerBusy = false
+  /** The owner-policy core (src/jobs/owner-policy.ts) of a node with an owner, when the run names a policy. */
+  policy: OwnerPolicy | undefined
+  /** Executors stopped by the policy (SIGSTOP in the real binding): running tasks make no progress. */
+  paused = false
+  /** Owner-time accounting: executor-ms spent while the owner was busy, and when it was last brought up to date. */
+  stolenMs = 0
+  ownerBusyMs = 0
+  accountedAtMs = 0
+  accountedRunning = 0
   metricsPending = false
   lastMetricsMs = -Infinity
   /** Peers in this node's membership view when it last built one (the placement scan length). */

@@ -2,7 +2,7 @@ import type { World } from '../world.js'
 import { taskWorkMs } from '../workload/workloads.js'
 import { expectedResult } from '../workload/task-values.js'
 import type { SimMessage } from '../net/messages.js'
-import type { SimNode } from './sim-node.js'
+import type { RunningTask, SimNode } from './sim-node.js'
 
 // The worker side of a node, as src/node/task-worker.ts does it: refuse assignments from a
 // stale coordinator term, run tasks on free executor slots (FIFO beyond them), answer each
@@ -20,7 +20,12 @@ export function onAssign (w: World, node: SimNode, from: number, m: Assign): voi
   }
   if (m.term > known) rememberTerm(node, m.jobId, m.term)
   if (node.running.has(m.attemptId) || node.queued.has(m.attemptId)) return
-  if (node.slotsFree > 0 && node.queued.size === 0) return start(w, node, from, m.jobId, m.taskIndex, m.attemptId)
+  if (node.policy !== undefined && !node.policy.view().accepting) {
+    // Yielding to its owner: hand it back (the binding's TaskWorker does the same).
+    w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: 'returned: node not accepting', retryable: true, returned: true })
+    return
+  }
+  if (!node.paused && node.slotsFree > 0 && node.queued.size === 0) return start(w, node, from, m.jobId, m.taskIndex, m.attemptId)
   if (node.queued.size >= QUEUE_MAX) {
     w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: 'overloaded: worker queue full', retryable: true })
     return
@@ -42,9 +47,17 @@ function start (w: World, node: SimNode, from: number, jobId: string, taskIndex:
   const task = { from, jobId, taskIndex, startedMs: w.sim.nowMs, durationMs }
   node.running.set(attemptId, task)
   w.loadChanged(node)
+  complete(w, node, attemptId, task, durationMs)
+}
+
+/** Ends the task after `afterMs` of run time, unless it was aborted, paused or crashed meanwhile. */
+function complete (w: World, node: SimNode, attemptId: string, task: RunningTask, afterMs: number): void {
+  const { jobId, taskIndex, from, durationMs } = task
+  const plan = w.jobsById.get(jobId)
+  if (plan === undefined) return
   const epoch = node.epoch
-  w.sim.after(durationMs, () => {
-    if (node.epoch !== epoch || node.running.get(attemptId) !== task) return // aborted or crashed meanwhile
+  w.sim.after(afterMs, () => {
+    if (node.epoch !== epoch || node.running.get(attemptId) !== task) return // aborted, paused or crashed meanwhile
     node.running.delete(attemptId)
     node.slotBusyMs += durationMs
     node.tasksRun++
@@ -58,7 +71,7 @@ function start (w: World, node: SimNode, from: number, jobId: string, taskIndex:
 }
 
 export function startNext (w: World, node: SimNode): void {
-  while (node.slotsFree > 0 && node.queueHead < node.queue.length) {
+  while (!node.paused && node.slotsFree > 0 && node.queueHead < node.queue.length) {
     const q = node.queue[node.queueHead++]
     if (q === undefined) break
     if (!node.queued.delete(q.attemptId)) continue // aborted while queued
@@ -116,4 +129,51 @@ export function executorCrash (w: World, node: SimNode): void {
     w.loadChanged(node)
     startNext(w, node)
   })
+}
+
+/** The owner policy stops the executors: every running task keeps the work it has left. */
+export function pauseTasks (w: World, node: SimNode): void {
+  if (node.paused) return
+  w.accountOwner(node)
+  node.paused = true
+  const now = w.sim.nowMs
+  for (const [attemptId, t] of [...node.running]) {
+    // A new object: the pending completion of the old one no longer matches and is ignored.
+    node.running.set(attemptId, { ...t, remainingMs: Math.max(0, t.startedMs + t.durationMs - now) })
+  }
+  w.loadChanged(node)
+}
+
+export function resumeTasks (w: World, node: SimNode): void {
+  if (!node.paused) return
+  w.accountOwner(node)
+  node.paused = false
+  const now = w.sim.nowMs
+  for (const [attemptId, t] of [...node.running]) {
+    const left = t.remainingMs ?? 0
+    // Run time so far is kept: the task ends `left` from now, as if started that much earlier.
+    const resumed: RunningTask = { from: t.from, jobId: t.jobId, taskIndex: t.taskIndex, startedMs: now + left - t.durationMs, durationMs: t.durationMs }
+    node.running.set(attemptId, resumed)
+    complete(w, node, attemptId, resumed, left)
+  }
+  w.loadChanged(node)
+  startNext(w, node)
+}
+
+/** The owner stayed busy past the grace period: hand running and queued tasks back. */
+export function giveBackTasks (w: World, node: SimNode): void {
+  const now = w.sim.nowMs
+  for (const [attemptId, t] of [...node.running]) {
+    node.running.delete(attemptId)
+    node.slotBusyMs += Math.max(0, t.durationMs - (t.remainingMs ?? Math.max(0, t.startedMs + t.durationMs - now))) // partial work, wasted
+    w.send(node.index, t.from, { t: 'task.failed', jobId: t.jobId, taskIndex: t.taskIndex, attemptId, error: 'returned: owner busy', retryable: true, returned: true })
+  }
+  for (let i = node.queueHead; i < node.queue.length; i++) {
+    const q = node.queue[i]
+    if (q === undefined || !node.queued.delete(q.attemptId)) continue
+    w.send(node.index, q.from, { t: 'task.failed', jobId: q.jobId, taskIndex: q.taskIndex, attemptId: q.attemptId, error: 'returned: owner busy', retryable: true, returned: true })
+  }
+  node.queue = []
+  node.queueHead = 0
+  w.loadChanged(node)
 }

@@ -6,7 +6,7 @@ export type SimMessage =
   | { t: 'task.assign', jobId: string, taskIndex: number, attemptId: string, term: number }
   | { t: 'task.abort', attemptId: string }
   | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number }
-  | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean }
+  | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean, returned?: boolean }
   | { t: 'job.submit', jobId: string, term: number }
   | { t: 'job.ack', jobId: string, term: number }
   | { t: 'job.update', jobId: string, term: number, final: boolean }  // final=false: running (replicated)

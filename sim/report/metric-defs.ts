@@ -28,6 +28,7 @@ export const METRICS: readonly MetricDef[] = [
   { key: 'recoveryMsMean', label: 'job recovery after coordinator death', unit: 'ms', digits: 0, better: 'lower', chart: false },
   { key: 'jobsLost', label: 'jobs lost', unit: 'jobs', digits: 0, better: 'lower', chart: true },
   { key: 'wastedExecutions', label: 'wasted task executions', unit: 'tasks', digits: 0, better: 'lower', chart: false },
+  { key: 'ownerStolenCpuS', label: 'owner time stolen', unit: 'CPU-s', digits: 1, better: 'lower', chart: false },
 ]
 
 export function formatValue (v: unknown, digits: number): string {

@@ -54,6 +54,7 @@ export async function writeReport (dir: string, runs: readonly RunMetrics[], ctx
     '',
     `Gossip model: ${ctx.gossipNote}`,
     '',
+    ...ownerSection(runs),
     ...(violations.length > 0 ? ['## Checker violations', '', ...violations, ''] : []),
     ...(chartLinks.length > 0 ? ['## Charts', '', ...chartLinks, ''] : []),
   ].join('\n')
@@ -61,4 +62,23 @@ export async function writeReport (dir: string, runs: readonly RunMetrics[], ctx
   writeFileSync(join(dir, 'results.json'), JSON.stringify(runs, null, 2) + '\n')
   written.unshift('report.md', 'results.json')
   return written
+}
+
+/** With owner policies: what the mesh took from owners against the work it finished. */
+function ownerSection (runs: readonly RunMetrics[]): string[] {
+  const withPolicy = runs.filter(r => r.policy !== '')
+  if (withPolicy.length === 0) return []
+  const rows = withPolicy.map(r => `| ${r.arch} | ${r.nodes} | ${r.policy} | ${r.ownerBusyS.toFixed(0)} | ${r.ownerStolenCpuS.toFixed(1)} | ${r.ownerBusyS > 0 ? (100 * r.ownerStolenCpuS / r.ownerBusyS).toFixed(1) : '—'} | ${r.jobsDone}/${r.jobs} | ${r.tasksDone} | ${r.makespanS.toFixed(1)} | ${(r.ownerStolenCpuS / Math.max(1, r.tasksDone) * 1000).toFixed(1)} |`)
+  return [
+    '## Owners\' time: stolen against work finished',
+    '',
+    'The same owner-policy core as the nodes (src/jobs/owner-policy.ts) runs on every simulated machine with an owner.',
+    '"Owner time stolen" is the executor CPU time of mesh tasks that ran while the machine\'s owner was busy (a paused task',
+    'takes none); "owner busy" is node-seconds during which owners were busy.',
+    '',
+    '| arch/policy | N | policy | owner busy (node-s) | owner time stolen (CPU-s) | stolen per busy second (%) | jobs done | tasks done | makespan (s) | stolen per 1000 tasks (CPU-s) |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ]
 }

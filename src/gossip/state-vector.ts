@@ -34,6 +34,8 @@ export const StateVectorSchema = z.object({
   arch: shortText,
   nodeVersion: shortText,
   apiUrl: shortText.optional(),
+  /** `meshwork drain` in progress: not accepting, not to be elected for new jobs. */
+  draining: z.boolean().optional(),
   /** Random per process start: a restarted node (same peer id) has lost what it held in memory. */
   bootId: z.string().max(64),
 }).strict()
@@ -45,7 +47,7 @@ export type LocalMetrics = Omit<StateVector, 'peerId' | 'incarnation' | 'version
 
 /** Fields whose change is worth publishing at once rather than on the next interval. */
 export const IMMEDIATE_FIELDS: ReadonlyArray<keyof LocalMetrics> = [
-  'addrs', 'slotsTotal', 'slotsFree', 'runningTasks', 'accepting', 'labels', 'tools', 'apiUrl',
+  'addrs', 'slotsTotal', 'slotsFree', 'runningTasks', 'accepting', 'labels', 'tools', 'apiUrl', 'draining',
 ]
 
 /** Is `a` newer than `b`? */

@@ -1,11 +1,17 @@
 // One executor child process: how it is started (heap limit, niceness, IPC), what is kept of its
 // stderr, and how its death is classified. The pool decides what a death means for its tasks.
-import { fork, type ChildProcess } from 'node:child_process'
+import { execFile, fork, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { ChildMessage, ParentMessage } from './executor-protocol.js'
 import { NICENESS_ENV } from './executor-protocol.js'
+
+/**
+ * In every executor's argv, so any node on the machine can tell mesh executors from the owner's
+ * processes in /proc (the owner policy subtracts their CPU from the machine's).
+ */
+export const EXECUTOR_MARKER = '--meshwork-executor'
 
 /** Enough stderr to show a V8 fatal error or the last lines a task printed before dying. */
 const STDERR_TAIL_CHARS = 4096
@@ -35,7 +41,7 @@ export interface ExecutorProcess {
 }
 
 export function spawnExecutor (opts: ExecutorProcessOptions): ExecutorProcess {
-  const proc = fork(opts.entry, [], {
+  const proc = fork(opts.entry, [EXECUTOR_MARKER], {
     // Explicit execArgv: never inherit the daemon's flags (--inspect would fight over a port).
     execArgv: [`--max-old-space-size=${opts.memoryLimitMB}`],
     serialization: 'json', // see executor-protocol.ts
@@ -45,6 +51,7 @@ export function spawnExecutor (opts: ExecutorProcessOptions): ExecutorProcess {
   const spawnedAtMs = performance.now()
   if (proc.pid !== undefined) {
     try { os.setPriority(proc.pid, opts.niceness) } catch { /* EPERM and the like: the child renices itself too */ }
+    if (opts.niceness > 0) setIdleIoClass(proc.pid)
   }
 
   let tail = ''
@@ -96,6 +103,15 @@ export function spawnExecutor (opts: ExecutorProcessOptions): ExecutorProcess {
     stop: () => signal('SIGSTOP'),
     cont: () => signal('SIGCONT'),
   }
+}
+
+let ioniceMissing = false
+/** The idle I/O class (ionice -c 3) where util-linux has it; nothing otherwise. */
+function setIdleIoClass (pid: number): void {
+  if (ioniceMissing || process.platform !== 'linux') return
+  execFile('ionice', ['-c', '3', '-p', String(pid)], { timeout: 2000 }, (err) => {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') ioniceMissing = true
+  })
 }
 
 export interface DeathVerdict { kind: 'oom' | 'exited'; error: string }

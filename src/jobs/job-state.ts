@@ -1,3 +1,4 @@
+import type { Requires } from './job-spec.js'
 import type { WorkerRecord } from './placement.js'
 import { DurationSamples } from './durations.js'
 import { TASK_DONE, TaskQueue } from './task-queue.js'
@@ -22,6 +23,8 @@ export class LiveJob {
   readonly total: number
   /** Appended to attempt ids ('' for term 0) so a re-added job never reuses one. */
   readonly attemptSuffix: string
+  /** Only workers offering all of it get this job's tasks (undefined: any worker). */
+  requires: Requires | undefined = undefined
   /** FairShareQueue bookkeeping. */
   heapIndex = -1
   /** Running attempts (backups included): the fair-share measure. */

@@ -1,4 +1,6 @@
 import type { Random } from '../util/prng.js'
+import type { Requires } from './job-spec.js'
+import { satisfies, type NodeCaps } from './requires.js'
 import type { Attempt } from './job-state.js'
 import type { WorkerStatus, WorkerView } from './scheduler-types.js'
 
@@ -12,6 +14,7 @@ export interface WorkerRecord {
   slotsTotal: number
   slotsFree: number
   cpuLoad: number
+  caps: NodeCaps | undefined
   /** Most attempts in flight on this worker, across all of this coordinator's jobs. */
   window: number
   /** Broken stream: no new attempts before this time. */
@@ -28,7 +31,7 @@ function clamp (value: unknown, min: number, max: number, fallback: number): num
 const STATUSES: ReadonlySet<string> = new Set(['alive', 'suspect', 'dead', 'left'])
 
 /** A defensive copy of the fields placement uses, or undefined when the view is unusable. */
-export function sanitizeView (view: unknown, slotsPerWorkerMax: number): Pick<WorkerView, 'peerId' | 'status' | 'accepting' | 'slotsTotal' | 'slotsFree' | 'cpuLoad'> | undefined {
+export function sanitizeView (view: unknown, slotsPerWorkerMax: number): Pick<WorkerView, 'peerId' | 'status' | 'accepting' | 'slotsTotal' | 'slotsFree' | 'cpuLoad' | 'caps'> | undefined {
   if (typeof view !== 'object' || view === null) return undefined
   const v = view as Partial<Record<keyof WorkerView, unknown>>
   if (typeof v.peerId !== 'string' || v.peerId.length === 0) return undefined
@@ -42,6 +45,19 @@ export function sanitizeView (view: unknown, slotsPerWorkerMax: number): Pick<Wo
     slotsFree: Math.floor(clamp(v.slotsFree, 0, slotsTotal, 0)),
     // Unknown load counts as fully loaded.
     cpuLoad: clamp(v.cpuLoad, 0, 1, 1),
+    ...(v.caps !== undefined ? { caps: sanitizeCaps(v.caps) } : {}),
+  }
+}
+
+function sanitizeCaps (caps: unknown): NodeCaps {
+  const c = (typeof caps === 'object' && caps !== null ? caps : {}) as Partial<Record<keyof NodeCaps, unknown>>
+  const labels: Record<string, string> = {}
+  if (typeof c.labels === 'object' && c.labels !== null) for (const [k, v] of Object.entries(c.labels)) if (typeof v === 'string') labels[k] = v
+  return {
+    tools: Array.isArray(c.tools) ? c.tools.filter((t): t is string => typeof t === 'string') : [],
+    labels,
+    memTotal: clamp(c.memTotal, 0, Number.MAX_SAFE_INTEGER, 0),
+    cpuCores: clamp(c.cpuCores, 0, 1_000_000, 0),
   }
 }
 
@@ -65,10 +81,10 @@ export function placementScore (w: WorkerRecord): number {
 /**
  * The best worker that can take a new attempt, or undefined when none can. Workers in
  * `avoid` are used only if no other worker can take it; `exclude` is never used (a backup
- * must run elsewhere). Equal scores are broken by `random` (reservoir sampling, so one draw
+ * must run elsewhere), nor a worker lacking what `requires` asks for. Equal scores are broken by `random` (reservoir sampling, so one draw
  * per tie only). O(workers).
  */
-export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number, random: Random, avoid?: ReadonlyArray<string>, exclude?: string): WorkerRecord | undefined {
+export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number, random: Random, avoid?: ReadonlyArray<string>, exclude?: string, requires?: Requires): WorkerRecord | undefined {
   let best: WorkerRecord | undefined
   let bestScore = -Infinity
   let bestTies = 0
@@ -77,6 +93,7 @@ export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number,
   let fallbackTies = 0
   for (const w of workers) {
     if (!canTakeNew(w, nowMs) || w.peerId === exclude) continue
+    if (requires !== undefined && !satisfies(requires, w.caps)) continue
     const score = placementScore(w)
     if (avoid !== undefined && avoid.includes(w.peerId)) {
       if (score > fallbackScore) { fallback = w; fallbackScore = score; fallbackTies = 1 } else if (score === fallbackScore && random() * ++fallbackTies < 1) fallback = w

@@ -1,5 +1,7 @@
 // Events in, effects out, and the read-only summaries of the coordinator's scheduling core
 // (src/jobs/scheduler.ts).
+import type { Requires } from './job-spec.js'
+import type { NodeCaps } from './requires.js'
 
 export type WorkerStatus = 'alive' | 'suspect' | 'dead' | 'left'
 
@@ -15,6 +17,8 @@ export interface WorkerView {
   /** False while the node is draining or its owner is busy: keep its tasks, send no new ones. */
   accepting: boolean
   status: WorkerStatus
+  /** What the node offers (tools, labels, memory, cores); without it, only jobs that require nothing run there. */
+  caps?: NodeCaps
 }
 
 export type SchedulerEvent =
@@ -32,11 +36,18 @@ export type SchedulerEvent =
      * new term whenever a job is added again (failover, failback) so ids never repeat on workers.
      */
     term?: number
+    /** Run tasks only on workers offering all of it; refused at once when no worker in view does. */
+    requires?: Requires
   }
   /** Full replacement of the membership view. */
   | { type: 'workers', workers: ReadonlyArray<WorkerView> }
   | { type: 'taskOk', jobId: string, taskIndex: number, attemptId: string, result: unknown }
   | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean }
+  /**
+   * The worker handed the attempt back unrun or unfinished (its owner is busy, or it drains):
+   * re-queued, not a failure; the worker gets no new attempts for unreachableCooldownMs.
+   */
+  | { type: 'taskReturned', jobId: string, taskIndex: number, attemptId: string }
   /** The stream to a worker broke: its attempts are lost (re-queued, not failures). */
   | { type: 'peerUnreachable', peerId: string }
   | { type: 'cancelJob', jobId: string }
@@ -108,6 +119,8 @@ export interface SchedulerStats {
   staleFailures: number
   /** Attempts lost with their worker and put back in the queue. */
   requeuedLost: number
+  /** Attempts handed back by workers yielding to their owner or draining (re-queued). */
+  returned: number
   backupsLaunched: number
   timeouts: number
 }

@@ -2,6 +2,7 @@ import type { Random } from '../util/prng.js'
 import { FairShareQueue } from './fair-share.js'
 import { type Attempt, LiveJob } from './job-state.js'
 import { pickWorker, sanitizeView, windowFor, type WorkerRecord } from './placement.js'
+import { hasRequirements, unsatisfiable, type NodeCaps } from './requires.js'
 import { schedulerConfig, type SchedulerConfig } from './scheduler-config.js'
 import type { JobStatus, JobSummary, SchedulerEffect, SchedulerEvent, SchedulerStats, WorkerSummary } from './scheduler-types.js'
 import { TASK_DONE, TASK_RUNNING } from './task-queue.js'
@@ -31,6 +32,8 @@ export class Scheduler {
   /** Summaries of finished jobs, oldest first (bounded by finishedJobsMax). */
   private readonly finished = new Map<string, JobSummary>()
   private readonly fairShare = new FairShareQueue<LiveJob>()
+  /** Running jobs with `requires`: re-checked when the membership view changes. */
+  private readonly constrained = new Set<LiveJob>()
   private workerMap = new Map<string, WorkerRecord>()
   private workerList: WorkerRecord[] = []
   /** Every running attempt, in start order, so timeouts look only at the oldest. */
@@ -41,7 +44,7 @@ export class Scheduler {
    * mesh that halves the work per completed task.
    */
   private freeSlots = 0
-  private readonly counters = { droppedEvents: 0, duplicatesDiscarded: 0, staleFailures: 0, requeuedLost: 0, backupsLaunched: 0, timeouts: 0 }
+  private readonly counters = { droppedEvents: 0, duplicatesDiscarded: 0, staleFailures: 0, requeuedLost: 0, returned: 0, backupsLaunched: 0, timeouts: 0 }
 
   constructor (config: Partial<SchedulerConfig>, random: Random) {
     this.config = schedulerConfig(config)
@@ -66,6 +69,7 @@ export class Scheduler {
       case 'workers': this.onWorkers(event.workers, t, out); break
       case 'taskOk': this.onTaskOk(event, t, out); break
       case 'taskFailed': this.onTaskFailed(event, t, out); break
+      case 'taskReturned': this.onTaskReturned(event, t, out); break
       case 'peerUnreachable': this.onPeerUnreachable(event.peerId, t, out); break
       case 'cancelJob': this.onCancelJob(event.jobId, t, out); break
       case 'tick': this.onTick(t, out); break
@@ -127,12 +131,17 @@ export class Scheduler {
     }
     // Re-adding a finished job (e.g. failover back to this node) starts it afresh; the
     // caller passes a new term so its attempt ids differ from the first run's.
+    const requires = hasRequirements(e.requires) ? e.requires : undefined
+    const why = requires === undefined ? undefined : unsatisfiable(requires, this.liveCaps())
+    if (why !== undefined) return this.refuse(jobId, why, out)
     this.finished.delete(jobId)
     const done = e.done instanceof Map ? e.done : undefined
     const term = typeof e.term === 'number' && Number.isSafeInteger(e.term) && e.term > 0 ? e.term : 0
     const job = new LiveJob(jobId, this.nextSeq++, sanitizeWeight(e.weight), taskCount, term, done, this.config.durationSamplesMax)
+    job.requires = requires
     if (job.doneCount === job.total) return this.complete(job, out)
     this.active.set(jobId, job)
+    if (requires !== undefined) this.constrained.add(job)
     this.touch(job)
     this.pump(t, out)
   }
@@ -151,12 +160,13 @@ export class Scheduler {
     const nextMap = new Map<string, WorkerRecord>()
     for (const v of latest.values()) {
       if (v.status === 'dead' || v.status === 'left') continue
-      const rec: WorkerRecord = this.workerMap.get(v.peerId) ?? { peerId: v.peerId, status: v.status, accepting: false, slotsTotal: 0, slotsFree: 0, cpuLoad: 1, window: 0, unreachableUntilMs: -Infinity, attempts: new Map() }
+      const rec: WorkerRecord = this.workerMap.get(v.peerId) ?? { peerId: v.peerId, status: v.status, accepting: false, slotsTotal: 0, slotsFree: 0, cpuLoad: 1, caps: undefined, window: 0, unreachableUntilMs: -Infinity, attempts: new Map() }
       rec.status = v.status
       rec.accepting = v.accepting
       rec.slotsTotal = v.slotsTotal
       rec.slotsFree = v.slotsFree
       rec.cpuLoad = v.cpuLoad
+      rec.caps = v.caps
       rec.window = windowFor(v.slotsTotal, this.config.windowPerSlot)
       nextMap.set(v.peerId, rec)
     }
@@ -169,7 +179,25 @@ export class Scheduler {
     }
     this.freeSlots = 0
     for (const w of this.workerList) if (takesWork(w)) this.freeSlots += Math.max(0, w.window - w.attempts.size)
+    // A constrained job whose last capable node is gone fails now rather than waiting forever.
+    if (this.constrained.size > 0) {
+      const caps = this.liveCaps()
+      for (const job of [...this.constrained]) {
+        const why = unsatisfiable(job.requires, caps)
+        if (why === undefined || this.active.get(job.jobId) !== job) continue
+        this.abortAll(job, out)
+        out.push({ type: 'jobFailed', jobId: job.jobId, error: why, taskIndex: null })
+        this.retire(job, 'failed', why)
+      }
+    }
     this.pump(t, out)
+  }
+
+  /** What the workers in view offer (alive or suspect; draining and yielding ones included: they come back). */
+  private liveCaps (): NodeCaps[] {
+    const caps: NodeCaps[] = []
+    for (const w of this.workerList) if (w.slotsTotal > 0) caps.push(w.caps ?? { tools: [], labels: {}, memTotal: 0, cpuCores: 0 })
+    return caps
   }
 
   private onTaskOk (e: Extract<SchedulerEvent, { type: 'taskOk' }>, t: number, out: SchedulerEffect[]): void {
@@ -219,6 +247,23 @@ export class Scheduler {
     this.pump(t, out)
   }
 
+  private onTaskReturned (e: Extract<SchedulerEvent, { type: 'taskReturned' }>, t: number, out: SchedulerEffect[]): void {
+    const job = this.liveJobFor(e.jobId, true)
+    if (job === undefined) return
+    const attempt = typeof e.attemptId === 'string' ? job.running.get(e.attemptId) : undefined
+    if (attempt === undefined || attempt.taskIndex !== e.taskIndex) {
+      this.counters.staleFailures++
+      return
+    }
+    const worker = attempt.worker
+    // Until the worker's vector says `accepting: false`, do not hand it the task straight back.
+    worker.unreachableUntilMs = Math.max(worker.unreachableUntilMs, t + this.config.unreachableCooldownMs)
+    this.release(attempt)
+    this.counters.returned++
+    this.requeueIfIdle(job, attempt.taskIndex)
+    this.pump(t, out)
+  }
+
   private onPeerUnreachable (peerId: unknown, t: number, out: SchedulerEffect[]): void {
     const worker = typeof peerId === 'string' ? this.workerMap.get(peerId) : undefined
     if (worker === undefined) {
@@ -252,20 +297,30 @@ export class Scheduler {
 
   /** Fills every free window slot: fair share picks the job, placement picks the worker. */
   private pump (t: number, out: SchedulerEffect[]): void {
+    // Constrained jobs with no capable worker free are set aside for this pump, so they do
+    // not block the jobs behind them in fair-share order.
+    let blocked: LiveJob[] | undefined
     for (;;) {
       const job = this.fairShare.peek()
-      if (job === undefined) return
+      if (job === undefined) break
       const taskIndex = job.queue.peek()
       if (taskIndex < 0) { // defensive: the heap holds only jobs with queued tasks
         this.fairShare.remove(job)
         continue
       }
-      if (this.freeSlots <= 0) return
-      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex))
-      if (worker === undefined) return
+      if (this.freeSlots <= 0) break
+      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), undefined, job.requires)
+      if (worker === undefined) {
+        // Unconstrained: no worker can take anything (avoid is only a preference).
+        if (job.requires === undefined) break
+        this.fairShare.remove(job);
+        (blocked ??= []).push(job)
+        continue
+      }
       job.queue.take()
       this.launch(job, taskIndex, worker, false, t, out)
     }
+    if (blocked !== undefined) for (const job of blocked) this.touch(job)
   }
 
   /**
@@ -286,7 +341,7 @@ export class Scheduler {
         if (t - a.startedAtMs <= thresholdMs) break
         if (a.backup || job.backupUsed[a.taskIndex] === 1) continue
         if (this.freeSlots <= 0) return
-        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId)
+        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId, job.requires)
         if (worker === undefined) continue
         job.backupUsed[a.taskIndex] = 1
         this.counters.backupsLaunched++
@@ -401,6 +456,7 @@ export class Scheduler {
   /** Moves a job to the finished summaries; its per-task state is dropped. */
   private retire (job: LiveJob, state: JobStatus, error?: string): void {
     this.active.delete(job.jobId)
+    this.constrained.delete(job)
     this.fairShare.remove(job)
     if (this.config.finishedJobsMax === 0) return
     const summary = this.summarize(job)

@@ -55,6 +55,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('job.commitReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term }).strict(),
   /** new coordinator → every live peer: workers drop the old term, a stale coordinator yields */
   z.object({ t: z.literal('job.takeover'), jobId: JobIdSchema, term: Term, coordinator: PeerIdSchema }).strict(),
+  /** draining coordinator → a backup: claim the job now (see ReplicaStore.onHandover) */
+  z.object({ t: z.literal('job.handover'), jobId: JobIdSchema, term: Term }).strict(),
   /** any node → peers: who knows this job? (`meshwork result` on a node that never saw it) */
   z.object({ t: z.literal('job.query'), jobId: JobIdSchema }).strict(),
   z.object({ t: z.literal('job.found'), record: JobRecordSchema }).strict(),

@@ -8,7 +8,9 @@ import { startCommand } from './cmd-start.js'
 import { statusCommand } from './cmd-status.js'
 import { registerDashboardCommand } from './cmd-dashboard.js'
 import { registerTopCommand } from './cmd-top.js'
-import { defaultSlots, parseIntOption, parseLabel, parseList, UsageError } from './options.js'
+import { defaultSlots, parseIntOption, parseLabel, parseList, parsePercentOption, UsageError } from './options.js'
+import { drainCommand } from './cmd-drain.js'
+import { hoursOption } from './cmd-start.js'
 
 const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir)')
 const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
@@ -40,11 +42,24 @@ export function buildProgram (): Command {
     .option('--memory-limit-mb <mb>', 'heap limit of each executor process', parseIntOption('--memory-limit-mb', 32, 1_048_576), 512)
     .option('--backups <k>', 'backup peers per job holding its task table and results (failover needs a majority of 1 + k)', parseIntOption('--backups', 0, 8), 2)
     .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
+    // Owner policy and capabilities (issue 10): see README "A good guest".
+    .option('--policy <name>', 'desktop: yield to the owner (pause tasks, give them back); dedicated: run whenever slots are free', 'desktop')
+    .option('--max-cpu <pct>', "cap the executors' CPU at this percentage of the whole machine", parsePercentOption('--max-cpu', 1, 100))
+    .option('--hours <HH:MM-HH:MM>', 'run tasks only within this local time window (e.g. 19:00-07:00)', hoursOption)
+    .option('--owner-busy-above <pct>', "desktop: the owner's CPU load above which the node yields (default 50)", parsePercentOption('--owner-busy-above'))
+    .option('--owner-idle-below <pct>', 'desktop: ... and below which it resumes (default 25)', parsePercentOption('--owner-idle-below'))
+    .option('--owner-busy-ms <ms>', 'how long the owner must be busy before the node yields (default 3000)', parseIntOption('--owner-busy-ms', 0, 86_400_000))
+    .option('--owner-idle-ms <ms>', 'how long the owner must be idle before it resumes (default 10000)', parseIntOption('--owner-idle-ms', 0, 86_400_000))
+    .option('--give-back-after-ms <ms>', 'paused this long, tasks are handed back to be placed elsewhere (default 30000)', parseIntOption('--give-back-after-ms', 0, 86_400_000))
+    .option('--tools <list>', 'commands to look for on PATH and advertise (default cc,gcc,clang,make,cmake,python3,go,rustc,cargo,java,git,docker)', parseList)
+    .option('--drain-timeout-ms <ms>', 'drain: hand running tasks back after this long', parseIntOption('--drain-timeout-ms', 0, 86_400_000), 60_000)
     .addHelpText('after', `
 Examples:
   meshwork start                                   # join the LAN mesh found by mDNS
   meshwork start --bootstrap /ip4/10.0.0.5/tcp/7071/p2p/12D3KooW… --no-mdns
-  meshwork start --port 0 --api-port 0 --data-dir /tmp/node2 --label zone=b`)
+  meshwork start --port 0 --api-port 0 --data-dir /tmp/node2 --label zone=b
+  meshwork start --policy desktop --max-cpu 50 --hours 19:00-07:00 --label gpu=1
+  meshwork start --policy dedicated --tools cc,make,python3`)
     .action(startCommand)
 
   program.command('status')
@@ -65,7 +80,7 @@ Examples:
     .option('--input-json <json>', 'input as a JSON value')
     .option('--parts <n>', 'how many parts split should aim for (ctx.parts)', parseIntOption('--parts', 1, 1_000_000))
     .addOption(new Option('--priority <p>', 'fair-share priority').choices(['high', 'normal', 'low']).default('normal'))
-    .option('--detach', 'print the job id and return at once')
+    .option('--detach', 'print the job id and return at once (without it, Ctrl-C cancels the job)')
     .option('--json', 'print one JSON object: { jobId, coordinator, result, tasks, wallMs, tasksByPeer }')
     .addOption(apiOption())
     .addOption(dataDirOption())
@@ -100,14 +115,26 @@ Examples:
     .action(resultCommand)
 
   program.command('cancel')
-    .description('Cancel a running job on every peer.')
+    .description('Cancel a running job on every peer: its tasks stop within a second or two and their executors are recycled; the job shows `cancelled` in `meshwork jobs`. Exits non-zero for a finished or unknown job.')
     .argument('<jobId>')
     .addOption(apiOption())
     .addOption(dataDirOption())
     .addHelpText('after', `
 Examples:
-  meshwork cancel jmwy6uis07fee9f2118`)
+  meshwork cancel j1a2b3c4d5e6f --api http://127.0.0.1:7070
+  (Ctrl-C on an interactive \`meshwork submit\` cancels its job too.)`)
     .action(cancelCommand)
+
+  program.command('drain')
+    .description('Take a node out of the mesh without losing work: stop accepting tasks, finish (or hand back) running ones, hand its jobs to their backups, then leave.')
+    .addOption(apiOption())
+    .addOption(dataDirOption())
+    .option('--json', 'print the final progress as JSON')
+    .addHelpText('after', `
+Examples:
+  meshwork drain                                   # the node recorded in the default data dir
+  meshwork drain --api http://127.0.0.1:7070`)
+    .action(drainCommand)
 
   program.command('sim')
     .description('Run the deterministic simulator: p2p vs master-slave, sync-db and state-daemon (see sim/README.md).')

@@ -4,8 +4,37 @@ import { Daemon } from './daemon.js'
 import { defaultDataDir } from './data-dir.js'
 import { createLogger } from './logger.js'
 import { UsageError } from './options.js'
+import { OwnerPolicyError, ownerPolicyConfig, parseHours, type HoursWindow, type OwnerPolicyConfig } from '../jobs/owner-policy.js'
 
-export interface StartOptions {
+export function hoursOption (value: string): HoursWindow {
+  try { return parseHours(value) } catch (err) { throw new UsageError((err as Error).message) }
+}
+
+export interface OwnerStartOptions {
+  policy: string
+  maxCpu?: number
+  hours?: HoursWindow
+  ownerBusyAbove?: number
+  ownerIdleBelow?: number
+  ownerBusyMs?: number
+  ownerIdleMs?: number
+  giveBackAfterMs?: number
+  tools?: string[]
+  drainTimeoutMs: number
+}
+
+export function ownerPolicyFrom (opts: OwnerStartOptions): OwnerPolicyConfig {
+  try {
+    return ownerPolicyConfig(opts.policy, {
+      busyAbove: opts.ownerBusyAbove, idleBelow: opts.ownerIdleBelow, busyForMs: opts.ownerBusyMs, idleForMs: opts.ownerIdleMs, giveBackAfterMs: opts.giveBackAfterMs, hours: opts.hours,
+    })
+  } catch (err) {
+    if (err instanceof OwnerPolicyError) throw new UsageError(err.message.replace(/^owner policy /, '').replace(/\bbusyAbove\b/g, '--owner-busy-above').replace(/\bidleBelow\b/g, '--owner-idle-below'))
+    throw err
+  }
+}
+
+export interface StartOptions extends OwnerStartOptions {
   port: number
   host: string
   apiPort: number
@@ -35,6 +64,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   }
   let election
   try { election = parseElectionSpec(opts.election) } catch (err) { throw new UsageError(`--election: ${(err as Error).message}`) }
+  const policy = ownerPolicyFrom(opts)
   const log = createLogger(opts.logLevel)
   const daemon = await Daemon.start({
     dataDir: opts.dataDir ?? defaultDataDir(),
@@ -55,12 +85,17 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     backups: opts.backups,
     rpcFrameBytesMax: 256 * 1024 * 1024,
     log,
+    owner: { policy, ...(opts.maxCpu !== undefined ? { maxCpu: opts.maxCpu } : {}) },
+    ...(opts.tools !== undefined ? { tools: opts.tools } : {}),
+    drainTimeoutMs: opts.drainTimeoutMs,
+    onLeft: () => process.exit(0),
   })
   process.stdout.write([
     `meshwork node ${daemon.peerId}`,
     ...daemon.node.getMultiaddrs().map(a => `  p2p:         ${a.toString()}`),
     `  control API: ${daemon.apiUrl}`,
     `  data dir:    ${daemon.opts.dataDir}`,
+    `  policy:      ${policy.policy}${opts.maxCpu !== undefined ? `, executors capped at ${Math.round(opts.maxCpu * 100)}% CPU` : ''}${opts.hours !== undefined ? `, hours ${opts.hours.startMin}–${opts.hours.endMin} min` : ''}`,
     '',
   ].join('\n'))
   let signals = 0

@@ -16,13 +16,15 @@ export async function statusCommand (opts: ClientOptions & { json?: boolean }): 
 export function formatStatus (view: StatusView): string {
   const rows = view.peers.map(p => [
     shortId(p.peerId) + (p.peerId === view.self ? ' (self)' : ''),
-    colour(STATUS_COLOUR[p.status] ?? 0, p.status) + (p.accepting ? '' : colour(33, ' yielding')),
+    colour(STATUS_COLOUR[p.status] ?? 0, p.status) + (p.status !== 'alive' || p.accepting ? '' : colour(33, p.draining === true ? ' draining' : ' yielding')),
     percent(p.cpuLoad),
+    percent(p.ownerCpuLoad),
     `${bytes(p.memFree)} / ${bytes(p.memTotal)}`,
     bytes(p.diskFree),
     `${p.slotsFree}/${p.slotsTotal}`,
     String(p.runningTasks),
   ])
   const alive = view.peers.filter(p => p.status === 'alive').length
-  return `${table(['NODE', 'STATUS', 'CPU', 'MEM FREE', 'DISK FREE', 'SLOTS', 'TASKS'], rows)}\n${alive}/${view.peers.length} nodes alive`
+  const yielding = view.peers.filter(p => p.status === 'alive' && !p.accepting).length
+  return `${table(['NODE', 'STATUS', 'CPU', 'OWNER', 'MEM FREE', 'DISK FREE', 'SLOTS', 'TASKS'], rows)}\n${alive}/${view.peers.length} nodes alive${yielding > 0 ? `, ${yielding} not accepting tasks (yielding to their owner or draining)` : ''}`
 }

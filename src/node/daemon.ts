@@ -32,6 +32,10 @@ import { statusView, type StatusView } from './status-view.js'
 import { registerDashboardRoutes } from './dashboard/routes.js'
 import { EventsStream } from './events-stream.js'
 import { TimelineService } from './timeline-service.js'
+import { DEFAULT_OWNER_POLICY, type OwnerPolicyConfig } from '../jobs/owner-policy.js'
+import { DEFAULT_TOOLS, findTools } from './capabilities.js'
+import { Drainer } from './drain.js'
+import { OwnerGuard } from './owner-guard.js'
 
 // The daemon binds the pure cores to libp2p, the OS and the control API.
 
@@ -55,6 +59,14 @@ export interface DaemonOptions {
   backups: number
   rpcFrameBytesMax: number
   log: Logger
+  /** Owner policy (default desktop) and the executors' CPU cap (fraction of the machine). */
+  owner?: { policy: OwnerPolicyConfig, maxCpu?: number }
+  /** Commands looked for on PATH and advertised as `tools` (default DEFAULT_TOOLS). */
+  tools?: readonly string[]
+  /** Drain: running tasks are handed back after this long (default 60 s). */
+  drainTimeoutMs?: number
+  /** Called once the node has left after `drain` (the CLI exits). */
+  onLeft?: () => void
 }
 
 const TICK_MS = 100
@@ -76,6 +88,9 @@ export class Daemon {
   readonly replicas: ReplicaStore
   readonly submissions: JobSubmissions
   readonly timelines: TimelineService
+  readonly guard: OwnerGuard
+  readonly drainer: Drainer
+  private readonly tools: string[]
   private readonly channels: Channels
   /** Outstanding `job.query` broadcasts: jobId → resolvers waiting for a `job.found`. */
   private readonly queries = new Map<string, Array<(record: JobRecord) => void>>()
@@ -102,7 +117,18 @@ export class Daemon {
       onUnreachable: (peerId) => this.coordinator.onUnreachable(peerId),
     })
     const send = (peerId: string, message: RpcMessage): void => this.send(peerId, message)
-    this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange() })
+    this.tools = findTools(opts.tools ?? DEFAULT_TOOLS)
+    this.guard = new OwnerGuard({
+      policy: opts.owner?.policy ?? DEFAULT_OWNER_POLICY.desktop,
+      maxCpu: opts.owner?.maxCpu,
+      executors: { pause: () => this.pool.pause(), resume: () => this.pool.resume(), pids: () => this.pool.stats().pids },
+      giveBack: () => { this.worker.giveBack() },
+      onChange: () => this.onLoadChange(),
+      log,
+      nowMs: now,
+      minuteOfDay: () => { const d = new Date(); return d.getHours() * 60 + d.getMinutes() },
+    })
+    this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange(), accepting: () => this.guard.accepting })
     const isAlive = (peerId: string): boolean => this.statusOf(peerId) === 'alive'
     // The boot of a live peer: a peer that restarted since (same id, new boot) lost its jobs.
     const liveBoot = (peerId: string): string | undefined => {
@@ -139,6 +165,13 @@ export class Daemon {
     this.timelines = new TimelineService({
       selfId, send, local: jobId => this.coordinator.timeline(jobId), record: jobId => this.registry.get(jobId), query: async jobId => await this.queryJob(jobId),
     })
+    this.drainer = new Drainer({
+      selfId, guard: this.guard, worker: this.worker, coordinator: this.coordinator, log, nowMs: now,
+      isAlive: peerId => this.statusOf(peerId) === 'alive',
+      leave: async () => await this.stop(),
+      timeoutMs: opts.drainTimeoutMs ?? 60_000,
+      ...(opts.onLeft !== undefined ? { onLeft: opts.onLeft } : {}),
+    })
   }
 
   static async start (opts: DaemonOptions): Promise<Daemon> {
@@ -168,13 +201,15 @@ export class Daemon {
 
   /** Membership as the election and the scheduler see it. */
   members (): Member[] {
-    return this.membership.peers().map(p => ({ peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, status: p.status }))
+    // A draining node is neither elected coordinator nor chosen as a backup of new jobs.
+    return this.membership.peers().map(p => ({ peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, status: p.vector.draining === true ? 'left' : p.status }))
   }
 
   workerViews (): WorkerView[] {
     return this.membership.peers().map(p => ({
       peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, slotsFree: p.vector.slotsFree, cpuLoad: p.vector.cpuLoad,
       memFree: p.vector.memFree, accepting: p.vector.accepting && p.vector.slotsTotal > 0, status: p.status,
+      caps: { tools: p.vector.tools, labels: p.vector.labels, memTotal: p.vector.memTotal, cpuCores: p.vector.cpuCores },
     }))
   }
 
@@ -295,6 +330,7 @@ export class Daemon {
           if (r !== undefined && !FINAL_STATES.has(r.state)) this.registry.upsert({ ...r, coordinator: m.coordinator, term: m.term }, Date.now())
         }
         break
+      case 'job.handover': this.replicas.onHandover(from, m); break
       case 'job.query': {
         const record = this.registry.get(m.jobId)
         if (record !== undefined) this.send(from, { t: 'job.found', record })
@@ -336,6 +372,8 @@ export class Daemon {
       this.apply(this.membership.step({ type: 'message', from: msg.from.toString(), data: msg.data }, now()))
     })
     this.api.route('GET', '/status', () => this.status())
+    this.api.route('POST', '/drain', () => this.drainer.start())
+    this.api.route('GET', '/drain', () => ({ ...this.drainer.progress(), owner: this.guard.view() }))
     registerJobRoutes(this.api, {
       selfId: this.peerId, election: this.opts.election, members: () => this.members(), registry: this.registry,
       submissions: this.submissions,
@@ -343,6 +381,7 @@ export class Daemon {
       cancel: record => this.send(record.coordinator, { t: 'job.cancel', jobId: record.jobId }),
       backups: this.opts.backups,
       wallMs: () => Date.now(),
+      capabilities: () => this.workerViews().filter(w => (w.status === 'alive' || w.status === 'suspect') && w.slotsTotal > 0).map(w => w.caps ?? { tools: [], labels: {}, memTotal: 0, cpuCores: 0 }),
     })
     registerDashboardRoutes(this.api, {
       events: new EventsStream({ selfId: this.peerId, status: () => this.status(), jobs: () => this.registry.list(), log: this.opts.log }),
@@ -359,6 +398,7 @@ export class Daemon {
     this.every(PROBE_MS, () => this.refreshMetrics())
     this.every(MAINTAIN_MS, () => this.maintainConnections())
     this.maintainConnections()
+    this.guard.start()
   }
 
   private every (ms: number, fn: () => void): void {
@@ -383,6 +423,10 @@ export class Daemon {
       addrs: this.node.getMultiaddrs().map(a => a.toString()),
       uptimeMs: Date.now() - this.startedAtMs,
       apiUrl: this.apiUrl,
+      ownerCpuLoad: this.guard.ownerCpuLoad,
+      accepting: this.guard.accepting,
+      tools: this.tools,
+      ...(this.drainer.state !== 'serving' ? { draining: true } : {}),
     }
     this.apply(this.membership.step({ type: 'metrics', metrics }, now()))
   }
@@ -418,6 +462,8 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t)
+      this.guard.stop()
+      this.drainer.stop()
       this.apply(this.membership.step({ type: 'leave' }, now()))
       // Give the leave message a moment to reach the wire before the connections close.
       await new Promise(resolve => setTimeout(resolve, 300))

@@ -8,6 +8,7 @@ import type { Random } from '../util/prng.js'
 import type { CodeCache } from './code-cache.js'
 import type { ReplicaStore, TakeoverData } from './job-replicas.js'
 import type { Logger } from './logger.js'
+import { RETURNED_KIND } from './task-worker.js'
 
 // The coordinator side of every node: for the jobs elected to this node (or taken over after
 // their coordinator died) it splits the input in an executor, feeds the scheduling core, ships
@@ -139,7 +140,9 @@ export class JobCoordinator {
       this.opts.onLostCommit(job.spec.jobId, job.term + 1)
       return
     }
-    if (message.t === 'task.ok') {
+    if (message.t === 'task.failed' && message.kind === RETURNED_KIND) {
+      this.apply(this.scheduler.step({ type: 'taskReturned', jobId: message.jobId, taskIndex: message.taskIndex, attemptId: message.attemptId }, now))
+    } else if (message.t === 'task.ok') {
       job.roundTrips.add(now - attempt.sentMs)
       this.apply(this.scheduler.step({ type: 'taskOk', jobId: message.jobId, taskIndex: message.taskIndex, attemptId: message.attemptId, result: message.value }, now))
     } else {
@@ -174,6 +177,25 @@ export class JobCoordinator {
       return true
     }
     this.apply(this.scheduler.step({ type: 'cancelJob', jobId }, this.opts.nowMs()))
+    return true
+  }
+
+  /** Jobs coordinated here, with their state (drain waits for this list to empty). */
+  coordinated (): Array<{ jobId: string, state: JobRecord['state'], committing: boolean, replicaSet: readonly string[] }> {
+    return [...this.jobs.values()].map(j => ({ jobId: j.spec.jobId, state: j.record.state, committing: j.commit !== undefined, replicaSet: j.replicaSet }))
+  }
+
+  /**
+   * Drain: ask backup `to` to take the job over (it claims a higher term in the replica set;
+   * this node votes for it and yields). Results so far go to the backups first. Only a running
+   * job that is not committing can be handed over; false otherwise.
+   */
+  handOver (jobId: string, to: string): boolean {
+    const job = this.jobs.get(jobId)
+    if (job === undefined || job.record.state !== 'running' || job.commit !== undefined || !job.replicaSet.includes(to) || to === this.opts.selfId) return false
+    this.flushProgress(job)
+    this.opts.log.info({ jobId, to, term: job.term }, 'draining: handing job over')
+    this.opts.send(to, { t: 'job.handover', jobId, term: job.term })
     return true
   }
 
@@ -230,7 +252,7 @@ export class JobCoordinator {
     const now = this.opts.nowMs()
     this.timelines.begin(job.spec.jobId, job.term, this.opts.selfId, job.chunks.length, done.size, this.opts.wallMs())
     this.apply(this.scheduler.step({ type: 'workers', workers: this.opts.workers() }, now))
-    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term }, now))
+    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term, ...(job.spec.requires !== undefined ? { requires: job.spec.requires } : {}) }, now))
     this.publish(job)
   }
 

@@ -215,17 +215,29 @@ export class ReplicaStore {
         }
         continue
       }
-      const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
-      replica.state.promisedTerm = term
-      const tally = new VoteTally(replica.state.replicaSet, term, this.opts.selfId)
-      replica.claim = { tally, startedMs: now }
-      this.opts.log.info({ jobId: replica.state.jobId, term, coordinator: replica.state.coordinator }, 'coordinator lost: claiming job')
-      for (const member of replica.state.replicaSet) {
-        if (member !== this.opts.selfId) this.opts.send(member, { t: 'job.claim', jobId: replica.state.jobId, term })
-      }
-      // A replica set of one (or a majority already) wins at once.
-      if (tally.outcome() === 'won') this.onClaimReply(this.opts.selfId, { t: 'job.claimReply', jobId: replica.state.jobId, term, ok: true, promisedTerm: term })
+      this.startClaim(replica, now, 'coordinator lost: claiming job')
     }
+  }
+
+  /** The coordinator drains and asks this member to take the job over: claim it now. */
+  onHandover (from: string, m: Msg<'job.handover'>): void {
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined || replica.final !== undefined || replica.chunks === undefined || replica.claim !== undefined) return
+    if (replica.state.coordinator !== from || replica.state.term !== m.term) return
+    this.startClaim(replica, this.opts.nowMs(), 'coordinator drains: claiming job')
+  }
+
+  private startClaim (replica: Replica, now: number, why: string): void {
+    const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
+    replica.state.promisedTerm = term
+    const tally = new VoteTally(replica.state.replicaSet, term, this.opts.selfId)
+    replica.claim = { tally, startedMs: now }
+    this.opts.log.info({ jobId: replica.state.jobId, term, coordinator: replica.state.coordinator }, why)
+    for (const member of replica.state.replicaSet) {
+      if (member !== this.opts.selfId) this.opts.send(member, { t: 'job.claim', jobId: replica.state.jobId, term })
+    }
+    // A replica set of one (or a majority already) wins at once.
+    if (tally.outcome() === 'won') this.onClaimReply(this.opts.selfId, { t: 'job.claimReply', jobId: replica.state.jobId, term, ok: true, promisedTerm: term })
   }
 
   /** "Alive" for failover means the same process that held the job: a restarted peer lost it. */

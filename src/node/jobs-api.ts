@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { coordinatorFor, type ElectionStrategy, type Member } from '../election/strategy.js'
 import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
+import { unsatisfiable, type NodeCaps } from '../jobs/requires.js'
 import { ApiError, type ApiServer } from './api-server.js'
 import type { JobRegistry } from './job-registry.js'
 import { SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
@@ -35,6 +36,8 @@ export interface JobsApiDeps {
   /** Backups per job: the replica set is the coordinator and the next `backups` in election order. */
   backups: number
   wallMs: () => number
+  /** What each live node offers: a job whose `requires` none satisfies is refused at once. */
+  capabilities?: () => NodeCaps[]
 }
 
 export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
@@ -45,6 +48,8 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       throw new ApiError(400, `invalid job: ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`)
     }
     const body = parsed.data
+    const why = deps.capabilities === undefined ? undefined : unsatisfiable(body.requires, deps.capabilities())
+    if (why !== undefined) throw new ApiError(422, `job cannot run: ${why}`)
     const jobId = `j${deps.wallMs().toString(36)}${randomBytes(5).toString('hex')}`
     const coordinator = coordinatorFor(deps.election, jobId, deps.members())
     if (coordinator === undefined) throw new ApiError(503, `no live node can coordinate jobs (election ${deps.election.name})`)

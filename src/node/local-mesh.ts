@@ -23,6 +23,11 @@ export interface LocalMeshOptions {
   logLevel?: string
   env?: NodeJS.ProcessEnv
   readyTimeoutMs?: number
+  /**
+   * Owner policy of every node (default dedicated: local meshes, tests and benchmarks share one
+   * machine whose other load is not an owner to yield to). `args` may still pass --policy.
+   */
+  policy?: 'desktop' | 'dedicated'
   /** Where the nodes run; on 127.0.0.1 of this machine when omitted. */
   launcher?: NodeLauncher
 }
@@ -85,7 +90,7 @@ export class LocalMesh {
     const extra = typeof this.opts.args === 'function' ? this.opts.args(index) : (this.opts.args ?? [])
     const timers = this.opts.fastTimers === false ? [] : ['--publish-interval-ms', '250', '--suspect-after-ms', '1500', '--dead-after-ms', '3000']
     const bootstrap = index === 0 && this.nodes[0] === undefined ? [] : ['--bootstrap', this.bootstrapAddr()]
-    return ['--host', this.hostOf(index), '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', ...timers, ...bootstrap, ...extra]
+    return ['--host', this.hostOf(index), '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', '--policy', this.opts.policy ?? 'dedicated', ...timers, ...bootstrap, ...extra]
   }
 
   /** Node 0 keeps its p2p port across restarts, so the others' bootstrap address stays valid. */

@@ -25,3 +25,13 @@ export function parseList (value: string): string[] {
 }
 
 export function defaultSlots (): number { return Math.max(1, cpus().length) }
+
+/** "25" or "25%" → 0.25; errors name the flag. */
+export function parsePercentOption (flag: string, min = 0, max = 100) {
+  return (value: string): number => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(value)
+    const n = m === null ? NaN : Number(m[1])
+    if (!(n >= min && n <= max)) throw new UsageError(`${flag} must be a percentage from ${min} to ${max}, got "${value}"`)
+    return n / 100
+  }
+}

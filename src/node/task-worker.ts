@@ -22,7 +22,12 @@ export interface TaskWorkerOptions {
   onLoadChange: () => void
   /** Most tasks waiting for their code at once. */
   waitingForCodeMax?: number
+  /** False while the owner policy yields or the node drains: new assignments are handed back. */
+  accepting?: () => boolean
 }
+
+/** task.failed kind for a task handed back unrun (owner busy, draining): not a failure, re-place it. */
+export const RETURNED_KIND = 'returned'
 
 export class TaskWorker {
   /** attemptId → the coordinator that assigned it, and its job */
@@ -33,7 +38,10 @@ export class TaskWorker {
   private readonly waitingForCode = new Map<string, Array<{ from: string, task: Assign }>>()
   private waitingCount = 0
   private readonly scratchDirs = new Set<string>()
+  /** Attempts being handed back: their abort outcome is reported as 'returned'. */
+  private readonly returning = new Set<string>()
   tasksRun = 0
+  tasksReturned = 0
 
   constructor (private readonly opts: TaskWorkerOptions) {}
 
@@ -47,6 +55,11 @@ export class TaskWorker {
       return
     }
     if (task.term > known) this.rememberTerm(task.jobId, task.term)
+    if (this.opts.accepting?.() === false) {
+      this.tasksReturned++
+      this.opts.send(from, { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind: RETURNED_KIND, error: 'node is not accepting tasks (yielding to its owner or draining)' })
+      return
+    }
     if (this.opts.code.has(task.codeHash)) {
       this.run(from, task)
       return
@@ -84,7 +97,39 @@ export class TaskWorker {
   }
 
   onAbort (from: string, attemptId: string): void {
-    if (this.running.get(attemptId)?.from === from) this.opts.pool.abort(attemptId)
+    if (this.running.get(attemptId)?.from === from) {
+      this.opts.pool.abort(attemptId)
+      return
+    }
+    // Not started yet (its code is on the way): it must not start later.
+    for (const [hash, waiting] of this.waitingForCode) {
+      const i = waiting.findIndex(w => w.task.attemptId === attemptId && w.from === from)
+      if (i < 0) continue
+      waiting.splice(i, 1)
+      this.waitingCount--
+      if (waiting.length === 0) this.waitingForCode.delete(hash)
+      return
+    }
+  }
+
+  /** Hand every running and waiting task back to its coordinator, which places it elsewhere. */
+  giveBack (): number {
+    let n = 0
+    for (const [hash, waiting] of this.waitingForCode) {
+      for (const w of waiting) {
+        this.opts.send(w.from, { t: 'task.failed', jobId: w.task.jobId, taskIndex: w.task.taskIndex, attemptId: w.task.attemptId, kind: RETURNED_KIND, error: 'handed back unrun' })
+        n++
+      }
+      this.waitingCount -= waiting.length
+      this.waitingForCode.delete(hash)
+    }
+    for (const attemptId of [...this.running.keys()]) {
+      this.returning.add(attemptId)
+      if (this.opts.pool.abort(attemptId)) n++
+      else this.returning.delete(attemptId)
+    }
+    this.tasksReturned += n
+    return n
   }
 
   /** A new coordinator took the job over: attempts for the old one are abandoned. */
@@ -119,7 +164,8 @@ export class TaskWorker {
       this.tasksRun++
       this.opts.onLoadChange()
       const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId }
-      if (outcome.ok) this.opts.send(from, { t: 'task.ok', ...base, value: task.kind === 'action' ? null : outcome.value })
+      if (this.returning.delete(task.attemptId) && !outcome.ok) this.opts.send(from, { t: 'task.failed', ...base, kind: RETURNED_KIND, error: 'handed back: the node yields to its owner or drains' })
+      else if (outcome.ok) this.opts.send(from, { t: 'task.ok', ...base, value: task.kind === 'action' ? null : outcome.value })
       else this.opts.send(from, { t: 'task.failed', ...base, kind: outcome.kind, error: outcome.error.slice(0, 16_000) })
     }, (err: Error) => {
       // The pool never rejects; if it ever does, the coordinator must still hear of it.
