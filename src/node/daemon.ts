@@ -139,6 +139,7 @@ export class Daemon {
     this.replicas = new ReplicaStore({
       selfId, code, log, send, liveBoot, nowMs: now, retentionMs: opts.resultRetentionMs,
       alivePeers: () => this.membership.peers().filter(p => p.status === 'alive' || p.status === 'suspect').map(p => p.vector.peerId),
+      coordinates: jobId => this.coordinator.coordinates(jobId),
       takeOver: data => this.coordinator.adopt(data),
       yieldJob: (jobId, term) => this.yieldJob(jobId, term),
       onRecord: record => this.registry.upsert(record, Date.now()),
@@ -148,7 +149,10 @@ export class Daemon {
       workers: () => this.workerViews(),
       onLostCommit: (jobId, term) => this.yieldJob(jobId, term),
       backupsFor: jobId => backupsFor(opts.election, jobId, this.members(), opts.backups + 1).filter(p => p !== selfId).slice(0, opts.backups),
-      onRecord: record => this.registry.upsert(record, Date.now()),
+      onRecord: record => {
+        this.registry.upsert(record, Date.now())
+        this.replicas.noteRecord(record) // a final record settles our own copy too
+      },
       nowMs: now,
       wallMs: () => Date.now(),
     })

@@ -21,6 +21,8 @@ export interface Replica {
   /** A final record this node accepted in a commit round, not yet known to be published. */
   accepted: JobRecord | undefined
   claim: { tally: VoteTally, startedMs: number } | undefined
+  /** Since when this node has been the job's coordinator on record without coordinating it. */
+  orphanSinceMs: number | undefined
   /** The boot id of each member when it joined this replica: a member that restarted since lost its copy. */
   boots: Map<string, string | undefined>
   updatedMs: number
@@ -44,6 +46,8 @@ export interface ReplicaStoreOptions {
   /** The boot id of a live peer, undefined if it is not alive. */
   liveBoot: (peerId: string) => string | undefined
   nowMs: () => number
+  /** Whether this node's JobCoordinator coordinates the job right now. */
+  coordinates: (jobId: string) => boolean
   /** This node won a claim: coordinate the job from the replica. */
   takeOver: (data: TakeoverData) => void
   /** This node promised a higher term than the one it coordinates the job under: stop. */
@@ -75,7 +79,7 @@ export class ReplicaStore {
   private create (jobId: string, replicaSet: readonly string[], coordinator: string, term: number): Replica {
     this.evict()
     const boots = new Map(replicaSet.map(p => [p, this.opts.liveBoot(p)]))
-    const replica: Replica = { state: newReplicaState(jobId, replicaSet, coordinator, term), spec: undefined, chunks: undefined, done: new Map(), final: undefined, accepted: undefined, claim: undefined, boots, updatedMs: this.opts.nowMs() }
+    const replica: Replica = { state: newReplicaState(jobId, replicaSet, coordinator, term), spec: undefined, chunks: undefined, done: new Map(), final: undefined, accepted: undefined, claim: undefined, orphanSinceMs: undefined, boots, updatedMs: this.opts.nowMs() }
     this.replicas.set(jobId, replica)
     return replica
   }
@@ -180,7 +184,9 @@ export class ReplicaStore {
     if (replica === undefined) return
     const wasCoordinator = replica.state.coordinator === this.opts.selfId
     if (!observeCoordinator(replica.state, from, m.term)) return
-    replica.claim = undefined
+    // Our own claim under a higher term stays in the race: cancelling it here, after its voters
+    // have promised that term and yielded, would leave the job with nobody coordinating it.
+    if (replica.claim !== undefined && replica.claim.tally.term <= m.term) replica.claim = undefined
     if (wasCoordinator && from !== this.opts.selfId) this.opts.yieldJob(m.jobId, m.term)
   }
 
@@ -209,6 +215,10 @@ export class ReplicaStore {
         if (now - replica.claim.startedMs > (this.opts.claimTimeoutMs ?? 5000)) replica.claim = undefined
         continue
       }
+      if (this.orphaned(replica, now)) {
+        this.startClaim(replica, now, 'the job has no coordinator (this node yielded to a claim that never took over): claiming it')
+        continue
+      }
       if (!shouldClaim(replica.state, this.opts.selfId, p => this.sameBoot(replica, p))) {
         if (!this.sameBoot(replica, replica.state.coordinator) && replica.state.coordinator !== this.opts.selfId) {
           this.opts.log.debug({ jobId: replica.state.jobId, coordinator: replica.state.coordinator, members: replica.state.replicaSet.map(p => [p, this.sameBoot(replica, p), this.opts.liveBoot(p), replica.boots.get(p)]) }, 'coordinator lost, not claiming')
@@ -228,6 +238,7 @@ export class ReplicaStore {
   }
 
   private startClaim (replica: Replica, now: number, why: string): void {
+    replica.orphanSinceMs = undefined
     const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
     replica.state.promisedTerm = term
     const tally = new VoteTally(replica.state.replicaSet, term, this.opts.selfId)
@@ -238,6 +249,20 @@ export class ReplicaStore {
     }
     // A replica set of one (or a majority already) wins at once.
     if (tally.outcome() === 'won') this.onClaimReply(this.opts.selfId, { t: 'job.claimReply', jobId: replica.state.jobId, term, ok: true, promisedTerm: term })
+  }
+
+  /**
+   * The liveness backstop: this node is the job's coordinator on record (so no backup will
+   * claim it) but does not coordinate it — it yielded to a claim whose claimer then never took
+   * over (the claim was lost, or its claimer died). After the claim timeout it claims again.
+   */
+  private orphaned (replica: Replica, now: number): boolean {
+    if (replica.state.coordinator !== this.opts.selfId || this.opts.coordinates(replica.state.jobId)) {
+      replica.orphanSinceMs = undefined
+      return false
+    }
+    replica.orphanSinceMs ??= now
+    return now - replica.orphanSinceMs > (this.opts.claimTimeoutMs ?? 5000)
   }
 
   /** "Alive" for failover means the same process that held the job: a restarted peer lost it. */
