@@ -6,6 +6,7 @@ import { cancelCommand, jobsCommand, resultCommand } from './cmd-jobs.js'
 import { JobFailedError, submitCommand } from './cmd-submit.js'
 import { startCommand } from './cmd-start.js'
 import { statusCommand } from './cmd-status.js'
+import { initCommand } from './cmd-init.js'
 import { defaultSlots, parseIntOption, parseLabel, parseList, UsageError } from './options.js'
 
 const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir)')
@@ -17,6 +18,17 @@ export function buildProgram (): Command {
     .version(SOFTWARE_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+
+  program.command('init')
+    .description('Create a new mesh key (a private-network pre-shared key) in the data dir; every node of the mesh needs a copy.')
+    .addOption(dataDirOption())
+    .option('--force', 'replace an existing key (every node of the mesh then needs the new one)')
+    .addHelpText('after', `
+Examples:
+  meshwork init                                    # writes ~/.meshwork/mesh.key (mode 0600)
+  scp ~/.meshwork/mesh.key host2:.meshwork/        # then \`meshwork start\` on every machine
+  meshwork init --data-dir /tmp/mesh-b --force     # a new key (rotation: see SECURITY.md)`)
+    .action(initCommand)
 
   program.command('start')
     .description('Run a node and join the mesh (mDNS on the LAN, plus any --bootstrap peers).')
@@ -38,8 +50,14 @@ export function buildProgram (): Command {
     .option('--memory-limit-mb <mb>', 'heap limit of each executor process', parseIntOption('--memory-limit-mb', 32, 1_048_576), 512)
     .option('--backups <k>', 'backup peers per job holding its task table and results (failover needs a majority of 1 + k)', parseIntOption('--backups', 0, 8), 2)
     .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
+    .option('--mesh-key <file>', 'the mesh key (default: $MESHWORK_MESH_KEY, else DATA_DIR/mesh.key from `meshwork init`)')
+    .option('--insecure-open-mesh', 'run without a mesh key: any peer that reaches this node may join and run code on it')
     .addHelpText('after', `
+Security: peers without the node's mesh key cannot connect; the control API listens on 127.0.0.1
+only and requires the token in DATA_DIR/api.token (the CLI reads it); see SECURITY.md.
+
 Examples:
+  meshwork init && meshwork start                  # a new private mesh; copy ~/.meshwork/mesh.key to the others
   meshwork start                                   # join the LAN mesh found by mDNS
   meshwork start --bootstrap /ip4/10.0.0.5/tcp/7071/p2p/12D3KooW… --no-mdns
   meshwork start --port 0 --api-port 0 --data-dir /tmp/node2 --label zone=b`)

@@ -4,6 +4,9 @@ import { Daemon } from './daemon.js'
 import { defaultDataDir } from './data-dir.js'
 import { createLogger } from './logger.js'
 import { UsageError } from './options.js'
+import { ensureDataDir } from './data-dir.js'
+import { loadOrCreateApiToken } from '../security/api-token.js'
+import { MeshKeyError, resolveMeshKey } from '../security/mesh-key.js'
 
 export interface StartOptions {
   port: number
@@ -24,6 +27,8 @@ export interface StartOptions {
   memoryLimitMb: number
   resultRetentionMs: number
   backups: number
+  meshKey?: string
+  insecureOpenMesh?: boolean
 }
 
 export async function startCommand (opts: StartOptions): Promise<void> {
@@ -35,9 +40,21 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   }
   let election
   try { election = parseElectionSpec(opts.election) } catch (err) { throw new UsageError(`--election: ${(err as Error).message}`) }
+  const dataDir = ensureDataDir(opts.dataDir ?? defaultDataDir())
+  let meshKey
+  try {
+    meshKey = resolveMeshKey({ meshKey: opts.meshKey, dataDir, insecureOpenMesh: opts.insecureOpenMesh })
+  } catch (err) {
+    if (err instanceof MeshKeyError) throw new UsageError(err.message)
+    throw err
+  }
+  const apiToken = loadOrCreateApiToken(dataDir)
   const log = createLogger(opts.logLevel)
+  if (meshKey.psk === undefined) log.warn('open mesh (--insecure-open-mesh): any peer that can reach this node can join the mesh and run code on it')
   const daemon = await Daemon.start({
-    dataDir: opts.dataDir ?? defaultDataDir(),
+    dataDir,
+    meshKey: meshKey.psk,
+    apiToken,
     host: opts.host,
     port: opts.port,
     apiPort: opts.apiPort,
@@ -59,7 +76,8 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   process.stdout.write([
     `meshwork node ${daemon.peerId}`,
     ...daemon.node.getMultiaddrs().map(a => `  p2p:         ${a.toString()}`),
-    `  control API: ${daemon.apiUrl}`,
+    `  control API: ${daemon.apiUrl} (token in ${dataDir}/api.token)`,
+    `  mesh key:    ${meshKey.path ?? 'none — OPEN MESH (--insecure-open-mesh)'}`,
     `  data dir:    ${daemon.opts.dataDir}`,
     '',
   ].join('\n'))

@@ -26,6 +26,7 @@ import { Connectivity } from './connectivity.js'
 import { ensureDataDir, removeApiRecord, writeApiRecord } from './data-dir.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js'
+import { preSharedKey } from '@libp2p/pnet'
 import type { Logger } from './logger.js'
 import { HostProbe, type HostSample } from './probe.js'
 import { statusView, type StatusView } from './status-view.js'
@@ -52,6 +53,10 @@ export interface DaemonOptions {
   backups: number
   rpcFrameBytesMax: number
   log: Logger
+  /** The mesh key (pnet pre-shared key); undefined only for an --insecure-open-mesh. */
+  meshKey?: Uint8Array
+  /** The control API requires this bearer token (undefined: no token, for embedding in tests only). */
+  apiToken?: string
 }
 
 const TICK_MS = 100
@@ -135,9 +140,10 @@ export class Daemon {
   static async start (opts: DaemonOptions): Promise<Daemon> {
     ensureDataDir(opts.dataDir)
     const privateKey = await loadOrCreatePeerKey(opts.dataDir)
-    const node = await createMeshLibp2p({ privateKey, host: opts.host, port: opts.port, mdns: opts.mdns, mdnsServiceTag: opts.mdnsServiceTag })
+    const connectionProtector = opts.meshKey !== undefined ? preSharedKey({ psk: opts.meshKey }) : undefined
+    const node = await createMeshLibp2p({ privateKey, host: opts.host, port: opts.port, mdns: opts.mdns, mdnsServiceTag: opts.mdnsServiceTag, connectionProtector })
     const probe = new HostProbe(opts.dataDir, now())
-    const api = new ApiServer({ port: opts.apiPort, bodyBytesMax: 1024 * 1024, log: opts.log })
+    const api = new ApiServer({ port: opts.apiPort, bodyBytesMax: 1024 * 1024, log: opts.log, token: opts.apiToken })
     let apiUrl: string
     try {
       apiUrl = await api.listen()

@@ -27,7 +27,7 @@ const live = (): number[] => mesh.nodes.map((n, i) => n.proc !== undefined ? i :
 /** The job as node i knows it (its control API, polled directly: a CLI process per poll is too slow). */
 async function record (i: number, jobId: string): Promise<JobRecord | undefined> {
   try {
-    const res = await fetch(`${api(i)}/jobs/${jobId}`)
+    const res = await mesh.fetch(i, `/jobs/${jobId}`)
     return res.ok ? await res.json() as JobRecord : undefined
   } catch {
     return undefined

@@ -179,12 +179,12 @@ describe('a worker killed mid-job', () => {
     const { jobId, coordinator } = JSON.parse(r.stdout) as { jobId: string, coordinator: string }
     const victim = [1, 2].find(i => peer(i) !== coordinator)!
     await waitFor('some progress', async () => {
-      const rec = await (await fetch(`${api(0)}/jobs/${jobId}`)).json() as JobRecord
+      const rec = await (await mesh.fetch(0, `/jobs/${jobId}`)).json() as JobRecord
       return rec.done >= 5 && (rec.tasksByPeer[peer(victim)] ?? 0) > 0
     })
     await mesh.kill(victim, 'SIGKILL')
     const record = await waitFor('the job to finish', async () => {
-      const rec = await (await fetch(`${api(0)}/jobs/${jobId}`)).json() as JobRecord
+      const rec = await (await mesh.fetch(0, `/jobs/${jobId}`)).json() as JobRecord
       return rec.state !== 'running' && rec.state !== 'pending' && rec.state !== 'splitting' && rec.state !== 'reducing' && rec
     }, 90_000)
     expect(record.state).toBe('done')
