@@ -52,15 +52,27 @@ Examples:
     .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
     .option('--mesh-key <file>', 'the mesh key (default: $MESHWORK_MESH_KEY, else DATA_DIR/mesh.key from `meshwork init`)')
     .option('--insecure-open-mesh', 'run without a mesh key: any peer that reaches this node may join and run code on it')
+    .option('--allow-submit <peers>', 'comma-separated peer ids that may submit jobs (default: every peer holding the mesh key)', parseList)
+    .option('--allow-exec <tools>', 'programs that job modules may run when they declare them (requires: { tools: [...] }), e.g. cc,make', parseList, [])
+    .option('--allow-fs-read <paths>', 'extra paths task code may read (default: only its job code and scratch dir)', parseList, [])
+    .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its scratch dir)', parseList, [])
+    .option('--no-sandbox', 'run task code without the Node permission model (not recommended)')
+    .option('--task-cpu-ms <ms>', 'a task using more CPU time than this is killed (default: no limit besides --task-timeout-ms)', parseIntOption('--task-cpu-ms', 10, 86_400_000))
+    .option('--max-result-bytes <n>', 'largest task or job result (JSON bytes)', parseIntOption('--max-result-bytes', 1024, 1024 ** 3), 64 * 1024 * 1024)
+    .option('--max-tasks-per-job <n>', 'most tasks (chunks from split) a job may have', parseIntOption('--max-tasks-per-job', 1, 10_000_000), 1_000_000)
+    .option('--max-jobs-per-submitter <n>', 'most unfinished jobs one submitting node may have', parseIntOption('--max-jobs-per-submitter', 1, 100_000), 64)
+    .option('--max-message-bytes <n>', 'largest direct message accepted from a peer (a job submission carries its input)', parseIntOption('--max-message-bytes', 65_536, 2 ** 31), 256 * 1024 * 1024)
     .addHelpText('after', `
 Security: peers without the node's mesh key cannot connect; the control API listens on 127.0.0.1
-only and requires the token in DATA_DIR/api.token (the CLI reads it); see SECURITY.md.
+only and requires the token in DATA_DIR/api.token (the CLI reads it); task code runs under the
+Node permission model (its scratch dir only, no processes unless --allow-exec); see SECURITY.md.
 
 Examples:
   meshwork init && meshwork start                  # a new private mesh; copy ~/.meshwork/mesh.key to the others
   meshwork start                                   # join the LAN mesh found by mDNS
   meshwork start --bootstrap /ip4/10.0.0.5/tcp/7071/p2p/12D3KooW… --no-mdns
-  meshwork start --port 0 --api-port 0 --data-dir /tmp/node2 --label zone=b`)
+  meshwork start --port 0 --api-port 0 --data-dir /tmp/node2 --label zone=b
+  meshwork start --mesh-key /etc/meshwork/mesh.key --allow-exec cc   # build-farm nodes`)
     .action(startCommand)
 
   program.command('status')

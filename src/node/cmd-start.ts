@@ -1,4 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TOOL_NAME_RE } from '../jobs/sandbox.js'
 import { parseElectionSpec } from '../election/strategy.js'
 import { Daemon } from './daemon.js'
 import { defaultDataDir } from './data-dir.js'
@@ -29,6 +31,16 @@ export interface StartOptions {
   backups: number
   meshKey?: string
   insecureOpenMesh?: boolean
+  allowSubmit?: string[]
+  allowExec: string[]
+  allowFsRead: string[]
+  allowFsWrite: string[]
+  sandbox: boolean
+  taskCpuMs?: number
+  maxResultBytes: number
+  maxTasksPerJob: number
+  maxJobsPerSubmitter: number
+  maxMessageBytes: number
 }
 
 export async function startCommand (opts: StartOptions): Promise<void> {
@@ -40,6 +52,12 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   }
   let election
   try { election = parseElectionSpec(opts.election) } catch (err) { throw new UsageError(`--election: ${(err as Error).message}`) }
+  for (const peer of opts.allowSubmit ?? []) {
+    try { peerIdFromString(peer) } catch { throw new UsageError(`--allow-submit: "${peer}" is not a peer id (e.g. 12D3KooW…, as \`meshwork status\` shows)`) }
+  }
+  for (const tool of opts.allowExec) {
+    if (!TOOL_NAME_RE.test(tool)) throw new UsageError(`--allow-exec: "${tool}" is not a program name (letters, digits, . _ + -; no paths)`)
+  }
   const dataDir = ensureDataDir(opts.dataDir ?? defaultDataDir())
   let meshKey
   try {
@@ -50,6 +68,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   }
   const apiToken = loadOrCreateApiToken(dataDir)
   const log = createLogger(opts.logLevel)
+  if (!opts.sandbox) log.warn('--no-sandbox: task code from the mesh runs with every permission of this user')
   if (meshKey.psk === undefined) log.warn('open mesh (--insecure-open-mesh): any peer that can reach this node can join the mesh and run code on it')
   const daemon = await Daemon.start({
     dataDir,
@@ -70,7 +89,15 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     memoryLimitMB: opts.memoryLimitMb,
     resultRetentionMs: opts.resultRetentionMs,
     backups: opts.backups,
-    rpcFrameBytesMax: 256 * 1024 * 1024,
+    rpcFrameBytesMax: opts.maxMessageBytes,
+    security: {
+      sandbox: opts.sandbox ? { allowExec: opts.allowExec, fsRead: opts.allowFsRead, fsWrite: opts.allowFsWrite } : undefined,
+      taskCpuMsMax: opts.taskCpuMs,
+      resultBytesMax: opts.maxResultBytes,
+      tasksPerJobMax: opts.maxTasksPerJob,
+      jobsPerSubmitterMax: opts.maxJobsPerSubmitter,
+      allowSubmit: opts.allowSubmit !== undefined ? new Set(opts.allowSubmit) : undefined,
+    },
     log,
   })
   process.stdout.write([

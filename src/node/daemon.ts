@@ -26,7 +26,8 @@ import { Connectivity } from './connectivity.js'
 import { ensureDataDir, removeApiRecord, writeApiRecord } from './data-dir.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js'
-import { preSharedKey } from '@libp2p/pnet'
+import { meshKeyProtector } from '../security/mesh-key.js'
+import { securityOptions, type SecurityOptions } from '../security/limits.js'
 import type { Logger } from './logger.js'
 import { HostProbe, type HostSample } from './probe.js'
 import { statusView, type StatusView } from './status-view.js'
@@ -57,6 +58,8 @@ export interface DaemonOptions {
   meshKey?: Uint8Array
   /** The control API requires this bearer token (undefined: no token, for embedding in tests only). */
   apiToken?: string
+  /** Admission, sandbox and limits (see src/security/limits.ts); defaults when absent. */
+  security?: Partial<SecurityOptions>
 }
 
 const TICK_MS = 100
@@ -79,6 +82,7 @@ export class Daemon {
   /** Outstanding `job.query` broadcasts: jobId → resolvers waiting for a `job.found`. */
   private readonly queries = new Map<string, Array<(record: JobRecord) => void>>()
   rpcDropped = 0
+  readonly security: SecurityOptions
 
   private constructor (
     readonly opts: DaemonOptions,
@@ -91,7 +95,11 @@ export class Daemon {
   ) {
     const selfId = node.peerId.toString()
     const log = opts.log
-    this.pool = new ExecutorPool({ slots: Math.max(1, opts.slots), taskTimeoutMs: opts.taskTimeoutMs, memoryLimitMB: opts.memoryLimitMB, logger: log })
+    const sec = this.security = securityOptions(opts.security)
+    this.pool = new ExecutorPool({
+      slots: Math.max(1, opts.slots), taskTimeoutMs: opts.taskTimeoutMs, memoryLimitMB: opts.memoryLimitMB, logger: log,
+      sandbox: sec.sandbox, taskCpuMsMax: sec.taskCpuMsMax, resultBytesMax: sec.resultBytesMax,
+    })
     const code = new CodeCache(join(opts.dataDir, 'code'))
     this.registry = new JobRegistry({ retentionMs: opts.resultRetentionMs, recordsMax: 10_000 })
     this.channels = new Channels(node, {
@@ -120,6 +128,7 @@ export class Daemon {
       selfId, pool: this.pool, code, replicas: this.replicas, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
       workers: () => this.workerViews(),
       onLostCommit: (jobId, term) => this.yieldJob(jobId, term),
+      tasksPerJobMax: sec.tasksPerJobMax,
       backupsFor: jobId => backupsFor(opts.election, jobId, this.members(), opts.backups + 1).filter(p => p !== selfId).slice(0, opts.backups),
       onRecord: record => this.registry.upsert(record, Date.now()),
       nowMs: now,
@@ -140,7 +149,7 @@ export class Daemon {
   static async start (opts: DaemonOptions): Promise<Daemon> {
     ensureDataDir(opts.dataDir)
     const privateKey = await loadOrCreatePeerKey(opts.dataDir)
-    const connectionProtector = opts.meshKey !== undefined ? preSharedKey({ psk: opts.meshKey }) : undefined
+    const connectionProtector = opts.meshKey !== undefined ? meshKeyProtector(opts.meshKey) : undefined
     const node = await createMeshLibp2p({ privateKey, host: opts.host, port: opts.port, mdns: opts.mdns, mdnsServiceTag: opts.mdnsServiceTag, connectionProtector })
     const probe = new HostProbe(opts.dataDir, now())
     const api = new ApiServer({ port: opts.apiPort, bodyBytesMax: 1024 * 1024, log: opts.log, token: opts.apiToken })
@@ -225,14 +234,22 @@ export class Daemon {
 
   private onRpc (from: string, m: RpcMessage): void {
     switch (m.t) {
-      case 'job.submit':
+      case 'job.submit': {
         if (m.spec.submitter !== from && m.spec.standby !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
+        const refusal = this.refuseSubmission(m.spec.submitter, m.spec.jobId)
+        if (refusal !== undefined) {
+          this.send(from, { t: 'job.rejected', jobId: m.spec.jobId, term: m.term, error: refusal })
+          return this.dropRpc(from, `job.submit refused: ${refusal}`)
+        }
         this.send(from, { t: 'job.accepted', jobId: m.spec.jobId, term: m.term })
         void this.coordinator.onSubmit(m.spec, m.code, m.input, m.term).catch(err => this.opts.log.error({ err }, 'job submission failed'))
         break
+      }
       case 'job.accepted': this.submissions.onAccepted(from, m.jobId, m.term); break
+      case 'job.rejected': this.submissions.onRejected(from, m.jobId, m.term, m.error); break
       case 'job.standby':
         if (m.spec.submitter !== from || m.spec.standby !== this.peerId) return this.dropRpc(from, 'job.standby not from the submitter or not for this node')
+        if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(from)) return this.dropRpc(from, 'job.standby from a peer not in --allow-submit')
         this.submissions.hold(m.spec, m.code, m.input)
         this.send(from, { t: 'job.standbyAck', jobId: m.spec.jobId })
         break
@@ -277,6 +294,16 @@ export class Daemon {
     }
   }
 
+  /** Why this node, as coordinator, refuses a submitter's job (undefined: it accepts it). */
+  private refuseSubmission (submitter: string, jobId: string): string | undefined {
+    const sec = this.security
+    if (sec.allowSubmit !== undefined && !sec.allowSubmit.has(submitter)) return `peer ${submitter} is not allowed to submit jobs (--allow-submit)`
+    if (this.coordinator.coordinates(jobId)) return undefined
+    const active = this.coordinator.activeJobsOf(submitter)
+    if (active >= sec.jobsPerSubmitterMax) return `${submitter} already has ${active} jobs coordinated here, the limit (--max-jobs-per-submitter ${sec.jobsPerSubmitterMax})`
+    return undefined
+  }
+
   private dropRpc (from: string, reason: string): void {
     this.rpcDropped++
     this.opts.log.warn({ from, reason }, 'dropped rpc message')
@@ -312,6 +339,8 @@ export class Daemon {
       cancel: record => this.send(record.coordinator, { t: 'job.cancel', jobId: record.jobId }),
       backups: this.opts.backups,
       wallMs: () => Date.now(),
+      allowSubmit: this.security.allowSubmit,
+      jobsPerSubmitterMax: this.security.jobsPerSubmitterMax,
     })
     this.refreshMetrics()
     this.every(TICK_MS, () => {

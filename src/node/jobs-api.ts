@@ -4,7 +4,7 @@ import { coordinatorFor, type ElectionStrategy, type Member } from '../election/
 import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import { ApiError, type ApiServer } from './api-server.js'
 import type { JobRegistry } from './job-registry.js'
-import { SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
+import { SubmissionRejectedError, SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
 
 // Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
 // over), list, read one, cancel. Request bodies are parsed with schemas; errors name the field.
@@ -35,6 +35,10 @@ export interface JobsApiDeps {
   /** Backups per job: the replica set is the coordinator and the next `backups` in election order. */
   backups: number
   wallMs: () => number
+  /** Peer ids allowed to submit jobs (--allow-submit); undefined: every peer of the mesh. */
+  allowSubmit?: ReadonlySet<string>
+  /** Most unfinished jobs this node may have submitted at once (--max-jobs-per-submitter). */
+  jobsPerSubmitterMax?: number
 }
 
 export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
@@ -45,6 +49,13 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       throw new ApiError(400, `invalid job: ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`)
     }
     const body = parsed.data
+    if (deps.allowSubmit !== undefined && !deps.allowSubmit.has(deps.selfId)) {
+      throw new ApiError(403, `this node (${deps.selfId}) may not submit jobs: it is not in its --allow-submit list`)
+    }
+    const unfinished = deps.registry.list().filter(r => r.submitter === deps.selfId && !FINAL_STATES.has(r.state)).length
+    if (deps.jobsPerSubmitterMax !== undefined && unfinished >= deps.jobsPerSubmitterMax) {
+      throw new ApiError(429, `this node already has ${unfinished} unfinished jobs, the limit (--max-jobs-per-submitter ${deps.jobsPerSubmitterMax}); wait for one to finish`)
+    }
     const jobId = `j${deps.wallMs().toString(36)}${randomBytes(5).toString('hex')}`
     const coordinator = coordinatorFor(deps.election, jobId, deps.members())
     if (coordinator === undefined) throw new ApiError(503, `no live node can coordinate jobs (election ${deps.election.name})`)
@@ -76,6 +87,10 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       await deps.submissions.submit(spec, body.code, body.input, coordinator)
     } catch (err) {
       if (err instanceof SubmissionsFullError) throw new ApiError(503, err.message)
+      if (err instanceof SubmissionRejectedError) {
+        deps.registry.upsert({ ...record, state: 'failed', error: err.message }, deps.wallMs())
+        throw new ApiError(403, err.message)
+      }
       throw err
     }
     return { jobId, coordinator: deps.registry.get(jobId)?.coordinator ?? coordinator }

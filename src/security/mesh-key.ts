@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { generateKey } from '@libp2p/pnet'
+import { generateKey, preSharedKey } from '@libp2p/pnet'
+import { patchPnetCipher } from './pnet-patch.js'
 
 // The mesh key: a libp2p private-network pre-shared key (pnet, v1 format). Every connection is
 // protected with it before noise even starts, so a peer without the key cannot connect at all,
@@ -13,6 +14,12 @@ const PSK_RE = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}
 
 export class MeshKeyError extends Error {
   override readonly name = 'MeshKeyError'
+}
+
+/** The libp2p connection protector for a mesh key (with the cipher fix of pnet-patch.ts applied). */
+export function meshKeyProtector (psk: Uint8Array): ReturnType<typeof preSharedKey> {
+  patchPnetCipher()
+  return preSharedKey({ psk })
 }
 
 /** A fresh key in the format `@libp2p/pnet` reads. */

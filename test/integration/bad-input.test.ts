@@ -3,12 +3,11 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { preSharedKey } from '@libp2p/pnet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MEMBERSHIP_TOPIC, encodeGossip } from '../../src/gossip/messages.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/node/libp2p.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
-import { readMeshKeyFile } from '../../src/security/mesh-key.js'
+import { meshKeyProtector, readMeshKeyFile } from '../../src/security/mesh-key.js'
 import { vector } from '../helpers/vectors.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -37,7 +36,7 @@ describe('a peer without the mesh key', () => {
 
 describe('bad gossip from a peer inside the mesh (it holds the key) is logged and dropped', () => {
   it('garbage, oversized and forged vectors never crash a node or change its view', async () => {
-    const connectionProtector = preSharedKey({ psk: readMeshKeyFile(mesh.meshKeyFile!) })
+    const connectionProtector = meshKeyProtector(readMeshKeyFile(mesh.meshKeyFile!))
     rogue = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), host: '127.0.0.1', port: 0, mdns: false, mdnsServiceTag: 'x', connectionProtector })
     rogue.services.pubsub.subscribe(MEMBERSHIP_TOPIC)
     await rogue.dial(multiaddr(mesh.bootstrapAddr()))

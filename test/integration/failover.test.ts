@@ -90,7 +90,8 @@ async function restoreMesh (): Promise<void> {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'meshwork-failover-'))
-  mesh = await LocalMesh.start({ nodes: N, args: ['--slots', '2'] })
+  // The counted fixture logs every execution to a file in the test's work dir.
+  mesh = await LocalMesh.start({ nodes: N, args: ['--slots', '2', '--allow-fs-read', work, '--allow-fs-write', work] })
   await waitForFullMesh(mesh, N, 60_000)
 })
 afterAll(async () => {

@@ -30,7 +30,8 @@ const daemonsUp = async (): Promise<void> => {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'meshwork-jobs-test-'))
-  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2', '--task-timeout-ms', '4000', '--memory-limit-mb', '96'] })
+  // The build farm runs cc; the faulty fixture keeps its markers in the test's work dir.
+  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2', '--task-timeout-ms', '4000', '--memory-limit-mb', '96', '--allow-exec', 'cc', '--allow-fs-read', work, '--allow-fs-write', work] })
   await waitForFullMesh(mesh, 3, 60_000)
 })
 afterAll(async () => {
