@@ -150,9 +150,9 @@ export class ExecutorPool {
     this.sandboxPolicy = this.permissionFlag !== undefined ? opts.sandbox : undefined
     if (opts.sandbox !== undefined && this.permissionFlag === undefined) this.logger?.warn({ node: process.version }, 'this Node has no permission model: task code runs without a sandbox')
     this.env = { ...process.env, ...opts.env }
-    if (opts.resultBytesMax !== undefined) this.env[RESULT_BYTES_MAX_ENV] = String(opts.resultBytesMax)
     // Task code comes from other peers: keep the node's own secrets (API token) out of its reach.
     for (const key of Object.keys(this.env)) if (key.startsWith('MESHWORK_') && !(key in (opts.env ?? {}))) delete this.env[key]
+    if (opts.resultBytesMax !== undefined) this.env[RESULT_BYTES_MAX_ENV] = String(opts.resultBytesMax)
     for (let index = 0; index < opts.slots; index++) {
       const slot: Slot = { index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false }
       this.slots.push(slot)

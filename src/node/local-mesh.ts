@@ -57,6 +57,7 @@ export class LocalMesh {
   constructor (readonly opts: LocalMeshOptions) {
     this.ownsBaseDir = opts.baseDir === undefined
     this.baseDir = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'meshwork-mesh-'))
+    mkdirSync(this.baseDir, { recursive: true })
     this.token = opts.token ?? (process.env[API_TOKEN_ENV] !== undefined && process.env[API_TOKEN_ENV] !== '' ? process.env[API_TOKEN_ENV] : randomBytes(24).toString('hex'))
     if (opts.meshKeyFile === undefined) {
       this.meshKeyFile = join(this.baseDir, MESH_KEY_FILE)
