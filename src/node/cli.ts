@@ -9,8 +9,8 @@ import { statusCommand } from './cmd-status.js'
 import { initCommand } from './cmd-init.js'
 import { defaultSlots, parseIntOption, parseLabel, parseList, UsageError } from './options.js'
 
-const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir)')
-const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
+const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir; the API token comes from that data dir or $MESHWORK_TOKEN)')
+const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node: its control URL, API token (api.token) and mesh key (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
 
 export function buildProgram (): Command {
   const program = new Command('meshwork')
@@ -53,9 +53,9 @@ Examples:
     .option('--mesh-key <file>', 'the mesh key (default: $MESHWORK_MESH_KEY, else DATA_DIR/mesh.key from `meshwork init`)')
     .option('--insecure-open-mesh', 'run without a mesh key: any peer that reaches this node may join and run code on it')
     .option('--allow-submit <peers>', 'comma-separated peer ids that may submit jobs (default: every peer holding the mesh key)', parseList)
-    .option('--allow-exec <tools>', 'programs that job modules may run when they declare them (requires: { tools: [...] }), e.g. cc,make', parseList, [])
-    .option('--allow-fs-read <paths>', 'extra paths task code may read (default: only its job code and scratch dir)', parseList, [])
-    .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its scratch dir)', parseList, [])
+    .option('--allow-exec <tools>', 'programs that job modules may run when they declare them (requires: { tools: [...] }), e.g. cc,make', parseList)
+    .option('--allow-fs-read <paths>', 'extra paths task code may read (default: only its job code and scratch dir)', parseList)
+    .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its scratch dir)', parseList)
     .option('--no-sandbox', 'run task code without the Node permission model (not recommended)')
     .option('--task-cpu-ms <ms>', 'a task using more CPU time than this is killed (default: no limit besides --task-timeout-ms)', parseIntOption('--task-cpu-ms', 10, 86_400_000))
     .option('--max-result-bytes <n>', 'largest task or job result (JSON bytes)', parseIntOption('--max-result-bytes', 1024, 1024 ** 3), 64 * 1024 * 1024)

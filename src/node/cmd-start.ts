@@ -32,9 +32,9 @@ export interface StartOptions {
   meshKey?: string
   insecureOpenMesh?: boolean
   allowSubmit?: string[]
-  allowExec: string[]
-  allowFsRead: string[]
-  allowFsWrite: string[]
+  allowExec?: string[]
+  allowFsRead?: string[]
+  allowFsWrite?: string[]
   sandbox: boolean
   taskCpuMs?: number
   maxResultBytes: number
@@ -55,7 +55,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   for (const peer of opts.allowSubmit ?? []) {
     try { peerIdFromString(peer) } catch { throw new UsageError(`--allow-submit: "${peer}" is not a peer id (e.g. 12D3KooW…, as \`meshwork status\` shows)`) }
   }
-  for (const tool of opts.allowExec) {
+  for (const tool of opts.allowExec ?? []) {
     if (!TOOL_NAME_RE.test(tool)) throw new UsageError(`--allow-exec: "${tool}" is not a program name (letters, digits, . _ + -; no paths)`)
   }
   const dataDir = ensureDataDir(opts.dataDir ?? defaultDataDir())
@@ -91,7 +91,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     backups: opts.backups,
     rpcFrameBytesMax: opts.maxMessageBytes,
     security: {
-      sandbox: opts.sandbox ? { allowExec: opts.allowExec, fsRead: opts.allowFsRead, fsWrite: opts.allowFsWrite } : undefined,
+      sandbox: opts.sandbox ? { allowExec: opts.allowExec ?? [], fsRead: opts.allowFsRead ?? [], fsWrite: opts.allowFsWrite ?? [] } : undefined,
       taskCpuMsMax: opts.taskCpuMs,
       resultBytesMax: opts.maxResultBytes,
       tasksPerJobMax: opts.maxTasksPerJob,
