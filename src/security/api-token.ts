@@ -48,6 +48,28 @@ export function tokenMatches (presented: string | undefined, token: string): boo
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+export const TOKEN_COOKIE = 'meshwork_token'
+
+/**
+ * The token a request presents: `Authorization: Bearer …`, else `?token=` (a browser's first page
+ * load or an EventSource cannot set headers), else the `meshwork_token` cookie a page sets for itself.
+ */
+export function presentedToken (headers: { authorization?: string, cookie?: string }, query: URLSearchParams): string | undefined {
+  const bearer = bearerToken(headers.authorization)
+  if (bearer !== undefined) return bearer
+  const fromQuery = query.get('token')
+  if (fromQuery !== null && fromQuery !== '') return fromQuery
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=')
+    if (eq < 0 || part.slice(0, eq).trim() !== TOKEN_COOKIE) continue
+    try {
+      const value = decodeURIComponent(part.slice(eq + 1).trim())
+      if (value !== '') return value
+    } catch { /* a malformed cookie is no token */ }
+  }
+  return undefined
+}
+
 /** The token in an `Authorization: Bearer …` header. */
 export function bearerToken (header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')

@@ -9,7 +9,7 @@ import { JobRecordSchema, JobSpecSchema } from '../../src/jobs/job-spec.js'
 import { decodeRpc, encodeRpc, RpcMessageSchema, type RpcMessage } from '../../src/jobs/wire.js'
 import { SubmitRequestSchema } from '../../src/node/jobs-api.js'
 import { encodeFrames, FrameDecoder, FrameTooLargeError } from '../../src/node/rpc/frames.js'
-import { bearerToken, tokenMatches } from '../../src/security/api-token.js'
+import { bearerToken, presentedToken, tokenMatches } from '../../src/security/api-token.js'
 import { MeshKeyError, newMeshKey, readMeshKeyFile } from '../../src/security/mesh-key.js'
 import { parseElectionSpec, InvalidElectionSpecError } from '../../src/election/strategy.js'
 import { vector } from '../helpers/vectors.js'
@@ -210,6 +210,7 @@ describe(`schemas at the control API and job boundaries (${DECODER_RUNS} cases p
       const presented = bearerToken(header)
       expect(tokenMatches(presented, token)).toBe(presented === token)
       expect(tokenMatches(`Bearer ${token}`.slice(7), token)).toBe(true)
+      expect(() => presentedToken({ authorization: header, cookie: header }, new URLSearchParams(header))).not.toThrow()
     }), { numRuns: DECODER_RUNS })
   })
   it('election specs: anything but rendezvous or fixed:<peer> is a usage error', () => {

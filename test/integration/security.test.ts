@@ -132,6 +132,8 @@ describe('the control API', () => {
     expect(post.status).toBe(401)
     expect((await mesh.fetch(0, '/status')).status).toBe(200)
     expect((await fetch(`${api(0)}/status?token=${mesh.token}`)).status).toBe(200)
+    expect((await fetch(`${api(0)}/status`, { headers: { cookie: `other=1; meshwork_token=${mesh.token}` } })).status).toBe(200)
+    expect((await fetch(`${api(0)}/status`, { headers: { cookie: 'meshwork_token=wrong' } })).status).toBe(401)
   })
 
   it('the CLI without a token is told how to get one; with the data dir it reads the token itself', async () => {
