@@ -341,6 +341,8 @@ export class Daemon {
       wallMs: () => Date.now(),
       allowSubmit: this.security.allowSubmit,
       jobsPerSubmitterMax: this.security.jobsPerSubmitterMax,
+      // The job travels to its coordinator in one message, with room for the spec around code and input.
+      submitBytesMax: this.opts.rpcFrameBytesMax - 64 * 1024,
     })
     this.refreshMetrics()
     this.every(TICK_MS, () => {

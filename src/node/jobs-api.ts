@@ -39,6 +39,8 @@ export interface JobsApiDeps {
   allowSubmit?: ReadonlySet<string>
   /** Most unfinished jobs this node may have submitted at once (--max-jobs-per-submitter). */
   jobsPerSubmitterMax?: number
+  /** Largest submission body: peers refuse larger messages (--max-message-bytes), so refuse it here first. */
+  submitBytesMax?: number
 }
 
 export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
@@ -94,7 +96,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       throw err
     }
     return { jobId, coordinator: deps.registry.get(jobId)?.coordinator ?? coordinator }
-  }, { bodyBytesMax: SUBMIT_BYTES_MAX })
+  }, { bodyBytesMax: Math.min(SUBMIT_BYTES_MAX, deps.submitBytesMax ?? SUBMIT_BYTES_MAX) })
 
   api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
 
