@@ -90,7 +90,11 @@ export function describeDenial (err: unknown): string | undefined {
   const e = err as { code?: unknown, permission?: unknown, resource?: unknown, message?: unknown }
   if (e.code === 'ERR_DLOPEN_DISABLED') return 'permission denied: native addons cannot be loaded by task code'
   if (e.code !== 'ERR_ACCESS_DENIED') return undefined
-  const permission = typeof e.permission === 'string' && e.permission !== '' ? e.permission : 'unknown'
+  if (typeof e.permission !== 'string' || e.permission === '') {
+    // process.binding and the like: Node names the API in the message.
+    return `permission denied: ${typeof e.message === 'string' ? e.message : 'access'} (internal Node APIs are closed to task code)`
+  }
+  const permission = e.permission
   const resource = typeof e.resource === 'string' && e.resource !== '' ? ` of ${e.resource}` : ''
   const hint: Record<string, string> = {
     FileSystemRead: 'tasks may read only their job\'s code and their scratch dir (ctx.scratchDir); the node widens this with --allow-fs-read',

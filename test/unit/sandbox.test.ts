@@ -28,6 +28,8 @@ export default {
       case 'spawn': return spawnSync(chunk.cmd ?? 'true').status
       case 'shell': return execSync('true').length
       case 'worker': new Worker('1', { eval: true }); return 'worker'
+      case 'addon': process.dlopen({ exports: {} }, '/nonexistent/addon.node'); return 'loaded'
+      case 'binding': return typeof process.binding('fs')
       case 'spin': { const end = Date.now() + chunk.ms; let x = 0; while (Date.now() < end) x++; return x > 0 }
       case 'big': return 'x'.repeat(chunk.bytes)
       default: return 'plain'
@@ -93,13 +95,18 @@ describe('a sandboxed task', () => {
     expect(existsSync(outside)).toBe(false)
   })
 
-  it('may not start a process or a worker thread: denied, naming ChildProcess / WorkerThreads', async () => {
+  it('may not start a process or a worker thread, load an addon or reach process.binding: denied, naming the permission', async () => {
     const pool = makePool()
     const spawn = await map(pool, { do: 'spawn' })
     expect(spawn).toMatchObject({ ok: false, kind: 'denied' })
     expect(!spawn.ok && spawn.error).toMatch(/permission denied: ChildProcess .*--allow-exec/)
     const worker = await map(pool, { do: 'worker' })
     expect(!worker.ok && worker.error).toMatch(/permission denied: WorkerThreads/)
+    const addon = await map(pool, { do: 'addon' })
+    expect(!addon.ok && addon.error).toMatch(/permission denied: native addons cannot be loaded/)
+    const binding = await map(pool, { do: 'binding' })
+    expect(binding).toMatchObject({ ok: false, kind: 'denied' })
+    expect(!binding.ok && binding.error).toMatch(/permission denied: process.binding \(internal Node APIs are closed to task code\)/)
   })
 
   it('a job declaring a tool the node does not allow is refused before its code runs, naming --allow-exec', async () => {
