@@ -269,7 +269,10 @@ export class Daemon {
       case 'job.cancel':
         if (!this.coordinator.cancel(m.jobId)) this.opts.log.info({ from, jobId: m.jobId }, 'cancel for a job not coordinated here')
         break
-      case 'job.replica': void this.replicas.onReplica(from, m); break
+      case 'job.replica':
+        if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(m.spec.submitter)) return this.dropRpc(from, `job.replica of a job submitted by ${m.spec.submitter}, who is not in --allow-submit`)
+        void this.replicas.onReplica(from, m)
+        break
       case 'job.progress': this.replicas.onProgress(from, m); break
       case 'job.claim': this.replicas.onClaim(from, m); break
       case 'job.claimReply': this.replicas.onClaimReply(from, m); break
