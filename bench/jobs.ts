@@ -39,7 +39,7 @@ async function sequentialPrimes (): Promise<{ ms: number, result: number }> {
 const mesh = await LocalMesh.start({ nodes, fastTimers: false, logLevel: 'warn' })
 try {
   await waitForFullMesh(mesh, nodes, 60_000)
-  const client = new Mesh(new MeshClient(mesh.nodes[0]!.apiUrl))
+  const client = new Mesh(new MeshClient(mesh.nodes[0]!.apiUrl, mesh.token))
   // Warm-up: code caches, executors and streams on every node.
   await client.submit(emptyJob, { tasks: 2000 })
   await client.submit(primesJob, { from: 0, to: 200_000 }, { parts: 12 })

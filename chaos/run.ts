@@ -101,7 +101,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
         const request: SubmitRequest = { ...template, input: { type: 'json', value: { values, ms: opts.taskMs } } }
         let jobId: string
         try {
-          jobId = (await new MeshClient(mesh.nodes[submitter]!.apiUrl).post<{ jobId: string }>('/jobs', request)).jobId
+          jobId = (await new MeshClient(mesh.nodes[submitter]!.apiUrl, mesh.token).post<{ jobId: string }>('/jobs', request)).jobId
         } catch {
           await sleep(200) // the node went down between the pick and the post: not a submitted job
           continue
@@ -122,7 +122,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
         const order = [submitter, ...live().filter(i => i !== submitter)].filter(i => live().includes(i))
         for (const i of order) {
           try {
-            const res = await fetch(`${mesh.nodes[i]!.apiUrl}/jobs/${jobId}`)
+            const res = await mesh.fetch(i, `/jobs/${jobId}`)
             if (!res.ok) continue
             last = await res.json() as JobRecord
             if (FINAL_STATES.has(last.state)) return last
@@ -139,7 +139,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
       const byId = new Map<string, JobRecord>()
       for (const i of live()) {
         try {
-          const { jobs: list } = await (await fetch(`${mesh.nodes[i]!.apiUrl}/jobs`)).json() as { jobs: JobRecord[] }
+          const { jobs: list } = await (await mesh.fetch(i, '/jobs')).json() as { jobs: JobRecord[] }
           for (const j of list) {
             const known = byId.get(j.jobId)
             if (j.state === 'running' && (known === undefined || j.term > known.term)) byId.set(j.jobId, j)
@@ -207,7 +207,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
       while (Date.now() < deadline) {
         for (const i of live()) {
           try {
-            const r = await (await fetch(`${mesh.nodes[i]!.apiUrl}/jobs/${job.jobId}`)).json() as JobRecord
+            const r = await (await mesh.fetch(i, `/jobs/${job.jobId}`)).json() as JobRecord
             if (r.term > job.term || FINAL_STATES.has(r.state)) {
               fault.failoverMs = elapsed() - fault.atMs
               return
@@ -232,10 +232,10 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
     let duplicates = 0
     const finals = new Map<string, string>()
     for (const i of live()) {
-      const { jobs: list } = await (await fetch(`${mesh.nodes[i]!.apiUrl}/jobs`)).json() as { jobs: JobRecord[] }
+      const { jobs: list } = await (await mesh.fetch(i, '/jobs')).json() as { jobs: JobRecord[] }
       for (const j of list) {
         if (!FINAL_STATES.has(j.state)) continue
-        const full = await (await fetch(`${mesh.nodes[i]!.apiUrl}/jobs/${j.jobId}`)).json() as JobRecord
+        const full = await (await mesh.fetch(i, `/jobs/${j.jobId}`)).json() as JobRecord
         const key = JSON.stringify([full.state, full.term, full.result])
         const seen = finals.get(j.jobId)
         if (seen !== undefined && seen !== key) {

@@ -39,7 +39,7 @@ const measuredMs: number[] = []
 const roundTripP50: number[] = []
 try {
   await waitForFullMesh(mesh, nodes, 60_000)
-  const client = new Mesh(new MeshClient(mesh.nodes[0]!.apiUrl))
+  const client = new Mesh(new MeshClient(mesh.nodes[0]!.apiUrl, mesh.token))
   await client.submit(emptyJob, { tasks: 500 }) // warm-up: code caches, executors, streams
   for (let r = 0; r < runs; r++) {
     const out = await client.submit(emptyJob, { tasks })

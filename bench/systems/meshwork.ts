@@ -52,7 +52,7 @@ export async function startMeshwork (opts: { nodes: number, baseDir: string, env
     await stop()
     throw err
   }
-  const client = new MeshClient((mesh.nodes[0] as { apiUrl: string }).apiUrl)
+  const client = new MeshClient((mesh.nodes[0] as { apiUrl: string }).apiUrl, mesh.token)
   return {
     id: `meshwork-${opts.nodes}`,
     nodes: opts.nodes,

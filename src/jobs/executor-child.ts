@@ -2,12 +2,16 @@
 // It loads job modules by file path (cached by code hash), runs one task at a time in arrival
 // order, and returns results in batches (one IPC message per event-loop turn).
 // Anything fatal (process.exit, heap OOM, a hang) kills only this process; the pool sees it.
+import childProcess from 'node:child_process'
+import { syncBuiltinESMExports } from 'node:module'
 import os from 'node:os'
 import { readdirSync } from 'node:fs'
+import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import type { ChildFailureKind, ChildMessage, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
-import { NICENESS_ENV, toResultJson } from './executor-protocol.js'
+import { NICENESS_ENV, RESULT_BYTES_MAX_ENV, toResultJson } from './executor-protocol.js'
+import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
 /** A result held longer than this is sent before the next task starts, so long tasks report promptly. */
 const FLUSH_AFTER_MS = 5
@@ -16,6 +20,8 @@ type Fn = (arg: unknown, ctx: unknown) => unknown
 interface LoadedModule { holder: Record<string, unknown>; named: Record<string, unknown>; kind: unknown }
 
 reniceAllThreads()
+guardChildProcesses()
+const resultBytesMax = Number(process.env[RESULT_BYTES_MAX_ENV] ?? Infinity)
 
 const loaded = new Map<string, LoadedModule>()
 const queue: WireTask[] = []
@@ -66,6 +72,8 @@ async function runTask (task: WireTask): Promise<WireResult> {
     try {
       mod = await loadModule(task.modulePath)
     } catch (err) {
+      const denial = describeDenial(err)
+      if (denial !== undefined) return fail('denied', `job module ${task.modulePath} failed to load: ${denial}`)
       return fail('bad-module', `cannot import job module ${task.modulePath}: ${describe(err)}`)
     }
     loaded.set(task.codeHash, mod)
@@ -80,6 +88,8 @@ async function runTask (task: WireTask): Promise<WireResult> {
     if (isThenable(value)) value = await guard(value)
     if (task.op === 'split') value = await guard(collect(value))
   } catch (err) {
+    const denial = describeDenial(err)
+    if (denial !== undefined) return fail('denied', denial, err instanceof Error ? err.stack : undefined)
     return fail('threw', err, err instanceof Error ? err.stack : undefined)
   }
 
@@ -90,6 +100,7 @@ async function runTask (task: WireTask): Promise<WireResult> {
   } catch (err) {
     return fail('not-serialisable', `${task.op}() result is not JSON-serialisable: ${describe(err)}`)
   }
+  if (json.length > resultBytesMax) return fail('too-large', `${task.op}() result of ${json.length} bytes exceeds the node's limit of ${resultBytesMax} bytes (--max-result-bytes)`)
   return { id: task.id, ok: true, json, durationMs: performance.now() - startMs }
 }
 
@@ -167,4 +178,34 @@ function reniceAllThreads (): void {
   for (const tid of tids) {
     try { os.setPriority(Number(tid), niceness) } catch { /* not permitted: run at the inherited priority */ }
   }
+}
+
+/**
+ * With the permission model, --allow-child-process lets a process start any program. When a job
+ * declared its tools (and the node allowed them), only those may be started, by name, without a
+ * shell: child_process is wrapped before any task code is imported, and process.binding (the way
+ * around it) is closed by the permission model itself.
+ */
+function guardChildProcesses (): void {
+  const raw = process.env[TOOLS_ENV]
+  if (raw === undefined) return
+  const tools = new Set(raw.split(',').filter(t => t !== ''))
+  const cp = childProcess as unknown as Record<string, unknown>
+  const deny = (what: string): never => {
+    throw Object.assign(new Error(`Access to this API has been restricted: ${what}`), { code: 'ERR_ACCESS_DENIED', permission: 'ChildProcess', resource: what })
+  }
+  const checked = (name: string, shellAlways: boolean) => {
+    const original = cp[name] as (...args: unknown[]) => unknown
+    return function (this: unknown, file: unknown, ...rest: unknown[]): unknown {
+      if (shellAlways) deny(`${name}() runs a shell; the job may start only ${[...tools].join(', ')}`)
+      const options = rest.find(a => a !== null && typeof a === 'object' && !Array.isArray(a)) as { shell?: unknown } | undefined
+      if (options?.shell !== undefined && options.shell !== false) deny('a shell; start tools directly')
+      const command = typeof file === 'string' ? file : ''
+      if (command.includes('/') || !tools.has(basename(command))) deny(`${command} (the job may start only ${[...tools].join(', ')}, by name)`)
+      return original.call(this, file, ...rest)
+    }
+  }
+  for (const name of ['spawn', 'spawnSync', 'execFile', 'execFileSync']) cp[name] = checked(name, false)
+  for (const name of ['exec', 'execSync', 'fork']) cp[name] = checked(name, true)
+  syncBuiltinESMExports()
 }

@@ -4,6 +4,9 @@
 import type { ExecutorProcess } from './executor-process.js'
 import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-process.js'
 import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
+import { RESULT_BYTES_MAX_ENV } from './executor-protocol.js'
+import { readFileSync } from 'node:fs'
+import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxPolicy } from './sandbox.js'
 
 export type { TaskOp } from './executor-protocol.js'
 
@@ -24,6 +27,15 @@ export interface ExecutorPoolOptions {
   logger?: { warn: (obj: object, msg?: string) => void, info: (obj: object, msg?: string) => void }
   /** The compiled child entry; defaults to executor-child.js beside this module (or under dist/). */
   childEntry?: string
+  /**
+   * Run task code under Node's permission model with this policy (see sandbox.ts). Undefined: no
+   * sandbox (tests of the pool itself). Ignored, with a warning, where Node has no permission model.
+   */
+  sandbox?: SandboxPolicy
+  /** A task whose executor used more CPU time than this is killed and failed as 'cpu-limit' (Linux; default: no limit). */
+  taskCpuMsMax?: number
+  /** A result (JSON) larger than this fails its task as 'too-large' (default: no limit). */
+  resultBytesMax?: number
 }
 
 export interface TaskRequest {
@@ -35,9 +47,11 @@ export interface TaskRequest {
   /** The chunk for map, the results array for reduce, the input for split. */
   arg: unknown
   ctx: Record<string, unknown>
+  /** Tools the job declares (`requires.tools`): the sandbox lets the task start them if the node allows each. */
+  tools?: readonly string[]
 }
 
-export type TaskFailureKind = 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module'
+export type TaskFailureKind = 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit'
 
 export type TaskOutcome =
   | { ok: true; value: unknown; durationMs: number }
@@ -59,6 +73,9 @@ interface Pending {
   /** Run alone on a child: it was in flight when a child died and the culprit was unclear. */
   solo: boolean
   slot?: Slot
+  /** The executor profile this task needs ('' without a sandbox). */
+  profile: string
+  sandbox: Sandbox | undefined
 }
 
 interface Slot {
@@ -71,7 +88,18 @@ interface Slot {
   headSinceMs: number
   timer: NodeJS.Timeout | null
   quickDeaths: number
+  /** The profile of the current child: it only runs tasks of that profile. */
+  profile: string
+  sandbox: Sandbox | undefined
+  /** CPU time (ms) the child had used when its current head task started. */
+  headCpuMs: number
+  /** A respawn is waiting out its backoff. */
+  spawnPending: boolean
 }
+
+/** How far past the queue head a slot looks for a task of its own profile before switching. */
+const PROFILE_LOOKAHEAD = 256
+const CPU_CHECK_MS = 250
 
 /** Children that die this soon after spawning, repeatedly, are respawned with a backoff. */
 const QUICK_DEATH_MS = 1000
@@ -99,6 +127,13 @@ export class ExecutorPool {
   private closed = false
   /** Every child not yet exited, killed ones included, so close() can wait for all of them. */
   private readonly children = new Set<ExecutorProcess>()
+  private readonly sandboxPolicy: SandboxPolicy | undefined
+  private readonly permissionFlag: string | undefined
+  private readonly taskCpuMsMax: number | undefined
+  private readonly resultBytesMax: number | undefined
+  private cpuTimer: NodeJS.Timeout | null = null
+  /** Children replaced to serve another job's profile (not failures). */
+  profileSwitches = 0
 
   constructor (opts: ExecutorPoolOptions) {
     if (!Number.isInteger(opts.slots) || opts.slots < 1) throw new RangeError(`slots must be a positive integer (got ${opts.slots})`)
@@ -109,14 +144,34 @@ export class ExecutorPool {
     this.pipelineDepth = Math.max(1, opts.pipelineDepth ?? 4)
     this.maxQueued = opts.maxQueued ?? 100_000
     this.logger = opts.logger
+    this.taskCpuMsMax = opts.taskCpuMsMax
+    this.resultBytesMax = opts.resultBytesMax
+    this.permissionFlag = opts.sandbox !== undefined ? permissionFlag() : undefined
+    this.sandboxPolicy = this.permissionFlag !== undefined ? opts.sandbox : undefined
+    if (opts.sandbox !== undefined && this.permissionFlag === undefined) this.logger?.warn({ node: process.version }, 'this Node has no permission model: task code runs without a sandbox')
     this.env = { ...process.env, ...opts.env }
     // Task code comes from other peers: keep the node's own secrets (API token) out of its reach.
     for (const key of Object.keys(this.env)) if (key.startsWith('MESHWORK_') && !(key in (opts.env ?? {}))) delete this.env[key]
+    if (opts.resultBytesMax !== undefined) this.env[RESULT_BYTES_MAX_ENV] = String(opts.resultBytesMax)
     for (let index = 0; index < opts.slots; index++) {
-      const slot: Slot = { index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0 }
+      const slot: Slot = { index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false }
       this.slots.push(slot)
-      this.spawn(slot)
+      // Sandboxed children are started for a task's profile, when there is one.
+      if (this.sandboxPolicy === undefined) this.spawn(slot)
     }
+    if (this.taskCpuMsMax !== undefined && process.platform === 'linux') {
+      this.cpuTimer = setInterval(() => this.checkCpu(), CPU_CHECK_MS)
+      this.cpuTimer.unref()
+    }
+  }
+
+  /** The sandbox profile of a task, or the reason it may not run on this node. */
+  private profileOf (req: TaskRequest): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
+    if (this.sandboxPolicy === undefined) return { profile: '', sandbox: undefined }
+    const scratchDir = typeof req.ctx.scratchDir === 'string' ? req.ctx.scratchDir : undefined
+    const choice = sandboxFor(this.sandboxPolicy, { childEntry: this.entry, modulePath: req.modulePath, scratchDir, tools: req.tools })
+    if (!choice.ok) return { error: choice.error }
+    return { profile: choice.sandbox.key, sandbox: choice.sandbox }
   }
 
   run (req: TaskRequest): Promise<TaskOutcome> {
@@ -124,7 +179,9 @@ export class ExecutorPool {
       if (this.closed) return resolve(aborted('executor pool closed'))
       if (this.queuedCount >= this.maxQueued) return resolve(aborted('executor queue full'))
       if (this.byId.has(req.id)) return resolve(aborted(`duplicate task id ${req.id}`))
-      const p: Pending = { req, resolve, state: 'queued', solo: false }
+      const profile = this.profileOf(req)
+      if ('error' in profile) return resolve({ ok: false, kind: 'denied', error: profile.error, durationMs: 0 })
+      const p: Pending = { req, resolve, state: 'queued', solo: false, profile: profile.profile, sandbox: profile.sandbox }
       this.byId.set(req.id, p)
       this.queue.push(p)
       this.queuedCount++
@@ -184,6 +241,7 @@ export class ExecutorPool {
   async close (): Promise<void> {
     if (!this.closed) {
       this.closed = true
+      if (this.cpuTimer !== null) clearInterval(this.cpuTimer)
       for (const p of [...this.byId.values()]) this.settle(p, aborted('executor pool closed'))
       this.queue = []
       this.queueHead = 0
@@ -214,19 +272,36 @@ export class ExecutorPool {
   private dispatch (): void {
     if (this.soloQueue.length > 0) this.soloQueue = this.soloQueue.filter(p => p.state === 'queued')
     for (const slot of this.slots) {
-      if (slot.exec === null || !slot.ready) continue
+      if (slot.exec === null) {
+        // A sandboxed slot starts its child for the first task that needs one.
+        if (this.sandboxPolicy !== undefined && !this.closed && !slot.spawnPending) {
+          const next = this.soloQueue[0] ?? this.peekQueued()
+          if (next !== undefined) this.spawn(slot, next.sandbox)
+        }
+        continue
+      }
+      if (!slot.ready) continue
       const batch: WireTask[] = []
       if (this.soloQueue.length > 0) {
         // Suspects run one per child; other slots drain so a suspect is never starved.
-        if (slot.inflight.size === 0) this.sendTo(slot, this.takeSolo(), batch)
+        if (slot.inflight.size === 0) {
+          const head = this.soloQueue[0] as Pending
+          if (head.profile !== slot.profile) this.switchProfile(slot, head.sandbox)
+          else this.sendTo(slot, this.takeSolo(), batch)
+        }
       } else if (!this.headOf(slot)?.solo) {
         for (let room = this.pipelineDepth - slot.inflight.size; room > 0; room--) {
-          const p = this.takeQueued()
+          const p = this.takeQueued(slot.profile)
           if (p === undefined) break
           this.sendTo(slot, p, batch)
         }
+        if (batch.length === 0 && slot.inflight.size === 0) {
+          // Idle, and nothing queued for its profile: restart it for the next task's profile.
+          const next = this.peekQueued()
+          if (next !== undefined) this.switchProfile(slot, next.sandbox)
+        }
       }
-      if (batch.length > 0) slot.exec.send({ t: 'run', tasks: batch })
+      if (batch.length > 0) slot.exec?.send({ t: 'run', tasks: batch })
     }
   }
 
@@ -234,6 +309,7 @@ export class ExecutorPool {
     if (p === undefined) return
     if (slot.inflight.size === 0) {
       slot.headSinceMs = performance.now()
+      slot.headCpuMs = this.cpuMsOf(slot)
       this.armTimer(slot)
     }
     p.state = 'inflight'
@@ -246,18 +322,39 @@ export class ExecutorPool {
     else batch.push({ id, op, modulePath, codeHash, arg, ctx })
   }
 
-  private takeQueued (): Pending | undefined {
+  /** The first queued task of `profile` (looking a bounded way past the head for one). */
+  private takeQueued (profile: string): Pending | undefined {
+    this.skipSettled()
+    const end = Math.min(this.queue.length, this.queueHead + PROFILE_LOOKAHEAD)
+    for (let i = this.queueHead; i < end; i++) {
+      const p = this.queue[i]
+      if (p === undefined || p.state !== 'queued' || p.profile !== profile) continue
+      this.queue[i] = undefined
+      if (i === this.queueHead) this.queueHead++
+      this.compactQueue()
+      return p
+    }
+    return undefined
+  }
+
+  private peekQueued (): Pending | undefined {
+    this.skipSettled()
+    const end = Math.min(this.queue.length, this.queueHead + PROFILE_LOOKAHEAD)
+    for (let i = this.queueHead; i < end; i++) {
+      const p = this.queue[i]
+      if (p !== undefined && p.state === 'queued') return p
+    }
+    return undefined
+  }
+
+  private skipSettled (): void {
     while (this.queueHead < this.queue.length) {
       const p = this.queue[this.queueHead]
+      if (p !== undefined && p.state === 'queued') return
       this.queue[this.queueHead++] = undefined
-      if (p !== undefined && p.state === 'queued') {
-        this.compactQueue()
-        return p
-      }
     }
     this.queue = []
     this.queueHead = 0
-    return undefined
   }
 
   private takeSolo (): Pending | undefined {
@@ -310,11 +407,12 @@ export class ExecutorPool {
       const p = slot.inflight.get(r.id)
       if (p === undefined) continue
       slot.inflight.delete(r.id)
-      this.settle(p, fromWire(r))
+      this.settle(p, this.fromWire(r))
     }
     // The child flushes before starting a task once results have waited a few ms, so the next
     // in-flight task started about now.
     slot.headSinceMs = performance.now()
+    slot.headCpuMs = this.cpuMsOf(slot)
     this.scheduleDispatch()
   }
 
@@ -358,15 +456,68 @@ export class ExecutorPool {
     })
   }
 
+  /** CPU time used by a slot's child (user + system, from /proc), or 0 where unknown. */
+  private cpuMsOf (slot: Slot): number {
+    if (this.taskCpuMsMax === undefined) return 0
+    const pid = slot.exec?.proc.pid
+    if (pid === undefined) return 0
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return (Number(fields[11]) + Number(fields[12])) * 10 // clock ticks of 10 ms (USER_HZ = 100)
+    } catch {
+      return 0
+    }
+  }
+
+  private checkCpu (): void {
+    const max = this.taskCpuMsMax
+    if (max === undefined || this.pausedAtMs !== null || this.closed) return
+    for (const slot of this.slots) {
+      if (slot.inflight.size === 0 || slot.exec === null) continue
+      const usedMs = this.cpuMsOf(slot) - slot.headCpuMs
+      if (usedMs <= max) continue
+      this.replace(slot, 'cpu', (unanswered) => {
+        const culprit = unanswered.length === 1 ? unanswered[0] : undefined
+        if (culprit !== undefined) {
+          this.settle(culprit, { ok: false, kind: 'cpu-limit', error: `task used more than ${max} ms of CPU time (--task-cpu-ms); executor killed and restarted`, durationMs: performance.now() - slot.headSinceMs })
+        } else {
+          this.requeueSolo(unanswered)
+        }
+      })
+    }
+  }
+
+  private fromWire (r: WireResult): TaskOutcome {
+    if (r.ok && this.resultBytesMax !== undefined && r.json.length > this.resultBytesMax) {
+      return { ok: false, kind: 'too-large', error: `result of ${r.json.length} bytes exceeds the node's limit of ${this.resultBytesMax} bytes (--max-result-bytes)`, durationMs: r.durationMs }
+    }
+    return fromWire(r)
+  }
+
   // ---- child lifecycle ----
 
-  private spawn (slot: Slot): void {
+  /** An idle child of another profile is replaced by one with the permissions `sandbox` needs. */
+  private switchProfile (slot: Slot, sandbox: Sandbox | undefined): void {
+    const exec = slot.exec
+    if (exec === null || slot.inflight.size > 0 || this.closed) return
+    this.detach(slot)
+    exec.kill()
+    this.profileSwitches++
+    this.spawn(slot, sandbox)
+  }
+
+  private spawn (slot: Slot, sandbox: Sandbox | undefined = slot.sandbox): void {
     if (this.closed) return
+    slot.sandbox = sandbox
+    slot.profile = sandbox?.key ?? ''
+    const boxed = sandbox !== undefined && this.permissionFlag !== undefined
     const exec: ExecutorProcess = spawnExecutor({
       entry: this.entry,
       memoryLimitMB: this.memoryLimitMB,
       niceness: this.niceness,
-      env: this.env,
+      env: boxed && sandbox.tools.length > 0 ? { ...this.env, [TOOLS_ENV]: sandbox.tools.join(',') } : this.env,
+      execArgv: boxed ? sandboxExecArgv(sandbox, this.permissionFlag as string) : [],
       onMessage: (msg) => this.onMessage(slot, exec, msg),
       onGone: (code, signal) => this.onGone(slot, exec, code, signal),
     })
@@ -379,7 +530,7 @@ export class ExecutorPool {
   }
 
   /** Kill the slot's child on purpose, hand its unanswered tasks to `then`, start a new child. */
-  private replace (slot: Slot, reason: 'timeout' | 'abort', then: (unanswered: Pending[]) => void): void {
+  private replace (slot: Slot, reason: 'timeout' | 'abort' | 'cpu', then: (unanswered: Pending[]) => void): void {
     const exec = slot.exec
     if (exec === null) return
     const unanswered = this.detach(slot)
@@ -407,7 +558,8 @@ export class ExecutorPool {
     // A child that cannot even start must not become a fork loop.
     const delayMs = slot.quickDeaths > 2 ? Math.min(BACKOFF_MAX_MS, 100 * 2 ** (slot.quickDeaths - 2)) : 0
     if (delayMs === 0) return this.spawn(slot)
-    setTimeout(() => this.spawn(slot), delayMs).unref()
+    slot.spawnPending = true
+    setTimeout(() => { slot.spawnPending = false; this.spawn(slot) }, delayMs).unref()
   }
 
   private detach (slot: Slot): Pending[] {

@@ -23,6 +23,8 @@ export interface ExecutorProcessOptions {
   memoryLimitMB: number
   niceness: number
   env: Record<string, string | undefined>
+  /** Extra node flags (the sandbox's permission flags). */
+  execArgv?: string[]
   onMessage: (msg: ChildMessage) => void
   /** Called once, after the process exited and its stderr drained (or the grace period ended). */
   onGone: (code: number | null, signal: NodeJS.Signals | null) => void
@@ -43,7 +45,7 @@ export interface ExecutorProcess {
 export function spawnExecutor (opts: ExecutorProcessOptions): ExecutorProcess {
   const proc = fork(opts.entry, [EXECUTOR_MARKER], {
     // Explicit execArgv: never inherit the daemon's flags (--inspect would fight over a port).
-    execArgv: [`--max-old-space-size=${opts.memoryLimitMB}`],
+    execArgv: [`--max-old-space-size=${opts.memoryLimitMB}`, ...(opts.execArgv ?? [])],
     serialization: 'json', // see executor-protocol.ts
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...opts.env, [NICENESS_ENV]: String(opts.niceness) },

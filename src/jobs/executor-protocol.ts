@@ -21,7 +21,7 @@ export interface WireTask {
 }
 
 /** Failure kinds the child itself can observe (the others are seen by the parent). */
-export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module'
+export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large'
 
 export type WireResult =
   | { id: string; ok: true; json: string; durationMs: number }
@@ -33,6 +33,8 @@ export type ChildMessage = { t: 'ready' } | { t: 'done'; results: WireResult[] }
 
 /** Environment variable carrying the niceness the child applies to all of its threads. */
 export const NICENESS_ENV = 'MESHWORK_EXECUTOR_NICENESS'
+/** Environment variable carrying the largest result (JSON bytes) the child may return. */
+export const RESULT_BYTES_MAX_ENV = 'MESHWORK_EXECUTOR_RESULT_BYTES_MAX'
 
 /**
  * Encodes a task result for the wire, refusing what JSON would silently drop or mangle

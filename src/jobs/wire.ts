@@ -16,6 +16,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** submitter node (coordinating the job itself) → another node: hold the submission until it is replicated */
   z.object({ t: z.literal('job.standby'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema }).strict(),
   z.object({ t: z.literal('job.standbyAck'), jobId: JobIdSchema }).strict(),
+  /** coordinator → submitter node: the job is refused (submitter not allowed, or over its limits) */
+  z.object({ t: z.literal('job.rejected'), jobId: JobIdSchema, term: Term, error: z.string().max(1024) }).strict(),
   /** coordinator → submitter node: the job arrived (the submitter's client is answered only then) */
   z.object({ t: z.literal('job.accepted'), jobId: JobIdSchema, term: Term }).strict(),
   /** coordinator → workers */
@@ -29,6 +31,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
     kind: z.enum(['function', 'action']),
     parts: z.number().int().min(1),
     chunk: z.unknown(),
+    /** The tools the job declares (`requires.tools`): the worker's sandbox lets the task run them only if it allows each. */
+    tools: z.array(z.string().min(1).max(64)).max(32).optional(),
   }).strict(),
   z.object({ t: z.literal('task.abort'), attemptId: AttemptId }).strict(),
   /** workers → coordinator */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from './logger.js'
+import { presentedToken, tokenMatches } from '../security/api-token.js'
 
 // The control API: HTTP on 127.0.0.1 only. Routes get a parsed request and return a
 // value (sent as JSON) or throw an ApiError; nothing a client sends can crash the node.
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   port: number
   bodyBytesMax: number
   log: Logger
+  /** When set, every request must carry it (`Authorization: Bearer …`, `?token=` or the `meshwork_token` cookie), else 401. */
+  token?: string
 }
 
 export class ApiServer {
@@ -61,6 +64,10 @@ export class ApiServer {
     try {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       const method = req.method ?? 'GET'
+      const token = this.opts.token
+      if (token !== undefined && !tokenMatches(presentedToken(req.headers, url.searchParams), token)) {
+        throw new ApiError(401, 'missing or wrong API token: send "Authorization: Bearer <token>"; the node keeps it in DATA_DIR/api.token, which the CLI reads (--data-dir) or takes from $MESHWORK_TOKEN')
+      }
       const route = this.match(method, url.pathname)
       if (route === undefined) throw new ApiError(404, `No route ${method} ${url.pathname}`)
       const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req, route.bodyBytesMax)

@@ -11,9 +11,10 @@ import { registerTopCommand } from './cmd-top.js'
 import { defaultSlots, parseIntOption, parseLabel, parseList, parsePercentOption, UsageError } from './options.js'
 import { drainCommand } from './cmd-drain.js'
 import { hoursOption } from './cmd-start.js'
+import { initCommand } from './cmd-init.js'
 
-const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir)')
-const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
+const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir; the API token comes from that data dir or $MESHWORK_TOKEN)')
+const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node: its control URL, API token (api.token) and mesh key (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
 
 export function buildProgram (): Command {
   const program = new Command('meshwork')
@@ -21,6 +22,17 @@ export function buildProgram (): Command {
     .version(SOFTWARE_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+
+  program.command('init')
+    .description('Create a new mesh key (a private-network pre-shared key) in the data dir; every node of the mesh needs a copy.')
+    .addOption(dataDirOption())
+    .option('--force', 'replace an existing key (every node of the mesh then needs the new one)')
+    .addHelpText('after', `
+Examples:
+  meshwork init                                    # writes ~/.meshwork/mesh.key (mode 0600)
+  scp ~/.meshwork/mesh.key host2:.meshwork/        # then \`meshwork start\` on every machine
+  meshwork init --data-dir /tmp/mesh-b --force     # a new key (rotation: see SECURITY.md)`)
+    .action(initCommand)
 
   program.command('start')
     .description('Run a node and join the mesh (mDNS on the LAN, plus any --bootstrap peers).')
@@ -53,13 +65,31 @@ export function buildProgram (): Command {
     .option('--give-back-after-ms <ms>', 'paused this long, tasks are handed back to be placed elsewhere (default 30000)', parseIntOption('--give-back-after-ms', 0, 86_400_000))
     .option('--tools <list>', 'commands to look for on PATH and advertise (default cc,gcc,clang,make,cmake,python3,go,rustc,cargo,java,git,docker)', parseList)
     .option('--drain-timeout-ms <ms>', 'drain: hand running tasks back after this long', parseIntOption('--drain-timeout-ms', 0, 86_400_000), 60_000)
+    .option('--mesh-key <file>', 'the mesh key (default: $MESHWORK_MESH_KEY, else DATA_DIR/mesh.key from `meshwork init`)')
+    .option('--insecure-open-mesh', 'run without a mesh key: any peer that reaches this node may join and run code on it')
+    .option('--allow-submit <peers>', 'comma-separated peer ids that may submit jobs (default: every peer holding the mesh key)', parseList)
+    .option('--allow-exec <tools>', 'programs that job modules may run when they declare them (requires: { tools: [...] }), e.g. cc,make', parseList)
+    .option('--allow-fs-read <paths>', 'extra paths task code may read (default: only its job code and scratch dir)', parseList)
+    .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its scratch dir)', parseList)
+    .option('--no-sandbox', 'run task code without the Node permission model (not recommended)')
+    .option('--task-cpu-ms <ms>', 'a task using more CPU time than this is killed (default: no limit besides --task-timeout-ms)', parseIntOption('--task-cpu-ms', 10, 86_400_000))
+    .option('--max-result-bytes <n>', 'largest task or job result (JSON bytes)', parseIntOption('--max-result-bytes', 1024, 1024 ** 3), 64 * 1024 * 1024)
+    .option('--max-tasks-per-job <n>', 'most tasks (chunks from split) a job may have', parseIntOption('--max-tasks-per-job', 1, 10_000_000), 1_000_000)
+    .option('--max-jobs-per-submitter <n>', 'most unfinished jobs one submitting node may have', parseIntOption('--max-jobs-per-submitter', 1, 100_000), 64)
+    .option('--max-message-bytes <n>', 'largest direct message accepted from a peer (a job submission carries its input)', parseIntOption('--max-message-bytes', 65_536, 2 ** 31), 256 * 1024 * 1024)
     .addHelpText('after', `
+Security: peers without the node's mesh key cannot connect; the control API listens on 127.0.0.1
+only and requires the token in DATA_DIR/api.token (the CLI reads it); task code runs under the
+Node permission model (its scratch dir only, no processes unless --allow-exec); see SECURITY.md.
+
 Examples:
+  meshwork init && meshwork start                  # a new private mesh; copy ~/.meshwork/mesh.key to the others
   meshwork start                                   # join the LAN mesh found by mDNS
   meshwork start --bootstrap /ip4/10.0.0.5/tcp/7071/p2p/12D3KooW… --no-mdns
   meshwork start --port 0 --api-port 0 --data-dir /tmp/node2 --label zone=b
   meshwork start --policy desktop --max-cpu 50 --hours 19:00-07:00 --label gpu=1
-  meshwork start --policy dedicated --tools cc,make,python3`)
+  meshwork start --policy dedicated --tools cc,make,python3
+  meshwork start --mesh-key /etc/meshwork/mesh.key --allow-exec cc   # build-farm nodes`)
     .action(startCommand)
 
   program.command('status')

@@ -1,10 +1,24 @@
+import { API_TOKEN_ENV, ApiTokenError, readApiToken } from '../security/api-token.js'
 import { defaultDataDir, readApiRecord } from './data-dir.js'
 
 // How CLI commands reach a node: --api URL, else the record a running node left in its data dir.
 
 export class ClientError extends Error {}
 
-export interface ClientOptions { api?: string, dataDir?: string }
+export interface ClientOptions { api?: string, dataDir?: string, token?: string }
+
+/**
+ * The control API token: given, else $MESHWORK_TOKEN, else the one the node keeps in its data dir
+ * (--data-dir, or the default one when no --api is given or its node is the one at --api).
+ */
+export function resolveApiToken (opts: ClientOptions, url: string): string | undefined {
+  if (opts.token !== undefined) return opts.token
+  const fromEnv = process.env[API_TOKEN_ENV]
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  const dir = opts.dataDir ?? defaultDataDir()
+  if (opts.api !== undefined && opts.dataDir === undefined && readApiRecord(dir)?.url !== url) return undefined
+  try { return readApiToken(dir) } catch (err) { throw new ClientError((err as ApiTokenError).message) }
+}
 
 export function resolveApiUrl (opts: ClientOptions): string {
   if (opts.api !== undefined) return opts.api.replace(/\/+$/, '')
@@ -17,9 +31,12 @@ export function resolveApiUrl (opts: ClientOptions): string {
 }
 
 export class MeshClient {
-  constructor (readonly baseUrl: string) {}
+  constructor (readonly baseUrl: string, readonly token: string | undefined = process.env[API_TOKEN_ENV]) {}
 
-  static fromOptions (opts: ClientOptions): MeshClient { return new MeshClient(resolveApiUrl(opts)) }
+  static fromOptions (opts: ClientOptions): MeshClient {
+    const url = resolveApiUrl(opts)
+    return new MeshClient(url, resolveApiToken(opts, url))
+  }
 
   async get<T> (path: string): Promise<T> { return await this.request<T>('GET', path) }
   async post<T> (path: string, body: unknown): Promise<T> { return await this.request<T>('POST', path, body) }
@@ -29,7 +46,10 @@ export class MeshClient {
     try {
       res = await fetch(this.baseUrl + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       })
     } catch (err) {
@@ -40,6 +60,7 @@ export class MeshClient {
     try { value = text === '' ? undefined : JSON.parse(text) } catch { value = text }
     if (!res.ok) {
       const message = typeof value === 'object' && value !== null && 'error' in value ? String((value as { error: unknown }).error) : text
+      if (res.status === 401) throw new ClientError(`${method} ${path} refused (401): the node at ${this.baseUrl} needs its API token. Run on the node's machine with --data-dir DIR (the token is DIR/api.token), or set $${API_TOKEN_ENV}.`)
       throw new ClientError(`${method} ${path} failed (${res.status}): ${message}`)
     }
     return value as T

@@ -36,7 +36,7 @@ async function runWordCount (mesh: LocalMesh): Promise<void> {
   const corpus = readFileSync(join(root, 'examples', 'corpus', 'licenses.txt'))
   const input = Buffer.concat(Array.from({ length: CORPUS_REPEATS }, () => corpus))
   process.stdout.write(`Word count over the bundled corpus ×${CORPUS_REPEATS} (${(input.length / 1e6).toFixed(1)} MB), submitted on node 1:\n`)
-  const client = new MeshClient(mesh.nodes[1]!.apiUrl)
+  const client = new MeshClient(mesh.nodes[1]!.apiUrl, mesh.token)
   const request = await buildSubmitRequest(join(root, 'examples', 'wordcount.mjs'), { bytes: input }, { parts: 48 })
   const t0 = Date.now()
   const { jobId, coordinator } = await client.post<{ jobId: string, coordinator: string }>('/jobs', request)

@@ -1,10 +1,15 @@
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TOOL_NAME_RE } from '../jobs/sandbox.js'
 import { parseElectionSpec } from '../election/strategy.js'
 import { Daemon } from './daemon.js'
 import { defaultDataDir } from './data-dir.js'
 import { createLogger } from './logger.js'
 import { UsageError } from './options.js'
 import { OwnerPolicyError, ownerPolicyConfig, parseHours, type HoursWindow, type OwnerPolicyConfig } from '../jobs/owner-policy.js'
+import { ensureDataDir } from './data-dir.js'
+import { loadOrCreateApiToken } from '../security/api-token.js'
+import { MeshKeyError, resolveMeshKey } from '../security/mesh-key.js'
 
 export function hoursOption (value: string): HoursWindow {
   try { return parseHours(value) } catch (err) { throw new UsageError((err as Error).message) }
@@ -53,6 +58,18 @@ export interface StartOptions extends OwnerStartOptions {
   memoryLimitMb: number
   resultRetentionMs: number
   backups: number
+  meshKey?: string
+  insecureOpenMesh?: boolean
+  allowSubmit?: string[]
+  allowExec?: string[]
+  allowFsRead?: string[]
+  allowFsWrite?: string[]
+  sandbox: boolean
+  taskCpuMs?: number
+  maxResultBytes: number
+  maxTasksPerJob: number
+  maxJobsPerSubmitter: number
+  maxMessageBytes: number
 }
 
 export async function startCommand (opts: StartOptions): Promise<void> {
@@ -65,9 +82,28 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   let election
   try { election = parseElectionSpec(opts.election) } catch (err) { throw new UsageError(`--election: ${(err as Error).message}`) }
   const policy = ownerPolicyFrom(opts)
+  for (const peer of opts.allowSubmit ?? []) {
+    try { peerIdFromString(peer) } catch { throw new UsageError(`--allow-submit: "${peer}" is not a peer id (e.g. 12D3KooW…, as \`meshwork status\` shows)`) }
+  }
+  for (const tool of opts.allowExec ?? []) {
+    if (!TOOL_NAME_RE.test(tool)) throw new UsageError(`--allow-exec: "${tool}" is not a program name (letters, digits, . _ + -; no paths)`)
+  }
+  const dataDir = ensureDataDir(opts.dataDir ?? defaultDataDir())
+  let meshKey
+  try {
+    meshKey = resolveMeshKey({ meshKey: opts.meshKey, dataDir, insecureOpenMesh: opts.insecureOpenMesh })
+  } catch (err) {
+    if (err instanceof MeshKeyError) throw new UsageError(err.message)
+    throw err
+  }
+  const apiToken = loadOrCreateApiToken(dataDir)
   const log = createLogger(opts.logLevel)
+  if (!opts.sandbox) log.warn('--no-sandbox: task code from the mesh runs with every permission of this user')
+  if (meshKey.psk === undefined) log.warn('open mesh (--insecure-open-mesh): any peer that can reach this node can join the mesh and run code on it')
   const daemon = await Daemon.start({
-    dataDir: opts.dataDir ?? defaultDataDir(),
+    dataDir,
+    meshKey: meshKey.psk,
+    apiToken,
     host: opts.host,
     port: opts.port,
     apiPort: opts.apiPort,
@@ -83,7 +119,15 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     memoryLimitMB: opts.memoryLimitMb,
     resultRetentionMs: opts.resultRetentionMs,
     backups: opts.backups,
-    rpcFrameBytesMax: 256 * 1024 * 1024,
+    rpcFrameBytesMax: opts.maxMessageBytes,
+    security: {
+      sandbox: opts.sandbox ? { allowExec: opts.allowExec ?? [], fsRead: opts.allowFsRead ?? [], fsWrite: opts.allowFsWrite ?? [] } : undefined,
+      taskCpuMsMax: opts.taskCpuMs,
+      resultBytesMax: opts.maxResultBytes,
+      tasksPerJobMax: opts.maxTasksPerJob,
+      jobsPerSubmitterMax: opts.maxJobsPerSubmitter,
+      allowSubmit: opts.allowSubmit !== undefined ? new Set(opts.allowSubmit) : undefined,
+    },
     log,
     owner: { policy, ...(opts.maxCpu !== undefined ? { maxCpu: opts.maxCpu } : {}) },
     ...(opts.tools !== undefined ? { tools: opts.tools } : {}),
@@ -93,7 +137,8 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   process.stdout.write([
     `meshwork node ${daemon.peerId}`,
     ...daemon.node.getMultiaddrs().map(a => `  p2p:         ${a.toString()}`),
-    `  control API: ${daemon.apiUrl}`,
+    `  control API: ${daemon.apiUrl} (token in ${dataDir}/api.token)`,
+    `  mesh key:    ${meshKey.path ?? 'none — OPEN MESH (--insecure-open-mesh)'}`,
     `  data dir:    ${daemon.opts.dataDir}`,
     `  policy:      ${policy.policy}${opts.maxCpu !== undefined ? `, executors capped at ${Math.round(opts.maxCpu * 100)}% CPU` : ''}${opts.hours !== undefined ? `, hours ${opts.hours.startMin}–${opts.hours.endMin} min` : ''}`,
     '',

@@ -26,6 +26,8 @@ import { Connectivity } from './connectivity.js'
 import { ensureDataDir, removeApiRecord, writeApiRecord } from './data-dir.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js'
+import { meshKeyProtector } from '../security/mesh-key.js'
+import { securityOptions, type SecurityOptions } from '../security/limits.js'
 import type { Logger } from './logger.js'
 import { HostProbe, type HostSample } from './probe.js'
 import { statusView, type StatusView } from './status-view.js'
@@ -67,6 +69,12 @@ export interface DaemonOptions {
   drainTimeoutMs?: number
   /** Called once the node has left after `drain` (the CLI exits). */
   onLeft?: () => void
+  /** The mesh key (pnet pre-shared key); undefined only for an --insecure-open-mesh. */
+  meshKey?: Uint8Array
+  /** The control API requires this bearer token (undefined: no token, for embedding in tests only). */
+  apiToken?: string
+  /** Admission, sandbox and limits (see src/security/limits.ts); defaults when absent. */
+  security?: Partial<SecurityOptions>
 }
 
 const TICK_MS = 100
@@ -95,6 +103,7 @@ export class Daemon {
   /** Outstanding `job.query` broadcasts: jobId → resolvers waiting for a `job.found`. */
   private readonly queries = new Map<string, Array<(record: JobRecord) => void>>()
   rpcDropped = 0
+  readonly security: SecurityOptions
 
   private constructor (
     readonly opts: DaemonOptions,
@@ -107,7 +116,11 @@ export class Daemon {
   ) {
     const selfId = node.peerId.toString()
     const log = opts.log
-    this.pool = new ExecutorPool({ slots: Math.max(1, opts.slots), taskTimeoutMs: opts.taskTimeoutMs, memoryLimitMB: opts.memoryLimitMB, logger: log })
+    const sec = this.security = securityOptions(opts.security)
+    this.pool = new ExecutorPool({
+      slots: Math.max(1, opts.slots), taskTimeoutMs: opts.taskTimeoutMs, memoryLimitMB: opts.memoryLimitMB, logger: log,
+      sandbox: sec.sandbox, taskCpuMsMax: sec.taskCpuMsMax, resultBytesMax: sec.resultBytesMax,
+    })
     const code = new CodeCache(join(opts.dataDir, 'code'))
     this.registry = new JobRegistry({ retentionMs: opts.resultRetentionMs, recordsMax: 10_000 })
     this.channels = new Channels(node, {
@@ -117,7 +130,9 @@ export class Daemon {
       onUnreachable: (peerId) => this.coordinator.onUnreachable(peerId),
     })
     const send = (peerId: string, message: RpcMessage): void => this.send(peerId, message)
-    this.tools = findTools(opts.tools ?? DEFAULT_TOOLS)
+    // Advertise only tools a task may really run here: in the sandbox, those --allow-exec names.
+    const found = findTools(opts.tools ?? DEFAULT_TOOLS)
+    this.tools = sec.sandbox === undefined ? found : found.filter(t => sec.sandbox!.allowExec.includes(t))
     this.guard = new OwnerGuard({
       policy: opts.owner?.policy ?? DEFAULT_OWNER_POLICY.desktop,
       maxCpu: opts.owner?.maxCpu,
@@ -148,6 +163,7 @@ export class Daemon {
       selfId, pool: this.pool, code, replicas: this.replicas, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
       workers: () => this.workerViews(),
       onLostCommit: (jobId, term) => this.yieldJob(jobId, term),
+      tasksPerJobMax: sec.tasksPerJobMax,
       backupsFor: jobId => backupsFor(opts.election, jobId, this.members(), opts.backups + 1).filter(p => p !== selfId).slice(0, opts.backups),
       onRecord: record => {
         this.registry.upsert(record, Date.now())
@@ -181,9 +197,10 @@ export class Daemon {
   static async start (opts: DaemonOptions): Promise<Daemon> {
     ensureDataDir(opts.dataDir)
     const privateKey = await loadOrCreatePeerKey(opts.dataDir)
-    const node = await createMeshLibp2p({ privateKey, host: opts.host, port: opts.port, mdns: opts.mdns, mdnsServiceTag: opts.mdnsServiceTag })
+    const connectionProtector = opts.meshKey !== undefined ? meshKeyProtector(opts.meshKey) : undefined
+    const node = await createMeshLibp2p({ privateKey, host: opts.host, port: opts.port, mdns: opts.mdns, mdnsServiceTag: opts.mdnsServiceTag, connectionProtector })
     const probe = new HostProbe(opts.dataDir, now())
-    const api = new ApiServer({ port: opts.apiPort, bodyBytesMax: 1024 * 1024, log: opts.log })
+    const api = new ApiServer({ port: opts.apiPort, bodyBytesMax: 1024 * 1024, log: opts.log, token: opts.apiToken })
     let apiUrl: string
     try {
       apiUrl = await api.listen()
@@ -291,14 +308,22 @@ export class Daemon {
 
   private onRpc (from: string, m: RpcMessage): void {
     switch (m.t) {
-      case 'job.submit':
+      case 'job.submit': {
         if (m.spec.submitter !== from && m.spec.standby !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
+        const refusal = this.refuseSubmission(m.spec.submitter, m.spec.jobId)
+        if (refusal !== undefined) {
+          this.send(from, { t: 'job.rejected', jobId: m.spec.jobId, term: m.term, error: refusal })
+          return this.dropRpc(from, `job.submit refused: ${refusal}`)
+        }
         this.send(from, { t: 'job.accepted', jobId: m.spec.jobId, term: m.term })
         void this.coordinator.onSubmit(m.spec, m.code, m.input, m.term).catch(err => this.opts.log.error({ err }, 'job submission failed'))
         break
+      }
       case 'job.accepted': this.submissions.onAccepted(from, m.jobId, m.term); break
+      case 'job.rejected': this.submissions.onRejected(from, m.jobId, m.term, m.error); break
       case 'job.standby':
         if (m.spec.submitter !== from || m.spec.standby !== this.peerId) return this.dropRpc(from, 'job.standby not from the submitter or not for this node')
+        if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(from)) return this.dropRpc(from, 'job.standby from a peer not in --allow-submit')
         this.submissions.hold(m.spec, m.code, m.input)
         this.send(from, { t: 'job.standbyAck', jobId: m.spec.jobId })
         break
@@ -318,7 +343,10 @@ export class Daemon {
       case 'job.cancel':
         if (!this.coordinator.cancel(m.jobId)) this.opts.log.info({ from, jobId: m.jobId }, 'cancel for a job not coordinated here')
         break
-      case 'job.replica': void this.replicas.onReplica(from, m); break
+      case 'job.replica':
+        if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(m.spec.submitter)) return this.dropRpc(from, `job.replica of a job submitted by ${m.spec.submitter}, who is not in --allow-submit`)
+        void this.replicas.onReplica(from, m)
+        break
       case 'job.progress': this.replicas.onProgress(from, m); break
       case 'job.claim': this.replicas.onClaim(from, m); break
       case 'job.claimReply': this.replicas.onClaimReply(from, m); break
@@ -346,6 +374,16 @@ export class Daemon {
       case 'timeline.get': this.timelines.onGet(from, m); break
       case 'timeline.found': this.timelines.onFound(from, m); break
     }
+  }
+
+  /** Why this node, as coordinator, refuses a submitter's job (undefined: it accepts it). */
+  private refuseSubmission (submitter: string, jobId: string): string | undefined {
+    const sec = this.security
+    if (sec.allowSubmit !== undefined && !sec.allowSubmit.has(submitter)) return `peer ${submitter} is not allowed to submit jobs (--allow-submit)`
+    if (this.coordinator.coordinates(jobId)) return undefined
+    const active = this.coordinator.activeJobsOf(submitter)
+    if (active >= sec.jobsPerSubmitterMax) return `${submitter} already has ${active} jobs coordinated here, the limit (--max-jobs-per-submitter ${sec.jobsPerSubmitterMax})`
+    return undefined
   }
 
   private dropRpc (from: string, reason: string): void {
@@ -386,6 +424,10 @@ export class Daemon {
       backups: this.opts.backups,
       wallMs: () => Date.now(),
       capabilities: () => this.workerViews().filter(w => (w.status === 'alive' || w.status === 'suspect') && w.slotsTotal > 0).map(w => w.caps ?? { tools: [], labels: {}, memTotal: 0, cpuCores: 0 }),
+      allowSubmit: this.security.allowSubmit,
+      jobsPerSubmitterMax: this.security.jobsPerSubmitterMax,
+      // The job travels to its coordinator in one message, with room for the spec around code and input.
+      submitBytesMax: this.opts.rpcFrameBytesMax - 64 * 1024,
     })
     registerDashboardRoutes(this.api, {
       events: new EventsStream({ selfId: this.peerId, status: () => this.status(), jobs: () => this.registry.list(), log: this.opts.log }),

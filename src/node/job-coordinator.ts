@@ -56,6 +56,8 @@ export interface JobCoordinatorOptions {
   wallMs: () => number
   /** A commit was refused for a higher term: the binding yields the job and learns its outcome. */
   onLostCommit: (jobId: string, term: number) => void
+  /** A split into more chunks than this fails the job (default 1 000 000). */
+  tasksPerJobMax?: number
   progressIntervalMs?: number
   commitRetryMs?: number
 }
@@ -74,6 +76,12 @@ export class JobCoordinator {
   get activeJobs (): number { return this.jobs.size }
   /** Task attempts of a job this node coordinates or coordinated recently. */
   timeline (jobId: string): JobTimeline | undefined { return this.timelines.get(jobId, this.opts.wallMs()) }
+  /** Jobs coordinated here for one submitter (the per-submitter limit counts them). */
+  activeJobsOf (submitter: string): number {
+    let n = 0
+    for (const job of this.jobs.values()) if (job.spec.submitter === submitter) n++
+    return n
+  }
   coordinates (jobId: string): boolean { return this.jobs.has(jobId) }
 
   async onSubmit (spec: JobSpec, code: string, input: JobInput, term: number): Promise<void> {
@@ -92,6 +100,8 @@ export class JobCoordinator {
     if (this.jobs.get(spec.jobId) !== job || job.record.state !== 'splitting') return // cancelled or superseded meanwhile
     if (!split.ok) return this.finish(job, { state: 'failed', error: `split failed: ${describe(split)}` })
     if (!Array.isArray(split.value)) return this.finish(job, { state: 'failed', error: 'split did not return a list of chunks' })
+    const tasksMax = this.opts.tasksPerJobMax ?? 1_000_000
+    if (split.value.length > tasksMax) return this.finish(job, { state: 'failed', error: `split returned ${split.value.length} chunks; this mesh allows at most ${tasksMax} tasks per job (--max-tasks-per-job)` })
     job.chunks = split.value
     this.opts.replicas.track(spec.jobId, job.replicaSet, this.opts.selfId, term)
     for (const backup of job.replicaSet) {
@@ -270,6 +280,7 @@ export class JobCoordinator {
           this.opts.send(effect.peerId, {
             t: 'task.assign', jobId: effect.jobId, taskIndex: effect.taskIndex, attemptId: effect.attemptId, term: job.term,
             codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
+            ...(job.spec.requires?.tools !== undefined && job.spec.requires.tools.length > 0 ? { tools: job.spec.requires.tools } : {}),
           })
           job.dirty = true
           this.timelines.assign(effect.jobId, effect.attemptId, effect.taskIndex, effect.peerId, effect.backup, this.opts.wallMs())

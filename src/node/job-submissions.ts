@@ -16,6 +16,8 @@ interface Submission {
   tried: Set<string>
   /** Resolved when a coordinator confirms it has the job. */
   accepted: () => void
+  /** Fails the submission (a coordinator refused the job). */
+  rejected: (err: Error) => void
   isAccepted: boolean
   /** Until the standby node confirms it holds a copy (only when we coordinate our own submission). */
   standbyPending: boolean
@@ -39,6 +41,8 @@ export interface JobSubmissionsOptions {
 }
 
 export class SubmissionsFullError extends Error {}
+/** A coordinator refused the job: the submitter is not allowed, or is over its limits. */
+export class SubmissionRejectedError extends Error {}
 
 export class JobSubmissions {
   private readonly pending = new Map<string, Submission>()
@@ -48,9 +52,9 @@ export class JobSubmissions {
   /** Send the job to its coordinator; resolves once a coordinator confirms it has it. */
   async submit (spec: JobSpec, code: string, input: JobInput, coordinator: string): Promise<void> {
     if (this.pending.size >= (this.opts.pendingMax ?? 1000)) throw new SubmissionsFullError(`this node already holds ${this.pending.size} jobs that are not yet replicated; retry shortly`)
-    await new Promise<void>(resolve => {
+    await new Promise<void>((resolve, reject) => {
       this.pending.set(spec.jobId, {
-        spec, code, input, coordinator, coordinatorBoot: this.opts.liveBoot(coordinator), term: 1, tried: new Set([coordinator]), accepted: resolve, isAccepted: false,
+        spec, code, input, coordinator, coordinatorBoot: this.opts.liveBoot(coordinator), term: 1, tried: new Set([coordinator]), accepted: resolve, rejected: reject, isAccepted: false,
         standbyPending: spec.standby !== undefined, sentMs: this.opts.nowMs(),
       })
       this.opts.send(coordinator, { t: 'job.submit', spec, code, input, term: 1 })
@@ -63,8 +67,17 @@ export class JobSubmissions {
     if (this.pending.has(spec.jobId) || this.pending.size >= (this.opts.pendingMax ?? 1000)) return
     this.pending.set(spec.jobId, {
       spec, code, input, coordinator: spec.submitter, coordinatorBoot: this.opts.liveBoot(spec.submitter), term: 1, tried: new Set([spec.submitter]),
-      accepted: () => {}, isAccepted: true, standbyPending: false, sentMs: this.opts.nowMs(),
+      accepted: () => {}, rejected: () => {}, isAccepted: true, standbyPending: false, sentMs: this.opts.nowMs(),
     })
+  }
+
+  /** The coordinator refused the job: the submission fails with its reason (no other node is tried). */
+  onRejected (from: string, jobId: string, term: number, error: string): boolean {
+    const s = this.pending.get(jobId)
+    if (s === undefined || s.coordinator !== from || s.term !== term || s.isAccepted) return false
+    this.pending.delete(jobId)
+    s.rejected(new SubmissionRejectedError(`${from} refused the job: ${error}`))
+    return true
   }
 
   onStandbyAck (from: string, jobId: string): void {

@@ -5,7 +5,7 @@ import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSche
 import { unsatisfiable, type NodeCaps } from '../jobs/requires.js'
 import { ApiError, type ApiServer } from './api-server.js'
 import type { JobRegistry } from './job-registry.js'
-import { SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
+import { SubmissionRejectedError, SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
 
 // Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
 // over), list, read one, cancel. Request bodies are parsed with schemas; errors name the field.
@@ -38,6 +38,12 @@ export interface JobsApiDeps {
   wallMs: () => number
   /** What each live node offers: a job whose `requires` none satisfies is refused at once. */
   capabilities?: () => NodeCaps[]
+  /** Peer ids allowed to submit jobs (--allow-submit); undefined: every peer of the mesh. */
+  allowSubmit?: ReadonlySet<string>
+  /** Most unfinished jobs this node may have submitted at once (--max-jobs-per-submitter). */
+  jobsPerSubmitterMax?: number
+  /** Largest submission body: peers refuse larger messages (--max-message-bytes), so refuse it here first. */
+  submitBytesMax?: number
 }
 
 export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
@@ -48,6 +54,13 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       throw new ApiError(400, `invalid job: ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`)
     }
     const body = parsed.data
+    if (deps.allowSubmit !== undefined && !deps.allowSubmit.has(deps.selfId)) {
+      throw new ApiError(403, `this node (${deps.selfId}) may not submit jobs: it is not in its --allow-submit list`)
+    }
+    const unfinished = deps.registry.list().filter(r => r.submitter === deps.selfId && !FINAL_STATES.has(r.state)).length
+    if (deps.jobsPerSubmitterMax !== undefined && unfinished >= deps.jobsPerSubmitterMax) {
+      throw new ApiError(429, `this node already has ${unfinished} unfinished jobs, the limit (--max-jobs-per-submitter ${deps.jobsPerSubmitterMax}); wait for one to finish`)
+    }
     const why = deps.capabilities === undefined ? undefined : unsatisfiable(body.requires, deps.capabilities())
     if (why !== undefined) throw new ApiError(422, `job cannot run: ${why}`)
     const jobId = `j${deps.wallMs().toString(36)}${randomBytes(5).toString('hex')}`
@@ -81,10 +94,14 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       await deps.submissions.submit(spec, body.code, body.input, coordinator)
     } catch (err) {
       if (err instanceof SubmissionsFullError) throw new ApiError(503, err.message)
+      if (err instanceof SubmissionRejectedError) {
+        deps.registry.upsert({ ...record, state: 'failed', error: err.message }, deps.wallMs())
+        throw new ApiError(403, err.message)
+      }
       throw err
     }
     return { jobId, coordinator: deps.registry.get(jobId)?.coordinator ?? coordinator }
-  }, { bodyBytesMax: SUBMIT_BYTES_MAX })
+  }, { bodyBytesMax: Math.min(SUBMIT_BYTES_MAX, deps.submitBytesMax ?? SUBMIT_BYTES_MAX) })
 
   api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
 

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { packageRoot } from '../package-root.js'
 import { readApiRecord } from './data-dir.js'
+import { API_TOKEN_ENV, API_TOKEN_FILE } from '../security/api-token.js'
+import { createMeshKeyFile, MESH_KEY_FILE } from '../security/mesh-key.js'
 import type { StatusView } from './status-view.js'
 
 // Starts real `meshwork start` processes on 127.0.0.1: the demo, the integration tests,
@@ -28,6 +31,13 @@ export interface LocalMeshOptions {
    * machine whose other load is not an owner to yield to). `args` may still pass --policy.
    */
   policy?: 'desktop' | 'dedicated'
+  /**
+   * The mesh key every node gets (--mesh-key): default a new key made for this mesh in its
+   * base dir; `false` passes none (give --mesh-key or --insecure-open-mesh in `args`).
+   */
+  meshKeyFile?: string | false
+  /** The control-API token of every node (default $MESHWORK_TOKEN, else a new one). */
+  token?: string
   /** Where the nodes run; on 127.0.0.1 of this machine when omitted. */
   launcher?: NodeLauncher
 }
@@ -59,12 +69,33 @@ export interface LocalNode {
 export class LocalMesh {
   readonly nodes: LocalNode[] = []
   readonly baseDir: string
+  /** The mesh key file given to every node, if any. */
+  readonly meshKeyFile: string | undefined
+  /** Every node's control-API token. */
+  readonly token: string
   private readonly ownsBaseDir: boolean
 
   constructor (readonly opts: LocalMeshOptions) {
     this.ownsBaseDir = opts.baseDir === undefined
     this.baseDir = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'meshwork-mesh-'))
+    mkdirSync(this.baseDir, { recursive: true })
+    this.token = opts.token ?? (process.env[API_TOKEN_ENV] !== undefined && process.env[API_TOKEN_ENV] !== '' ? process.env[API_TOKEN_ENV] : randomBytes(24).toString('hex'))
+    if (opts.meshKeyFile === undefined) {
+      this.meshKeyFile = join(this.baseDir, MESH_KEY_FILE)
+      createMeshKeyFile(this.meshKeyFile, { force: true })
+    } else {
+      this.meshKeyFile = opts.meshKeyFile === false ? undefined : opts.meshKeyFile
+    }
   }
+
+  /** fetch() a node's control API with the mesh's token. */
+  async fetch (index: number, path: string, init: RequestInit = {}): Promise<Response> {
+    const node = this.nodes[index]
+    if (node === undefined) throw new Error(`no node ${index}`)
+    return await fetch(`${node.apiUrl}${path}`, { ...init, headers: { ...this.authHeaders(), ...(init.headers as Record<string, string> | undefined) } })
+  }
+
+  authHeaders (): Record<string, string> { return { authorization: `Bearer ${this.token}` } }
 
   static async start (opts: LocalMeshOptions): Promise<LocalMesh> {
     const mesh = new LocalMesh(opts)
@@ -90,7 +121,8 @@ export class LocalMesh {
     const extra = typeof this.opts.args === 'function' ? this.opts.args(index) : (this.opts.args ?? [])
     const timers = this.opts.fastTimers === false ? [] : ['--publish-interval-ms', '250', '--suspect-after-ms', '1500', '--dead-after-ms', '3000']
     const bootstrap = index === 0 && this.nodes[0] === undefined ? [] : ['--bootstrap', this.bootstrapAddr()]
-    return ['--host', this.hostOf(index), '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', '--policy', this.opts.policy ?? 'dedicated', ...timers, ...bootstrap, ...extra]
+    const key = this.meshKeyFile !== undefined ? ['--mesh-key', this.meshKeyFile] : []
+    return ['--host', this.hostOf(index), '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', '--policy', this.opts.policy ?? 'dedicated', ...key, ...timers, ...bootstrap, ...extra]
   }
 
   /** Node 0 keeps its p2p port across restarts, so the others' bootstrap address stays valid. */
@@ -108,6 +140,7 @@ export class LocalMesh {
     const dataDir = join(this.baseDir, `node-${index}`)
     mkdirSync(dataDir, { recursive: true })
     rmSync(join(dataDir, 'api.json'), { force: true })
+    writeFileSync(join(dataDir, API_TOKEN_FILE), this.token + '\n', { mode: 0o600 })
     const out = openSync(join(dataDir, 'node.log'), 'a')
     const args = [BIN_PATH, 'start', '--data-dir', dataDir, '--log-level', this.opts.logLevel ?? process.env.MESHWORK_MESH_LOG_LEVEL ?? 'info', ...this.argsFor(index)]
     const [cmd, cmdArgs] = this.opts.launcher?.command(index, process.execPath, args) ?? [process.execPath, args]
@@ -129,7 +162,7 @@ export class LocalMesh {
       if (record !== undefined && record.pid === node.pid) {
         const url = exposed ?? record.url
         try {
-          const view = await (await fetch(`${url}/status`)).json() as StatusView
+          const view = await (await fetch(`${url}/status`, { headers: this.authHeaders() })).json() as StatusView
           const self = view.peers.find(p => p.peerId === view.self)
           if (self !== undefined && self.addrs.length > 0) {
             Object.assign(node, { apiUrl: url, peerId: view.self, addrs: self.addrs })
@@ -145,7 +178,7 @@ export class LocalMesh {
   async status (index: number): Promise<StatusView> {
     const node = this.nodes[index]
     if (node === undefined) throw new Error(`no node ${index}`)
-    return await (await fetch(`${node.apiUrl}/status`)).json() as StatusView
+    return await (await this.fetch(index, '/status')).json() as StatusView
   }
 
   /** Send a signal to a node's whole process group. */

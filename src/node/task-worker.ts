@@ -159,6 +159,7 @@ export class TaskWorker {
       codeHash: task.codeHash,
       arg: task.chunk,
       ctx: { jobId: task.jobId, taskIndex: task.taskIndex, parts: task.parts, peerId: this.opts.selfId, scratchDir, kind: task.kind },
+      ...(task.tools !== undefined ? { tools: task.tools } : {}),
     }).then(outcome => {
       this.running.delete(task.attemptId)
       this.tasksRun++

@@ -4,9 +4,9 @@ import { BIN_PATH } from '../../src/node/local-mesh.js'
 export interface CliResult { code: number, stdout: string, stderr: string }
 
 /** Run `meshwork ARGS` as a real process (node bin/meshwork.js, never through npx). */
-export async function runCli (args: string[], timeoutMs = 240_000): Promise<CliResult> {
+export async function runCli (args: string[], timeoutMs = 240_000, env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [BIN_PATH, ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN_PATH, ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : 1
       resolve({ code, stdout, stderr })
     })

@@ -7,23 +7,37 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MEMBERSHIP_TOPIC, encodeGossip } from '../../src/gossip/messages.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/node/libp2p.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
+import { meshKeyProtector, readMeshKeyFile } from '../../src/security/mesh-key.js'
 import { vector } from '../helpers/vectors.js'
 import { waitFor } from '../helpers/wait.js'
 
 let mesh: LocalMesh
 let rogue: MeshLibp2p | undefined
+let keyless: MeshLibp2p | undefined
 
 const log = (i: number): string => readFileSync(join(mesh.nodes[i]!.dataDir, 'node.log'), 'utf8')
 
 beforeAll(async () => { mesh = await LocalMesh.start({ nodes: 2 }) })
 afterAll(async () => {
+  await keyless?.stop()
   await rogue?.stop()
   await mesh?.stop()
 })
 
-describe('bad gossip from a peer inside the mesh is logged and dropped', () => {
+describe('a peer without the mesh key', () => {
+  it('cannot connect at all', async () => {
+    keyless = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), host: '127.0.0.1', port: 0, mdns: false, mdnsServiceTag: 'x' })
+    await expect(keyless.dial(multiaddr(mesh.bootstrapAddr()), { signal: AbortSignal.timeout(20_000) })).rejects.toThrow()
+    const view = await mesh.status(0)
+    expect(view.peers.map(p => p.peerId)).not.toContain(keyless.peerId.toString())
+    expect(mesh.nodes[0]!.proc?.exitCode).toBeNull()
+  })
+})
+
+describe('bad gossip from a peer inside the mesh (it holds the key) is logged and dropped', () => {
   it('garbage, oversized and forged vectors never crash a node or change its view', async () => {
-    rogue = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), host: '127.0.0.1', port: 0, mdns: false, mdnsServiceTag: 'x' })
+    const connectionProtector = meshKeyProtector(readMeshKeyFile(mesh.meshKeyFile!))
+    rogue = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), host: '127.0.0.1', port: 0, mdns: false, mdnsServiceTag: 'x', connectionProtector })
     rogue.services.pubsub.subscribe(MEMBERSHIP_TOPIC)
     await rogue.dial(multiaddr(mesh.bootstrapAddr()))
     await waitFor('the rogue to join the gossip mesh', () =>
@@ -58,10 +72,11 @@ describe('bad gossip from a peer inside the mesh is logged and dropped', () => {
 describe('garbage on the control API', () => {
   it('answers with clear errors and keeps serving', async () => {
     const api = mesh.nodes[0]!.apiUrl
-    const notFound = await fetch(`${api}/nope`)
+    const auth = mesh.authHeaders()
+    const notFound = await fetch(`${api}/nope`, { headers: auth })
     expect(notFound.status).toBe(404)
     expect(await notFound.json()).toEqual({ error: 'No route GET /nope' })
-    const wrongMethod = await fetch(`${api}/status`, { method: 'POST', body: '{{{{' })
+    const wrongMethod = await fetch(`${api}/status`, { method: 'POST', body: '{{{{', headers: auth })
     expect(wrongMethod.status).toBe(404)
     // Not HTTP at all, straight on the socket.
     const port = Number(new URL(api).port)
@@ -70,7 +85,7 @@ describe('garbage on the control API', () => {
       socket.on('close', () => resolve())
       socket.on('error', () => resolve())
     })
-    const ok = await fetch(`${api}/status`)
+    const ok = await fetch(`${api}/status`, { headers: auth })
     expect(ok.status).toBe(200)
     expect((await ok.json() as { self: string }).self).toBe(mesh.nodes[0]!.peerId)
   })

@@ -27,7 +27,7 @@ const live = (): number[] => mesh.nodes.map((n, i) => n.proc !== undefined ? i :
 /** The job as node i knows it (its control API, polled directly: a CLI process per poll is too slow). */
 async function record (i: number, jobId: string): Promise<JobRecord | undefined> {
   try {
-    const res = await fetch(`${api(i)}/jobs/${jobId}`)
+    const res = await mesh.fetch(i, `/jobs/${jobId}`)
     return res.ok ? await res.json() as JobRecord : undefined
   } catch {
     return undefined
@@ -95,7 +95,8 @@ async function restoreMesh (): Promise<void> {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'meshwork-failover-'))
-  mesh = await LocalMesh.start({ nodes: N, args: ['--slots', '2'] })
+  // The counted fixture logs every execution to a file in the test's work dir.
+  mesh = await LocalMesh.start({ nodes: N, args: ['--slots', '2', '--allow-fs-read', work, '--allow-fs-write', work] })
   await waitForFullMesh(mesh, N, 60_000)
 })
 afterAll(async () => {

@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { StatusView } from '../../src/node/status-view.js'
+import { API_TOKEN_FILE } from '../../src/security/api-token.js'
+import { createMeshKeyFile } from '../../src/security/mesh-key.js'
 import { createNetwork, execIn, httpGetIn, killGroup, removeStaleNetworks, sleep, spawnIn, uniquePrefix, type Network, type NetnsHost } from '../helpers/netns.js'
 
 // Discovery by mDNS for real, without multicast leaving the machine: four network namespaces
@@ -12,6 +14,7 @@ import { createNetwork, execIn, httpGetIn, killGroup, removeStaleNetworks, sleep
 // mDNS tag and must find each other; the fourth uses another tag and must stay alone.
 // Needs root and iproute2: without them the test fails (it does not skip).
 
+const TOKEN = 'netns-test-token-0123456789'
 const BIN = fileURLToPath(new URL('../../bin/meshwork.js', import.meta.url))
 const PORT = 7071
 const TAG = `mw-test-${process.pid}`
@@ -54,9 +57,13 @@ afterAll(cleanup)
 function startNode (host: NetnsHost, tag: string, dir: string): NetNode {
   const dataDir = join(dir, `n${host.index}`)
   mkdirSync(dataDir, { recursive: true })
+  // One mesh key for every node of the test (the mDNS tag, not the key, keeps the outsider apart).
+  const meshKey = join(dir, 'mesh.key')
+  if (!existsSync(meshKey)) createMeshKeyFile(meshKey)
+  writeFileSync(join(dataDir, API_TOKEN_FILE), TOKEN, { mode: 0o600 })
   const out = openSync(join(dataDir, 'node.log'), 'a')
   const args = [
-    BIN, 'start', '--data-dir', dataDir, '--host', host.ip, '--port', String(PORT), '--api-port', '0',
+    BIN, 'start', '--data-dir', dataDir, '--mesh-key', meshKey, '--host', host.ip, '--port', String(PORT), '--api-port', '0',
     '--mdns-tag', tag, '--publish-interval-ms', '250', '--suspect-after-ms', '1500', '--dead-after-ms', '3000',
     '--log-level', 'info',
   ]
@@ -91,7 +98,7 @@ async function waitReady (node: NetNode, deadline: number): Promise<void> {
 
 async function statusOf (node: NetNode): Promise<StatusView | undefined> {
   try {
-    return JSON.parse(await httpGetIn(node.host.ns, `${node.apiUrl}/status`)) as StatusView
+    return JSON.parse(await httpGetIn(node.host.ns, `${node.apiUrl}/status?token=${TOKEN}`)) as StatusView
   } catch {
     return undefined
   }

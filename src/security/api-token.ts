@@ -1,0 +1,77 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+// The control API's bearer token. A node keeps it in its data dir (mode 0600) so the local
+// CLI, run by the same user, can read it; nobody else on the machine can. Clients send
+// `Authorization: Bearer <token>`; browsers (the dashboard) may pass `?token=` once.
+
+export const API_TOKEN_FILE = 'api.token'
+export const API_TOKEN_ENV = 'MESHWORK_TOKEN'
+const TOKEN_RE = /^[A-Za-z0-9_-]{16,256}$/
+
+export class ApiTokenError extends Error {
+  override readonly name = 'ApiTokenError'
+}
+
+/** The token in the data dir, or a new one written there (mode 0600). */
+export function loadOrCreateApiToken (dataDir: string): string {
+  const existing = readApiToken(dataDir)
+  if (existing !== undefined) return existing
+  const token = randomBytes(32).toString('hex')
+  writeFileSync(join(dataDir, API_TOKEN_FILE), token + '\n', { mode: 0o600 })
+  return token
+}
+
+/** The token a node keeps in `dataDir`, if any. Throws when the file is there but unusable. */
+export function readApiToken (dataDir: string): string | undefined {
+  const path = join(dataDir, API_TOKEN_FILE)
+  let text: string
+  try {
+    const mode = statSync(path).mode
+    text = readFileSync(path, 'utf8').trim()
+    if ((mode & 0o077) !== 0) throw new ApiTokenError(`${path} is readable by other users: run \`chmod 600 ${path}\``)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    if (err instanceof ApiTokenError) throw err
+    throw new ApiTokenError(`cannot read the API token ${path}: ${(err as Error).message}`)
+  }
+  if (!TOKEN_RE.test(text)) throw new ApiTokenError(`${path} does not hold an API token (16–256 letters, digits, _ or -)`)
+  return text
+}
+
+/** Constant-time comparison of a presented token with the node's. */
+export function tokenMatches (presented: string | undefined, token: string): boolean {
+  if (presented === undefined) return false
+  const a = Buffer.from(presented)
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+export const TOKEN_COOKIE = 'meshwork_token'
+
+/**
+ * The token a request presents: `Authorization: Bearer …`, else `?token=` (a browser's first page
+ * load or an EventSource cannot set headers), else the `meshwork_token` cookie a page sets for itself.
+ */
+export function presentedToken (headers: { authorization?: string, cookie?: string }, query: URLSearchParams): string | undefined {
+  const bearer = bearerToken(headers.authorization)
+  if (bearer !== undefined) return bearer
+  const fromQuery = query.get('token')
+  if (fromQuery !== null && fromQuery !== '') return fromQuery
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=')
+    if (eq < 0 || part.slice(0, eq).trim() !== TOKEN_COOKIE) continue
+    try {
+      const value = decodeURIComponent(part.slice(eq + 1).trim())
+      if (value !== '') return value
+    } catch { /* a malformed cookie is no token */ }
+  }
+  return undefined
+}
+
+/** The token in an `Authorization: Bearer …` header. */
+export function bearerToken (header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')
+  return m?.[1]
+}

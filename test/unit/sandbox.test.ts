@@ -1,0 +1,176 @@
+// Executors in a box, tested on the real pool with real child processes under Node's permission
+// model (the compiled child entry under dist/ must exist: `npx tsc -p tsconfig.json`).
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ExecutorPool, type ExecutorPoolOptions, type TaskOutcome } from '../../src/jobs/executor-pool.js'
+import { describeDenial, permissionFlag, sandboxFor } from '../../src/jobs/sandbox.js'
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+const childEntry = path.join(repoRoot, 'dist/src/jobs/executor-child.js')
+
+const ESCAPE = `
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync, execSync } from 'node:child_process'
+import { Worker } from 'node:worker_threads'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+export default {
+  split (input) { return [input] },
+  map (chunk, ctx) {
+    switch (chunk.do) {
+      case 'ssh': return readdirSync(join(homedir(), '.ssh'))
+      case 'passwd': return readFileSync('/etc/passwd', 'utf8').length
+      case 'write-scratch': writeFileSync(join(ctx.scratchDir, 'out.txt'), 'ok'); return readFileSync(join(ctx.scratchDir, 'out.txt'), 'utf8')
+      case 'write-outside': writeFileSync(chunk.path, 'escaped'); return 'wrote'
+      case 'spawn': return spawnSync(chunk.cmd ?? 'true').status
+      case 'shell': return execSync('true').length
+      case 'worker': new Worker('1', { eval: true }); return 'worker'
+      case 'addon': process.dlopen({ exports: {} }, '/nonexistent/addon.node'); return 'loaded'
+      case 'binding': return typeof process.binding('fs')
+      case 'spin': { const end = Date.now() + chunk.ms; let x = 0; while (Date.now() < end) x++; return x > 0 }
+      case 'big': return 'x'.repeat(chunk.bytes)
+      default: return 'plain'
+    }
+  },
+  reduce (r) { return r },
+}
+`
+
+let dir: string
+let scratch: string
+let outside: string
+const pools: ExecutorPool[] = []
+let seq = 0
+
+function makePool (opts: Partial<ExecutorPoolOptions> = {}): ExecutorPool {
+  const pool = new ExecutorPool({ slots: 1, childEntry, niceness: 0, taskTimeoutMs: 60_000, sandbox: { allowExec: [], fsRead: [], fsWrite: [] }, ...opts })
+  pools.push(pool)
+  return pool
+}
+
+async function map (pool: ExecutorPool, chunk: unknown, tools?: string[]): Promise<TaskOutcome> {
+  return await pool.run({ id: `s${++seq}`, op: 'map', modulePath: path.join(dir, 'escape.mjs'), codeHash: 'escape', arg: chunk, ctx: { scratchDir: scratch }, ...(tools !== undefined ? { tools } : {}) })
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'meshwork-sandbox-'))
+  scratch = path.join(dir, 'scratch', 'job1')
+  outside = path.join(dir, 'outside.txt')
+  mkdirSync(scratch, { recursive: true })
+  writeFileSync(path.join(dir, 'escape.mjs'), ESCAPE)
+})
+afterEach(async () => { await Promise.all(pools.splice(0).map(async p => await p.close())) })
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+describe('this Node has a permission model', () => {
+  it('Node 20 offers --experimental-permission (Node 22 --permission)', () => {
+    expect(permissionFlag()).toMatch(/^--(experimental-)?permission$/)
+  })
+})
+
+describe('a sandboxed task', () => {
+  it('runs, and may write and read its own scratch dir', async () => {
+    const pool = makePool()
+    expect(await map(pool, { do: 'plain' })).toMatchObject({ ok: true, value: 'plain' })
+    expect(await map(pool, { do: 'write-scratch' })).toMatchObject({ ok: true, value: 'ok' })
+  })
+
+  it('may not read ~/.ssh or /etc/passwd: denied, naming FileSystemRead', async () => {
+    const pool = makePool()
+    const ssh = await map(pool, { do: 'ssh' })
+    expect(ssh).toMatchObject({ ok: false, kind: 'denied' })
+    expect(!ssh.ok && ssh.error).toMatch(new RegExp(`permission denied: FileSystemRead of ${os.homedir()}/\\.ssh`))
+    const passwd = await map(pool, { do: 'passwd' })
+    expect(!passwd.ok && passwd.error).toMatch(/permission denied: FileSystemRead of \/etc\/passwd/)
+  })
+
+  it('may not write outside its scratch dir: denied, naming FileSystemWrite', async () => {
+    const pool = makePool()
+    const out = await map(pool, { do: 'write-outside', path: outside })
+    expect(out).toMatchObject({ ok: false, kind: 'denied' })
+    expect(!out.ok && out.error).toMatch(/permission denied: FileSystemWrite of .*outside\.txt/)
+    expect(existsSync(outside)).toBe(false)
+  })
+
+  it('may not start a process or a worker thread, load an addon or reach process.binding: denied, naming the permission', async () => {
+    const pool = makePool()
+    const spawn = await map(pool, { do: 'spawn' })
+    expect(spawn).toMatchObject({ ok: false, kind: 'denied' })
+    expect(!spawn.ok && spawn.error).toMatch(/permission denied: ChildProcess .*--allow-exec/)
+    const worker = await map(pool, { do: 'worker' })
+    expect(!worker.ok && worker.error).toMatch(/permission denied: WorkerThreads/)
+    const addon = await map(pool, { do: 'addon' })
+    expect(!addon.ok && addon.error).toMatch(/permission denied: native addons cannot be loaded/)
+    const binding = await map(pool, { do: 'binding' })
+    expect(binding).toMatchObject({ ok: false, kind: 'denied' })
+    expect(!binding.ok && binding.error).toMatch(/permission denied: process.binding \(internal Node APIs are closed to task code\)/)
+  })
+
+  it('a job declaring a tool the node does not allow is refused before its code runs, naming --allow-exec', async () => {
+    const pool = makePool()
+    const out = await map(pool, { do: 'spawn' }, ['cc'])
+    expect(out).toMatchObject({ ok: false, kind: 'denied' })
+    expect(!out.ok && out.error).toMatch(/requires cc, which this node does not allow to run \(start it with --allow-exec cc\)/)
+  })
+
+  it('a declared and allowed tool runs; anything else, a path or a shell stays denied', async () => {
+    const pool = makePool({ sandbox: { allowExec: ['true', 'cc'], fsRead: [], fsWrite: [] } })
+    expect(await map(pool, { do: 'spawn', cmd: 'true' }, ['true'])).toMatchObject({ ok: true, value: 0 })
+    const other = await map(pool, { do: 'spawn', cmd: 'ls' }, ['true'])
+    expect(!other.ok && other.error).toMatch(/permission denied: ChildProcess of ls \(the job may start only true/)
+    const path = await map(pool, { do: 'spawn', cmd: '/bin/true' }, ['true'])
+    expect(!path.ok && path.kind).toBe('denied')
+    const shell = await map(pool, { do: 'shell' }, ['true'])
+    expect(!shell.ok && shell.error).toMatch(/execSync\(\) runs a shell/)
+  })
+
+  it('the operator may widen file access with fsWrite', async () => {
+    const target = path.join(dir, 'shared')
+    mkdirSync(target, { recursive: true })
+    const pool = makePool({ sandbox: { allowExec: [], fsRead: [], fsWrite: [target] } })
+    expect(await map(pool, { do: 'write-outside', path: path.join(target, 'x.txt') })).toMatchObject({ ok: true, value: 'wrote' })
+  })
+
+  it('tasks of two jobs get executors with their own scratch dirs (the pool switches profiles)', async () => {
+    const pool = makePool()
+    const other = path.join(dir, 'scratch', 'job2')
+    mkdirSync(other, { recursive: true })
+    const a = await map(pool, { do: 'write-scratch' })
+    const b = await pool.run({ id: `s${++seq}`, op: 'map', modulePath: path.join(dir, 'escape.mjs'), codeHash: 'escape', arg: { do: 'write-outside', path: path.join(scratch, 'from-job2.txt') }, ctx: { scratchDir: other } })
+    expect(a).toMatchObject({ ok: true })
+    expect(b).toMatchObject({ ok: false, kind: 'denied' })
+    expect(pool.profileSwitches).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('per-task limits', () => {
+  it('a task over its CPU-time limit is killed and failed as cpu-limit', async () => {
+    const pool = makePool({ taskCpuMsMax: 300 })
+    const out = await map(pool, { do: 'spin', ms: 60_000 })
+    expect(out).toMatchObject({ ok: false, kind: 'cpu-limit' })
+    expect(!out.ok && out.error).toMatch(/more than 300 ms of CPU time/)
+    expect(await map(pool, { do: 'plain' })).toMatchObject({ ok: true })
+  })
+
+  it('a result over the size limit fails as too-large', async () => {
+    const pool = makePool({ resultBytesMax: 1000 })
+    const out = await map(pool, { do: 'big', bytes: 5000 })
+    expect(out).toMatchObject({ ok: false, kind: 'too-large' })
+    expect(!out.ok && out.error).toMatch(/exceeds the node's limit of 1000 bytes/)
+    expect(await map(pool, { do: 'big', bytes: 10 })).toMatchObject({ ok: true })
+  })
+})
+
+describe('sandboxFor and describeDenial', () => {
+  it('refuses invalid tool names and explains permission errors', () => {
+    const policy = { allowExec: ['cc'], fsRead: [], fsWrite: [] }
+    expect(sandboxFor(policy, { childEntry, modulePath: '/x.mjs', tools: ['../cc'] })).toMatchObject({ ok: false })
+    const ok = sandboxFor(policy, { childEntry, modulePath: '/x.mjs', scratchDir: '/s', tools: ['cc'] })
+    expect(ok.ok && ok.sandbox.fsWrite).toEqual(['/s'])
+    expect(describeDenial(new Error('x'))).toBeUndefined()
+    expect(describeDenial(Object.assign(new Error('x'), { code: 'ERR_ACCESS_DENIED', permission: 'FileSystemRead', resource: '/a' }))).toMatch(/FileSystemRead of \/a/)
+  })
+})
