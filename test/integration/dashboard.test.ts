@@ -48,7 +48,7 @@ const pageErrors: string[] = []
 
 describe('the dashboard in a real browser', () => {
   it('shows the mesh, a job reaching 100% and its tasks in the timeline with a retry and a backup marked', async () => {
-    await page.goto(`${api(0)}/`)
+    await page.goto(`${api(0)}/?token=${mesh.token}`)
     await page.locator('.node[data-status="alive"]').nth(2).waitFor()
     expect(await page.locator('.node').count()).toBe(3)
     await page.locator('#conn[data-state="live"]').waitFor()
@@ -99,16 +99,16 @@ describe('the dashboard in a real browser', () => {
   })
 
   it('serves a fixed set of files with a strict content security policy, and checks timeline requests', async () => {
-    const index = await fetch(`${api(0)}/`)
+    const index = await mesh.fetch(0, '/')
     expect(index.status).toBe(200)
     expect(index.headers.get('content-type')).toContain('text/html')
     expect(index.headers.get('content-security-policy')).toContain("script-src 'self'")
     expect(index.headers.get('referrer-policy')).toBe('no-referrer')
     expect((await fetch(`${api(0)}/dashboard/app.js`)).headers.get('content-type')).toContain('javascript')
-    expect((await fetch(`${api(0)}/dashboard/../package.json`)).status).toBe(404)
-    expect((await fetch(`${api(0)}/dashboard/%2e%2e%2fpackage.json`)).status).toBe(404)
-    expect((await fetch(`${api(0)}/timeline/not%20a%20job`)).status).toBe(400)
-    expect((await fetch(`${api(0)}/timeline/jnosuchjob`)).status).toBe(404)
+    expect((await fetch(`${api(0)}/dashboard/../package.json`, { headers: mesh.authHeaders() })).status).toBe(404)
+    expect((await fetch(`${api(0)}/dashboard/%2e%2e%2fpackage.json`, { headers: mesh.authHeaders() })).status).toBe(404)
+    expect((await mesh.fetch(0, '/timeline/not%20a%20job')).status).toBe(400)
+    expect((await mesh.fetch(0, '/timeline/jnosuchjob')).status).toBe(404)
   })
 })
 

@@ -24,7 +24,7 @@ afterAll(async () => { await mesh?.stop() })
 
 const indexOf = (peerId: string): number => mesh.nodes.findIndex(n => n.peerId === peerId)
 async function job (i: number, jobId: string): Promise<JobRecord> {
-  return await (await fetch(`${mesh.nodes[i]!.apiUrl}/jobs/${jobId}`)).json() as JobRecord
+  return await (await mesh.fetch(i, `/jobs/${jobId}`)).json() as JobRecord
 }
 
 async function drainAndCheck (target: number, observer: number): Promise<void> {

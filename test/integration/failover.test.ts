@@ -67,7 +67,7 @@ function submitFollowing (submitter: number, log: string): { done: Promise<{ cod
 async function startFollowedJob (log: string): Promise<{ following: ReturnType<typeof submitFollowing>, job: JobRecord }> {
   const seen = new Set<string>()
   for (const submitter of live()) {
-    const listJobs = async (): Promise<JobRecord[]> => ((await (await fetch(`${api(submitter)}/jobs`)).json()) as { jobs: JobRecord[] }).jobs
+    const listJobs = async (): Promise<JobRecord[]> => ((await (await mesh.fetch(submitter, '/jobs')).json()) as { jobs: JobRecord[] }).jobs
     for (const j of await listJobs()) seen.add(j.jobId) // earlier tests' jobs
     const following = submitFollowing(submitter, log)
     // Polled over HTTP: a CLI process per poll can be slower than the whole job on a busy machine.

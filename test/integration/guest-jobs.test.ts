@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => { await mesh?.stop() })
 
 async function job (i: number, jobId: string): Promise<JobRecord> {
-  return await (await fetch(`${api(i)}/jobs/${jobId}`)).json() as JobRecord
+  return await (await mesh.fetch(i, `/jobs/${jobId}`)).json() as JobRecord
 }
 
 describe('capabilities', () => {

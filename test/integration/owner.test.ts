@@ -31,7 +31,7 @@ async function startMesh (nodes: number, args: string[], policy: 'desktop' | 'de
 }
 
 async function job (api: string, jobId: string): Promise<JobRecord> {
-  return await (await fetch(`${api}/jobs/${jobId}`)).json() as JobRecord
+  return await (await fetch(`${api}/jobs/${jobId}`, { headers: { authorization: `Bearer ${process.env.MESHWORK_TOKEN ?? ''}` } })).json() as JobRecord
 }
 
 async function submitDetached (api: string, input: unknown, extra: string[] = []): Promise<string> {

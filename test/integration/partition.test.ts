@@ -29,7 +29,7 @@ const indexOf = (peerId: string): number => mesh!.nodes.findIndex(n => n.peerId 
 
 async function record (i: number, jobId: string): Promise<JobRecord | undefined> {
   try {
-    const res = await fetch(`${api(i)}/jobs/${jobId}`)
+    const res = await mesh!.fetch(i, `/jobs/${jobId}`)
     return res.ok ? await res.json() as JobRecord : undefined
   } catch {
     return undefined
@@ -37,7 +37,7 @@ async function record (i: number, jobId: string): Promise<JobRecord | undefined>
 }
 
 async function aliveSeenBy (i: number): Promise<Set<string>> {
-  const view = await (await fetch(`${api(i)}/status`)).json() as StatusView
+  const view = await (await mesh!.fetch(i, '/status')).json() as StatusView
   return new Set(view.peers.filter(p => p.status === 'alive').map(p => p.peerId))
 }
 
@@ -51,7 +51,7 @@ beforeAll(async () => {
   await removeStaleNetworks()
   network = await createNetwork(uniquePrefix(), N)
   launcher = netnsLauncher(network)
-  mesh = await LocalMesh.start({ nodes: N, args: ['--slots', '2'], launcher })
+  mesh = await LocalMesh.start({ nodes: N, args: ['--slots', '2', '--allow-fs-read', work, '--allow-fs-write', work], launcher })
   await waitForFullMesh(mesh, N, 90_000)
 })
 

@@ -42,7 +42,7 @@ const nodeLine = (text: string, peerId: string): string | undefined => text.spli
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'meshwork-top-test-'))
-  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2'] })
+  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2', '--allow-fs-read', work, '--allow-fs-write', work] })
   await waitForFullMesh(mesh, 3, DEADLINE_MS)
 })
 
