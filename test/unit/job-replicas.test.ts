@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest'
+import type { JobSpec } from '../../src/jobs/job-spec.js'
+import type { RpcMessage } from '../../src/jobs/wire.js'
+import type { CodeCache } from '../../src/node/code-cache.js'
+import { ReplicaStore } from '../../src/node/job-replicas.js'
+import type { Logger } from '../../src/node/logger.js'
+
+// Three replica stores on an in-memory network whose deliveries the test controls, replaying
+// the interleaving a 5-minute chaos run found: a backup's claim under a higher term, then the
+// takeover announcement of a lower one, arriving while the claim's votes are in flight.
+
+const JOB = 'jtest'
+const SET = ['C', 'A', 'B'] as const
+type Id = typeof SET[number]
+
+const silent = { info () {}, warn () {}, debug () {}, error () {} } as unknown as Logger
+const code = { put: async () => '/dev/null' } as unknown as CodeCache
+
+function world () {
+  let now = 0
+  const alive = new Set<string>(SET)
+  const queue: Array<{ from: Id, to: Id, m: RpcMessage }> = []
+  const coordinating = new Map<Id, number>() // node → the term it coordinates the job under
+  const stores = new Map<Id, ReplicaStore>()
+  for (const id of SET) {
+    stores.set(id, new ReplicaStore({
+      selfId: id, code, log: silent, nowMs: () => now, retentionMs: 60_000,
+      send: (to, m) => { queue.push({ from: id, to: to as Id, m }) },
+      alivePeers: () => [...alive],
+      liveBoot: p => alive.has(p) ? `boot-${p}` : undefined,
+      coordinates: () => coordinating.has(id),
+      takeOver: data => { coordinating.set(id, data.term) },
+      yieldJob: () => { coordinating.delete(id) },
+      onRecord: () => {},
+    }))
+  }
+  const store = (id: Id): ReplicaStore => stores.get(id)!
+  /** Deliver queued messages (those `keep` refuses stay queued) until none is left to deliver. */
+  const deliver = async (keep: (x: { from: Id, to: Id, m: RpcMessage }) => boolean = () => false): Promise<void> => {
+    for (let guard = 0; guard < 1000; guard++) {
+      const i = queue.findIndex(x => !keep(x) && alive.has(x.to))
+      if (i < 0) return
+      const { from, to, m } = queue.splice(i, 1)[0]!
+      const s = store(to)
+      switch (m.t) {
+        case 'job.replica': await s.onReplica(from, m); break
+        case 'job.claim': s.onClaim(from, m); break
+        case 'job.claimReply': s.onClaimReply(from, m); break
+        case 'job.takeover': s.onTakeover(from, m); break
+        default: break
+      }
+    }
+    throw new Error('message loop did not settle')
+  }
+  return { store, deliver, queue, alive, coordinating, advance: (ms: number) => { now += ms } }
+}
+
+async function started () {
+  const w = world()
+  const spec = { jobId: JOB, codeHash: 'h' } as unknown as JobSpec
+  w.store('C').track(JOB, SET, 'C', 1)
+  w.coordinating.set('C', 1)
+  for (const backup of ['A', 'B'] as const) await w.store(backup).onReplica('C', { t: 'job.replica', spec, code: 'x', chunks: [1, 2, 3], replicaSet: [...SET], term: 1 })
+  return w
+}
+
+describe('replica store: claims racing a takeover', () => {
+  it('a takeover under a lower term does not cancel a claim under a higher one; the job ends up coordinated', async () => {
+    const w = await started()
+    w.alive.delete('C') // the coordinator dies
+    w.coordinating.delete('C')
+    w.store('A').tick() // A, first live backup, claims term 2
+    await w.deliver(x => x.m.t === 'job.takeover') // B votes; A wins; A's takeover announcement is held back
+    expect(w.coordinating.get('A')).toBe(2)
+    // B, not yet told, stops seeing A for a moment and claims term 3 itself.
+    w.alive.delete('A')
+    w.store('B').tick()
+    w.alive.add('A')
+    // Now A's takeover (term 2) reaches B, then B's claim (term 3) reaches A, which yields.
+    await w.deliver()
+    expect(w.coordinating.has('A')).toBe(false)
+    expect(w.coordinating.get('B')).toBe(3)
+  })
+
+  it('a node that yielded to a claim that never took over claims the job again after the timeout', async () => {
+    const w = await started()
+    w.alive.delete('C')
+    w.coordinating.delete('C')
+    w.store('A').tick()
+    await w.deliver()
+    expect(w.coordinating.get('A')).toBe(2)
+    // B claims term 3; A promises and yields, but its vote never reaches B, whose claim lapses.
+    w.alive.delete('A')
+    w.store('B').tick()
+    w.alive.add('A')
+    await w.deliver(x => x.m.t === 'job.claimReply' && x.to === 'B')
+    w.queue.splice(0)
+    expect(w.coordinating.size).toBe(0)
+    w.advance(5_001)
+    w.store('B').tick() // its claim times out; A is alive and on record, so B waits
+    w.store('A').tick() // A notices it is on record but coordinates nothing
+    await w.deliver()
+    expect(w.coordinating.size).toBe(0)
+    w.advance(5_001)
+    w.store('A').tick()
+    await w.deliver()
+    expect([...w.coordinating.keys()]).toEqual(['A'])
+    expect(w.coordinating.get('A')).toBeGreaterThan(3)
+  })
+})
