@@ -46,7 +46,10 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** any node → coordinator */
   z.object({ t: z.literal('job.cancel'), jobId: JobIdSchema }).strict(),
   /** coordinator → backups: the job's task table, once split */
-  z.object({ t: z.literal('job.replica'), spec: JobSpecSchema, code: z.string(), chunks: z.array(z.unknown()), replicaSet: ReplicaSet, term: Term }).strict(),
+  /** `done`: results completed so far, when the replica is sent again (the first copy or progress was lost) */
+  z.object({ t: z.literal('job.replica'), spec: JobSpecSchema, code: z.string(), chunks: z.array(z.unknown()), replicaSet: ReplicaSet, term: Term, done: z.array(z.tuple([TaskIndex, PeerIdSchema, z.unknown()])).max(10_000_000).optional() }).strict(),
+  /** backup → coordinator: the replica is stored; until then the coordinator sends it again */
+  z.object({ t: z.literal('job.replicaAck'), jobId: JobIdSchema, term: Term }).strict(),
   /** coordinator → backups: completed tasks and their results, batched */
   z.object({ t: z.literal('job.progress'), jobId: JobIdSchema, term: Term, done: z.array(z.tuple([TaskIndex, PeerIdSchema, z.unknown()])).max(1_000_000) }).strict(),
   /** failover votes within a job's replica set (see src/election/replica-set.ts) */

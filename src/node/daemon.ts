@@ -347,6 +347,7 @@ export class Daemon {
         if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(m.spec.submitter)) return this.dropRpc(from, `job.replica of a job submitted by ${m.spec.submitter}, who is not in --allow-submit`)
         void this.replicas.onReplica(from, m)
         break
+      case 'job.replicaAck': this.coordinator.onReplicaAck(from, m); break
       case 'job.progress': this.replicas.onProgress(from, m); break
       case 'job.claim': this.replicas.onClaim(from, m); break
       case 'job.claimReply': this.replicas.onClaimReply(from, m); break

@@ -31,6 +31,14 @@ interface CoordinatedJob {
   restoredByPeer: Record<string, number>
   /** Completed tasks not yet sent to the backups: [taskIndex, peer, result]. */
   progressOut: Array<[number, string, unknown]>
+  /**
+   * Backups that have not yet confirmed holding the replica (job.replicaAck). The replica is
+   * sent again every retry interval, with every result completed so far (`doneLog`), because
+   * a backup without it can never take the job over — nor keep the results it missed.
+   */
+  replicaUnacked: Set<string>
+  replicaSentMs: number
+  doneLog: Array<[number, string, unknown]>
   /** The majority check before the reduce (see confirmThenReduce). */
   confirm: { tally: VoteTally, sentMs: number, results: unknown[], tasksByPeer: Record<string, number> } | undefined
   commit: { tally: VoteTally, record: JobRecord, sentMs: number } | undefined
@@ -104,9 +112,8 @@ export class JobCoordinator {
     if (split.value.length > tasksMax) return this.finish(job, { state: 'failed', error: `split returned ${split.value.length} chunks; this mesh allows at most ${tasksMax} tasks per job (--max-tasks-per-job)` })
     job.chunks = split.value
     this.opts.replicas.track(spec.jobId, job.replicaSet, this.opts.selfId, term)
-    for (const backup of job.replicaSet) {
-      if (backup !== this.opts.selfId) this.opts.send(backup, { t: 'job.replica', spec, code, chunks: job.chunks, replicaSet: [...job.replicaSet], term })
-    }
+    job.replicaUnacked = new Set(job.replicaSet.filter(p => p !== this.opts.selfId))
+    this.sendReplica(job, code)
     this.start(job, new Map())
   }
 
@@ -214,6 +221,28 @@ export class JobCoordinator {
     this.apply(this.scheduler.step({ type: 'peerUnreachable', peerId }, this.opts.nowMs()))
   }
 
+  private sendReplica (job: CoordinatedJob, code: string): void {
+    job.replicaSentMs = this.opts.nowMs()
+    const resend = job.doneLog.length > 0 ? { done: job.doneLog } : {}
+    for (const backup of job.replicaUnacked) {
+      this.opts.send(backup, { t: 'job.replica', spec: job.spec, code, chunks: job.chunks, replicaSet: [...job.replicaSet], term: job.term, ...resend })
+    }
+  }
+
+  onReplicaAck (from: string, m: Msg<'job.replicaAck'>): void {
+    const job = this.jobs.get(m.jobId)
+    if (job === undefined || m.term !== job.term || !job.replicaUnacked.delete(from)) return
+    if (job.replicaUnacked.size === 0) job.doneLog = []
+  }
+
+  private resendReplicas (job: CoordinatedJob, now: number): void {
+    if (job.replicaUnacked.size === 0 || job.chunks.length === 0 || now - job.replicaSentMs < (this.opts.commitRetryMs ?? 1000)) return
+    job.replicaSentMs = now
+    void this.opts.code.get(job.spec.codeHash).then(code => {
+      if (code !== undefined && this.jobs.get(job.spec.jobId) === job) this.sendReplica(job, code)
+    })
+  }
+
   /** Periodic: membership view, timeouts and backups, progress to submitters, commit retries. */
   tick (): void {
     if (this.jobs.size === 0) return
@@ -223,6 +252,7 @@ export class JobCoordinator {
     this.timelines.loseAllBut(new Set(workers.filter(w => w.status === 'alive' || w.status === 'suspect').map(w => w.peerId)), this.opts.wallMs())
     this.apply(this.scheduler.step({ type: 'tick' }, now))
     for (const job of this.jobs.values()) {
+      this.resendReplicas(job, now)
       if (job.confirm !== undefined && now - job.confirm.sentMs >= (this.opts.commitRetryMs ?? 1000)) this.sendConfirm(job)
       if (job.commit !== undefined && now - job.commit.sentMs >= (this.opts.commitRetryMs ?? 1000)) this.sendCommit(job, job.commit.record)
       else if (job.dirty && now - job.lastSentMs >= (this.opts.progressIntervalMs ?? 200)) this.publish(job)
@@ -243,6 +273,9 @@ export class JobCoordinator {
       roundTrips: new RoundTrips(),
       restoredByPeer: {},
       progressOut: [],
+      replicaUnacked: new Set(),
+      replicaSentMs: 0,
+      doneLog: [],
       confirm: undefined,
       commit: undefined,
       lastSentMs: 0,
@@ -293,6 +326,7 @@ export class JobCoordinator {
         case 'taskDone':
           if (job.replicaSet.length > 1) {
             job.progressOut.push([effect.taskIndex, effect.peerId, effect.result])
+            if (job.replicaUnacked.size > 0) job.doneLog.push([effect.taskIndex, effect.peerId, effect.result])
             this.scheduleProgressFlush()
           }
           break

@@ -97,10 +97,16 @@ export class ReplicaStore {
       return
     }
     if (m.term < replica.state.term) return
+    if (replica.final !== undefined) {
+      this.opts.send(from, { t: 'job.replicaAck', jobId: m.spec.jobId, term: m.term })
+      return
+    }
     observeCoordinator(replica.state, from, m.term)
     replica.spec = m.spec
-    replica.chunks = m.chunks
+    replica.chunks ??= m.chunks
+    for (const [index, peerId, result] of m.done ?? []) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
     replica.updatedMs = this.opts.nowMs()
+    this.opts.send(from, { t: 'job.replicaAck', jobId: m.spec.jobId, term: m.term })
   }
 
   onProgress (from: string, m: Msg<'job.progress'>): void {

@@ -18,7 +18,7 @@ const api = (i: number): string => mesh.nodes[i]!.apiUrl
 const peer = (i: number): string => mesh.nodes[i]!.peerId
 
 beforeAll(async () => {
-  mesh = await LocalMesh.start({ nodes: 3, args: i => ['--slots', '2', '--task-timeout-ms', '3600000', ...(i === 1 ? ['--label', 'zone=b'] : [])] })
+  mesh = await LocalMesh.start({ nodes: 3, args: i => ['--slots', '2', '--task-timeout-ms', '3600000', ...(i === 1 ? ['--label', 'zone=b', '--allow-exec', 'cc'] : [])] })
   await waitForFullMesh(mesh, 3, 60_000)
   // Every node's labels are known everywhere before placement is tested.
   await waitFor('labels gossiped', async () => {
@@ -41,8 +41,10 @@ describe('capabilities', () => {
     expect(n1.memTotal).toBeGreaterThan(0)
     expect(n1.ownerCpuLoad).toBeGreaterThanOrEqual(0)
     expect(Array.isArray(n1.tools)).toBe(true)
-    // `cc` is on this machine's PATH (the build-farm example needs it).
+    // `cc` is on this machine's PATH (the build-farm example needs it); in the task sandbox a node
+    // advertises only the tools its tasks may run (--allow-exec), so node 1 offers it and node 0 not.
     expect(n1.tools).toContain('cc')
+    expect(view.peers.find(p => p.peerId === peer(0))!.tools).not.toContain('cc')
   })
 
   it('a job requiring a label only one node has runs only there', async () => {

@@ -73,8 +73,10 @@ describe('owner policy on real processes', () => {
       return true
     }, 120_000, 200)
     // ...and in the others' view, with its owner load.
-    const seen = await mesh.status(0)
-    for (const n of mesh.nodes) expect(seen.peers.find(p => p.peerId === n.peerId)?.accepting).toBe(false)
+    await waitFor("node 0 to see every node not accepting (gossip may lag the nodes' own view)", async () => {
+      const seen = await mesh.status(0)
+      return mesh.nodes.every(n => seen.peers.find(p => p.peerId === n.peerId)?.accepting === false)
+    }, 60_000, 100)
     // Every executor of every node is stopped (SIGSTOP), so the tasks are paused.
     await waitFor('all executors stopped', () => mesh.nodes.every(n => {
       const execs = executorsOf(n.pid as number)
