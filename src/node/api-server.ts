@@ -68,6 +68,9 @@ export class ApiServer {
       if (token !== undefined && !tokenMatches(presentedToken(req.headers, url.searchParams), token)) {
         throw new ApiError(401, 'missing or wrong API token: send "Authorization: Bearer <token>"; the node keeps it in DATA_DIR/api.token, which the CLI reads (--data-dir) or takes from $MESHWORK_TOKEN')
       }
+      // A browser opening the dashboard link (`/?token=…`) then loads the page's scripts and
+      // styles without it: hand it the token as a cookie, kept from scripts and other sites.
+      if (token !== undefined && url.searchParams.has('token')) res.setHeader('set-cookie', `meshwork_token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`)
       const route = this.match(method, url.pathname)
       if (route === undefined) throw new ApiError(404, `No route ${method} ${url.pathname}`)
       const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req, route.bodyBytesMax)

@@ -62,7 +62,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       throw new ApiError(429, `this node already has ${unfinished} unfinished jobs, the limit (--max-jobs-per-submitter ${deps.jobsPerSubmitterMax}); wait for one to finish`)
     }
     const why = deps.capabilities === undefined ? undefined : unsatisfiable(body.requires, deps.capabilities())
-    if (why !== undefined) throw new ApiError(422, `job cannot run: ${why}`)
+    if (why !== undefined) throw new ApiError(422, `job cannot run: ${why}${/tools\./.test(why) ? ' (a node offers a tool only when it is on its PATH and, in the task sandbox, allowed with --allow-exec)' : ''}`)
     const jobId = `j${deps.wallMs().toString(36)}${randomBytes(5).toString('hex')}`
     const coordinator = coordinatorFor(deps.election, jobId, deps.members())
     if (coordinator === undefined) throw new ApiError(503, `no live node can coordinate jobs (election ${deps.election.name})`)

@@ -29,7 +29,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium; .ci/run does) or set MESHWORK_CHROMIUM`)
   mkdirSync(artifacts, { recursive: true })
   work = mkdtempSync(join(tmpdir(), 'meshwork-dashboard-test-'))
-  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2'] })
+  // The flaky task leaves a marker in the test's work dir: let tasks write there.
+  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2', '--allow-fs-read', work, '--allow-fs-write', work] })
   await waitForFullMesh(mesh, 3, DEADLINE_MS)
   // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
@@ -104,7 +105,8 @@ describe('the dashboard in a real browser', () => {
     expect(index.headers.get('content-type')).toContain('text/html')
     expect(index.headers.get('content-security-policy')).toContain("script-src 'self'")
     expect(index.headers.get('referrer-policy')).toBe('no-referrer')
-    expect((await fetch(`${api(0)}/dashboard/app.js`)).headers.get('content-type')).toContain('javascript')
+    expect((await fetch(`${api(0)}/dashboard/app.js`)).status).toBe(401) // every file is behind the token
+    expect((await mesh.fetch(0, '/dashboard/app.js')).headers.get('content-type')).toContain('javascript')
     expect((await fetch(`${api(0)}/dashboard/../package.json`, { headers: mesh.authHeaders() })).status).toBe(404)
     expect((await fetch(`${api(0)}/dashboard/%2e%2e%2fpackage.json`, { headers: mesh.authHeaders() })).status).toBe(404)
     expect((await mesh.fetch(0, '/timeline/not%20a%20job')).status).toBe(400)
