@@ -527,10 +527,12 @@ export class Daemon {
 function now (): number { return performance.now() }
 
 const BOOT_ID = randomBytes(8).toString('hex')
+/** Read once: os.cpus() parses /proc and metrics are rebuilt on every change of running tasks. */
+const CPU_CORES = cpus().length
 
 function emptyMetrics (opts: DaemonOptions): LocalMetrics {
   return {
-    addrs: [], cpuCores: cpus().length, cpuLoad: 0, memFree: 0, memTotal: 0, diskFree: 0, ioLoad: 0,
+    addrs: [], cpuCores: CPU_CORES, cpuLoad: 0, memFree: 0, memTotal: 0, diskFree: 0, ioLoad: 0,
     slotsTotal: opts.slots, slotsFree: opts.slots, runningTasks: 0, uptimeMs: 0, softwareVersion: SOFTWARE_VERSION,
     ownerCpuLoad: 0, accepting: true, labels: opts.labels, tools: [], os: platform(), arch: arch(), nodeVersion: process.version,
     bootId: BOOT_ID,
