@@ -128,6 +128,7 @@ export class Daemon {
       log,
       onFrame: (from, payload) => this.onFrame(from, payload),
       onUnreachable: (peerId) => this.coordinator.onUnreachable(peerId),
+      addrsOf: peerId => this.membership.peer(peerId)?.vector.addrs ?? [],
     })
     const send = (peerId: string, message: RpcMessage): void => this.send(peerId, message)
     // Advertise only tools a task may really run here: in the sandbox, those --allow-exec names.

@@ -1,4 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import type { MeshLibp2p } from '../libp2p.js'
 import type { Logger } from '../logger.js'
@@ -20,6 +21,8 @@ export interface ChannelsOptions {
   onFrame: (from: string, payload: Buffer) => void
   /** Our stream to `peerId` failed: whatever was queued or in flight to it may be lost. */
   onUnreachable: (peerId: string, reason: string) => void
+  /** The addresses a peer announces in its state vector (gossip may bring a peer this node never dialled). */
+  addrsOf?: (peerId: string) => string[]
 }
 
 interface Outbound {
@@ -94,7 +97,12 @@ export class Channels {
   }
 
   private async open (peerId: string, o: Outbound): Promise<Stream> {
-    const stream = await this.node.dialProtocol(peerIdFromString(peerId), RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const id = peerIdFromString(peerId)
+    // A peer known only from gossip has no addresses in libp2p's peer store yet: dialling it by
+    // id alone fails ("no valid addresses"), so give the store what its vector announces.
+    const addrs = this.opts.addrsOf?.(peerId) ?? []
+    if (addrs.length > 0) await this.node.peerStore.merge(id, { multiaddrs: addrs.map(a => multiaddr(a)) }).catch(() => {})
+    const stream = await this.node.dialProtocol(id, RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
     stream.maxWriteBufferLength = 64 * SLICE_BYTES
     stream.addEventListener('close', () => { if (o.stream === stream) o.stream = undefined })
     // Nothing comes back on our outbound stream (replies use the peer's own stream to us).
