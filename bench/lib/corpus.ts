@@ -1,5 +1,6 @@
 import { createWriteStream, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { seededRandom } from '../../src/util/prng.js'
 
 // A deterministic text corpus for the word-count workload: words drawn with a Zipf-like
 // distribution (rank r has weight 1 / r^1.05) from a vocabulary made of the distinct words of
@@ -11,24 +12,12 @@ export const VOCABULARY = 30_000
 const ZIPF_EXPONENT = 1.05
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'ze', 'bra', 'del', 'fin', 'gor', 'hul', 'jas', 'kem', 'lun', 'mor', 'nix', 'pra', 'quo', 'ris', 'sto', 'tra', 'urb', 'vel', 'wyn', 'xan', 'yor', 'zul']
 
-/** mulberry32: a small seeded PRNG (uniform in [0, 1)). */
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export function vocabulary (bundledCorpus: string, seed: number): string[] {
   const counts = new Map<string, number>()
   for (const m of bundledCorpus.toLowerCase().match(/[a-z]+/g) ?? []) counts.set(m, (counts.get(m) ?? 0) + 1)
   const words = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([w]) => w).slice(0, VOCABULARY)
   const seen = new Set(words)
-  const rnd = mulberry32(seed ^ 0x5eed)
+  const rnd = seededRandom(seed ^ 0x5eed)
   while (words.length < VOCABULARY) {
     const n = 2 + Math.floor(rnd() * 3)
     let w = ''
@@ -44,7 +33,7 @@ export async function generateCorpus (path: string, bytes: number, root: string,
   const cumulative = new Float64Array(words.length)
   let total = 0
   for (let r = 0; r < words.length; r++) { total += 1 / Math.pow(r + 1, ZIPF_EXPONENT); cumulative[r] = total }
-  const rnd = mulberry32(seed)
+  const rnd = seededRandom(seed)
   const pick = (): string => {
     const x = rnd() * total
     let lo = 0

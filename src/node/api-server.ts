@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from './logger.js'
-import { presentedToken, tokenMatches } from '../security/api-token.js'
+import { presentedToken, TOKEN_COOKIE, tokenMatches } from '../security/api-token.js'
 
 // The control API: HTTP on 127.0.0.1 only. Routes get a parsed request and return a
 // value (sent as JSON) or throw an ApiError; nothing a client sends can crash the node.
@@ -70,7 +70,7 @@ export class ApiServer {
       }
       // A browser opening the dashboard link (`/?token=…`) then loads the page's scripts and
       // styles without it: hand it the token as a cookie, kept from scripts and other sites.
-      if (token !== undefined && url.searchParams.has('token')) res.setHeader('set-cookie', `meshwork_token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`)
+      if (token !== undefined && url.searchParams.has('token')) res.setHeader('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`)
       const route = this.match(method, url.pathname)
       if (route === undefined) throw new ApiError(404, `No route ${method} ${url.pathname}`)
       const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req, route.bodyBytesMax)

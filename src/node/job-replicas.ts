@@ -225,12 +225,7 @@ export class ReplicaStore {
         this.startClaim(replica, now, 'the job has no coordinator (this node yielded to a claim that never took over): claiming it')
         continue
       }
-      if (!shouldClaim(replica.state, this.opts.selfId, p => this.sameBoot(replica, p))) {
-        if (!this.sameBoot(replica, replica.state.coordinator) && replica.state.coordinator !== this.opts.selfId) {
-          this.opts.log.debug({ jobId: replica.state.jobId, coordinator: replica.state.coordinator, members: replica.state.replicaSet.map(p => [p, this.sameBoot(replica, p), this.opts.liveBoot(p), replica.boots.get(p)]) }, 'coordinator lost, not claiming')
-        }
-        continue
-      }
+      if (!shouldClaim(replica.state, this.opts.selfId, p => this.sameBoot(replica, p))) continue
       this.startClaim(replica, now, 'coordinator lost: claiming job')
     }
   }
