@@ -163,7 +163,7 @@ export class Daemon {
     this.coordinator = new JobCoordinator({
       selfId, pool: this.pool, code, replicas: this.replicas, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
       workers: () => this.workerViews(),
-      onLostCommit: (jobId, term) => this.yieldJob(jobId, term),
+      onYielded: jobId => this.learnOutcome(jobId),
       tasksPerJobMax: sec.tasksPerJobMax,
       backupsFor: jobId => backupsFor(opts.election, jobId, this.members(), opts.backups + 1).filter(p => p !== selfId).slice(0, opts.backups),
       onRecord: record => {
@@ -237,7 +237,11 @@ export class Daemon {
 
   /** Stop coordinating a job another node now holds under a higher term, and learn its state from the mesh. */
   private yieldJob (jobId: string, term: number): void {
-    if (!this.coordinator.yieldJob(jobId, term)) return
+    this.coordinator.yieldJob(jobId, term) // a yield calls learnOutcome
+  }
+
+  /** A job yielded to a higher term: its record comes from the node that holds it now. */
+  private learnOutcome (jobId: string): void {
     void this.queryJob(jobId).then(record => { if (record !== undefined) this.registry.upsert(record, Date.now()) })
   }
 

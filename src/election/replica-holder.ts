@@ -1,0 +1,344 @@
+import { FINAL_STATES, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
+import type { RpcMessage } from '../jobs/wire.js'
+import { answerClaim, answerCommit, answerConfirm, newReplicaState, observeCoordinator, shouldClaim, VoteTally, type ReplicaState } from './replica-set.js'
+
+// A node's part in the replica sets of jobs, as a sans-IO core: the backups' copy of each job
+// (spec, task table, completed results), the votes it casts, and when it claims a job — its
+// coordinator died, the coordinator drains, or nobody coordinates it any more (the orphan
+// backstop). Events come in with `now`; what to send, whom to hand a job to and whom to stop
+// are returned as effects. The decisions are the pure functions of replica-set.ts.
+// src/node/job-replicas.ts and sim/arch/replicas.ts bind it to libp2p and to the simulator.
+
+type Msg<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
+
+export interface Replica {
+  state: ReplicaState
+  spec: JobSpec | undefined
+  chunks: readonly unknown[] | undefined
+  /** taskIndex → [peer that ran it, result] */
+  done: Map<number, [string, unknown]>
+  /** The published (decided) final record. */
+  final: JobRecord | undefined
+  /** A final record this node accepted in a commit round, not yet known to be published. */
+  accepted: JobRecord | undefined
+  claim: { tally: VoteTally, startedMs: number } | undefined
+  /** Since when this node has been the job's coordinator on record without coordinating it. */
+  orphanSinceMs: number | undefined
+  /** The boot id of each member when it joined this replica: a member that restarted since lost its copy. */
+  boots: Map<string, string | undefined>
+  updatedMs: number
+}
+
+/** What a node that won a claim needs to coordinate the job from where the last one stopped. */
+export interface TakeoverData {
+  spec: JobSpec
+  chunks: readonly unknown[]
+  done: Map<number, [string, unknown]>
+  term: number
+  replicaSet: readonly string[]
+}
+
+export type HolderEffect =
+  | { type: 'send', to: string, message: RpcMessage }
+  /** This node won a claim: coordinate the job from the replica. */
+  | { type: 'takeOver', data: TakeoverData }
+  /** This node promised a higher term than the one it coordinates the job under: stop. */
+  | { type: 'yield', jobId: string, term: number }
+  /** A final record learnt from the replica set, to keep. */
+  | { type: 'record', record: JobRecord }
+  /** A claim started (the binding logs or counts it). */
+  | { type: 'claim', jobId: string, term: number, coordinator: string, why: ClaimReason }
+  | { type: 'log', level: 'debug' | 'info' | 'warn', msg: string, fields: Record<string, unknown> }
+
+export type ClaimReason = 'coordinator-lost' | 'orphaned' | 'handover'
+
+/** Reads of the binding's view (membership, the coordinator core): no effects. */
+export interface HolderView {
+  readonly selfId: string
+  /** The boot id of a live peer, undefined if it is not alive. */
+  liveBoot: (peerId: string) => string | undefined
+  /** Every peer membership believes alive or suspect (for takeover announcements). */
+  alivePeers: () => readonly string[]
+  /** Whether this node coordinates the job right now. */
+  coordinates: (jobId: string) => boolean
+}
+
+export interface HolderConfig {
+  claimTimeoutMs?: number
+  retentionMs: number
+  replicasMax?: number
+}
+
+export class ReplicaHolder {
+  private readonly replicas = new Map<string, Replica>()
+  private out: HolderEffect[] = []
+
+  constructor (private readonly view: HolderView, private readonly config: HolderConfig) {}
+
+  get size (): number { return this.replicas.size }
+  get (jobId: string): Replica | undefined { return this.replicas.get(jobId) }
+
+  /** The coordinator registers its own place in the job's replica set. */
+  track (jobId: string, replicaSet: readonly string[], coordinator: string, term: number, now: number): ReplicaState {
+    const existing = this.replicas.get(jobId)
+    if (existing !== undefined) {
+      observeCoordinator(existing.state, coordinator, term)
+      return existing.state
+    }
+    return this.create(jobId, replicaSet, coordinator, term, now).state
+  }
+
+  /**
+   * A replica arrives; true if the binding should store its code and then call `replicaStored`.
+   * The replica is created first: progress that arrives while the code is stored must find it.
+   */
+  replicaArriving (from: string, m: Msg<'job.replica'>, now: number): boolean {
+    if (!m.replicaSet.includes(this.view.selfId)) return false
+    const replica = this.replicas.get(m.spec.jobId) ?? this.create(m.spec.jobId, m.replicaSet, from, m.term, now)
+    if (m.term < replica.state.term) return false
+    this.log('debug', 'replica received', { from, jobId: m.spec.jobId, term: m.term, tasks: m.chunks.length })
+    return true
+  }
+
+  /** The replica's code is stored: keep the task table and results, and acknowledge it. */
+  replicaStored (from: string, m: Msg<'job.replica'>, now: number): HolderEffect[] {
+    const replica = this.replicas.get(m.spec.jobId)
+    if (replica === undefined || m.term < replica.state.term) return this.flush()
+    if (replica.final !== undefined) {
+      this.send(from, { t: 'job.replicaAck', jobId: m.spec.jobId, term: m.term })
+      return this.flush()
+    }
+    observeCoordinator(replica.state, from, m.term)
+    replica.spec = m.spec
+    replica.chunks ??= m.chunks
+    for (const [index, peerId, result] of m.done ?? []) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
+    replica.updatedMs = now
+    this.send(from, { t: 'job.replicaAck', jobId: m.spec.jobId, term: m.term })
+    return this.flush()
+  }
+
+  onProgress (from: string, m: Msg<'job.progress'>, now: number): void {
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined || replica.state.coordinator !== from || m.term < replica.state.term) return
+    for (const [index, peerId, result] of m.done) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
+    replica.updatedMs = now
+  }
+
+  onClaim (from: string, m: Msg<'job.claim'>): HolderEffect[] {
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined) {
+      // Never saw the job: nothing promised, nothing to lose.
+      this.send(from, { t: 'job.claimReply', jobId: m.jobId, term: m.term, ok: true, promisedTerm: m.term })
+      return this.flush()
+    }
+    if (!replica.state.replicaSet.includes(from)) return this.flush()
+    const coordinatedTerm = replica.state.coordinator === this.view.selfId ? replica.state.term : undefined
+    const answer = answerClaim(replica.state, m.term)
+    const final = replica.final ?? replica.accepted
+    this.send(from, { t: 'job.claimReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm, ...(final !== undefined ? { final } : {}) })
+    if (answer.ok && coordinatedTerm !== undefined) this.out.push({ type: 'yield', jobId: m.jobId, term: m.term })
+    return this.flush()
+  }
+
+  onClaimReply (from: string, m: Msg<'job.claimReply'>): HolderEffect[] {
+    this.claimReply(from, m)
+    return this.flush()
+  }
+
+  private claimReply (from: string, m: Msg<'job.claimReply'>): void {
+    const replica = this.replicas.get(m.jobId)
+    const claim = replica?.claim
+    if (replica === undefined || claim === undefined || claim.tally.term !== m.term) return
+    if (m.final !== undefined) {
+      // The result was already committed: adopt it rather than run the job again.
+      replica.claim = undefined
+      this.announceFinal(replica, m.final)
+      return
+    }
+    const outcome = claim.tally.add(from, m.ok, m.promisedTerm)
+    if (outcome === 'lost') replica.claim = undefined
+    if (outcome !== 'won') return
+    replica.claim = undefined
+    if (replica.spec === undefined || replica.chunks === undefined) {
+      this.log('warn', 'won a claim without a replica of the task table; cannot take over', { jobId: m.jobId })
+      return
+    }
+    const self = this.view.selfId
+    observeCoordinator(replica.state, self, m.term)
+    this.log('info', 'taking over job', { jobId: m.jobId, term: m.term, done: replica.done.size, tasks: replica.chunks.length })
+    // Every live peer (workers drop the old term) and every member, alive or not: a paused old
+    // coordinator reads it when it resumes, and yields.
+    for (const peer of new Set([...this.view.alivePeers(), ...replica.state.replicaSet])) {
+      if (peer !== self) this.send(peer, { t: 'job.takeover', jobId: m.jobId, term: m.term, coordinator: self })
+    }
+    this.out.push({ type: 'takeOver', data: { spec: replica.spec, chunks: replica.chunks, done: replica.done, term: m.term, replicaSet: replica.state.replicaSet } })
+  }
+
+  onConfirm (from: string, m: Msg<'job.confirm'>): HolderEffect[] {
+    const replica = this.replicas.get(m.jobId)
+    if (replica !== undefined && !replica.state.replicaSet.includes(from)) return this.flush()
+    const answer = replica === undefined ? { ok: true, promisedTerm: m.term } : answerConfirm(replica.state, m.term)
+    this.send(from, { t: 'job.confirmReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm })
+    return this.flush()
+  }
+
+  /** A member votes on a commit; the coordinator votes on its own through `voteOwnCommit`. */
+  onCommit (from: string, m: Msg<'job.commit'>, now: number): HolderEffect[] {
+    // The coordinator may sit outside the set (a resubmission to the next live node); only members vote.
+    const target = this.replicas.get(m.jobId) ?? this.create(m.jobId, m.record.submitter === from ? [from, this.view.selfId] : [this.view.selfId], from, m.term, now)
+    const answer = answerCommit(target.state, m.term)
+    // Kept aside, not shown as the job's outcome until the coordinator publishes it.
+    if (answer.ok) target.accepted = m.record
+    this.send(from, { t: 'job.commitReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm })
+    return this.flush()
+  }
+
+  voteOwnCommit (jobId: string, term: number, record: JobRecord): boolean {
+    const replica = this.replicas.get(jobId)
+    if (replica === undefined) return false
+    const answer = answerCommit(replica.state, term)
+    if (answer.ok) replica.accepted = record
+    return answer.ok
+  }
+
+  onTakeover (from: string, m: Msg<'job.takeover'>): HolderEffect[] {
+    if (m.coordinator !== from) return this.flush()
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined) return this.flush()
+    const wasCoordinator = replica.state.coordinator === this.view.selfId
+    if (!observeCoordinator(replica.state, from, m.term)) return this.flush()
+    // Our own claim under a higher term stays in the race: cancelling it here, after its voters
+    // have promised that term and yielded, would leave the job with nobody coordinating it.
+    if (replica.claim !== undefined && replica.claim.tally.term <= m.term) replica.claim = undefined
+    if (wasCoordinator && from !== this.view.selfId) this.out.push({ type: 'yield', jobId: m.jobId, term: m.term })
+    return this.flush()
+  }
+
+  /** A final record from the coordinator (its job.update, or our own) also settles our copy. */
+  noteRecord (record: JobRecord): void {
+    const replica = this.replicas.get(record.jobId)
+    if (replica !== undefined && FINAL_STATES.has(record.state) && replica.final === undefined && record.term >= replica.state.term) {
+      replica.final = record
+      replica.chunks = undefined
+      replica.state.committedTerm ??= record.term
+    }
+  }
+
+  /** Periodic: start claims for jobs whose coordinator died; give up claims that stalled. */
+  tick (now: number): HolderEffect[] {
+    const claimTimeoutMs = this.config.claimTimeoutMs ?? 5000
+    for (const replica of this.replicas.values()) {
+      if (replica.final !== undefined) continue
+      if (replica.accepted !== undefined) {
+        // We accepted this result in a commit round and its coordinator died before publishing it.
+        if (shouldClaim({ ...replica.state, committedTerm: undefined }, this.view.selfId, p => this.sameBoot(replica, p))) this.announceFinal(replica, replica.accepted)
+        continue
+      }
+      if (replica.chunks === undefined) continue
+      if (replica.claim !== undefined) {
+        if (now - replica.claim.startedMs > claimTimeoutMs) replica.claim = undefined
+        continue
+      }
+      if (this.orphaned(replica, now)) {
+        this.startClaim(replica, now, 'orphaned')
+        continue
+      }
+      if (!shouldClaim(replica.state, this.view.selfId, p => this.sameBoot(replica, p))) continue
+      this.startClaim(replica, now, 'coordinator-lost')
+    }
+    return this.flush()
+  }
+
+  /** Whether a tick can do anything (the simulator skips idle holders). */
+  get pending (): boolean {
+    for (const r of this.replicas.values()) if (r.final === undefined && (r.chunks !== undefined || r.accepted !== undefined)) return true
+    return false
+  }
+
+  /** The coordinator drains and asks this member to take the job over: claim it now. */
+  onHandover (from: string, m: Msg<'job.handover'>, now: number): HolderEffect[] {
+    const replica = this.replicas.get(m.jobId)
+    if (replica === undefined || replica.final !== undefined || replica.chunks === undefined || replica.claim !== undefined) return this.flush()
+    if (replica.state.coordinator !== from || replica.state.term !== m.term) return this.flush()
+    this.startClaim(replica, now, 'handover')
+    return this.flush()
+  }
+
+  private create (jobId: string, replicaSet: readonly string[], coordinator: string, term: number, now: number): Replica {
+    this.evict(now)
+    const boots = new Map(replicaSet.map(p => [p, this.view.liveBoot(p)]))
+    const replica: Replica = { state: newReplicaState(jobId, replicaSet, coordinator, term), spec: undefined, chunks: undefined, done: new Map(), final: undefined, accepted: undefined, claim: undefined, orphanSinceMs: undefined, boots, updatedMs: now }
+    this.replicas.set(jobId, replica)
+    return replica
+  }
+
+  private startClaim (replica: Replica, now: number, why: ClaimReason): void {
+    replica.orphanSinceMs = undefined
+    const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
+    replica.state.promisedTerm = term
+    const self = this.view.selfId
+    const tally = new VoteTally(replica.state.replicaSet, term, self)
+    replica.claim = { tally, startedMs: now }
+    this.out.push({ type: 'claim', jobId: replica.state.jobId, term, coordinator: replica.state.coordinator, why })
+    for (const member of replica.state.replicaSet) {
+      if (member !== self) this.send(member, { t: 'job.claim', jobId: replica.state.jobId, term })
+    }
+    // A replica set of one (or a majority already) wins at once.
+    if (tally.outcome() === 'won') this.claimReply(self, { t: 'job.claimReply', jobId: replica.state.jobId, term, ok: true, promisedTerm: term })
+  }
+
+  /**
+   * The liveness backstop: this node is the job's coordinator on record (so no backup will
+   * claim it) but does not coordinate it — it yielded to a claim whose claimer then never took
+   * over (the claim was lost, or its claimer died). After the claim timeout it claims again.
+   */
+  private orphaned (replica: Replica, now: number): boolean {
+    if (replica.state.coordinator !== this.view.selfId || this.view.coordinates(replica.state.jobId)) {
+      replica.orphanSinceMs = undefined
+      return false
+    }
+    replica.orphanSinceMs ??= now
+    return now - replica.orphanSinceMs > (this.config.claimTimeoutMs ?? 5000)
+  }
+
+  /** "Alive" for failover means the same process that held the job: a restarted peer lost it. */
+  private sameBoot (replica: Replica, peerId: string): boolean {
+    const boot = this.view.liveBoot(peerId)
+    return boot !== undefined && boot === replica.boots.get(peerId)
+  }
+
+  /** Make a decided result known: here, to the submitter's node and to the other members. */
+  private announceFinal (replica: Replica, record: JobRecord): void {
+    if (replica.final !== undefined) return
+    replica.final = record
+    replica.chunks = undefined
+    replica.state.committedTerm ??= record.term
+    this.out.push({ type: 'record', record })
+    const to = new Set([record.submitter, ...replica.state.replicaSet])
+    to.delete(this.view.selfId)
+    for (const peer of to) this.send(peer, { t: 'job.update', record })
+  }
+
+  private evict (now: number): void {
+    for (const [jobId, r] of this.replicas) {
+      if (this.replicas.size < (this.config.replicasMax ?? 10_000) && !(r.final !== undefined && now - r.updatedMs > this.config.retentionMs)) break
+      this.replicas.delete(jobId)
+    }
+  }
+
+  private send (to: string, message: RpcMessage): void { this.out.push({ type: 'send', to, message }) }
+  private log (level: 'debug' | 'info' | 'warn', msg: string, fields: Record<string, unknown>): void { this.out.push({ type: 'log', level, msg, fields }) }
+
+  private flush (): HolderEffect[] {
+    const out = this.out
+    this.out = []
+    return out
+  }
+}
+
+/** The log line a binding writes for a claim (the reasons read as the node has always logged them). */
+export const CLAIM_REASON_TEXT: Record<ClaimReason, string> = {
+  'coordinator-lost': 'coordinator lost: claiming job',
+  orphaned: 'the job has no coordinator (this node yielded to a claim that never took over): claiming it',
+  handover: 'coordinator drains: claiming job',
+}
