@@ -76,6 +76,12 @@ export interface ProtocolConfig {
   submitRetryMs: number
   claimTimeoutMs: number
   commitRetryMs: number
+  /** A coordinator sends its job's record to the submitter and members this often while it changes. */
+  progressIntervalMs: number
+  /** A submission no coordinator accepted in this long goes to the next candidate. */
+  acceptTimeoutMs: number
+  /** A member keeps a finished job's replica this long (then it may be evicted). */
+  resultRetentionMs: number
   /** Split and reduce cost at the coordinator: base plus per task. */
   splitBaseMs: number
   splitPerTaskMs: number
@@ -151,6 +157,9 @@ export const DEFAULT_CONFIG: SimConfig = {
     submitRetryMs: 3000,
     claimTimeoutMs: 5000,
     commitRetryMs: 1000,
+    progressIntervalMs: 200,
+    acceptTimeoutMs: 10_000,
+    resultRetentionMs: 3_600_000,
     splitBaseMs: 5,
     splitPerTaskMs: 0.002,
     reduceBaseMs: 5,

@@ -17,11 +17,12 @@ import { Ledger } from './metrics/ledger.js'
 import { ControlPlane } from './model/control-plane.js'
 import { nodeIndexOf, SimNode } from './model/sim-node.js'
 import * as worker from './model/worker.js'
-import { messageBytes, type SimMessage } from './net/messages.js'
+import { jobIdOf, messageBytes, type SimMessage } from './net/messages.js'
 import { Network } from './net/network.js'
 import { scheduleFaults } from './model/fault-injector.js'
 import { scheduleOwners } from './model/owner-load.js'
 import { OwnerPolicy, type OwnerPolicyName } from '../src/jobs/owner-policy.js'
+import { FINAL_STATES, type JobSpec, type Priority } from '../src/jobs/job-spec.js'
 import { buildWorkload, type JobPlan, type Workload, type WorkloadName } from './workload/workloads.js'
 
 // One simulated mesh: nodes, network, gossip model, the architecture's bindings, workload and
@@ -82,6 +83,8 @@ export class World {
   private readonly coordinators = new Map<number, CoordinatorBinding>()
   private readonly replicaBindings = new Map<number, ReplicaBinding>()
   readonly submitters = new Map<number, SubmitterBinding>()
+  private readonly specs = new Map<string, JobSpec>()
+  private readonly chunks = new Map<string, readonly number[]>()
   readonly ownerOn: Uint8Array
   private jobsOpen = 0
   private lastProgressMs = 0
@@ -205,11 +208,11 @@ export class World {
     if (now - node.lastMetricsMs >= this.cfg.protocol.publishIntervalMs) this.feedMetrics(node)
     this.applyMembership(node, membership.step({ type: 'tick' }, now))
     const coord = this.coordinators.get(node.index)
-    if (coord !== undefined && coord.jobs.size > 0) coord.tick()
+    if (coord !== undefined && coord.core.size > 0) coord.tick()
     const replicas = this.replicaBindings.get(node.index)
-    if (replicas !== undefined && replicas.replicas.size > 0) replicas.tick()
+    if (replicas !== undefined && replicas.holder.size > 0) replicas.tick()
     const submitter = this.submitters.get(node.index)
-    if (submitter !== undefined && submitter.pending.size > 0) submitter.tick()
+    if (submitter !== undefined && submitter.pendingCount > 0) submitter.tick()
   }
 
   private feedMetrics (node: SimNode): void {
@@ -260,8 +263,8 @@ export class World {
     const now = this.sim.nowMs
     for (const t of node.running.values()) node.slotBusyMs += now - t.startedMs
     const coord = this.coordinators.get(node.index)
-    if (coord !== undefined) for (const jobId of coord.jobs.keys()) this.ledger.get(jobId)?.coordinatorCrashesMs.push(now)
-    for (const s of this.submitters.get(node.index)?.pending.keys() ?? []) {
+    if (coord !== undefined) for (const { jobId } of coord.core.coordinated()) this.ledger.get(jobId)?.coordinatorCrashesMs.push(now)
+    for (const s of this.submitters.get(node.index)?.pendingJobs() ?? []) {
       const e = this.ledger.get(s)
       if (e !== undefined && e.ackedAtMs === undefined) e.submitterLost = true
     }
@@ -433,10 +436,32 @@ export class World {
     return entry?.status === 'alive' ? entry.vector.bootId : undefined
   }
 
-  alivePeers (node: SimNode): number[] {
-    const out: number[] = []
-    for (const p of node.membership?.peers() ?? []) if (p.status === 'alive' && p.vector.peerId !== node.id) out.push(nodeIndexOf(p.vector.peerId))
+  /** Peers this node's view holds alive or suspect, itself included (the daemon's takeover audience). */
+  activePeerIds (node: SimNode): string[] {
+    const out: string[] = []
+    for (const p of node.membership?.peers() ?? []) if (p.status === 'alive' || p.status === 'suspect') out.push(p.vector.peerId)
     return out
+  }
+
+  /** The job as the cores see it: a JobSpec for the plan (built once per job). */
+  specOf (plan: JobPlan): JobSpec {
+    let spec = this.specs.get(plan.jobId)
+    if (spec === undefined) {
+      const priority: Priority = plan.weight >= 4 ? 'high' : plan.weight <= 0.25 ? 'low' : 'normal'
+      spec = { jobId: plan.jobId, kind: 'function', codeHash: 'sim', moduleName: this.workload.name, priority, submitter: this.nodes[plan.submitter]!.id, submittedAtMs: plan.submitAtMs }
+      this.specs.set(plan.jobId, spec)
+    }
+    return spec
+  }
+
+  /** The job's task table: chunk i is task i (the workload derives each task from its index). One array per job, shared. */
+  chunksOf (plan: JobPlan): readonly number[] {
+    let chunks = this.chunks.get(plan.jobId)
+    if (chunks === undefined) {
+      chunks = Array.from({ length: plan.taskCount }, (_, i) => i)
+      this.chunks.set(plan.jobId, chunks)
+    }
+    return chunks
   }
 
   indexOf (peerId: string): number { return nodeIndexOf(peerId) }
@@ -496,7 +521,8 @@ export class World {
   // ---- messages ----
 
   bytesOf (m: SimMessage): number {
-    const plan = 'jobId' in m ? this.jobsById.get(m.jobId) : undefined
+    const jobId = jobIdOf(m)
+    const plan = jobId !== undefined ? this.jobsById.get(jobId) : undefined
     return messageBytes(m, plan?.chunkBytes ?? 0, plan?.resultBytes ?? 0)
   }
 
@@ -543,20 +569,25 @@ export class World {
       case 'job.submit':
         node.cpu.handle(svc.otherUs, () => { if (node.up) this.coordinatorBinding(node).onSubmit(from, m.jobId, m.term) })
         break
-      case 'job.ack': break
+      case 'job.ack': this.submitters.get(node.index)?.onAccepted(from, m.jobId, m.term); break
       case 'job.update':
-        this.submitters.get(node.index)?.settled(m.jobId)
-        if (m.final) this.replicaBindings.get(node.index)?.noteFinal(m.jobId, m.term)
+        // From its coordinator; a final record may also come from a member that took it over (as the daemon checks).
+        if (m.record.coordinator !== this.nodes[from]?.id && !FINAL_STATES.has(m.record.state)) break
+        this.submitters.get(node.index)?.noteRecord(m.record)
+        this.replicaBindings.get(node.index)?.holder.noteRecord(m.record)
         break
       case 'job.replica': this.replicaBinding(node).onReplica(from, m); break
+      case 'job.replicaAck': this.coordinators.get(node.index)?.onReplicaAck(from, m); break
       case 'job.progress': this.replicaBindings.get(node.index)?.onProgress(from, m); break
       case 'job.claim': this.replicaBinding(node).onClaim(from, m); break
       case 'job.claimReply': this.replicaBindings.get(node.index)?.onClaimReply(from, m); break
+      case 'job.confirm': this.replicaBinding(node).onConfirm(from, m); break
+      case 'job.confirmReply': this.coordinators.get(node.index)?.onConfirmReply(from, m); break
       case 'job.commit': this.replicaBinding(node).onCommit(from, m); break
       case 'job.commitReply': this.coordinators.get(node.index)?.onCommitReply(from, m); break
       case 'job.takeover':
         this.replicaBindings.get(node.index)?.onTakeover(from, m)
-        worker.onTakeover(this, node, m.jobId, m.term, m.coordinator)
+        worker.onTakeover(this, node, m.jobId, m.term, nodeIndexOf(m.coordinator))
         break
       case 'db.rows': this.store?.onRows(node, m); break
       case 'db.write': case 'db.result': case 'db.read': break

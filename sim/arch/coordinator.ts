@@ -1,42 +1,35 @@
-import { VoteTally } from '../../src/election/replica-set.js'
 import { backupsFor, coordinatorFor } from '../../src/election/strategy.js'
-import { Scheduler, type SchedulerEffect } from '../../src/jobs/scheduler.js'
-import type { JobPlan } from '../workload/workloads.js'
+import type { TakeoverData } from '../../src/election/replica-holder.js'
+import { CoordinatedJobs, type CoordinatorEffect, type TaskResult } from '../../src/jobs/coordinated-jobs.js'
+import type { JobRecord } from '../../src/jobs/job-spec.js'
 import type { SimMessage } from '../net/messages.js'
 import type { SimNode } from '../model/sim-node.js'
 import type { World } from '../world.js'
-import { answerCommitLocal, replicasOf } from './replicas.js'
 
-// The coordinator side of a node, used the way src/node/job-coordinator.ts uses the cores:
-// the real Scheduler places tasks from the node's membership view, every accepted result is
-// replicated to the job's backups (p2p), and the result is published only after a majority
-// of the replica set accepts the commit (VoteTally). Split and reduce take modelled time.
+// The coordinator side of a node: the same CoordinatedJobs core (src/jobs/coordinated-jobs.ts)
+// the daemon's JobCoordinator binds, with the real Scheduler inside it, placing tasks from
+// this node's membership view. Only the I/O is the simulator's: split and reduce take
+// modelled time, progress leaves in batches every replicationBatchMs, and every decision the
+// core reports (coordinating, publishing) goes to the ledger outside the nodes.
 
-interface CoordinatedJob {
-  plan: JobPlan
-  term: number
-  replicaSet: number[]
-  state: 'splitting' | 'running' | 'reducing' | 'committing'
-  /** attemptId -> the worker that got it */
-  attempts: Map<string, number>
-  progressOut: Array<[number, number]>
-  flushScheduled: boolean
-  commit: { tally: VoteTally, outcome: Outcome, sentMs: number } | undefined
-}
-
-type Outcome = { ok: true, results: unknown[] } | { ok: false, error: string }
-type TaskResult = Extract<SimMessage, { t: 'task.ok' | 'task.failed' }>
+type TaskMessage = Extract<SimMessage, { t: 'task.ok' | 'task.failed' }>
+type Msg<T extends SimMessage['t']> = Extract<SimMessage, { t: T }>
 
 export class CoordinatorBinding {
-  readonly scheduler: Scheduler
-  readonly jobs = new Map<string, CoordinatedJob>()
-  private ticking = false
+  readonly core: CoordinatedJobs
 
   constructor (private readonly w: World, private readonly node: SimNode) {
-    this.scheduler = new Scheduler({ taskTimeoutMs: w.cfg.protocol.taskTimeoutMs, emitTaskDone: true, workersMax: 1_000_000 }, w.schedulerRandom(node))
+    const p = w.cfg.protocol
+    this.core = new CoordinatedJobs(
+      { selfId: node.id, workers: () => w.workerViews(node) },
+      { scheduler: { taskTimeoutMs: p.taskTimeoutMs, workersMax: 1_000_000 }, random: w.schedulerRandom(node), commitRetryMs: p.commitRetryMs, progressIntervalMs: p.progressIntervalMs },
+      w.replicaBinding(node).holder,
+    )
   }
 
   get self (): number { return this.node.index }
+  private get now (): number { return this.w.sim.nowMs }
+  private id (peer: number): string { return this.w.nodes[peer]?.id ?? '' }
 
   /** job.submit from a submitter (or a re-send): elected here, split, replicate, schedule. */
   onSubmit (from: number, jobId: string, term: number): void {
@@ -44,206 +37,119 @@ export class CoordinatorBinding {
     const plan = w.jobsById.get(jobId)
     if (plan === undefined) return
     w.send(this.self, from, { t: 'job.ack', jobId, term })
-    const existing = this.jobs.get(jobId)
-    if (existing !== undefined && existing.term >= term) return
-    if (replicasOf(w, this.node)?.get(jobId)?.final === true) return
     w.observe(this.self, [])
     const members = w.members(this.node)
     // The daemon accepts what it is sent; here the master of a fixed election also checks that
     // the strategy names it (it always does while it is alive).
     if (w.arch.election === 'fixed' && coordinatorFor(w.strategy, jobId, members) !== this.node.id) return
+    // The daemon's API fixes the replica set at submission; the sim's submitter elects only the coordinator.
     const backups = w.arch.backups > 0
-      ? backupsFor(w.strategy, jobId, members, w.arch.backups + 1).filter(p => p !== this.node.id).slice(0, w.arch.backups).map(p => w.indexOf(p))
+      ? backupsFor(w.strategy, jobId, members, w.arch.backups + 1).filter(p => p !== this.node.id).slice(0, w.arch.backups)
       : []
-    const job = this.newJob(plan, term, [this.self, ...backups])
-    w.ledger.coordinated(jobId, this.self, term, job.replicaSet, w.sim.nowMs)
-    const epoch = this.node.epoch
-    w.sim.after(w.cfg.protocol.splitBaseMs + w.cfg.protocol.splitPerTaskMs * plan.taskCount, () => {
-      if (this.node.epoch !== epoch || this.jobs.get(jobId) !== job || job.state !== 'splitting') return
-      w.replicaBinding(this.node).track(jobId, job.replicaSet, this.self, term)
-      for (const backup of job.replicaSet.slice(1)) {
-        w.observe(backup, job.replicaSet, false)
-        w.send(this.self, backup, { t: 'job.replica', jobId, term, replicaSet: job.replicaSet }, plan.taskCount * plan.chunkBytes)
-      }
-      this.start(job, new Map())
-    })
+    this.apply(this.core.submit(w.specOf(plan), term, [this.node.id, ...backups], this.now))
   }
 
   /** This node won the job's replica set after its coordinator died: carry on from the replica. */
-  adopt (plan: JobPlan, term: number, replicaSet: readonly number[], done: Map<number, unknown>): void {
-    const previous = this.jobs.get(plan.jobId)
-    if (previous !== undefined) this.drop(previous)
-    const job = this.newJob(plan, term, [...replicaSet])
-    this.w.ledger.coordinated(plan.jobId, this.self, term, job.replicaSet, this.w.sim.nowMs)
-    this.start(job, done)
-  }
+  adopt (data: TakeoverData): void { this.apply(this.core.adopt(data, this.now, this.now)) }
 
   /** A higher term exists: stop coordinating, publish nothing. */
-  yieldJob (jobId: string, term: number): void {
-    const job = this.jobs.get(jobId)
-    if (job === undefined || job.term >= term) return
-    this.drop(job)
+  yieldJob (jobId: string, term: number): void { this.apply(this.core.yieldJob(jobId, term, this.now)) }
+
+  onTaskResult (from: number, m: TaskMessage): void {
+    const { jobId, taskIndex, attemptId } = m
+    const r: TaskResult = m.t === 'task.ok'
+      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: m.value }
+      : m.returned === true
+        ? { jobId, taskIndex, attemptId, outcome: 'returned', error: m.error }
+        : m.error.startsWith('stale-term')
+          ? { jobId, taskIndex, attemptId, outcome: 'staleTerm', error: m.error }
+          : { jobId, taskIndex, attemptId, outcome: 'failed', error: m.error, retryable: m.retryable }
+    this.apply(this.core.taskResult(this.id(from), r, this.now, this.now))
   }
 
-  onTaskResult (from: number, m: TaskResult): void {
-    const job = this.jobs.get(m.jobId)
-    if (job === undefined || job.attempts.get(m.attemptId) !== from) return
-    job.attempts.delete(m.attemptId)
-    const now = this.w.sim.nowMs
-    if (m.t === 'task.ok') this.apply(this.scheduler.step({ type: 'taskOk', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, result: m.value }, now))
-    else if (m.returned === true) this.apply(this.scheduler.step({ type: 'taskReturned', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId }, now))
-    else this.apply(this.scheduler.step({ type: 'taskFailed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: m.error, retryable: m.retryable }, now))
-  }
-
-  onCommitReply (from: number, m: Extract<SimMessage, { t: 'job.commitReply' }>): void {
-    const job = this.jobs.get(m.jobId)
-    const commit = job?.commit
-    if (job === undefined || commit === undefined || commit.tally.term !== m.term) return
-    const outcome = commit.tally.add(this.w.nodes[from]?.id ?? '', m.ok, m.promisedTerm)
-    if (outcome === 'won') this.published(job, commit.outcome)
-    else if (outcome === 'lost') this.w.replicaBinding(this.node).yieldTo(job.plan.jobId, m.promisedTerm)
-  }
+  onReplicaAck (from: number, m: Msg<'job.replicaAck'>): void { this.core.replicaAck(this.id(from), m) }
+  onConfirmReply (from: number, m: Msg<'job.confirmReply'>): void { this.apply(this.core.confirmReply(this.id(from), m, this.now, this.now)) }
+  onCommitReply (from: number, m: Msg<'job.commitReply'>): void { this.apply(this.core.commitReply(this.id(from), m, this.now)) }
 
   onUnreachable (peer: number): void {
-    if (this.jobs.size === 0) return
-    this.apply(this.scheduler.step({ type: 'peerUnreachable', peerId: this.w.nodes[peer]?.id ?? '' }, this.w.sim.nowMs))
+    if (this.core.size === 0) return
+    this.apply(this.core.peerUnreachable(this.id(peer), this.now, this.now))
   }
 
-  /** Periodic (tickMs): membership view, timeouts and backups, commit retries. */
+  /** Periodic (tickMs): membership view, timeouts and backups, re-sends and retries. */
   tick (): void {
-    if (this.jobs.size === 0) {
-      this.ticking = false
-      return
-    }
-    const now = this.w.sim.nowMs
-    this.apply(this.scheduler.step({ type: 'workers', workers: this.w.workerViews(this.node) }, now))
-    this.apply(this.scheduler.step({ type: 'tick' }, now))
-    for (const job of this.jobs.values()) {
-      if (job.commit !== undefined && now - job.commit.sentMs >= this.w.cfg.protocol.commitRetryMs) this.sendCommit(job)
-    }
+    if (this.core.size === 0) return
+    this.apply(this.core.tick(this.w.workerViews(this.node), this.now, this.now))
   }
 
-  get isTicking (): boolean { return this.ticking }
-
-  private newJob (plan: JobPlan, term: number, replicaSet: number[]): CoordinatedJob {
-    const job: CoordinatedJob = { plan, term, replicaSet, state: 'splitting', attempts: new Map(), progressOut: [], flushScheduled: false, commit: undefined }
-    this.jobs.set(plan.jobId, job)
-    this.w.observe(this.self, replicaSet)
-    this.ticking = true
-    return job
-  }
-
-  private start (job: CoordinatedJob, done: Map<number, unknown>): void {
-    job.state = 'running'
-    const now = this.w.sim.nowMs
-    this.apply(this.scheduler.step({ type: 'workers', workers: this.w.workerViews(this.node) }, now))
-    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.plan.jobId, taskCount: job.plan.taskCount, weight: job.plan.weight, done, term: job.term }, now))
-    // The record says `running`: the submitter stops watching for a dead coordinator.
-    this.w.send(this.self, job.plan.submitter, { t: 'job.update', jobId: job.plan.jobId, term: job.term, final: false })
-  }
-
-  private apply (effects: SchedulerEffect[]): void {
+  private apply (effects: CoordinatorEffect[]): void {
     const w = this.w
-    for (const effect of effects) {
-      const job = this.jobs.get(effect.jobId)
-      if (job === undefined) continue
-      switch (effect.type) {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'send': w.send(this.self, w.indexOf(e.to), e.message as SimMessage); break
         case 'assign': {
-          const worker = w.indexOf(effect.peerId)
-          job.attempts.set(effect.attemptId, worker)
+          const worker = w.indexOf(e.to)
           w.metrics.assignments++
-          if (!w.send(this.self, worker, { t: 'task.assign', jobId: effect.jobId, taskIndex: effect.taskIndex, attemptId: effect.attemptId, term: job.term })) w.unreachableLater(this.node, worker)
+          if (!w.send(this.self, worker, e.message)) w.unreachableLater(this.node, worker)
           break
         }
-        case 'abort':
-          job.attempts.delete(effect.attemptId)
-          w.send(this.self, w.indexOf(effect.peerId), { t: 'task.abort', attemptId: effect.attemptId })
+        case 'abort': w.send(this.self, w.indexOf(e.to), { t: 'task.abort', attemptId: e.attemptId }); break
+        case 'taskDone': w.metrics.tasksAccepted++; break
+        case 'split': this.later(w.cfg.protocol.splitBaseMs + w.cfg.protocol.splitPerTaskMs * this.taskCount(e.jobId), () => {
+          const plan = w.jobsById.get(e.jobId)
+          if (plan !== undefined) this.apply(this.core.splitDone(e.jobId, e.instance, w.chunksOf(plan), this.now, this.now))
+        })
           break
-        case 'taskDone':
-          w.metrics.tasksAccepted++
-          if (job.replicaSet.length > 1) {
-            job.progressOut.push([effect.taskIndex, effect.result as number])
-            this.scheduleFlush(job)
+        case 'reduce': this.later(w.cfg.protocol.reduceBaseMs + w.cfg.protocol.reducePerTaskMs * e.results.length, () => {
+          // The modelled reduce keeps every task's result: the ledger checks each one.
+          this.apply(this.core.reduced(e.jobId, e.instance, { ok: true, value: e.results }, this.now, this.now))
+        })
+          break
+        case 'sendReplica': {
+          const out = this.core.replicaMessage(e.jobId, e.instance, this.now)
+          if (out === undefined) break
+          const members = out.message.replicaSet.map(p => w.indexOf(p))
+          for (const backup of out.to) {
+            const b = w.indexOf(backup)
+            w.observe(b, members, false)
+            w.send(this.self, b, { ...out.message, code: '' })
           }
           break
-        case 'jobDone': {
-          this.flush(job)
-          job.state = 'reducing'
-          const epoch = this.node.epoch
-          const results = effect.results
-          w.sim.after(w.cfg.protocol.reduceBaseMs + w.cfg.protocol.reducePerTaskMs * job.plan.taskCount, () => {
-            if (this.node.epoch === epoch && this.jobs.get(job.plan.jobId) === job) this.finish(job, { ok: true, results })
-          })
+        }
+        case 'flushLater': this.later(w.cfg.protocol.replicationBatchMs, () => this.apply(this.core.flushProgress())); break
+        case 'coordinating': {
+          const members = e.replicaSet.map(p => w.indexOf(p))
+          w.ledger.coordinated(e.jobId, this.self, e.term, members, this.now)
+          w.observe(this.self, members)
           break
         }
-        case 'jobFailed':
-          this.finish(job, { ok: false, error: effect.error })
+        case 'committing':
+          if (w.injectDoublePublish(e.jobId)) w.ledger.published(e.jobId, this.self, e.record.term, this.now, outcomeOf(e.record))
           break
-        case 'jobCancelled':
-          this.finish(job, { ok: false, error: 'cancelled' })
+        // As the daemon's onRecord: a final record of our own settles our replica too.
+        case 'record':
+          w.replicaBinding(this.node).holder.noteRecord(e.record)
+          w.submitters.get(this.self)?.noteRecord(e.record)
           break
+        case 'published':
+          w.ledger.published(e.jobId, this.self, e.term, this.now, outcomeOf(e.record))
+          w.jobFinished(e.jobId)
+          break
+        case 'attemptEnded': case 'started': case 'closed': case 'yielded': case 'log': break
       }
     }
   }
 
-  /** Completed results leave for the backups in batches (the daemon batches per event-loop turn). */
-  private scheduleFlush (job: CoordinatedJob): void {
-    if (job.flushScheduled) return
-    job.flushScheduled = true
+  private taskCount (jobId: string): number { return this.w.jobsById.get(jobId)?.taskCount ?? 0 }
+
+  /** Runs `fn` after `ms` unless this node crashed meanwhile (a restart is a new binding). */
+  private later (ms: number, fn: () => void): void {
     const epoch = this.node.epoch
-    this.w.sim.after(this.w.cfg.protocol.replicationBatchMs, () => {
-      job.flushScheduled = false
-      if (this.node.epoch === epoch && this.jobs.get(job.plan.jobId) === job) this.flush(job)
-    })
+    this.w.sim.after(ms, () => { if (this.node.epoch === epoch && this.node.up) fn() })
   }
+}
 
-  private flush (job: CoordinatedJob): void {
-    if (job.progressOut.length === 0) return
-    const done = job.progressOut
-    job.progressOut = []
-    for (const backup of job.replicaSet) {
-      if (backup !== this.self) this.w.send(this.self, backup, { t: 'job.progress', jobId: job.plan.jobId, term: job.term, done })
-    }
-  }
-
-  /** Have the replica set accept the outcome before anyone is told (exactly one result per job). */
-  private finish (job: CoordinatedJob, outcome: Outcome): void {
-    if (job.commit !== undefined) return
-    job.state = 'committing'
-    job.attempts.clear()
-    const replicas = this.w.replicaBinding(this.node)
-    replicas.track(job.plan.jobId, job.replicaSet, this.self, job.term)
-    if (!answerCommitLocal(replicas, job.plan.jobId, job.term)) {
-      replicas.yieldTo(job.plan.jobId, job.term + 1)
-      return
-    }
-    job.commit = { tally: new VoteTally(job.replicaSet.map(i => this.w.nodes[i]?.id ?? ''), job.term, this.node.id), outcome, sentMs: 0 }
-    if (this.w.injectDoublePublish(job.plan.jobId)) this.w.ledger.published(job.plan.jobId, this.self, job.term, this.w.sim.nowMs, outcome)
-    if (job.commit.tally.outcome() === 'won') this.published(job, outcome)
-    else this.sendCommit(job)
-  }
-
-  private sendCommit (job: CoordinatedJob): void {
-    if (job.commit === undefined) return
-    job.commit.sentMs = this.w.sim.nowMs
-    for (const member of job.replicaSet) {
-      if (member !== this.self) this.w.send(this.self, member, { t: 'job.commit', jobId: job.plan.jobId, term: job.term })
-    }
-  }
-
-  private published (job: CoordinatedJob, outcome: Outcome): void {
-    const w = this.w
-    w.ledger.published(job.plan.jobId, this.self, job.term, w.sim.nowMs, outcome)
-    w.jobFinished(job.plan.jobId)
-    const to = new Set([job.plan.submitter, ...job.replicaSet])
-    to.delete(this.self)
-    for (const peer of to) w.send(this.self, peer, { t: 'job.update', jobId: job.plan.jobId, term: job.term, final: true })
-    this.jobs.delete(job.plan.jobId)
-  }
-
-  private drop (job: CoordinatedJob): void {
-    const effects = this.scheduler.step({ type: 'cancelJob', jobId: job.plan.jobId }, this.w.sim.nowMs)
-    this.apply(effects.filter(e => e.type === 'abort'))
-    this.jobs.delete(job.plan.jobId)
-  }
+function outcomeOf (record: JobRecord): { ok: true, results: readonly unknown[] } | { ok: false, error: string } {
+  if (record.state === 'done') return { ok: true, results: Array.isArray(record.result) ? record.result : [] }
+  return { ok: false, error: record.error ?? record.state }
 }

@@ -97,7 +97,7 @@ function busiestCoordinator (w: World): SimNode | undefined {
   let best: SimNode | undefined
   let most = 0
   for (const node of w.nodes) {
-    const jobs = w.coordinatorOf(node)?.jobs.size ?? 0
+    const jobs = w.coordinatorOf(node)?.core.size ?? 0
     if (node.up && jobs > most) {
       best = node
       most = jobs

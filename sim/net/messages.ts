@@ -1,28 +1,41 @@
-// Messages between simulated nodes: the same kinds as src/jobs/wire.ts and the gossip topic,
-// carried as objects (the sim does not serialise them) with a modelled size in bytes.
+import type { RpcMessage } from '../../src/jobs/wire.js'
+
+// Messages between simulated nodes. The job lifecycle's messages are src/jobs/wire.ts's own
+// (the cores in src/jobs and src/election produce them, here as in the node); the sim carries
+// them as objects (it does not serialise them) with a modelled size in bytes. Task results
+// and the submission are sim-shaped: values are numbers, and the job's plan stands in for its
+// code and input.
+
+type Rpc<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
 
 export type SimMessage =
   | { t: 'vector', origin: number, data: Uint8Array }
-  | { t: 'task.assign', jobId: string, taskIndex: number, attemptId: string, term: number }
-  | { t: 'task.abort', attemptId: string }
+  | Rpc<'task.assign'>
+  | Rpc<'task.abort'>
   | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number }
   | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean, returned?: boolean }
   | { t: 'job.submit', jobId: string, term: number }
   | { t: 'job.ack', jobId: string, term: number }
-  | { t: 'job.update', jobId: string, term: number, final: boolean }  // final=false: running (replicated)
-  | { t: 'job.replica', jobId: string, term: number, replicaSet: number[] }
-  | { t: 'job.progress', jobId: string, term: number, done: Array<[number, number]> }
-  | { t: 'job.claim', jobId: string, term: number }
-  | { t: 'job.claimReply', jobId: string, term: number, ok: boolean, promisedTerm: number, final: boolean }
-  | { t: 'job.commit', jobId: string, term: number }
-  | { t: 'job.commitReply', jobId: string, term: number, ok: boolean, promisedTerm: number }
-  | { t: 'job.takeover', jobId: string, term: number, coordinator: number }
+  | Rpc<'job.update'>
+  | Rpc<'job.replica'>
+  | Rpc<'job.replicaAck'>
+  | Rpc<'job.progress'>
+  | Rpc<'job.claim'>
+  | Rpc<'job.claimReply'>
+  | Rpc<'job.confirm'>
+  | Rpc<'job.confirmReply'>
+  | Rpc<'job.commit'>
+  | Rpc<'job.commitReply'>
+  | Rpc<'job.takeover'>
   | { t: 'db.write', origin: number, data: Uint8Array }
   | { t: 'db.result', origin: number, result: Extract<SimMessage, { t: 'task.ok' | 'task.failed' }> }
   | { t: 'db.read' }
   | { t: 'db.rows', vectors: Array<[number, Uint8Array]>, results: Array<[number, Extract<SimMessage, { t: 'task.ok' | 'task.failed' }>]> }
 
 export type MessageKind = SimMessage['t']
+
+/** A job record as JSON (job.update, job.commit, a claim reply carrying the final record). */
+const RECORD_BYTES = 420
 
 /** Bytes on the wire for a message, before framing (a JSON estimate per kind). */
 export function messageBytes (m: SimMessage, chunkBytes: number, resultBytes: number): number {
@@ -32,7 +45,9 @@ export function messageBytes (m: SimMessage, chunkBytes: number, resultBytes: nu
     case 'task.ok': return 110 + resultBytes
     case 'task.failed': return 140 + m.error.length
     case 'job.progress': return 60 + m.done.length * (24 + resultBytes)
-    case 'job.replica': return 300 + m.replicaSet.length * 56
+    case 'job.replica': return 300 + m.replicaSet.length * 56 + m.chunks.length * chunkBytes + (m.done?.length ?? 0) * (24 + resultBytes)
+    case 'job.update': case 'job.commit': return 60 + RECORD_BYTES
+    case 'job.claimReply': return m.final !== undefined ? 120 + RECORD_BYTES : 120
     case 'db.result': return 20 + messageBytes(m.result, chunkBytes, resultBytes)
     case 'db.rows': {
       let bytes = 32
@@ -42,4 +57,12 @@ export function messageBytes (m: SimMessage, chunkBytes: number, resultBytes: nu
     }
     default: return 120
   }
+}
+
+/** The job a message is about (for its per-job sizes), if any. */
+export function jobIdOf (m: SimMessage): string | undefined {
+  if ('jobId' in m) return m.jobId
+  if (m.t === 'job.replica') return m.spec.jobId
+  if (m.t === 'job.update') return m.record.jobId
+  return undefined
 }

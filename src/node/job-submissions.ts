@@ -1,28 +1,13 @@
 import type { JobInput, JobRecord, JobSpec } from '../jobs/job-spec.js'
+import { Submissions, type SubmissionEffect } from '../jobs/submission.js'
 import type { RpcMessage } from '../jobs/wire.js'
 import type { Logger } from './logger.js'
 
-// The submitter's node keeps what it sent until the job's task table is replicated (the
-// record says `running`). If the coordinator dies before that — while splitting — no backup
-// can take over, so the job is sent again, under a higher term, to the next live node.
+// The submitter's node, bound to the RPC layer and the API's waiting client. When to re-send
+// a job and to whom is the Submissions core's (src/jobs/submission.ts), which the simulator
+// runs too; this file sends what it says and answers the client's promise.
 
-interface Submission {
-  spec: JobSpec
-  code: string
-  input: JobInput
-  coordinator: string
-  coordinatorBoot: string | undefined
-  term: number
-  tried: Set<string>
-  /** Resolved when a coordinator confirms it has the job. */
-  accepted: () => void
-  /** Fails the submission (a coordinator refused the job). */
-  rejected: (err: Error) => void
-  isAccepted: boolean
-  /** Until the standby node confirms it holds a copy (only when we coordinate our own submission). */
-  standbyPending: boolean
-  sentMs: number
-}
+interface Held { spec: JobSpec, code: string, input: JobInput }
 
 export interface JobSubmissionsOptions {
   send: (peerId: string, message: RpcMessage) => void
@@ -45,89 +30,53 @@ export class SubmissionsFullError extends Error {}
 export class SubmissionRejectedError extends Error {}
 
 export class JobSubmissions {
-  private readonly pending = new Map<string, Submission>()
+  private readonly core: Submissions<Held>
+  /** The clients waiting for their jobs to be accepted. */
+  private readonly waiting = new Map<string, { resolve: () => void, reject: (err: Error) => void }>()
 
-  constructor (private readonly opts: JobSubmissionsOptions) {}
+  constructor (private readonly opts: JobSubmissionsOptions) {
+    this.core = new Submissions<Held>(
+      { liveBoot: opts.liveBoot, rank: opts.rank, state: jobId => opts.record(jobId)?.state },
+      { ...(opts.pendingMax !== undefined ? { pendingMax: opts.pendingMax } : {}), ...(opts.acceptTimeoutMs !== undefined ? { acceptTimeoutMs: opts.acceptTimeoutMs } : {}) },
+    )
+  }
 
   /** Send the job to its coordinator; resolves once a coordinator confirms it has it. */
   async submit (spec: JobSpec, code: string, input: JobInput, coordinator: string): Promise<void> {
-    if (this.pending.size >= (this.opts.pendingMax ?? 1000)) throw new SubmissionsFullError(`this node already holds ${this.pending.size} jobs that are not yet replicated; retry shortly`)
+    if (this.core.full) throw new SubmissionsFullError(`this node already holds ${this.core.size} jobs that are not yet replicated; retry shortly`)
     await new Promise<void>((resolve, reject) => {
-      this.pending.set(spec.jobId, {
-        spec, code, input, coordinator, coordinatorBoot: this.opts.liveBoot(coordinator), term: 1, tried: new Set([coordinator]), accepted: resolve, rejected: reject, isAccepted: false,
-        standbyPending: spec.standby !== undefined, sentMs: this.opts.nowMs(),
-      })
-      this.opts.send(coordinator, { t: 'job.submit', spec, code, input, term: 1 })
-      if (spec.standby !== undefined) this.opts.send(spec.standby, { t: 'job.standby', spec, code, input })
+      this.waiting.set(spec.jobId, { resolve, reject })
+      this.apply(this.core.submit(spec.jobId, { spec, code, input }, coordinator, spec.standby, this.opts.nowMs()))
     })
   }
 
   /** As the standby: hold another node's submission, which it coordinates itself, until it is replicated. */
   hold (spec: JobSpec, code: string, input: JobInput): void {
-    if (this.pending.has(spec.jobId) || this.pending.size >= (this.opts.pendingMax ?? 1000)) return
-    this.pending.set(spec.jobId, {
-      spec, code, input, coordinator: spec.submitter, coordinatorBoot: this.opts.liveBoot(spec.submitter), term: 1, tried: new Set([spec.submitter]),
-      accepted: () => {}, rejected: () => {}, isAccepted: true, standbyPending: false, sentMs: this.opts.nowMs(),
-    })
+    this.core.hold(spec.jobId, { spec, code, input }, spec.submitter, this.opts.nowMs())
   }
 
   /** The coordinator refused the job: the submission fails with its reason (no other node is tried). */
   onRejected (from: string, jobId: string, term: number, error: string): boolean {
-    const s = this.pending.get(jobId)
-    if (s === undefined || s.coordinator !== from || s.term !== term || s.isAccepted) return false
-    this.pending.delete(jobId)
-    s.rejected(new SubmissionRejectedError(`${from} refused the job: ${error}`))
-    return true
+    const effects = this.core.onRejected(from, jobId, term, error)
+    this.apply(effects)
+    return effects.length > 0
   }
 
-  onStandbyAck (from: string, jobId: string): void {
-    const s = this.pending.get(jobId)
-    if (s === undefined || s.spec.standby !== from) return
-    s.standbyPending = false
-    if (s.isAccepted) s.accepted()
-  }
+  onStandbyAck (from: string, jobId: string): void { this.apply(this.core.onStandbyAck(from, jobId)) }
+  onAccepted (from: string, jobId: string, term: number): void { this.apply(this.core.onAccepted(from, jobId, term)) }
+  tick (): void { this.apply(this.core.tick(this.opts.nowMs())) }
 
-  onAccepted (from: string, jobId: string, term: number): void {
-    const s = this.pending.get(jobId)
-    if (s !== undefined && s.coordinator === from && s.term === term) {
-      s.isAccepted = true
-      if (!s.standbyPending) s.accepted()
-    }
-  }
-
-  tick (): void {
-    const now = this.opts.nowMs()
-    for (const [jobId, s] of this.pending) {
-      if (s.standbyPending && now - s.sentMs >= (this.opts.acceptTimeoutMs ?? 10_000) / 2) {
-        // The standby never confirmed (down, or the message was lost): answer without it.
-        this.opts.log.warn({ jobId, standby: s.spec.standby }, 'standby did not confirm the submission copy')
-        s.standbyPending = false
-        if (s.isAccepted) s.accepted()
+  private apply (effects: Array<SubmissionEffect<Held>>): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'submit': this.opts.send(e.to, { t: 'job.submit', spec: e.payload.spec, code: e.payload.code, input: e.payload.input, term: e.term }); break
+        case 'standby': this.opts.send(e.to, { t: 'job.standby', spec: e.payload.spec, code: e.payload.code, input: e.payload.input }); break
+        case 'answer': this.waiting.get(e.jobId)?.resolve(); break
+        case 'reject': this.waiting.get(e.jobId)?.reject(new SubmissionRejectedError(e.error)); break
+        case 'reassigned': this.opts.reassigned(e.jobId, e.coordinator, e.term); break
+        case 'settled': this.waiting.delete(e.jobId); break
+        case 'log': this.opts.log[e.level](e.fields, e.msg); break
       }
-      const record = this.opts.record(jobId)
-      if (record !== undefined && record.state !== 'pending' && record.state !== 'splitting') {
-        // Split and replicated: answer the client even if an acceptance or the standby's ack never came.
-        s.accepted()
-        this.pending.delete(jobId)
-        continue
-      }
-      // Alive and the same process as when we sent it the job (a restart forgets jobs), and
-      // either it accepted the job or there is still time for it to.
-      const boot = this.opts.liveBoot(s.coordinator)
-      const waitedMs = this.opts.nowMs() - s.sentMs
-      if (boot !== undefined && boot === s.coordinatorBoot && (s.isAccepted || waitedMs < (this.opts.acceptTimeoutMs ?? 10_000))) continue
-      const next = this.opts.rank(jobId).find(p => !s.tried.has(p) && this.opts.liveBoot(p) !== undefined) ??
-        this.opts.rank(jobId).find(p => this.opts.liveBoot(p) !== undefined)
-      if (next === undefined) continue
-      s.term++
-      s.coordinator = next
-      s.coordinatorBoot = this.opts.liveBoot(next)
-      s.isAccepted = false
-      s.sentMs = this.opts.nowMs()
-      s.tried.add(next)
-      this.opts.log.warn({ jobId, coordinator: next, term: s.term }, 'coordinator died before the job was replicated: submitting again')
-      this.opts.reassigned(jobId, next, s.term)
-      this.opts.send(next, { t: 'job.submit', spec: s.spec, code: s.code, input: s.input, term: s.term })
     }
   }
 }
