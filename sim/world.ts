@@ -454,6 +454,11 @@ export class World {
     return spec
   }
 
+  /** The submitter fixes the job's replica set (as the daemon's API writes it into the spec). */
+  fixReplicaSet (plan: JobPlan, replicaSet: readonly string[]): void {
+    this.specs.set(plan.jobId, { ...this.specOf(plan), replicaSet: [...replicaSet] })
+  }
+
   /** The job's task table: chunk i is task i (the workload derives each task from its index). One array per job, shared. */
   chunksOf (plan: JobPlan): readonly number[] {
     let chunks = this.chunks.get(plan.jobId)

@@ -42,11 +42,10 @@ export class CoordinatorBinding {
     // The daemon accepts what it is sent; here the master of a fixed election also checks that
     // the strategy names it (it always does while it is alive).
     if (w.arch.election === 'fixed' && coordinatorFor(w.strategy, jobId, members) !== this.node.id) return
-    // The daemon's API fixes the replica set at submission; the sim's submitter elects only the coordinator.
-    const backups = w.arch.backups > 0
-      ? backupsFor(w.strategy, jobId, members, w.arch.backups + 1).filter(p => p !== this.node.id).slice(0, w.arch.backups)
-      : []
-    this.apply(this.core.submit(w.specOf(plan), term, [this.node.id, ...backups], this.now))
+    // The submitter fixed the replica set in the spec (as the daemon's API does); else, as the daemon, this node and its backups.
+    const spec = w.specOf(plan)
+    const replicaSet = spec.replicaSet ?? [this.node.id, ...(w.arch.backups > 0 ? backupsFor(w.strategy, jobId, members, w.arch.backups + 1).filter(p => p !== this.node.id).slice(0, w.arch.backups) : [])]
+    this.apply(this.core.submit(spec, term, replicaSet, this.now))
   }
 
   /** This node won the job's replica set after its coordinator died: carry on from the replica. */

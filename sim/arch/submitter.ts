@@ -1,6 +1,6 @@
 import { coordinatorFor } from '../../src/election/strategy.js'
-import type { JobRecord, JobState } from '../../src/jobs/job-spec.js'
-import { Submissions, type SubmissionEffect } from '../../src/jobs/submission.js'
+import type { JobRecord } from '../../src/jobs/job-spec.js'
+import { replicated, Submissions, type SubmissionEffect } from '../../src/jobs/submission.js'
 import type { SimNode } from '../model/sim-node.js'
 import type { World } from '../world.js'
 
@@ -13,8 +13,8 @@ import type { World } from '../world.js'
 
 export class SubmitterBinding {
   private readonly core: Submissions<undefined>
-  /** The newest state of each pending job as this node heard it (the daemon's registry). */
-  private readonly states = new Map<string, JobState>()
+  /** The newest record of each pending job as this node heard it (the daemon's registry). */
+  private readonly records = new Map<string, Pick<JobRecord, 'state' | 'replicated' | 'term'>>()
   /** Fixed election: when each pending job was last sent to the master. */
   private readonly sentMs = new Map<string, number>()
 
@@ -22,7 +22,7 @@ export class SubmitterBinding {
     this.core = new Submissions<undefined>({
       liveBoot: peerId => w.liveBoot(node, w.indexOf(peerId)),
       rank: jobId => w.strategy.rank(jobId, w.members(node)),
-      state: jobId => this.states.get(jobId),
+      record: jobId => this.records.get(jobId),
     }, { acceptTimeoutMs: w.cfg.protocol.acceptTimeoutMs, pendingMax: 100_000 })
   }
 
@@ -38,6 +38,12 @@ export class SubmitterBinding {
       w.sim.after(w.cfg.protocol.submitRetryMs, () => { if (this.node.epoch === epoch) this.submit(jobId) })
       return
     }
+    // As the daemon's API: the replica set is fixed at submission, so every term votes in the same set.
+    const plan = w.jobsById.get(jobId)
+    if (plan !== undefined && w.arch.backups > 0) {
+      const ranked = w.strategy.rank(jobId, w.members(this.node))
+      w.fixReplicaSet(plan, [coordinator, ...ranked.filter(p => p !== coordinator).slice(0, w.arch.backups)])
+    }
     this.sentMs.set(jobId, w.sim.nowMs)
     this.apply(this.core.submit(jobId, undefined, coordinator, undefined, w.sim.nowMs))
   }
@@ -47,9 +53,11 @@ export class SubmitterBinding {
   /** A job record reached this node (the daemon's registry upsert): the core reads its state. */
   noteRecord (record: JobRecord): void {
     if (!this.core.has(record.jobId)) return
-    this.states.set(record.jobId, record.state)
-    // Act on it now, as the sim always has, rather than on the next tick.
-    if (record.state !== 'pending' && record.state !== 'splitting') this.apply(this.core.tick(this.w.sim.nowMs))
+    const known = this.records.get(record.jobId)
+    if (known !== undefined && record.term < known.term) return
+    this.records.set(record.jobId, { state: record.state, replicated: record.replicated, term: record.term })
+    // Act on it now rather than on the next tick.
+    if (replicated(record)) this.apply(this.core.tick(this.w.sim.nowMs))
   }
 
   tick (): void {
@@ -57,8 +65,7 @@ export class SubmitterBinding {
     if (w.arch.election !== 'fixed') return this.apply(this.core.tick(w.sim.nowMs))
     // A client of the master: re-send until the master answers with `running`.
     for (const jobId of [...this.core.jobIds()]) {
-      const state = this.states.get(jobId)
-      if (state !== undefined && state !== 'pending' && state !== 'splitting') continue
+      if (replicated(this.records.get(jobId))) continue
       if (w.sim.nowMs - (this.sentMs.get(jobId) ?? 0) < w.cfg.protocol.submitRetryMs) continue
       this.sentMs.set(jobId, w.sim.nowMs)
       w.send(this.node.index, w.masterIndex, { t: 'job.submit', jobId, term: 1 })
@@ -77,7 +84,7 @@ export class SubmitterBinding {
           w.send(this.node.index, w.indexOf(e.to), { t: 'job.submit', jobId: e.jobId, term: e.term })
           break
         case 'settled':
-          this.states.delete(e.jobId)
+          this.records.delete(e.jobId)
           this.sentMs.delete(e.jobId)
           w.ledger.get(e.jobId)!.ackedAtMs ??= w.sim.nowMs
           break

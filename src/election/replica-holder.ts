@@ -1,6 +1,6 @@
 import { FINAL_STATES, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import type { RpcMessage } from '../jobs/wire.js'
-import { answerClaim, answerCommit, answerConfirm, newReplicaState, observeCoordinator, shouldClaim, VoteTally, type ReplicaState } from './replica-set.js'
+import { answerClaim, answerCommit, answerConfirm, newReplicaState, nextClaimTerm, observeCoordinator, shouldClaim, VoteTally, type ReplicaState } from './replica-set.js'
 
 // A node's part in the replica sets of jobs, as a sans-IO core: the backups' copy of each job
 // (spec, task table, completed results), the votes it casts, and when it claims a job — its
@@ -274,7 +274,7 @@ export class ReplicaHolder {
 
   private startClaim (replica: Replica, now: number, why: ClaimReason): void {
     replica.orphanSinceMs = undefined
-    const term = Math.max(replica.state.term, replica.state.promisedTerm) + 1
+    const term = nextClaimTerm(replica.state)
     replica.state.promisedTerm = term
     const self = this.view.selfId
     const tally = new VoteTally(replica.state.replicaSet, term, self)

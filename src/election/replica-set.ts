@@ -43,6 +43,17 @@ export function shouldClaim (state: ReplicaState, selfId: string, isAlive: (peer
 }
 
 /**
+ * The term a claim asks for: the next even term above any this member knows. Claim terms are
+ * even and a submitter's terms odd (1, 3, 5…: see src/jobs/submission.ts), so a job sent again
+ * to another node never shares its term with a backup's claim — two coordinators of one term
+ * could each win a commit majority, while of two different terms only the first can.
+ */
+export function nextClaimTerm (state: ReplicaState): number {
+  const above = Math.max(state.term, state.promisedTerm) + 1
+  return above % 2 === 0 ? above : above + 1
+}
+
+/**
  * A member answers a claim for `term`: yes only for a term above any it accepted before, and
  * never once the result is committed (the binding then sends the committed record instead).
  */

@@ -169,6 +169,7 @@ export class CoordinatedJobs {
     const self = this.view.selfId
     this.replicas.track(jobId, job.replicaSet, self, job.term, now)
     job.replicaUnacked = new Set(job.replicaSet.filter(p => p !== self))
+    job.record = { ...job.record, replicated: job.replicaUnacked.size === 0 }
     job.replicaSentMs = now
     if (job.replicaUnacked.size > 0) this.out.push({ type: 'sendReplica', jobId, instance })
     this.start(job, new Map(), now, wall)
@@ -200,7 +201,8 @@ export class CoordinatedJobs {
       byPeer[peer] = (byPeer[peer] ?? 0) + 1
     }
     job.restoredByPeer = byPeer
-    job.record = { ...job.record, tasksByPeer: byPeer }
+    // The members already hold the job (this node won their votes with its copy).
+    job.record = { ...job.record, tasksByPeer: byPeer, replicated: true }
     this.start(job, done, now, wall)
     return this.flush()
   }
@@ -237,7 +239,11 @@ export class CoordinatedJobs {
   replicaAck (from: string, m: Msg<'job.replicaAck'>): void {
     const job = this.jobs.get(m.jobId)
     if (job === undefined || m.term !== job.term || !job.replicaUnacked.delete(from)) return
-    if (job.replicaUnacked.size === 0) job.doneLog = []
+    if (job.replicaUnacked.size > 0) return
+    job.doneLog = []
+    // The submitter lets go of the job once its record says so.
+    job.record = { ...job.record, replicated: true }
+    job.dirty = true
   }
 
   confirmReply (from: string, m: Msg<'job.confirmReply'>, now: number, wall: number): CoordinatorEffect[] {
@@ -331,6 +337,7 @@ export class CoordinatedJobs {
       record: {
         jobId: spec.jobId, kind: spec.kind, moduleName: spec.moduleName, state, coordinator: self, term,
         replicaSet: [...replicaSet], submitter: spec.submitter, priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
+        replicated: false,
       },
       chunks: [],
       attempts: new Map(),

@@ -74,6 +74,11 @@ export const JobRecordSchema = z.object({
   wallMs: z.number().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  /**
+   * Whether every backup acknowledged holding the job's replica (absent: an older node's record,
+   * read as replicated). Until then the submitter keeps the job to send it again.
+   */
+  replicated: z.boolean().optional(),
   /** Coordinator-measured round trip of won task attempts (assign sent → result received). */
   taskRoundTripMs: z.object({ p50: z.number(), p99: z.number(), samples: z.number().int() }).strict().optional(),
 }).strict()

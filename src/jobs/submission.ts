@@ -1,9 +1,11 @@
-import type { JobState } from './job-spec.js'
+import type { JobRecord } from './job-spec.js'
 
 // The submitter's side of a job, as a sans-IO core. The submitter's node keeps what it sent
-// until the job's task table is replicated (the record says `running`). If the coordinator
-// dies (or restarts) before that — while splitting — no backup can take over, so the job is
-// sent again, under a higher term, to the next live candidate in election order; a
+// until the job's task table is replicated (the record says `running` and every backup
+// acknowledged its replica). If the coordinator dies (or restarts) before that, no backup can
+// take over, so the job is sent again, under a higher term, to the next live candidate in
+// election order. Submission terms are odd (1, 3, 5…) and claim terms even
+// (replica-set.ts's nextClaimTerm): a re-sent job and a backup's claim never share a term. A
 // coordinator that never accepts the job in time is passed over the same way. The client is
 // answered once a coordinator accepts the job (and the standby, when there is one, holds a copy).
 // `P` is what a re-send carries (the node: spec, code and input; the simulator: nothing).
@@ -43,8 +45,8 @@ export interface SubmissionView {
   liveBoot: (peerId: string) => string | undefined
   /** Candidates in election order for the job. */
   rank: (jobId: string) => readonly string[]
-  /** The job's state as this node's records know it. */
-  state: (jobId: string) => JobState | undefined
+  /** The job's record as this node knows it. */
+  record: (jobId: string) => Pick<JobRecord, 'state' | 'replicated'> | undefined
 }
 
 export interface SubmissionConfig {
@@ -119,8 +121,7 @@ export class Submissions<P> {
         s.standbyPending = false
         if (s.isAccepted) this.out.push({ type: 'answer', jobId })
       }
-      const state = this.view.state(jobId)
-      if (state !== undefined && state !== 'pending' && state !== 'splitting') {
+      if (replicated(this.view.record(jobId))) {
         // Split and replicated: answer the client even if an acceptance or the standby's ack never came.
         this.out.push({ type: 'answer', jobId }, { type: 'settled', jobId })
         this.pending.delete(jobId)
@@ -133,7 +134,7 @@ export class Submissions<P> {
       const ranked = this.view.rank(jobId)
       const next = ranked.find(p => !s.tried.has(p) && this.view.liveBoot(p) !== undefined) ?? ranked.find(p => this.view.liveBoot(p) !== undefined)
       if (next === undefined) continue
-      s.term++
+      s.term += 2 // odd: never a claim's term
       s.coordinator = next
       s.coordinatorBoot = this.view.liveBoot(next)
       s.isAccepted = false
@@ -151,4 +152,10 @@ export class Submissions<P> {
     this.out = []
     return out
   }
+}
+
+/** Split and replicated (or already final): nothing left that only the submitter holds. */
+export function replicated (record: Pick<JobRecord, 'state' | 'replicated'> | undefined): boolean {
+  if (record === undefined || record.state === 'pending' || record.state === 'splitting') return false
+  return record.state === 'done' || record.state === 'failed' || record.state === 'cancelled' || record.replicated !== false
 }

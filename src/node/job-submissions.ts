@@ -36,7 +36,7 @@ export class JobSubmissions {
 
   constructor (private readonly opts: JobSubmissionsOptions) {
     this.core = new Submissions<Held>(
-      { liveBoot: opts.liveBoot, rank: opts.rank, state: jobId => opts.record(jobId)?.state },
+      { liveBoot: opts.liveBoot, rank: opts.rank, record: opts.record },
       { ...(opts.pendingMax !== undefined ? { pendingMax: opts.pendingMax } : {}), ...(opts.acceptTimeoutMs !== undefined ? { acceptTimeoutMs: opts.acceptTimeoutMs } : {}) },
     )
   }

@@ -72,14 +72,14 @@ describe('replica store: claims racing a takeover', () => {
     w.store('A').tick() // A, first live backup, claims term 2
     await w.deliver(x => x.m.t === 'job.takeover') // B votes; A wins; A's takeover announcement is held back
     expect(w.coordinating.get('A')).toBe(2)
-    // B, not yet told, stops seeing A for a moment and claims term 3 itself.
+    // B, not yet told, stops seeing A for a moment and claims term 4 itself (claim terms are even).
     w.alive.delete('A')
     w.store('B').tick()
     w.alive.add('A')
-    // Now A's takeover (term 2) reaches B, then B's claim (term 3) reaches A, which yields.
+    // Now A's takeover (term 2) reaches B, then B's claim (term 4) reaches A, which yields.
     await w.deliver()
     expect(w.coordinating.has('A')).toBe(false)
-    expect(w.coordinating.get('B')).toBe(3)
+    expect(w.coordinating.get('B')).toBe(4)
   })
 
   it('a node that yielded to a claim that never took over claims the job again after the timeout', async () => {
@@ -89,7 +89,7 @@ describe('replica store: claims racing a takeover', () => {
     w.store('A').tick()
     await w.deliver()
     expect(w.coordinating.get('A')).toBe(2)
-    // B claims term 3; A promises and yields, but its vote never reaches B, whose claim lapses.
+    // B claims term 4; A promises and yields, but its vote never reaches B, whose claim lapses.
     w.alive.delete('A')
     w.store('B').tick()
     w.alive.add('A')
@@ -105,6 +105,6 @@ describe('replica store: claims racing a takeover', () => {
     w.store('A').tick()
     await w.deliver()
     expect([...w.coordinating.keys()]).toEqual(['A'])
-    expect(w.coordinating.get('A')).toBeGreaterThan(3)
+    expect(w.coordinating.get('A')).toBeGreaterThan(4)
   })
 })
