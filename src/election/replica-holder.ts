@@ -48,7 +48,7 @@ export type HolderEffect =
   | { type: 'record', record: JobRecord }
   /** A claim started (the binding logs or counts it). */
   | { type: 'claim', jobId: string, term: number, coordinator: string, why: ClaimReason }
-  | { type: 'log', level: 'debug' | 'info' | 'warn', msg: string, fields: Record<string, unknown> }
+  | { type: 'log', level: 'info' | 'warn', msg: string, fields: Record<string, unknown> }
 
 export type ClaimReason = 'coordinator-lost' | 'orphaned' | 'handover'
 
@@ -95,9 +95,7 @@ export class ReplicaHolder {
   replicaArriving (from: string, m: Msg<'job.replica'>, now: number): boolean {
     if (!m.replicaSet.includes(this.view.selfId)) return false
     const replica = this.replicas.get(m.spec.jobId) ?? this.create(m.spec.jobId, m.replicaSet, from, m.term, now)
-    if (m.term < replica.state.term) return false
-    this.log('debug', 'replica received', { from, jobId: m.spec.jobId, term: m.term, tasks: m.chunks.length })
-    return true
+    return m.term >= replica.state.term
   }
 
   /** The replica's code is stored: keep the task table and results, and acknowledge it. */
@@ -327,7 +325,7 @@ export class ReplicaHolder {
   }
 
   private send (to: string, message: RpcMessage): void { this.out.push({ type: 'send', to, message }) }
-  private log (level: 'debug' | 'info' | 'warn', msg: string, fields: Record<string, unknown>): void { this.out.push({ type: 'log', level, msg, fields }) }
+  private log (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>): void { this.out.push({ type: 'log', level, msg, fields }) }
 
   private flush (): HolderEffect[] {
     const out = this.out

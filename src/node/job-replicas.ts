@@ -55,6 +55,7 @@ export class ReplicaStore {
 
   async onReplica (from: string, m: Msg<'job.replica'>): Promise<void> {
     if (!this.holder.replicaArriving(from, m, this.opts.nowMs())) return
+    this.opts.log.debug({ from, jobId: m.spec.jobId, term: m.term, tasks: m.chunks.length }, 'replica received')
     try {
       await this.opts.code.put(m.spec.codeHash, m.code)
     } catch (err) {
