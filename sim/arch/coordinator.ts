@@ -131,8 +131,7 @@ export class CoordinatorBinding {
           w.submitters.get(this.self)?.noteRecord(e.record)
           break
         case 'published':
-          w.ledger.published(e.jobId, this.self, e.term, this.now, outcomeOf(e.record))
-          w.jobFinished(e.jobId)
+          if (w.ledger.published(e.jobId, this.self, e.term, this.now, outcomeOf(e.record))) w.jobFinished(e.jobId)
           break
         case 'attemptEnded': case 'started': case 'closed': case 'yielded': case 'log': break
       }
@@ -148,7 +147,8 @@ export class CoordinatorBinding {
   }
 }
 
-function outcomeOf (record: JobRecord): { ok: true, results: readonly unknown[] } | { ok: false, error: string } {
+/** The ledger's view of a final record: the results the modelled reduce kept, or the error. */
+export function outcomeOf (record: JobRecord): { ok: true, results: readonly unknown[] } | { ok: false, error: string } {
   if (record.state === 'done') return { ok: true, results: Array.isArray(record.result) ? record.result : [] }
   return { ok: false, error: record.error ?? record.state }
 }

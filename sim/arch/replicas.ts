@@ -1,5 +1,6 @@
 import { ReplicaHolder, type HolderEffect } from '../../src/election/replica-holder.js'
 import type { SimMessage } from '../net/messages.js'
+import { outcomeOf } from './coordinator.js'
 import type { SimNode } from '../model/sim-node.js'
 import type { World } from '../world.js'
 
@@ -46,7 +47,11 @@ export class ReplicaBinding {
         case 'send': w.send(this.node.index, w.indexOf(e.to), e.message as SimMessage); break
         case 'takeOver': w.coordinatorBinding(this.node).adopt(e.data); break
         case 'yield': w.coordinatorOf(this.node)?.yieldJob(e.jobId, e.term); break
-        case 'record': w.submitters.get(this.node.index)?.noteRecord(e.record); break
+        case 'record':
+          // A decided record this member makes known: for the ledger, the job's outcome (if first).
+          if (w.ledger.published(e.record.jobId, this.node.index, e.record.term, w.sim.nowMs, outcomeOf(e.record), true)) w.jobFinished(e.record.jobId)
+          w.submitters.get(this.node.index)?.noteRecord(e.record)
+          break
         case 'claim': w.metrics.claims++; break
         case 'log': break
       }

@@ -14,6 +14,9 @@ export interface JobEntry {
   ackedAtMs: number | undefined
   finalAtMs: number | undefined
   publishes: number
+  /** The term of the first outcome, and whether a member announced it (rather than its coordinator). */
+  publishedTerm: number | undefined
+  announced: boolean
   /** Task indices whose published result differs from the expected one. */
   wrongResults: number
   missingResults: number
@@ -35,7 +38,7 @@ export class Ledger {
 
   add (plan: JobPlan): void {
     this.jobs.set(plan.jobId, {
-      plan, state: 'pending', submittedAtMs: plan.submitAtMs, ackedAtMs: undefined, finalAtMs: undefined, publishes: 0, wrongResults: 0, missingResults: 0,
+      plan, state: 'pending', submittedAtMs: plan.submitAtMs, ackedAtMs: undefined, finalAtMs: undefined, publishes: 0, publishedTerm: undefined, announced: false, wrongResults: 0, missingResults: 0,
       error: undefined, coordinators: [], replicaSet: [], coordinatorCrashesMs: [], recoveriesMs: [], submitterLost: false,
     })
   }
@@ -56,20 +59,33 @@ export class Ledger {
     if (crashes > e.recoveriesMs.length && e.coordinators.length > 1) e.recoveriesMs.push(atMs - (e.coordinatorCrashesMs[crashes - 1] as number))
   }
 
-  /** A coordinator published the job's final outcome (after its commit won). */
-  published (jobId: string, node: number, term: number, atMs: number, outcome: { ok: true, results: readonly unknown[] } | { ok: false, error: string }): void {
+  /**
+   * A coordinator published the job's final outcome (after its commit won), or, with `announce`,
+   * a member made a decided record known (its coordinator died or yielded before publishing it).
+   * The same term's record announced again is the same outcome, not a second one. True for the
+   * job's first outcome.
+   */
+  published (jobId: string, node: number, term: number, atMs: number, outcome: { ok: true, results: readonly unknown[] } | { ok: false, error: string }, announce = false): boolean {
     const e = this.jobs.get(jobId)
-    if (e === undefined) return this.violation(`unknown job ${jobId} published by n${node}`)
+    if (e === undefined) {
+      this.violation(`unknown job ${jobId} published by n${node}`)
+      return false
+    }
+    if (e.publishes > 0 && (announce || e.announced) && e.publishedTerm === term) return false
     e.publishes++
+    if (e.publishes === 1) {
+      e.publishedTerm = term
+      e.announced = announce
+    }
     if (e.publishes > 1) {
       this.violation(`job ${jobId} published ${e.publishes} times (latest by node ${node}, term ${term})`)
-      return
+      return false
     }
     e.finalAtMs = atMs
     if (!outcome.ok) {
       e.state = 'failed'
       e.error = outcome.error
-      return
+      return true
     }
     e.state = 'done'
     const results = outcome.results
@@ -81,5 +97,6 @@ export class Ledger {
     }
     if (e.wrongResults > 0) this.violation(`job ${jobId}: ${e.wrongResults} task results differ from the expected values`)
     if (e.missingResults > 0) this.violation(`job ${jobId}: ${e.missingResults} task results missing`)
+    return true
   }
 }

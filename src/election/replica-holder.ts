@@ -157,6 +157,12 @@ export class ReplicaHolder {
     if (outcome === 'lost') replica.claim = undefined
     if (outcome !== 'won') return
     replica.claim = undefined
+    if (replica.accepted !== undefined) {
+      // A majority promised this term, none holding another decided record: no lower term can
+      // commit now, and the record this node accepted is the job's outcome.
+      this.announceFinal(replica, replica.accepted)
+      return
+    }
     if (replica.spec === undefined || replica.chunks === undefined) {
       this.log('warn', 'won a claim without a replica of the task table; cannot take over', { jobId: m.jobId })
       return
@@ -227,16 +233,19 @@ export class ReplicaHolder {
     const claimTimeoutMs = this.config.claimTimeoutMs ?? 5000
     for (const replica of this.replicas.values()) {
       if (replica.final !== undefined) continue
-      if (replica.accepted !== undefined) {
-        // We accepted this result in a commit round and its coordinator died before publishing it.
-        if (shouldClaim({ ...replica.state, committedTerm: undefined }, this.view.selfId, p => this.sameBoot(replica, p))) this.announceFinal(replica, replica.accepted)
-        continue
-      }
-      if (replica.chunks === undefined) continue
       if (replica.claim !== undefined) {
         if (now - replica.claim.startedMs > claimTimeoutMs) replica.claim = undefined
         continue
       }
+      if (replica.accepted !== undefined) {
+        // We accepted this result in a commit round and its coordinator died before publishing it.
+        if (shouldClaim({ ...replica.state, committedTerm: undefined }, this.view.selfId, p => this.sameBoot(replica, p))) this.announceFinal(replica, replica.accepted)
+        // Or we are that coordinator and yielded at a refusal although a majority had accepted:
+        // a claim collects the members' accepted records (a claim reply carries them).
+        else if (this.orphaned(replica, now)) this.startClaim(replica, now, 'orphaned')
+        continue
+      }
+      if (replica.chunks === undefined) continue
       if (this.orphaned(replica, now)) {
         this.startClaim(replica, now, 'orphaned')
         continue

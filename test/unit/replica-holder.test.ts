@@ -130,6 +130,30 @@ describe('replica holder: the orphan backstop', () => {
     expect(claims(again.tick(60_000))).toEqual([])
   })
 
+  it('a coordinator that yielded at a refused commit a majority had accepted claims again and announces the accepted record', () => {
+    // DST seed 44: B (cut off) had promised a claim; C's commit reached A (yes) and B (no, higher
+    // term); B's refusal came first, so C yielded, with the record decided and nobody to publish it.
+    const coordinating = new Set([JOB])
+    const c = holder('C', new Set(['C', 'A', 'B']), coordinating)
+    c.track(JOB, SET, 'C', 1, 0)
+    expect(c.voteOwnCommit(JOB, 1, record(1))).toBe(true)
+    coordinating.delete(JOB)
+    expect(c.tick(5000)).toEqual([]) // the coordinator on record is alive (itself): no announcement
+    const out = c.tick(10_001)
+    expect(claims(out)).toEqual([{ to: 'A', term: 2 }, { to: 'B', term: 2 }])
+    const settled = c.onClaimReply('A', { t: 'job.claimReply', jobId: JOB, term: 2, ok: false, promisedTerm: 1, final: record(1) })
+    expect(of(settled, 'record')).toEqual([{ type: 'record', record: record(1) }])
+    expect(of(settled, 'send').map(e => e.to).sort()).toEqual(['A', 'B', 'S'])
+    expect(c.get(JOB)?.final?.term).toBe(1)
+    // Had the majority promised without holding a record, its own accepted record is the outcome.
+    const d = holder('C', new Set(['C', 'A', 'B']), new Set())
+    d.track(JOB, SET, 'C', 1, 0)
+    d.voteOwnCommit(JOB, 1, record(1))
+    d.tick(0)
+    d.tick(5001)
+    expect(of(d.onClaimReply('B', { t: 'job.claimReply', jobId: JOB, term: 2, ok: true, promisedTerm: 2 }), 'record')).toEqual([{ type: 'record', record: record(1) }])
+  })
+
   it('a commit accepted from a coordinator that then died is announced as final', () => {
     const a = backup('A', new Set(['A', 'C']))
     const voted = a.onCommit('C', { t: 'job.commit', jobId: JOB, term: 1, record: record(1) }, 10)
