@@ -156,17 +156,16 @@ export class ReplicaHolder {
     const outcome = claim.tally.add(from, m.ok, m.promisedTerm)
     if (outcome === 'lost') replica.claim = undefined
     if (outcome !== 'won') return
-    replica.claim = undefined
-    if (replica.accepted !== undefined) {
-      // A majority promised this term, none holding another decided record: no lower term can
-      // commit now, and the record this node accepted is the job's outcome.
-      this.announceFinal(replica, replica.accepted)
-      return
-    }
     if (replica.spec === undefined || replica.chunks === undefined) {
+      // Nothing to take over with. A node that accepted a commit (the orphan claim) keeps the
+      // round open until it times out: a later reply may carry the decided record. Its own
+      // accepted record is not known to be decided, so it is never announced from here.
+      if (replica.accepted !== undefined) return
+      replica.claim = undefined
       this.log('warn', 'won a claim without a replica of the task table; cannot take over', { jobId: m.jobId })
       return
     }
+    replica.claim = undefined
     const self = this.view.selfId
     observeCoordinator(replica.state, self, m.term)
     this.log('info', 'taking over job', { jobId: m.jobId, term: m.term, done: replica.done.size, tasks: replica.chunks.length })
@@ -240,8 +239,8 @@ export class ReplicaHolder {
       if (replica.accepted !== undefined) {
         // We accepted this result in a commit round and its coordinator died before publishing it.
         if (shouldClaim({ ...replica.state, committedTerm: undefined }, this.view.selfId, p => this.sameBoot(replica, p))) this.announceFinal(replica, replica.accepted)
-        // Or we are that coordinator and yielded at a refusal although a majority had accepted:
-        // a claim collects the members' accepted records (a claim reply carries them).
+        // Or we are that coordinator and yielded at a refusal although a majority may have
+        // accepted: a claim collects the members' accepted records (a claim reply carries them).
         else if (this.orphaned(replica, now)) this.startClaim(replica, now, 'orphaned')
         continue
       }

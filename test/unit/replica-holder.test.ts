@@ -145,13 +145,16 @@ describe('replica holder: the orphan backstop', () => {
     expect(of(settled, 'record')).toEqual([{ type: 'record', record: record(1) }])
     expect(of(settled, 'send').map(e => e.to).sort()).toEqual(['A', 'B', 'S'])
     expect(c.get(JOB)?.final?.term).toBe(1)
-    // Had the majority promised without holding a record, its own accepted record is the outcome.
+    // A majority that promised without a record first does not make its own accepted record the
+    // outcome (it is not known to be decided); the round stays open for A's reply, which settles it.
     const d = holder('C', new Set(['C', 'A', 'B']), new Set())
     d.track(JOB, SET, 'C', 1, 0)
     d.voteOwnCommit(JOB, 1, record(1))
     d.tick(0)
     d.tick(5001)
-    expect(of(d.onClaimReply('B', { t: 'job.claimReply', jobId: JOB, term: 2, ok: true, promisedTerm: 2 }), 'record')).toEqual([{ type: 'record', record: record(1) }])
+    expect(d.onClaimReply('B', { t: 'job.claimReply', jobId: JOB, term: 2, ok: true, promisedTerm: 2 })).toEqual([])
+    expect(d.get(JOB)?.final).toBeUndefined()
+    expect(of(d.onClaimReply('A', { t: 'job.claimReply', jobId: JOB, term: 2, ok: false, promisedTerm: 1, final: record(1) }), 'record')).toEqual([{ type: 'record', record: record(1) }])
   })
 
   it('a commit accepted from a coordinator that then died is announced as final', () => {
