@@ -504,6 +504,9 @@ export class Daemon {
         case 'refuted':
           this.opts.log.info({ incarnation: effect.incarnation }, 'refuted a suspicion of this node')
           break
+        case 'stalled':
+          this.opts.log.warn({ gapMs: effect.gapMs }, 'this node did not run for a while (paused or overloaded): peers\' silence in that time is not held against them')
+          break
       }
     }
   }
