@@ -31,6 +31,8 @@ export interface ChaosOptions {
   /** Run each node in its own network namespace and add partitions to the faults (root + iproute2). */
   partitions?: boolean
   log?: (line: string) => void
+  /** Ends the run early (Ctrl-C): jobs stop, faults stop, and the mesh and namespaces are removed. */
+  signal?: AbortSignal
 }
 
 interface JobOutcome {
@@ -88,6 +90,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
     const live = (): number[] => mesh.nodes.map((n, i) => (n.proc !== undefined && !down.has(i) ? i : -1)).filter(i => i >= 0)
     const random = seededRandom(opts.seed ^ 0x5eed)
     let stop = false
+    opts.signal?.addEventListener('abort', () => { stop = true })
     let jobNumber = 0
 
     const runJobs = async (): Promise<void> => {
@@ -118,7 +121,7 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
     const follow = async (jobId: string, submitter: number): Promise<JobRecord | undefined> => {
       const deadline = Date.now() + opts.jobDeadlineMs
       let last: JobRecord | undefined
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline && opts.signal?.aborted !== true) {
         const order = [submitter, ...live().filter(i => i !== submitter)].filter(i => live().includes(i))
         for (const i of order) {
           try {
@@ -221,12 +224,14 @@ export async function runChaos (opts: ChaosOptions): Promise<ChaosReport> {
 
     const streams = Array.from({ length: opts.concurrency }, async () => await runJobs())
     for (const plan of planFaults(opts.seed, opts.durationMs, undefined, undefined, opts.partitions === true)) {
-      while (elapsed() < plan.atMs) await sleep(50)
+      while (elapsed() < plan.atMs && !stop) await sleep(50)
+      if (stop) break
       await inject(plan)
     }
-    while (elapsed() < opts.durationMs) await sleep(100)
+    while (elapsed() < opts.durationMs && !stop) await sleep(100)
     stop = true
     await Promise.all(streams)
+    if (opts.signal?.aborted === true) throw new Error('chaos run interrupted')
 
     // Every node that knows a job must know the same final record.
     let duplicates = 0

@@ -346,7 +346,7 @@ export class World {
           if (e.status === 'dead') this.metrics.peerDead(nodeIndexOf(e.peerId), this.sim.nowMs)
           if (e.status === 'suspect' && this.nodes[nodeIndexOf(e.peerId)]?.up === true) this.metrics.falseSuspicions++
           break
-        case 'dropped': case 'refuted': break
+        case 'dropped': case 'refuted': case 'stalled': break
       }
     }
   }

@@ -179,7 +179,8 @@ export class ReplicaHolder {
 
   onConfirm (from: string, m: Msg<'job.confirm'>): HolderEffect[] {
     const replica = this.replicas.get(m.jobId)
-    if (replica !== undefined && !replica.state.replicaSet.includes(from)) return this.flush()
+    // Answered whoever asks: a confirm promises nothing, and the coordinator of a resubmitted
+    // job may sit outside the set (ignoring it left that job running forever, all tasks done).
     const answer = replica === undefined ? { ok: true, promisedTerm: m.term } : answerConfirm(replica.state, m.term)
     this.send(from, { t: 'job.confirmReply', jobId: m.jobId, term: m.term, ok: answer.ok, promisedTerm: answer.promisedTerm })
     return this.flush()

@@ -67,7 +67,7 @@ export function answerClaim (state: ReplicaState, term: number): { ok: boolean, 
 export function answerCommit (state: ReplicaState, term: number): { ok: boolean, promisedTerm: number } {
   if (term < state.promisedTerm) return { ok: false, promisedTerm: state.promisedTerm }
   // One result per job: after accepting a commit, only the same term's commit is accepted again.
-  if (state.committedTerm !== undefined && state.committedTerm !== term) return { ok: false, promisedTerm: Math.max(state.promisedTerm, state.committedTerm + 1) }
+  if (state.committedTerm !== undefined && state.committedTerm !== term) return { ok: false, promisedTerm: decidedElsewhere(state, term) }
   state.promisedTerm = term
   state.committedTerm = term
   return { ok: true, promisedTerm: term }
@@ -79,8 +79,18 @@ export function answerCommit (state: ReplicaState, term: number): { ok: boolean,
  * a reduce whose result could never be committed.
  */
 export function answerConfirm (state: ReplicaState, term: number): { ok: boolean, promisedTerm: number } {
-  const ok = term >= state.promisedTerm && (state.committedTerm === undefined || state.committedTerm === term)
-  return { ok, promisedTerm: Math.max(state.promisedTerm, state.committedTerm ?? 0) }
+  if (state.committedTerm !== undefined && state.committedTerm !== term) return { ok: false, promisedTerm: decidedElsewhere(state, term) }
+  return { ok: term >= state.promisedTerm, promisedTerm: state.promisedTerm }
+}
+
+/**
+ * The term a refusal reports when the job's result was committed under another term: above the
+ * asker's, so its tally counts the round as lost and it yields (then learns the committed
+ * result) — a committed *lower* term, as when a resubmitted job's first coordinator finished
+ * it, would otherwise leave the asker waiting for a majority forever.
+ */
+function decidedElsewhere (state: ReplicaState, term: number): number {
+  return Math.max(state.promisedTerm, (state.committedTerm ?? 0) + 1, term + 1)
 }
 
 /** Learn of a coordinator under `term` (a takeover announcement or update); stale news is ignored. */

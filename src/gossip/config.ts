@@ -5,6 +5,12 @@ export interface MembershipConfig {
   publishIntervalMs: number
   /** Changes worth publishing at once are still spaced by at least this much. */
   publishGapMinMs: number
+  /**
+   * A gap between two ticks longer than this means this node itself was not running (SIGSTOP,
+   * swapped out, a blocked event loop): its peers' silence during the gap is not counted
+   * against them. Default: publishIntervalMs.
+   */
+  stallAfterMs?: number
   /** Silence after which a peer is suspected. */
   suspectAfterMs: number
   /** Silence after which a peer is dead (a crashed node is dead within this + one tick). */

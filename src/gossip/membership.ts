@@ -28,12 +28,15 @@ export type MembershipEffect =
   | { type: 'peerStatus', peerId: string, status: PeerStatus, previous: PeerStatus | 'unknown' }
   | { type: 'dropped', from: string, reason: string }
   | { type: 'refuted', incarnation: number }
+  /** This node did not tick for `gapMs`: the peers' silence in that time was forgiven. */
+  | { type: 'stalled', gapMs: number }
 
 export class Membership {
   readonly config: MembershipConfig
   private selfVector: StateVector
   private readonly peerEntries = new Map<string, PeerEntry>()
   private lastPublishMs = -Infinity
+  private lastTickMs: number | undefined
   private changePending = true
   private left = false
   droppedMessages = 0
@@ -66,6 +69,7 @@ export class Membership {
   peer (peerId: string): PeerEntry | undefined { return this.peerEntries.get(peerId) }
 
   private onTick (now: number, effects: MembershipEffect[]): void {
+    this.forgiveOwnStall(now, effects)
     this.detectFailures(now, effects)
     if (this.left) return
     const due = now - this.lastPublishMs >= this.config.publishIntervalMs
@@ -74,6 +78,23 @@ export class Membership {
       this.publishSelf(now, effects)
       if (due) this.resendSuspicions(effects)
     }
+  }
+
+  /**
+   * After a pause of this node, every peer would look silent for as long as the pause lasted,
+   * and a node resuming from SIGSTOP would declare the whole mesh dead (and, say, resubmit its
+   * jobs to itself). Peers are not to blame for time this node did not run: credit it to them.
+   */
+  private forgiveOwnStall (now: number, effects: MembershipEffect[]): void {
+    const last = this.lastTickMs
+    this.lastTickMs = now
+    if (last === undefined) return
+    const gapMs = now - last
+    if (gapMs <= (this.config.stallAfterMs ?? this.config.publishIntervalMs)) return
+    for (const entry of this.peerEntries.values()) {
+      if (entry.status === 'alive' || entry.status === 'suspect') entry.lastHeardMs = Math.min(now, entry.lastHeardMs + gapMs)
+    }
+    effects.push({ type: 'stalled', gapMs })
   }
 
   private detectFailures (now: number, effects: MembershipEffect[]): void {

@@ -12,6 +12,7 @@ import { CodeCache } from './code-cache.js'
 import { JobCoordinator } from './job-coordinator.js'
 import { JobRegistry } from './job-registry.js'
 import { ReplicaStore } from './job-replicas.js'
+import { corkingProtector } from './socket-corking.js'
 import { JobSubmissions } from './job-submissions.js'
 import { registerJobRoutes } from './jobs-api.js'
 import { Channels } from './rpc/channels.js'
@@ -198,7 +199,8 @@ export class Daemon {
   static async start (opts: DaemonOptions): Promise<Daemon> {
     ensureDataDir(opts.dataDir)
     const privateKey = await loadOrCreatePeerKey(opts.dataDir)
-    const connectionProtector = opts.meshKey !== undefined ? meshKeyProtector(opts.meshKey) : undefined
+    const meshKey = opts.meshKey !== undefined ? meshKeyProtector(opts.meshKey) : undefined
+    const connectionProtector = corkingProtector(meshKey)
     const node = await createMeshLibp2p({ privateKey, host: opts.host, port: opts.port, mdns: opts.mdns, mdnsServiceTag: opts.mdnsServiceTag, connectionProtector })
     const probe = new HostProbe(opts.dataDir, now())
     const api = new ApiServer({ port: opts.apiPort, bodyBytesMax: 1024 * 1024, log: opts.log, token: opts.apiToken })
@@ -505,6 +507,9 @@ export class Daemon {
           break
         case 'refuted':
           this.opts.log.info({ incarnation: effect.incarnation }, 'refuted a suspicion of this node')
+          break
+        case 'stalled':
+          this.opts.log.warn({ gapMs: effect.gapMs }, 'this node did not run for a while (paused or overloaded): peers\' silence in that time is not held against them')
           break
       }
     }

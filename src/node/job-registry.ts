@@ -19,12 +19,19 @@ export class JobRegistry {
 
   list (): JobRecord[] { return [...this.records.values()] }
 
-  /** Keep the record unless ours is final and theirs is not, or theirs is from an older term. */
+  /**
+   * Take the record unless ours says more: a final record beats any unfinished one, whatever
+   * its term (the result was committed by a majority, and only one term can be: a resubmitted
+   * job may be finished by its first coordinator while this node expects a later term);
+   * otherwise the later term wins, and a final record is never replaced by an unfinished one.
+   */
   upsert (record: JobRecord, nowMs: number): boolean {
     const old = this.records.get(record.jobId)
     if (old !== undefined) {
-      if (record.term < old.term) return false
-      if (FINAL_STATES.has(old.state) && !FINAL_STATES.has(record.state) && record.term === old.term) return false
+      const oldFinal = FINAL_STATES.has(old.state)
+      const newFinal = FINAL_STATES.has(record.state)
+      if (oldFinal && !newFinal) return false
+      if (oldFinal === newFinal && record.term < old.term) return false
     }
     this.records.delete(record.jobId)
     this.records.set(record.jobId, record)

@@ -107,4 +107,24 @@ describe('replica store: claims racing a takeover', () => {
     expect([...w.coordinating.keys()]).toEqual(['A'])
     expect(w.coordinating.get('A')).toBeGreaterThan(4)
   })
+
+  it('a coordinator outside the replica set (the job was resubmitted to the next live node) gets its confirm answered', async () => {
+    // The submitter's replica set is [C, A, B]; C went silent before accepting, so the job went
+    // to N under term 2 with the same set. The members' copies come from N's replica.
+    const w = world()
+    const spec = { jobId: JOB, codeHash: 'h' } as unknown as JobSpec
+    for (const member of SET) await w.store(member).onReplica('N' as Id, { t: 'job.replica', spec, code: 'x', chunks: [1, 2], replicaSet: [...SET], term: 2 })
+    w.queue.splice(0)
+    w.store('A').onConfirm('N' as Id, { t: 'job.confirm', jobId: JOB, term: 2 })
+    w.store('B').onConfirm('N' as Id, { t: 'job.confirm', jobId: JOB, term: 2 })
+    const replies = w.queue.filter(x => x.to === ('N' as Id) && x.m.t === 'job.confirmReply').map(x => x.m)
+    expect(replies).toEqual([
+      { t: 'job.confirmReply', jobId: JOB, term: 2, ok: true, promisedTerm: 2 },
+      { t: 'job.confirmReply', jobId: JOB, term: 2, ok: true, promisedTerm: 2 },
+    ])
+    // A stale term-1 coordinator asking the same members is told the job moved on.
+    w.queue.splice(0)
+    w.store('A').onConfirm('C', { t: 'job.confirm', jobId: JOB, term: 1 })
+    expect(w.queue.map(x => x.m)).toEqual([{ t: 'job.confirmReply', jobId: JOB, term: 1, ok: false, promisedTerm: 2 }])
+  })
 })

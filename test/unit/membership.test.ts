@@ -62,12 +62,15 @@ describe('failure detection', () => {
   it('alive → suspect → dead on silence, at the configured times', () => {
     const m = new Membership({ peerId: 'A', incarnation: 1, metrics: metrics() }, { suspectAfterMs: 2000, deadAfterMs: 4000 })
     m.step({ type: 'message', from: 'B', data: enc({ t: 'vector', v: vector('B') }) }, 0)
+    const ticks = (from: number, to: number): void => { for (let t = from; t <= to; t += 100) m.step({ type: 'tick' }, t) }
+    ticks(100, 1900)
     m.step({ type: 'tick' }, 1999)
     expect(statusOf(m, 'B')).toBe('alive')
     const atSuspect = m.step({ type: 'tick' }, 2000)
     expect(statusOf(m, 'B')).toBe('suspect')
     expect(atSuspect).toContainEqual({ type: 'peerStatus', peerId: 'B', status: 'suspect', previous: 'alive' })
     expect(published(atSuspect)).toContainEqual({ t: 'suspect', peerId: 'B', incarnation: 1 })
+    ticks(2100, 3900)
     m.step({ type: 'tick' }, 3999)
     expect(statusOf(m, 'B')).toBe('suspect')
     expect(m.step({ type: 'tick' }, 4000)).toContainEqual({ type: 'peerStatus', peerId: 'B', status: 'dead', previous: 'suspect' })
@@ -89,6 +92,32 @@ describe('failure detection', () => {
     expect(statusOf(m, 'B')).toBe('dead')
     m.step({ type: 'message', from: 'B', data: enc({ t: 'vector', v: vector('B', { incarnation: 9 }) }) }, 11_000)
     expect(statusOf(m, 'B')).toBe('alive')
+  })
+
+  it('a pause of this node is not held against its peers; a peer that stays silent after it still dies', () => {
+    const m = new Membership({ peerId: 'A', incarnation: 1, metrics: metrics() }, { suspectAfterMs: 2000, deadAfterMs: 4000 })
+    m.step({ type: 'message', from: 'B', data: enc({ t: 'vector', v: vector('B') }) }, 0)
+    m.step({ type: 'tick' }, 100)
+    // A is SIGSTOPped for 5 s: its next tick comes at 5100. Without the credit B would be dead.
+    const resumed = m.step({ type: 'tick' }, 5100)
+    expect(resumed).toContainEqual({ type: 'stalled', gapMs: 5000 })
+    expect(statusOf(m, 'B')).toBe('alive')
+    // Had B really died meanwhile, its silence counts from the resume: suspect 2 s later, dead 4 s later.
+    for (let t = 5200; t <= 6900; t += 100) m.step({ type: 'tick' }, t)
+    expect(statusOf(m, 'B')).toBe('alive')
+    m.step({ type: 'tick' }, 7000)
+    expect(statusOf(m, 'B')).toBe('suspect')
+    for (let t = 7100; t <= 9000; t += 100) m.step({ type: 'tick' }, t)
+    expect(statusOf(m, 'B')).toBe('dead')
+  })
+
+  it('regular ticks never count as a stall', () => {
+    const m = node()
+    m.step({ type: 'message', from: 'B', data: enc({ t: 'vector', v: vector('B') }) }, 0)
+    const effects = []
+    for (let t = 100; t <= 10_000; t += 100) effects.push(...m.step({ type: 'tick' }, t))
+    expect(effects.some(e => e.type === 'stalled')).toBe(false)
+    expect(statusOf(m, 'B')).toBe('dead')
   })
 
   it('forgets dead peers after forgetAfterMs', () => {

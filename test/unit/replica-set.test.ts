@@ -128,6 +128,18 @@ describe('the check before a reduce', () => {
     expect(answerConfirm(s, 2).ok).toBe(true)
     expect(answerConfirm(s, 3).ok).toBe(false)
   })
+  it('a coordinator of a later term loses its confirm and commit once an earlier term committed (a resubmitted job finished by its first coordinator)', () => {
+    const s = newReplicaState('j', SET, 'C', 1)
+    answerCommit(s, 1)
+    observeCoordinator(s, 'N', 2) // N's replica of the resubmission arrives after the commit
+    const confirm = answerConfirm(s, 2)
+    expect(confirm.ok).toBe(false)
+    expect(new VoteTally(SET, 2, 'N').add('B1', confirm.ok, confirm.promisedTerm)).toBe('lost')
+    const commit = answerCommit(s, 2)
+    expect(commit.ok).toBe(false)
+    expect(new VoteTally(SET, 2, 'N').add('B1', commit.ok, commit.promisedTerm)).toBe('lost')
+    expect(s.committedTerm).toBe(1)
+  })
   it('a majority of confirmations lets the coordinator reduce; one newer term stops it', () => {
     const won = new VoteTally(SET, 1, 'C')
     expect(won.add('B1', true, 1)).toBe('won')
