@@ -378,16 +378,12 @@ export class CoordinatedJobs {
         case 'assign': {
           job.attempts.set(effect.attemptId, { peerId: effect.peerId, sentMs: now })
           const tools = job.spec.requires?.tools
-          this.out.push({
-            type: 'assign',
-            to: effect.peerId,
-            backup: effect.backup,
-            message: {
-              t: 'task.assign', jobId: effect.jobId, taskIndex: effect.taskIndex, attemptId: effect.attemptId, term: job.term,
-              codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
-              ...(tools !== undefined && tools.length > 0 ? { tools } : {}),
-            },
-          })
+          const message: Msg<'task.assign'> = {
+            t: 'task.assign', jobId: effect.jobId, taskIndex: effect.taskIndex, attemptId: effect.attemptId, term: job.term,
+            codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
+          }
+          if (tools !== undefined && tools.length > 0) message.tools = tools
+          this.out.push({ type: 'assign', to: effect.peerId, backup: effect.backup, message })
           job.dirty = true
           break
         }
@@ -545,11 +541,15 @@ export class CoordinatedJobs {
   private send (to: string, message: RpcMessage): void { this.out.push({ type: 'send', to, message }) }
 
   private flush (): CoordinatorEffect[] {
+    if (this.out.length === 0) return NONE as CoordinatorEffect[]
     const out = this.out
     this.out = []
     return out
   }
 }
+
+/** Returned when an event has no effect (most task results at a busy coordinator): nothing to allocate. */
+const NONE: readonly CoordinatorEffect[] = Object.freeze([])
 
 function mergeCounts (a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out = { ...a }
