@@ -517,6 +517,10 @@ export class Daemon {
       for (const t of this.timers) clearInterval(t)
       this.guard.stop()
       this.drainer.stop()
+      // Jobs stay with their backups, and running tasks go back to their coordinators as handed
+      // back (placed elsewhere, not counted as failures) before the executors are closed.
+      this.coordinator.stop()
+      this.worker.giveBack()
       this.apply(this.membership.step({ type: 'leave' }, now()))
       // Give the leave message a moment to reach the wire before the connections close.
       await new Promise(resolve => setTimeout(resolve, 300))

@@ -82,6 +82,7 @@ export class JobCoordinator {
   private readonly scheduler: Scheduler
   private progressFlushScheduled = false
   private lastProgressFlushMs = -Infinity
+  private stopped = false
   /** Attempts per task with their peers and times, for the dashboard's timeline (bounded). */
   private readonly timelines = new TaskTimelines()
 
@@ -100,7 +101,15 @@ export class JobCoordinator {
   }
   coordinates (jobId: string): boolean { return this.jobs.has(jobId) }
 
+  /**
+   * The node is stopping: its jobs are left to their backups (or, before they are replicated, to
+   * the submitter's resend). The aborts of its own shutdown — a split or reduce cut off by the
+   * executor pool closing — are not the job's failure and must never be committed as one.
+   */
+  stop (): void { this.stopped = true }
+
   async onSubmit (spec: JobSpec, code: string, input: JobInput, term: number): Promise<void> {
+    if (this.stopped) return
     const existing = this.jobs.get(spec.jobId)
     if (existing !== undefined && existing.term >= term) return
     if (this.opts.replicas.get(spec.jobId)?.final !== undefined) return
@@ -127,6 +136,7 @@ export class JobCoordinator {
 
   /** This node won the job's replica set after its coordinator died: carry on from the replica. */
   adopt (data: TakeoverData): void {
+    if (this.stopped) return // the other members claim it again once this node has left
     const previous = this.jobs.get(data.spec.jobId)
     if (previous !== undefined) this.drop(previous)
     const job = this.newJob(data.spec, data.term, data.replicaSet, 'running')
@@ -428,7 +438,7 @@ export class JobCoordinator {
 
   /** Build the final record and have the replica set accept it before anyone is told. */
   private finish (job: CoordinatedJob, outcome: Pick<JobRecord, 'state'> & Partial<Pick<JobRecord, 'result' | 'error'>>): void {
-    if (FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
+    if (this.stopped || FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
     const summary = this.scheduler.job(job.spec.jobId)
     const finishedAtMs = this.opts.wallMs()
     this.timelines.close(job.spec.jobId, finishedAtMs)
