@@ -504,9 +504,12 @@ export class Daemon {
         case 'refuted':
           this.opts.log.info({ incarnation: effect.incarnation }, 'refuted a suspicion of this node')
           break
-        case 'stalled':
-          this.opts.log.warn({ gapMs: effect.gapMs }, 'this node did not run for a while (paused or overloaded): peers\' silence in that time is not held against them')
+        case 'stalled': {
+          // Short stalls are common on a busy machine; one long enough to suspect peers is news.
+          const level = effect.gapMs >= this.membership.config.suspectAfterMs ? 'warn' : 'debug'
+          this.opts.log[level]({ gapMs: Math.round(effect.gapMs) }, 'this node did not run for a while (paused or overloaded): peers\' silence in that time is not held against them')
           break
+        }
       }
     }
   }

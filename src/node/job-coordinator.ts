@@ -129,6 +129,7 @@ export class JobCoordinator {
     if (split.value.length > tasksMax) return this.finish(job, { state: 'failed', error: `split returned ${split.value.length} chunks; this mesh allows at most ${tasksMax} tasks per job (--max-tasks-per-job)` })
     job.chunks = split.value
     this.opts.replicas.track(spec.jobId, job.replicaSet, this.opts.selfId, term)
+    this.opts.replicas.keepTable(spec.jobId, spec, job.chunks)
     job.replicaUnacked = new Set(job.replicaSet.filter(p => p !== this.opts.selfId))
     this.sendReplica(job, code)
     this.start(job, new Map())
@@ -384,6 +385,7 @@ export class JobCoordinator {
     if (job.progressOut.length === 0) return
     const done = job.progressOut
     job.progressOut = []
+    this.opts.replicas.noteDone(job.spec.jobId, done)
     for (const backup of job.replicaSet) {
       if (backup !== this.opts.selfId) this.opts.send(backup, { t: 'job.progress', jobId: job.spec.jobId, term: job.term, done })
     }

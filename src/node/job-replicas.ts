@@ -76,6 +76,26 @@ export class ReplicaStore {
     return this.create(jobId, replicaSet, coordinator, term).state
   }
 
+  /**
+   * The coordinator's own copy of the task table, and below of the results it replicates: should
+   * it yield, it is a member like the others — often the first live one, whom the rest wait
+   * for — and must be able to claim the job back. (Without it, a yielded coordinator whose
+   * successor died blocked every claim: the job waited for it for ever.)
+   */
+  keepTable (jobId: string, spec: JobSpec, chunks: unknown[]): void {
+    const replica = this.replicas.get(jobId)
+    if (replica === undefined || replica.final !== undefined) return
+    replica.spec = spec
+    replica.chunks ??= chunks
+  }
+
+  /** Results the coordinator sent its backups, kept in its own copy too (see keepTable). */
+  noteDone (jobId: string, done: ReadonlyArray<readonly [number, string, unknown]>): void {
+    const replica = this.replicas.get(jobId)
+    if (replica === undefined || replica.final !== undefined) return
+    for (const [index, peerId, result] of done) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
+  }
+
   private create (jobId: string, replicaSet: readonly string[], coordinator: string, term: number): Replica {
     this.evict()
     const boots = new Map(replicaSet.map(p => [p, this.opts.liveBoot(p)]))
