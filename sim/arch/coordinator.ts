@@ -115,7 +115,8 @@ export class CoordinatorBinding {
           }
           break
         }
-        case 'flushLater': this.later(w.cfg.protocol.replicationBatchMs, () => this.apply(this.core.flushProgress())); break
+        // The end of an event-loop turn is modelled as replicationBatchMs.
+        case 'flushLater': this.later(Math.max(e.afterMs, w.cfg.protocol.replicationBatchMs), () => this.apply(this.core.flushProgress(this.now))); break
         case 'coordinating': {
           const members = e.replicaSet.map(p => w.indexOf(p))
           w.ledger.coordinated(e.jobId, this.self, e.term, members, this.now)

@@ -89,6 +89,26 @@ export class ReplicaHolder {
   }
 
   /**
+   * The coordinator's own copy of the task table, and below of the results it replicates: should
+   * it yield, it is a member like the others — often the first live one, whom the rest wait
+   * for — and must be able to claim the job back. (Without it, a yielded coordinator whose
+   * successor died blocked every claim: the job waited for it for ever.)
+   */
+  keepTable (jobId: string, spec: JobSpec, chunks: readonly unknown[]): void {
+    const replica = this.replicas.get(jobId)
+    if (replica === undefined || replica.final !== undefined) return
+    replica.spec = spec
+    replica.chunks ??= chunks
+  }
+
+  /** Results the coordinator sent its backups, kept in its own copy too (see keepTable). */
+  noteDone (jobId: string, done: ReadonlyArray<readonly [number, string, unknown]>): void {
+    const replica = this.replicas.get(jobId)
+    if (replica === undefined || replica.final !== undefined) return
+    for (const [index, peerId, result] of done) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
+  }
+
+  /**
    * A replica arrives; true if the binding should store its code and then call `replicaStored`.
    * The replica is created first: progress that arrives while the code is stored must find it.
    */
@@ -156,11 +176,12 @@ export class ReplicaHolder {
     const outcome = claim.tally.add(from, m.ok, m.promisedTerm)
     if (outcome === 'lost') replica.claim = undefined
     if (outcome !== 'won') return
+    // A node that accepted a commit (the orphan claim) does not run the job again — its own vote
+    // would refuse another term's commit — but keeps the round open until it times out: a later
+    // reply may carry the decided record. Its own accepted record is not known to be decided,
+    // so it is never announced from here.
+    if (replica.accepted !== undefined) return
     if (replica.spec === undefined || replica.chunks === undefined) {
-      // Nothing to take over with. A node that accepted a commit (the orphan claim) keeps the
-      // round open until it times out: a later reply may carry the decided record. Its own
-      // accepted record is not known to be decided, so it is never announced from here.
-      if (replica.accepted !== undefined) return
       replica.claim = undefined
       this.log('warn', 'won a claim without a replica of the task table; cannot take over', { jobId: m.jobId })
       return

@@ -44,8 +44,11 @@ export type CoordinatorEffect =
   | { type: 'reduce', jobId: string, instance: number, term: number, spec: JobSpec, results: unknown[] }
   /** Send the replica (it carries the job's code, which the binding holds): see replicaMessage. */
   | { type: 'sendReplica', jobId: string, instance: number }
-  /** Results wait for the backups: call flushProgress soon (once per event-loop turn or batch). */
-  | { type: 'flushLater' }
+  /**
+   * Results wait for the backups: call flushProgress after `afterMs` — 0: at the end of this
+   * event-loop turn (results are rare); else when replicateIntervalMs since the last batch is up.
+   */
+  | { type: 'flushLater', afterMs: number }
   /** The job is coordinated here from now on, under `term`. */
   | { type: 'coordinating', jobId: string, term: number, replicaSet: readonly string[] }
   /** Scheduling begins (timeline). */
@@ -103,6 +106,13 @@ export interface CoordinatorConfig {
   /** A split into more chunks than this fails the job (default 1 000 000). */
   tasksPerJobMax?: number
   progressIntervalMs?: number
+  /**
+   * Completed results go to the backups at most this often (default 25 ms), many per message:
+   * sent once per event-loop turn they were the coordinator's most frequent socket write (about
+   * one job.progress per backup for every 2 tasks of the empty-task benchmark). A coordinator
+   * that dies loses at most this much completed work, which its successor runs again.
+   */
+  replicateIntervalMs?: number
   commitRetryMs?: number
 }
 
@@ -111,7 +121,9 @@ export class CoordinatedJobs {
   readonly scheduler: Scheduler
   private out: CoordinatorEffect[] = []
   private flushPending = false
+  private lastFlushMs = -Infinity
   private instances = 0
+  private stopped = false
 
   /** `replicas`: this node's ReplicaHolder, where the coordinator registers and votes on its own commit. */
   constructor (private readonly view: CoordinatorView, private readonly config: CoordinatorConfig, private readonly replicas: ReplicaHolder) {
@@ -135,8 +147,16 @@ export class CoordinatedJobs {
     return [...this.jobs.values()].map(j => ({ jobId: j.spec.jobId, state: j.record.state, committing: j.commit !== undefined, replicaSet: j.replicaSet }))
   }
 
+  /**
+   * The node is stopping: its jobs are left to their backups (or, before they are replicated, to
+   * the submitter's resend). The aborts of its own shutdown — a split or reduce cut off by the
+   * executor pool closing — are not the job's failure and must never be committed as one.
+   */
+  stop (): void { this.stopped = true }
+
   /** job.submit under `term` with the job's replica set: split it (the `split` effect) unless a term this high is known. */
   submit (spec: JobSpec, term: number, replicaSet: readonly string[], now: number): CoordinatorEffect[] {
+    if (this.stopped) return this.flush()
     const existing = this.jobs.get(spec.jobId)
     if (existing !== undefined && existing.term >= term) return this.flush()
     if (this.replicas.get(spec.jobId)?.final !== undefined) return this.flush()
@@ -168,6 +188,7 @@ export class CoordinatedJobs {
     job.chunks = value
     const self = this.view.selfId
     this.replicas.track(jobId, job.replicaSet, self, job.term, now)
+    this.replicas.keepTable(jobId, job.spec, job.chunks)
     job.replicaUnacked = new Set(job.replicaSet.filter(p => p !== self))
     job.record = { ...job.record, replicated: job.replicaUnacked.size === 0 }
     job.replicaSentMs = now
@@ -190,6 +211,7 @@ export class CoordinatedJobs {
 
   /** This node won the job's replica set after its coordinator died: carry on from the replica. */
   adopt (data: TakeoverData, now: number, wall: number): CoordinatorEffect[] {
+    if (this.stopped) return this.flush() // the other members claim it again once this node has left
     const previous = this.jobs.get(data.spec.jobId)
     if (previous !== undefined) this.drop(previous, now)
     const job = this.newJob(data.spec, data.term, data.replicaSet, 'running', now)
@@ -321,8 +343,9 @@ export class CoordinatedJobs {
   }
 
   /** Completed results leave for the backups, many per message (after `flushLater`). */
-  flushProgress (): CoordinatorEffect[] {
+  flushProgress (now: number): CoordinatorEffect[] {
     this.flushPending = false
+    this.lastFlushMs = now
     for (const job of this.jobs.values()) this.flushJob(job)
     return this.flush()
   }
@@ -398,7 +421,7 @@ export class CoordinatedJobs {
             if (job.replicaUnacked.size > 0) job.doneLog.push([effect.taskIndex, effect.peerId, effect.result])
             if (!this.flushPending) {
               this.flushPending = true
-              this.out.push({ type: 'flushLater' })
+              this.out.push({ type: 'flushLater', afterMs: Math.max(0, this.lastFlushMs + (this.config.replicateIntervalMs ?? 25) - now) })
             }
           }
           break
@@ -420,6 +443,7 @@ export class CoordinatedJobs {
     if (job.progressOut.length === 0) return
     const done = job.progressOut
     job.progressOut = []
+    this.replicas.noteDone(job.spec.jobId, done)
     for (const backup of job.replicaSet) {
       if (backup !== this.view.selfId) this.send(backup, { t: 'job.progress', jobId: job.spec.jobId, term: job.term, done })
     }
@@ -464,7 +488,7 @@ export class CoordinatedJobs {
 
   /** Build the final record and have the replica set accept it before anyone is told. */
   private finish (job: CoordinatedJob, outcome: Pick<JobRecord, 'state'> & Partial<Pick<JobRecord, 'result' | 'error'>>, now: number, wall: number): void {
-    if (FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
+    if (this.stopped || FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
     const summary = this.scheduler.job(job.spec.jobId)
     this.out.push({ type: 'closed', jobId: job.spec.jobId })
     const record: JobRecord = {

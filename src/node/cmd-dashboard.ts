@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { resolveApiUrl, type ClientOptions } from './client.js'
+import { resolveApiToken, resolveApiUrl, type ClientOptions } from './client.js'
 import { dashboardUrl } from './dashboard/token.js'
 
 // `meshwork dashboard`: the address of the local node's web dashboard, with its API token
@@ -15,7 +15,9 @@ Examples:
   meshwork dashboard --data-dir /tmp/node2
   ssh -L 7070:127.0.0.1:7070 host         # the API listens on 127.0.0.1 only: tunnel to see a remote node`)
     .action((opts: ClientOptions & { json?: boolean }) => {
-      const url = dashboardUrl(resolveApiUrl(opts), process.env.MESHWORK_TOKEN)
+      const api = resolveApiUrl(opts)
+      // The same token the other client commands use: --token, $MESHWORK_TOKEN, or the node's data dir.
+      const url = dashboardUrl(api, resolveApiToken(opts, api))
       process.stdout.write(opts.json === true ? JSON.stringify({ url }) + '\n' : `${url}\n`)
     })
 }

@@ -508,9 +508,12 @@ export class Daemon {
         case 'refuted':
           this.opts.log.info({ incarnation: effect.incarnation }, 'refuted a suspicion of this node')
           break
-        case 'stalled':
-          this.opts.log.warn({ gapMs: effect.gapMs }, 'this node did not run for a while (paused or overloaded): peers\' silence in that time is not held against them')
+        case 'stalled': {
+          // Short stalls are common on a busy machine; one long enough to suspect peers is news.
+          const level = effect.gapMs >= this.membership.config.suspectAfterMs ? 'warn' : 'debug'
+          this.opts.log[level]({ gapMs: Math.round(effect.gapMs) }, 'this node did not run for a while (paused or overloaded): peers\' silence in that time is not held against them')
           break
+        }
       }
     }
   }
@@ -521,6 +524,10 @@ export class Daemon {
       for (const t of this.timers) clearInterval(t)
       this.guard.stop()
       this.drainer.stop()
+      // Jobs stay with their backups, and running tasks go back to their coordinators as handed
+      // back (placed elsewhere, not counted as failures) before the executors are closed.
+      this.coordinator.stop()
+      this.worker.giveBack()
       this.apply(this.membership.step({ type: 'leave' }, now()))
       // Give the leave message a moment to reach the wire before the connections close.
       await new Promise(resolve => setTimeout(resolve, 300))

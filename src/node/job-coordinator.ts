@@ -39,6 +39,8 @@ export interface JobCoordinatorOptions {
   /** A split into more chunks than this fails the job (default 1 000 000). */
   tasksPerJobMax?: number
   progressIntervalMs?: number
+  /** Completed results go to the backups at most this often (default 25 ms): see CoordinatorConfig. */
+  replicateIntervalMs?: number
   commitRetryMs?: number
 }
 
@@ -56,6 +58,7 @@ export class JobCoordinator {
         random: opts.random,
         ...(opts.tasksPerJobMax !== undefined ? { tasksPerJobMax: opts.tasksPerJobMax } : {}),
         ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}),
+        ...(opts.replicateIntervalMs !== undefined ? { replicateIntervalMs: opts.replicateIntervalMs } : {}),
         ...(opts.commitRetryMs !== undefined ? { commitRetryMs: opts.commitRetryMs } : {}),
       },
       opts.replicas.holder,
@@ -68,6 +71,9 @@ export class JobCoordinator {
   activeJobsOf (submitter: string): number { return this.core.activeJobsOf(submitter) }
   coordinates (jobId: string): boolean { return this.core.coordinates(jobId) }
   coordinated (): ReturnType<CoordinatedJobs['coordinated']> { return this.core.coordinated() }
+
+  /** The node is stopping: no new jobs, and no failure committed for its own shutdown (see CoordinatedJobs.stop). */
+  stop (): void { this.core.stop() }
 
   async onSubmit (spec: JobSpec, code: string, input: JobInput, term: number): Promise<void> {
     const replicaSet = spec.replicaSet ?? [this.opts.selfId, ...this.opts.backupsFor(spec.jobId)]
@@ -173,7 +179,7 @@ export class JobCoordinator {
         case 'closed': this.timelines.close(e.jobId, this.opts.wallMs()); break
         case 'sendReplica': this.sendReplica(e.jobId, e.instance, code); break
         case 'reduce': void this.reduce(e.jobId, e.instance, e.term, e.spec, e.results); break
-        case 'flushLater': this.scheduleProgressFlush(); break
+        case 'flushLater': this.scheduleProgressFlush(e.afterMs); break
         case 'record': this.opts.onRecord(e.record); break
         case 'yielded': this.opts.onYielded(e.jobId, e.term); break
         case 'log': this.opts.log[e.level](e.fields, e.msg); break
@@ -200,14 +206,19 @@ export class JobCoordinator {
     this.apply(this.core.reduced(jobId, instance, outcome, this.opts.nowMs(), this.opts.wallMs()))
   }
 
-  /** Completed results leave for the backups once per event-loop turn, many per message. */
-  private scheduleProgressFlush (): void {
+  /**
+   * Completed results leave for the backups at the end of this event-loop turn, or when the
+   * core's replicate interval is up: a slow job's results at once, a fast job's in batches.
+   */
+  private scheduleProgressFlush (afterMs: number): void {
     if (this.progressFlushScheduled) return
     this.progressFlushScheduled = true
-    setImmediate(() => {
+    const flush = (): void => {
       this.progressFlushScheduled = false
-      this.apply(this.core.flushProgress())
-    })
+      this.apply(this.core.flushProgress(this.opts.nowMs()))
+    }
+    if (afterMs <= 0) setImmediate(flush)
+    else setTimeout(flush, afterMs).unref()
   }
 }
 

@@ -23,3 +23,25 @@ describe('meshwork --help', () => {
     }
   })
 })
+
+describe('meshwork dashboard', () => {
+  it("prints the link with the token from the node's data dir, as every client command finds it", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'meshwork-dash-'))
+    try {
+      writeFileSync(join(dir, 'api.json'), JSON.stringify({ url: 'http://127.0.0.1:7999', pid: 1, peerId: 'p' }))
+      writeFileSync(join(dir, 'api.token'), 'a'.repeat(43) + '\n', { mode: 0o600 })
+      const env = { ...process.env }
+      delete env.MESHWORK_TOKEN
+      const r = await runCli(['dashboard', '--data-dir', dir, '--json'], 60_000, env)
+      expect(r.code, r.stderr).toBe(0)
+      const { url } = JSON.parse(r.stdout) as { url: string }
+      expect(url.startsWith('http://127.0.0.1:7999/')).toBe(true)
+      expect(new URL(url).searchParams.get('token')).toBe('a'.repeat(43))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -70,6 +70,27 @@ describe('coordinated jobs: replication', () => {
     expect(core.replicaMessage(JOB, instance, 3010)).toBeUndefined()
   })
 
+  it('results go to the backups at once when rare, at most every replicate interval when many; the coordinator keeps them too', () => {
+    const { core, holder, effects } = setup({ tasks: 4 })
+    const [a, b, c] = of(effects, 'assign')
+    const result = (x: typeof a, now: number): CoordinatorEffect[] => core.taskResult(x!.to, { jobId: JOB, taskIndex: x!.message.taskIndex, attemptId: x!.message.attemptId, outcome: 'ok', value: 'v' }, now, now)
+    expect(of(result(a, 20), 'flushLater')).toEqual([{ type: 'flushLater', afterMs: 0 }])
+    const flushed = core.flushProgress(20)
+    expect(sent(flushed, 'job.progress').map(e => e.to)).toEqual(['A', 'B'])
+    expect(holder.get(JOB)?.done.size).toBe(1) // the coordinator's own copy, to claim the job back after yielding
+    expect(holder.get(JOB)?.chunks).toEqual([0, 1, 2, 3])
+    expect(of(result(b, 30), 'flushLater')).toEqual([{ type: 'flushLater', afterMs: 15 }])
+    expect(of(result(c, 31), 'flushLater')).toEqual([]) // already scheduled
+    expect(sent(core.flushProgress(45), 'job.progress')[0]!.message).toMatchObject({ done: [[b!.message.taskIndex, b!.to, 'v'], [c!.message.taskIndex, c!.to, 'v']] })
+  })
+
+  it('a stopping node takes no job and commits no failure of its own shutdown', () => {
+    const { core, instance } = setup()
+    core.stop()
+    expect(core.submit({ ...spec(), jobId: 'j2' }, 1, SET, 20)).toEqual([])
+    expect(of(core.splitFailed(JOB, instance, 'split failed: pool closed', 30, 30), 'committing')).toEqual([])
+  })
+
   it('a replica set of one is replicated at once', () => {
     const { effects } = setup({ replicaSet: ['C'] })
     expect(of(effects, 'sendReplica')).toHaveLength(0)

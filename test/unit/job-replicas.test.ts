@@ -127,4 +127,25 @@ describe('replica store: claims racing a takeover', () => {
     w.store('A').onConfirm('C', { t: 'job.confirm', jobId: JOB, term: 1 })
     expect(w.queue.map(x => x.m)).toEqual([{ t: 'job.confirmReply', jobId: JOB, term: 1, ok: false, promisedTerm: 2 }])
   })
+
+  it("a coordinator that yielded keeps the task table and claims the job back when its successor dies (the others wait for it, ranked first)", async () => {
+    const w = await started()
+    const spec = { jobId: JOB, codeHash: 'h' } as unknown as JobSpec
+    w.store('C').keepTable(JOB, spec, [1, 2, 3])
+    w.store('C').noteDone(JOB, [[0, 'A', 'r0']])
+    // C stalls; A claims term 2 and takes over; C yields.
+    w.alive.delete('C')
+    w.store('A').tick()
+    w.alive.add('C')
+    await w.deliver()
+    w.coordinating.delete('C')
+    expect(w.coordinating.get('A')).toBe(2)
+    // A dies. C is the first live member: B waits for it, and C must claim.
+    w.alive.delete('A')
+    w.coordinating.delete('A')
+    w.store('B').tick()
+    w.store('C').tick()
+    await w.deliver()
+    expect([...w.coordinating.entries()]).toEqual([['C', 4]]) // the next even term above A's 2
+  })
 })
