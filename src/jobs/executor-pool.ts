@@ -4,7 +4,7 @@
 import type { ExecutorProcess } from './executor-process.js'
 import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-process.js'
 import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
-import { RESULT_BYTES_MAX_ENV } from './executor-protocol.js'
+import { RESULT_BYTES_MAX_ENV, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
 import { readFileSync } from 'node:fs'
 import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxPolicy } from './sandbox.js'
 
@@ -36,6 +36,11 @@ export interface ExecutorPoolOptions {
   taskCpuMsMax?: number
   /** A result (JSON) larger than this fails its task as 'too-large' (default: no limit). */
   resultBytesMax?: number
+  /**
+   * The same for split(), whose chunks are the job's input cut up: they must fit in the messages
+   * that carry them to the backups, not under the per-result limit (default: resultBytesMax).
+   */
+  splitBytesMax?: number
 }
 
 export interface TaskRequest {
@@ -131,6 +136,7 @@ export class ExecutorPool {
   private readonly permissionFlag: string | undefined
   private readonly taskCpuMsMax: number | undefined
   private readonly resultBytesMax: number | undefined
+  private readonly splitBytesMax: number | undefined
   private cpuTimer: NodeJS.Timeout | null = null
   /** Children replaced to serve another job's profile (not failures). */
   profileSwitches = 0
@@ -146,6 +152,7 @@ export class ExecutorPool {
     this.logger = opts.logger
     this.taskCpuMsMax = opts.taskCpuMsMax
     this.resultBytesMax = opts.resultBytesMax
+    this.splitBytesMax = opts.splitBytesMax ?? opts.resultBytesMax
     this.permissionFlag = opts.sandbox !== undefined ? permissionFlag() : undefined
     this.sandboxPolicy = this.permissionFlag !== undefined ? opts.sandbox : undefined
     if (opts.sandbox !== undefined && this.permissionFlag === undefined) this.logger?.warn({ node: process.version }, 'this Node has no permission model: task code runs without a sandbox')
@@ -153,6 +160,7 @@ export class ExecutorPool {
     // Task code comes from other peers: keep the node's own secrets (API token) out of its reach.
     for (const key of Object.keys(this.env)) if (key.startsWith('MESHWORK_') && !(key in (opts.env ?? {}))) delete this.env[key]
     if (opts.resultBytesMax !== undefined) this.env[RESULT_BYTES_MAX_ENV] = String(opts.resultBytesMax)
+    if (this.splitBytesMax !== undefined) this.env[SPLIT_BYTES_MAX_ENV] = String(this.splitBytesMax)
     for (let index = 0; index < opts.slots; index++) {
       const slot: Slot = { index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false }
       this.slots.push(slot)
@@ -407,7 +415,7 @@ export class ExecutorPool {
       const p = slot.inflight.get(r.id)
       if (p === undefined) continue
       slot.inflight.delete(r.id)
-      this.settle(p, this.fromWire(r))
+      this.settle(p, this.fromWire(r, p.req.op === 'split' ? this.splitBytesMax : this.resultBytesMax))
     }
     // The child flushes before starting a task once results have waited a few ms, so the next
     // in-flight task started about now.
@@ -488,9 +496,9 @@ export class ExecutorPool {
     }
   }
 
-  private fromWire (r: WireResult): TaskOutcome {
-    if (r.ok && this.resultBytesMax !== undefined && r.json.length > this.resultBytesMax) {
-      return { ok: false, kind: 'too-large', error: `result of ${r.json.length} bytes exceeds the node's limit of ${this.resultBytesMax} bytes (--max-result-bytes)`, durationMs: r.durationMs }
+  private fromWire (r: WireResult, bytesMax: number | undefined): TaskOutcome {
+    if (r.ok && bytesMax !== undefined && r.json.length > bytesMax) {
+      return { ok: false, kind: 'too-large', error: `result of ${r.json.length} bytes exceeds the node's limit of ${bytesMax} bytes`, durationMs: r.durationMs }
     }
     return fromWire(r)
   }

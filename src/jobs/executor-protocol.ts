@@ -35,6 +35,8 @@ export type ChildMessage = { t: 'ready' } | { t: 'done'; results: WireResult[] }
 export const NICENESS_ENV = 'MESHWORK_EXECUTOR_NICENESS'
 /** Environment variable carrying the largest result (JSON bytes) the child may return. */
 export const RESULT_BYTES_MAX_ENV = 'MESHWORK_EXECUTOR_RESULT_BYTES_MAX'
+/** Environment variable carrying the largest split() output (JSON bytes) the child may return. */
+export const SPLIT_BYTES_MAX_ENV = 'MESHWORK_EXECUTOR_SPLIT_BYTES_MAX'
 
 /**
  * Encodes a task result for the wire, refusing what JSON would silently drop or mangle

@@ -73,7 +73,7 @@ Examples:
     .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its scratch dir)', parseList)
     .option('--no-sandbox', 'run task code without the Node permission model (not recommended)')
     .option('--task-cpu-ms <ms>', 'a task using more CPU time than this is killed (default: no limit besides --task-timeout-ms)', parseIntOption('--task-cpu-ms', 10, 86_400_000))
-    .option('--max-result-bytes <n>', 'largest task or job result (JSON bytes)', parseIntOption('--max-result-bytes', 1024, 1024 ** 3), 64 * 1024 * 1024)
+    .option('--max-result-bytes <n>', 'largest task or reduce result (JSON bytes); the chunks split() returns are bounded by --max-message-bytes', parseIntOption('--max-result-bytes', 1024, 1024 ** 3), 64 * 1024 * 1024)
     .option('--max-tasks-per-job <n>', 'most tasks (chunks from split) a job may have', parseIntOption('--max-tasks-per-job', 1, 10_000_000), 1_000_000)
     .option('--max-jobs-per-submitter <n>', 'most unfinished jobs one submitting node may have', parseIntOption('--max-jobs-per-submitter', 1, 100_000), 64)
     .option('--max-message-bytes <n>', 'largest direct message accepted from a peer (a job submission carries its input)', parseIntOption('--max-message-bytes', 65_536, 2 ** 31), 256 * 1024 * 1024)

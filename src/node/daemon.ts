@@ -121,6 +121,8 @@ export class Daemon {
     this.pool = new ExecutorPool({
       slots: Math.max(1, opts.slots), taskTimeoutMs: opts.taskTimeoutMs, memoryLimitMB: opts.memoryLimitMB, logger: log,
       sandbox: sec.sandbox, taskCpuMsMax: sec.taskCpuMsMax, resultBytesMax: sec.resultBytesMax,
+      // A split's chunks travel in job.replica: the message limit bounds them (less room for the rest of the message).
+      splitBytesMax: Math.max(sec.resultBytesMax ?? 0, opts.rpcFrameBytesMax - 1024 * 1024),
     })
     const code = new CodeCache(join(opts.dataDir, 'code'))
     this.registry = new JobRegistry({ retentionMs: opts.resultRetentionMs, recordsMax: 10_000 })

@@ -162,6 +162,16 @@ describe('per-task limits', () => {
     expect(!out.ok && out.error).toMatch(/exceeds the node's limit of 1000 bytes/)
     expect(await map(pool, { do: 'big', bytes: 10 })).toMatchObject({ ok: true })
   })
+
+  it("split() is held to the message limit, not the per-result one: a job's input cut into chunks", async () => {
+    const pool = makePool({ resultBytesMax: 1000, splitBytesMax: 8000 })
+    const split = async (bytes: number): Promise<TaskOutcome> => await pool.run({ id: `s${++seq}`, op: 'split', modulePath: path.join(dir, 'escape.mjs'), codeHash: 'escape', arg: 'y'.repeat(bytes), ctx: { scratchDir: scratch } })
+    expect(await split(5000)).toMatchObject({ ok: true })
+    const over = await split(9000)
+    expect(over).toMatchObject({ ok: false, kind: 'too-large' })
+    expect(!over.ok && over.error).toMatch(/split\(\) result of 9004 bytes exceeds the node's limit of 8000 bytes \(--max-message-bytes\)/)
+    expect(await map(pool, { do: 'big', bytes: 5000 })).toMatchObject({ ok: false, kind: 'too-large' })
+  })
 })
 
 describe('sandboxFor and describeDenial', () => {
