@@ -18,6 +18,9 @@ import type { RpcMessage } from './wire.js'
 
 type Msg<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
 
+/** The longest wait between two sends of a job's replica to a backup that has not acknowledged it. */
+const REPLICA_RETRY_MAX_MS = 30_000
+
 /** A worker's answer to an attempt, as the binding read it off the wire. */
 export type TaskResult =
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'ok', value: unknown }
@@ -86,6 +89,13 @@ interface CoordinatedJob {
    */
   replicaUnacked: Set<string>
   replicaSentMs: number
+  /**
+   * Doubles with every re-send, up to REPLICA_RETRY_MAX_MS: a big replica (the word count's is
+   * 100 MB) can take a loaded backup longer than the retry interval to read and acknowledge, and
+   * re-sending it every second then kept every node busy with copies — heartbeats went late,
+   * peers were suspected, the job was claimed and resubmitted again and again.
+   */
+  replicaRetryMs: number
   doneLog: Array<[number, string, unknown]>
   /** The majority check before the reduce (see confirmThenReduce). */
   confirm: { tally: VoteTally, sentMs: number, results: unknown[], tasksByPeer: Record<string, number> } | undefined
@@ -331,8 +341,9 @@ export class CoordinatedJobs {
     this.apply(this.scheduler.step({ type: 'tick' }, now), now, wall)
     const retryMs = this.config.commitRetryMs ?? 1000
     for (const job of this.jobs.values()) {
-      if (job.replicaUnacked.size > 0 && job.chunks.length > 0 && now - job.replicaSentMs >= retryMs) {
+      if (job.replicaUnacked.size > 0 && job.chunks.length > 0 && now - job.replicaSentMs >= job.replicaRetryMs) {
         job.replicaSentMs = now
+        job.replicaRetryMs = Math.min(job.replicaRetryMs * 2, REPLICA_RETRY_MAX_MS)
         this.out.push({ type: 'sendReplica', jobId: job.spec.jobId, instance: job.instance })
       }
       if (job.confirm !== undefined && now - job.confirm.sentMs >= retryMs) this.sendConfirm(job, now)
@@ -369,6 +380,7 @@ export class CoordinatedJobs {
       progressOut: [],
       replicaUnacked: new Set(),
       replicaSentMs: 0,
+      replicaRetryMs: this.config.commitRetryMs ?? 1000,
       doneLog: [],
       confirm: undefined,
       commit: undefined,
