@@ -429,11 +429,10 @@ export class World {
     return peerId === node.id || node.membership?.peer(peerId)?.status === 'alive'
   }
 
-  /** The boot id of a peer this node sees alive (the daemon's liveBoot): a restart changes it. */
+  /** The boot id of a peer this node does not know to be gone (the daemon's liveBoot, the same core rule). */
   liveBoot (node: SimNode, peer: number): string | undefined {
     if (peer === node.index) return bootIdOf(node)
-    const entry = node.membership?.peer(this.nodes[peer]?.id ?? '')
-    return entry?.status === 'alive' ? entry.vector.bootId : undefined
+    return node.membership?.liveBoot(this.nodes[peer]?.id ?? '')
   }
 
   /** Peers this node's view holds alive or suspect, itself included (the daemon's takeover audience). */

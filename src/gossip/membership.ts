@@ -68,6 +68,16 @@ export class Membership {
 
   peer (peerId: string): PeerEntry | undefined { return this.peerEntries.get(peerId) }
 
+  /**
+   * The boot id of a peer that is not known to be gone (alive or only suspect), for failover
+   * decisions: a restart changes it. Suspect is not dead — failing over on suspicion turned every
+   * stall of a few seconds (a node parsing a 100 MB message) into a claim or a resubmission.
+   */
+  liveBoot (peerId: string): string | undefined {
+    const entry = this.peerEntries.get(peerId)
+    return entry?.status === 'alive' || entry?.status === 'suspect' ? entry.vector.bootId : undefined
+  }
+
   private onTick (now: number, effects: MembershipEffect[]): void {
     this.forgiveOwnStall(now, effects)
     this.detectFailures(now, effects)

@@ -152,8 +152,7 @@ export class Daemon {
     // The boot of a live peer: a peer that restarted since (same id, new boot) lost its jobs.
     const liveBoot = (peerId: string): string | undefined => {
       if (peerId === selfId) return BOOT_ID
-      const entry = this.membership.peer(peerId)
-      return entry?.status === 'alive' ? entry.vector.bootId : undefined
+      return this.membership.liveBoot(peerId)
     }
     this.replicas = new ReplicaStore({
       selfId, code, log, send, liveBoot, nowMs: now, retentionMs: opts.resultRetentionMs,

@@ -111,6 +111,19 @@ describe('failure detection', () => {
     expect(statusOf(m, 'B')).toBe('dead')
   })
 
+  it('liveBoot: a suspect peer still counts for failover, a dead one does not', () => {
+    const m = new Membership({ peerId: 'A', incarnation: 1, metrics: metrics() }, { suspectAfterMs: 2000, deadAfterMs: 4000 })
+    m.step({ type: 'message', from: 'B', data: enc({ t: 'vector', v: vector('B', { bootId: 'b1' }) }) }, 0)
+    expect(m.liveBoot('B')).toBe('b1')
+    for (let t = 100; t <= 2000; t += 100) m.step({ type: 'tick' }, t)
+    expect(statusOf(m, 'B')).toBe('suspect')
+    expect(m.liveBoot('B')).toBe('b1')
+    for (let t = 2100; t <= 4000; t += 100) m.step({ type: 'tick' }, t)
+    expect(statusOf(m, 'B')).toBe('dead')
+    expect(m.liveBoot('B')).toBeUndefined()
+    expect(m.liveBoot('nobody')).toBeUndefined()
+  })
+
   it('regular ticks never count as a stall', () => {
     const m = node()
     m.step({ type: 'message', from: 'B', data: enc({ t: 'vector', v: vector('B') }) }, 0)
