@@ -10,7 +10,7 @@ import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import type { ChildFailureKind, ChildMessage, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
-import { NICENESS_ENV, RESULT_BYTES_MAX_ENV, SPLIT_BYTES_MAX_ENV, toResultJson } from './executor-protocol.js'
+import { NICENESS_ENV, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, toResultJson } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
 /** A result held longer than this is sent before the next task starts, so long tasks report promptly. */
@@ -102,7 +102,7 @@ async function runTask (task: WireTask): Promise<WireResult> {
     return fail('not-serialisable', `${task.op}() result is not JSON-serialisable: ${describe(err)}`)
   }
   const max = task.op === 'split' ? splitBytesMax : resultBytesMax
-  if (json.length > max) return fail('too-large', `${task.op}() result of ${json.length} bytes exceeds the node's limit of ${max} bytes (${task.op === 'split' ? '--max-message-bytes' : '--max-result-bytes'})`)
+  if (json.length > max) return fail('too-large', `${task.op}() result of ${json.length} bytes exceeds the node's limit of ${max} bytes (${sizeLimitFlag(task.op)})`)
   return { id: task.id, ok: true, json, durationMs: performance.now() - startMs }
 }
 

@@ -4,7 +4,7 @@
 import type { ExecutorProcess } from './executor-process.js'
 import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-process.js'
 import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
-import { RESULT_BYTES_MAX_ENV, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
+import { RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
 import { readFileSync } from 'node:fs'
 import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxPolicy } from './sandbox.js'
 
@@ -415,7 +415,7 @@ export class ExecutorPool {
       const p = slot.inflight.get(r.id)
       if (p === undefined) continue
       slot.inflight.delete(r.id)
-      this.settle(p, this.fromWire(r, p.req.op === 'split' ? this.splitBytesMax : this.resultBytesMax))
+      this.settle(p, this.fromWire(r, p.req.op))
     }
     // The child flushes before starting a task once results have waited a few ms, so the next
     // in-flight task started about now.
@@ -496,9 +496,10 @@ export class ExecutorPool {
     }
   }
 
-  private fromWire (r: WireResult, bytesMax: number | undefined): TaskOutcome {
+  private fromWire (r: WireResult, op: TaskOp): TaskOutcome {
+    const bytesMax = op === 'split' ? this.splitBytesMax : this.resultBytesMax
     if (r.ok && bytesMax !== undefined && r.json.length > bytesMax) {
-      return { ok: false, kind: 'too-large', error: `result of ${r.json.length} bytes exceeds the node's limit of ${bytesMax} bytes`, durationMs: r.durationMs }
+      return { ok: false, kind: 'too-large', error: `result of ${r.json.length} bytes exceeds the node's limit of ${bytesMax} bytes (${sizeLimitFlag(op)})`, durationMs: r.durationMs }
     }
     return fromWire(r)
   }

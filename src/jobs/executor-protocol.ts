@@ -38,6 +38,11 @@ export const RESULT_BYTES_MAX_ENV = 'MESHWORK_EXECUTOR_RESULT_BYTES_MAX'
 /** Environment variable carrying the largest split() output (JSON bytes) the child may return. */
 export const SPLIT_BYTES_MAX_ENV = 'MESHWORK_EXECUTOR_SPLIT_BYTES_MAX'
 
+/** The node flag that bounds an op's output: split's chunks travel in messages, other results are results. */
+export function sizeLimitFlag (op: TaskOp): string {
+  return op === 'split' ? '--max-message-bytes' : '--max-result-bytes'
+}
+
 /**
  * Encodes a task result for the wire, refusing what JSON would silently drop or mangle
  * (functions, symbols, Maps, Sets) as well as what it cannot encode (BigInt, cycles).

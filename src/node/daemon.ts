@@ -156,10 +156,10 @@ export class Daemon {
     }
     this.replicas = new ReplicaStore({
       selfId, code, log, send, liveBoot, nowMs: now, retentionMs: opts.resultRetentionMs,
-      alivePeers: () => this.membership.peers().filter(p => p.status === 'alive' || p.status === 'suspect').map(p => p.vector.peerId),
+      alivePeers: () => this.membership.activePeerIds(),
       coordinates: jobId => this.coordinator.coordinates(jobId),
       takeOver: data => this.coordinator.adopt(data),
-      yieldJob: (jobId, term) => this.yieldJob(jobId, term),
+      yieldJob: (jobId, term) => this.coordinator.yieldJob(jobId, term), // onYielded then learns its outcome
       onRecord: record => this.registry.upsert(record, Date.now()),
     })
     this.coordinator = new JobCoordinator({
@@ -236,11 +236,6 @@ export class Daemon {
       memFree: p.vector.memFree, accepting: p.vector.accepting && p.vector.slotsTotal > 0, status: p.status,
       caps: { tools: p.vector.tools, labels: p.vector.labels, memTotal: p.vector.memTotal, cpuCores: p.vector.cpuCores },
     }))
-  }
-
-  /** Stop coordinating a job another node now holds under a higher term, and learn its state from the mesh. */
-  private yieldJob (jobId: string, term: number): void {
-    this.coordinator.yieldJob(jobId, term) // a yield calls learnOutcome
   }
 
   /** A job yielded to a higher term: its record comes from the node that holds it now. */

@@ -100,12 +100,8 @@ export class JobCoordinator {
   /** This node won the job's replica set after its coordinator died: carry on from the replica. */
   adopt (data: TakeoverData): void { this.apply(this.core.adopt(data, this.opts.nowMs(), this.opts.wallMs())) }
 
-  /** A higher term exists for this job: stop coordinating it, publish nothing. True if it was ours. */
-  yieldJob (jobId: string, term: number): boolean {
-    const effects = this.core.yieldJob(jobId, term, this.opts.nowMs())
-    this.apply(effects)
-    return effects.some(e => e.type === 'yielded')
-  }
+  /** A higher term exists for this job: stop coordinating it, publish nothing (onYielded follows if it was ours). */
+  yieldJob (jobId: string, term: number): void { this.apply(this.core.yieldJob(jobId, term, this.opts.nowMs())) }
 
   onTaskResult (from: string, message: Msg<'task.ok'> | Msg<'task.failed'>): void {
     const { jobId, taskIndex, attemptId } = message
