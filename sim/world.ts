@@ -437,9 +437,7 @@ export class World {
 
   /** Peers this node's view holds alive or suspect, itself included (the daemon's takeover audience). */
   activePeerIds (node: SimNode): string[] {
-    const out: string[] = []
-    for (const p of node.membership?.peers() ?? []) if (p.status === 'alive' || p.status === 'suspect') out.push(p.vector.peerId)
-    return out
+    return node.membership?.activePeerIds() ?? []
   }
 
   /** The job as the cores see it: a JobSpec for the plan (built once per job). */

@@ -7,6 +7,11 @@ import { IMMEDIATE_FIELDS, isNewer, type LocalMetrics, type StateVector } from '
 
 export type PeerStatus = 'alive' | 'suspect' | 'dead' | 'left'
 
+/** Not known to be gone: alive, or only suspected (suspicion is not death). */
+export function notGone (status: PeerStatus): boolean {
+  return status === 'alive' || status === 'suspect'
+}
+
 export interface PeerEntry {
   vector: StateVector
   status: PeerStatus
@@ -68,6 +73,11 @@ export class Membership {
 
   peer (peerId: string): PeerEntry | undefined { return this.peerEntries.get(peerId) }
 
+  /** Every peer not known to be gone, this node included. */
+  activePeerIds (): string[] {
+    return this.peers().filter(p => notGone(p.status)).map(p => p.vector.peerId)
+  }
+
   /**
    * The boot id of a peer that is not known to be gone (alive or only suspect), for failover
    * decisions: a restart changes it. Suspect is not dead — failing over on suspicion turned every
@@ -75,7 +85,7 @@ export class Membership {
    */
   liveBoot (peerId: string): string | undefined {
     const entry = this.peerEntries.get(peerId)
-    return entry?.status === 'alive' || entry?.status === 'suspect' ? entry.vector.bootId : undefined
+    return entry !== undefined && notGone(entry.status) ? entry.vector.bootId : undefined
   }
 
   private onTick (now: number, effects: MembershipEffect[]): void {
@@ -102,7 +112,7 @@ export class Membership {
     const gapMs = now - last
     if (gapMs <= (this.config.stallAfterMs ?? this.config.publishIntervalMs)) return
     for (const entry of this.peerEntries.values()) {
-      if (entry.status === 'alive' || entry.status === 'suspect') entry.lastHeardMs = Math.min(now, entry.lastHeardMs + gapMs)
+      if (notGone(entry.status)) entry.lastHeardMs = Math.min(now, entry.lastHeardMs + gapMs)
     }
     effects.push({ type: 'stalled', gapMs })
   }
