@@ -13,7 +13,10 @@ import type { ChildFailureKind, ChildMessage, ParentMessage, WireResult, WireTas
 import { NICENESS_ENV, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, toResultJson } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
-/** A result held longer than this is sent before the next task starts, so long tasks report promptly. */
+/**
+ * Results are held for one IPC message per turn, but never while the next task runs once the
+ * oldest held one was started this long ago: a long task's result is sent before the next starts.
+ */
 const FLUSH_AFTER_MS = 5
 
 type Fn = (arg: unknown, ctx: unknown) => unknown
@@ -54,7 +57,8 @@ async function drain (): Promise<void> {
   try {
     for (let task = queue.shift(); task !== undefined; task = queue.shift()) {
       if (outbox.length > 0 && performance.now() - outboxSinceMs > FLUSH_AFTER_MS) flush()
-      push(await runTask(task))
+      const startedMs = performance.now()
+      push(await runTask(task), startedMs)
     }
   } finally {
     draining = false
@@ -142,8 +146,9 @@ async function collect (value: unknown): Promise<unknown[]> {
   throw new TypeError(`split() must return an array, an iterable or an async iterable (got ${value === null ? 'null' : typeof value})`)
 }
 
-function push (result: WireResult): void {
-  if (outbox.length === 0) outboxSinceMs = performance.now()
+function push (result: WireResult, startedMs: number): void {
+  // Dated from the task's start, so a result that took long to make is not held longer still.
+  if (outbox.length === 0) outboxSinceMs = startedMs
   outbox.push(result)
   if (!flushScheduled) {
     flushScheduled = true

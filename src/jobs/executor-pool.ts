@@ -65,6 +65,8 @@ export type TaskOutcome =
 export interface ExecutorPoolStats {
   slotsTotal: number
   slotsBusy: number
+  /** Children started and ready for tasks. */
+  slotsReady: number
   running: number
   queued: number
   restarts: number
@@ -217,15 +219,17 @@ export class ExecutorPool {
 
   stats (): ExecutorPoolStats {
     let slotsBusy = 0
+    let slotsReady = 0
     let running = 0
     const pids: number[] = []
     for (const slot of this.slots) {
       if (slot.inflight.size > 0) slotsBusy++
+      if (slot.exec !== null && slot.ready) slotsReady++
       running += slot.inflight.size
       const pid = slot.exec?.proc.pid
       if (pid !== undefined) pids.push(pid)
     }
-    return { slotsTotal: this.slots.length, slotsBusy, running, queued: this.queuedCount, restarts: this.restarts, pids }
+    return { slotsTotal: this.slots.length, slotsBusy, slotsReady, running, queued: this.queuedCount, restarts: this.restarts, pids }
   }
 
   /** SIGSTOP every child (the owner-yield policy); timeouts do not run while paused. */
@@ -279,6 +283,13 @@ export class ExecutorPool {
 
   private dispatch (): void {
     if (this.soloQueue.length > 0) this.soloQueue = this.soloQueue.filter(p => p.state === 'queued')
+    const batches = new Map<Slot, WireTask[]>()
+    const batchOf = (slot: Slot): WireTask[] => {
+      let batch = batches.get(slot)
+      if (batch === undefined) batches.set(slot, batch = [])
+      return batch
+    }
+    const fillable: Slot[] = []
     for (const slot of this.slots) {
       if (slot.exec === null) {
         // A sandboxed slot starts its child for the first task that needs one.
@@ -289,28 +300,30 @@ export class ExecutorPool {
         continue
       }
       if (!slot.ready) continue
-      const batch: WireTask[] = []
       if (this.soloQueue.length > 0) {
         // Suspects run one per child; other slots drain so a suspect is never starved.
         if (slot.inflight.size === 0) {
           const head = this.soloQueue[0] as Pending
           if (head.profile !== slot.profile) this.switchProfile(slot, head.sandbox)
-          else this.sendTo(slot, this.takeSolo(), batch)
+          else this.sendTo(slot, this.takeSolo(), batchOf(slot))
         }
-      } else if (!this.headOf(slot)?.solo) {
-        for (let room = this.pipelineDepth - slot.inflight.size; room > 0; room--) {
-          const p = this.takeQueued(slot.profile)
-          if (p === undefined) break
-          this.sendTo(slot, p, batch)
-        }
-        if (batch.length === 0 && slot.inflight.size === 0) {
-          // Idle, and nothing queued for its profile: restart it for the next task's profile.
-          const next = this.peekQueued()
-          if (next !== undefined) this.switchProfile(slot, next.sandbox)
-        }
-      }
-      if (batch.length > 0) slot.exec?.send({ t: 'run', tasks: batch })
+      } else if (!this.headOf(slot)?.solo) fillable.push(slot)
     }
+    // Level by level: every child gets a first task before any gets a second, so a long task never
+    // waits behind another in one child while a sibling child idles.
+    for (let depth = 1; depth <= this.pipelineDepth && this.queuedCount > 0; depth++) {
+      for (const slot of fillable) {
+        if (slot.inflight.size < depth) this.sendTo(slot, this.takeQueued(slot.profile), batchOf(slot))
+      }
+    }
+    for (const slot of fillable) {
+      if (slot.inflight.size === 0) {
+        // Idle, and nothing queued for its profile: restart it for the next task's profile.
+        const next = this.peekQueued()
+        if (next !== undefined) this.switchProfile(slot, next.sandbox)
+      }
+    }
+    for (const [slot, tasks] of batches) if (tasks.length > 0) slot.exec?.send({ t: 'run', tasks })
   }
 
   private sendTo (slot: Slot, p: Pending | undefined, batch: WireTask[]): void {

@@ -174,6 +174,7 @@ export class Daemon {
       },
       nowMs: now,
       wallMs: () => Date.now(),
+      scratchDirFor: jobId => this.worker.scratchDirFor(jobId),
     })
     this.submissions = new JobSubmissions({
       send, log, liveBoot,

@@ -139,6 +139,19 @@ export class TaskWorker {
     for (const [attemptId, r] of this.running) if (r.jobId === jobId && r.from !== coordinator) this.opts.pool.abort(attemptId)
   }
 
+  /**
+   * The job's scratch dir on this node, created on first use. Split and reduce get it too: the
+   * executor's sandbox is made per scratch dir, so one dir per job lets one child serve them all.
+   */
+  scratchDirFor (jobId: string): string {
+    const scratchDir = join(this.opts.scratchDir, jobId)
+    if (!this.scratchDirs.has(scratchDir)) {
+      mkdirSync(scratchDir, { recursive: true })
+      this.scratchDirs.add(scratchDir)
+    }
+    return scratchDir
+  }
+
   private rememberTerm (jobId: string, term: number): void {
     if (this.jobTerms.size >= 10_000) this.jobTerms.delete(this.jobTerms.keys().next().value as string)
     this.jobTerms.set(jobId, term)
@@ -147,11 +160,7 @@ export class TaskWorker {
   private run (from: string, task: Assign): void {
     this.running.set(task.attemptId, { from, jobId: task.jobId })
     this.opts.onLoadChange()
-    const scratchDir = join(this.opts.scratchDir, task.jobId)
-    if (!this.scratchDirs.has(scratchDir)) {
-      mkdirSync(scratchDir, { recursive: true })
-      this.scratchDirs.add(scratchDir)
-    }
+    const scratchDir = this.scratchDirFor(task.jobId)
     this.opts.pool.run({
       id: task.attemptId,
       op: 'map',

@@ -111,6 +111,11 @@ describe('examples give the same result as a single-process reference', () => {
     expect(ids).toEqual(Array.from({ length: records }, (_, id) => ({ id, square: id * id })))
   })
 
+  it("split, map and reduce each get the job's scratch dir", async () => {
+    const out = await submitJson(api(2), [fixture('scratch-everywhere.mjs')])
+    expect(out.result).toEqual({ sum: 10, note: `split of ${out.jobId}` })
+  })
+
   it('a TypeScript module with a relative import and an npm dependency', async () => {
     const out = await submitJson(api(1), [fixture('typed.ts'), '--input-json', '{"n":20}'])
     expect(out.result).toBe(Array.from({ length: 20 }, (_, i) => (i + 1) ** 2).reduce((a, b) => a + b, 0))

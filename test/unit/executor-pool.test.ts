@@ -28,6 +28,7 @@ export default {
       case 'hang': for (;;) {}
       case 'hangAsync': return new Promise(() => {})
       case 'sleep': sleep(chunk.ms); return 'slept'
+      case 'sleepPid': sleep(chunk.ms); return process.pid
       case 'exit': process.exit(chunk.code)
       case 'oom': { const keep = []; for (;;) keep.push(new Array(100000).fill({ x: Math.random() })) }
       case 'fn': return { ok: 1, f () {} }
@@ -219,6 +220,22 @@ describe('ExecutorPool: pipelining', () => {
     expect(outs.filter(o => !o.ok).map(o => !o.ok && o.kind)).toEqual([kind])
     expect(outs.filter(o => o.ok).map(value)).toEqual([0, 2, 4, 6, 8, 10, 12, 14])
     expect(value(await pool.run(req('map', { do: 'double', n: 50 })))).toBe(100)
+  })
+
+  it('gives every child a first task before any child a second', async () => {
+    const pool = makePool({ slots: 2, pipelineDepth: 4 })
+    await waitFor(() => pool.stats().slotsReady === 2, 'both children ready')
+    const pids = await Promise.all([0, 1].map(async () => value(await pool.run(req('map', { do: 'sleepPid', ms: 300 })))))
+    expect(new Set(pids).size).toBe(2)
+  })
+
+  it("sends a long task's result before the next pipelined task finishes", async () => {
+    const pool = makePool({ slots: 1, pipelineDepth: 2 })
+    const stillRunning: number[] = []
+    const first = pool.run(req('map', { do: 'sleep', ms: 200 })).then(o => { stillRunning.push(pool.stats().running); return o })
+    const second = pool.run(req('map', { do: 'sleep', ms: 1500 }))
+    expect([value(await first), value(await second)]).toEqual(['slept', 'slept'])
+    expect(stillRunning).toEqual([1])
   })
 
   it('refuses tasks beyond maxQueued', async () => {
