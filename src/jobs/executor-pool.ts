@@ -6,7 +6,7 @@ import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-proc
 import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
 import { RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
 import { readFileSync } from 'node:fs'
-import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxPolicy } from './sandbox.js'
+import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxChoice, type SandboxPolicy } from './sandbox.js'
 
 export type { TaskOp } from './executor-protocol.js'
 
@@ -104,6 +104,13 @@ interface Slot {
   spawnPending: boolean
 }
 
+const SANDBOX_CHOICES_MAX = 256
+
+/** Tasks that ran shorter than this on average are packed into one child rather than spread. */
+const PACK_BELOW_MS = 2
+/** The weight of the latest task in recentTaskMs (about the last 20 tasks count). */
+const RECENT_TASK_WEIGHT = 0.05
+
 /** How far past the queue head a slot looks for a task of its own profile before switching. */
 const PROFILE_LOOKAHEAD = 256
 const CPU_CHECK_MS = 250
@@ -128,6 +135,9 @@ export class ExecutorPool {
   private queueHead = 0
   private soloQueue: Pending[] = []
   private queuedCount = 0
+  private readonly sandboxChoices = new Map<string, SandboxChoice>()
+  /** Moving average of how long tasks ran in a child (starts high: unknown tasks are spread). */
+  private recentTaskMs = PACK_BELOW_MS * 10
   private restarts = 0
   private dispatchScheduled = false
   private pausedAtMs: number | null = null
@@ -179,7 +189,14 @@ export class ExecutorPool {
   private profileOf (req: TaskRequest): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
     if (this.sandboxPolicy === undefined) return { profile: '', sandbox: undefined }
     const scratchDir = typeof req.ctx.scratchDir === 'string' ? req.ctx.scratchDir : undefined
-    const choice = sandboxFor(this.sandboxPolicy, { childEntry: this.entry, modulePath: req.modulePath, scratchDir, tools: req.tools })
+    // Every task of a job asks the same question: answered once (the paths are resolved and joined per call).
+    const key = `${req.modulePath}\0${scratchDir ?? ''}\0${req.tools?.join(',') ?? ''}`
+    let choice = this.sandboxChoices.get(key)
+    if (choice === undefined) {
+      if (this.sandboxChoices.size >= SANDBOX_CHOICES_MAX) this.sandboxChoices.clear()
+      choice = sandboxFor(this.sandboxPolicy, { childEntry: this.entry, modulePath: req.modulePath, scratchDir, tools: req.tools })
+      this.sandboxChoices.set(key, choice)
+    }
     if (!choice.ok) return { error: choice.error }
     return { profile: choice.sandbox.key, sandbox: choice.sandbox }
   }
@@ -309,11 +326,23 @@ export class ExecutorPool {
         }
       } else if (!this.headOf(slot)?.solo) fillable.push(slot)
     }
-    // Level by level: every child gets a first task before any gets a second, so a long task never
-    // waits behind another in one child while a sibling child idles.
-    for (let depth = 1; depth <= this.pipelineDepth && this.queuedCount > 0; depth++) {
+    if (this.recentTaskMs < PACK_BELOW_MS) {
+      // Tiny tasks: packed into the first children, which wakes fewer processes and sends fewer
+      // IPC messages than spreading them (a child runs them faster than the daemon sends them).
       for (const slot of fillable) {
-        if (slot.inflight.size < depth) this.sendTo(slot, this.takeQueued(slot.profile), batchOf(slot))
+        while (slot.inflight.size < this.pipelineDepth && this.queuedCount > 0) {
+          const before = slot.inflight.size
+          this.sendTo(slot, this.takeQueued(slot.profile), batchOf(slot))
+          if (slot.inflight.size === before) break
+        }
+      }
+    } else {
+      // Level by level: every child gets a first task before any gets a second, so a long task
+      // never waits behind another in one child while a sibling child idles.
+      for (let depth = 1; depth <= this.pipelineDepth && this.queuedCount > 0; depth++) {
+        for (const slot of fillable) {
+          if (slot.inflight.size < depth) this.sendTo(slot, this.takeQueued(slot.profile), batchOf(slot))
+        }
       }
     }
     for (const slot of fillable) {
@@ -428,6 +457,7 @@ export class ExecutorPool {
       const p = slot.inflight.get(r.id)
       if (p === undefined) continue
       slot.inflight.delete(r.id)
+      this.recentTaskMs += (r.durationMs - this.recentTaskMs) * RECENT_TASK_WEIGHT
       this.settle(p, this.fromWire(r, p.req.op))
     }
     // The child flushes before starting a task once results have waited a few ms, so the next

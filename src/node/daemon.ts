@@ -88,6 +88,7 @@ export class Daemon {
   private readonly timers: NodeJS.Timeout[] = []
   private stopping: Promise<void> | undefined
   private lastHost: HostSample | undefined
+  private addrs: string[] = []
   private loadChangeScheduled = false
   readonly startedAtMs = Date.now()
   readonly pool: ExecutorPool
@@ -461,6 +462,9 @@ export class Daemon {
 
   private refreshMetrics (): void {
     this.lastHost = this.probe.sample(now())
+    // Read here, not per publish: publishMetrics runs on every load change, and listing the
+    // addresses classifies each one (private or public) anew.
+    this.addrs = this.node.getMultiaddrs().map(a => a.toString())
     this.publishMetrics()
   }
 
@@ -471,7 +475,7 @@ export class Daemon {
       ...this.lastHost,
       slotsFree: Math.max(0, this.opts.slots - running),
       runningTasks: running,
-      addrs: this.node.getMultiaddrs().map(a => a.toString()),
+      addrs: this.addrs,
       uptimeMs: Date.now() - this.startedAtMs,
       apiUrl: this.apiUrl,
       ownerCpuLoad: this.guard.ownerCpuLoad,
