@@ -1,6 +1,6 @@
 import { membershipConfig, type MembershipConfig } from './config.js'
 import { decodeGossip, encodeGossip, type GossipMessage } from './messages.js'
-import { IMMEDIATE_FIELDS, isNewer, type LocalMetrics, type StateVector } from './state-vector.js'
+import { IMMEDIATE_FIELDS, isNewer, loadBand, type LocalMetrics, type StateVector } from './state-vector.js'
 
 // The membership core: state vectors by gossip plus failure detection.
 // Sans-IO: the binding feeds events with `now` and performs the effects it returns.
@@ -146,7 +146,8 @@ export class Membership {
 
   private onMetrics (metrics: LocalMetrics, now: number, effects: MembershipEffect[]): void {
     const before = this.selfVector
-    const changedNow = IMMEDIATE_FIELDS.some(k => JSON.stringify(before[k]) !== JSON.stringify(metrics[k]))
+    const changedNow = loadBand(before) !== loadBand(metrics) ||
+      IMMEDIATE_FIELDS.some(k => JSON.stringify(before[k]) !== JSON.stringify(metrics[k]))
     this.selfVector = { ...before, ...metrics }
     if (changedNow) {
       this.changePending = true

@@ -36,6 +36,23 @@ describe('publishing', () => {
   })
 })
 
+describe('publishing load', () => {
+  it('publishes at once when a node turns busy, full or idle, not for each task in between', () => {
+    const m = node()
+    m.step({ type: 'metrics', metrics: metrics({ slotsTotal: 8, slotsFree: 8 }) }, 0)
+    m.step({ type: 'tick' }, 0)
+    const at = (ms: number, slotsFree: number) => published(m.step({ type: 'metrics', metrics: metrics({ slotsTotal: 8, slotsFree, runningTasks: 8 - slotsFree }) }, ms))
+    expect(at(200, 7)[0]).toMatchObject({ v: { slotsFree: 7 } }) // idle → busy
+    expect(at(400, 6)).toHaveLength(0)
+    expect(at(600, 3)).toHaveLength(0)
+    expect(at(800, 0)[0]).toMatchObject({ v: { slotsFree: 0 } }) // busy → full
+    expect(at(1000, 1)[0]).toMatchObject({ v: { slotsFree: 1 } }) // full → busy
+    expect(at(1200, 5)).toHaveLength(0)
+    expect(published(m.step({ type: 'tick' }, 2000))[0]).toMatchObject({ v: { slotsFree: 5 } }) // on the interval
+    expect(at(2200, 8)[0]).toMatchObject({ v: { slotsFree: 8, runningTasks: 0 } }) // busy → idle
+  })
+})
+
 describe('merge rules', () => {
   it('adds a new peer and replaces its vector only with a newer one', () => {
     const m = node()
