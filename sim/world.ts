@@ -227,8 +227,9 @@ export class World {
 
   /**
    * Running tasks or owner load changed: p2p publishes soon. The daemon coalesces per
-   * event-loop turn; here changes within loadCoalesceMs are fed as one (the core publishes at
-   * most every publishGapMinMs = 100 ms anyway), which keeps a busy node to ~10 steps a second.
+   * event-loop turn; here changes within loadCoalesceMs are fed as one (the core publishes a
+   * change of load band at most every loadPublishGapMs anyway), which keeps a busy node to a few
+   * steps a second.
    */
   loadChanged (node: SimNode): void {
     if (this.ownerOn[node.index] === 1) this.accountOwner(node)

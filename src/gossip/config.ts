@@ -6,6 +6,11 @@ export interface MembershipConfig {
   /** Changes worth publishing at once are still spaced by at least this much. */
   publishGapMinMs: number
   /**
+   * The same for a change of load band alone (idle, busy, full): a node running tiny tasks
+   * changes band hundreds of times a second, and each published vector is verified by every peer.
+   */
+  loadPublishGapMs: number
+  /**
    * A gap between two ticks longer than this means this node itself was not running (SIGSTOP,
    * swapped out, a blocked event loop): its peers' silence during the gap is not counted
    * against them. Default: publishIntervalMs.
@@ -28,6 +33,7 @@ export interface MembershipConfig {
 export const DEFAULT_MEMBERSHIP_CONFIG: MembershipConfig = {
   publishIntervalMs: 1000,
   publishGapMinMs: 100,
+  loadPublishGapMs: 500,
   suspectAfterMs: 2500,
   deadAfterMs: 4500,
   forgetAfterMs: 10 * 60_000,

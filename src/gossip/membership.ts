@@ -43,6 +43,8 @@ export class Membership {
   private lastPublishMs = -Infinity
   private lastTickMs: number | undefined
   private changePending = true
+  /** The smallest gap before the pending change may go out (publishGapMinMs, or loadPublishGapMs for load alone). */
+  private pendingGapMs = 0
   private left = false
   droppedMessages = 0
 
@@ -93,7 +95,7 @@ export class Membership {
     this.detectFailures(now, effects)
     if (this.left) return
     const due = now - this.lastPublishMs >= this.config.publishIntervalMs
-    const changeDue = this.changePending && now - this.lastPublishMs >= this.config.publishGapMinMs
+    const changeDue = this.changePending && now - this.lastPublishMs >= this.pendingGapMs
     if (due || changeDue) {
       this.publishSelf(now, effects)
       if (due) this.resendSuspicions(effects)
@@ -146,12 +148,14 @@ export class Membership {
 
   private onMetrics (metrics: LocalMetrics, now: number, effects: MembershipEffect[]): void {
     const before = this.selfVector
-    const changedNow = loadBand(before) !== loadBand(metrics) ||
-      IMMEDIATE_FIELDS.some(k => JSON.stringify(before[k]) !== JSON.stringify(metrics[k]))
+    const stateChanged = IMMEDIATE_FIELDS.some(k => JSON.stringify(before[k]) !== JSON.stringify(metrics[k]))
+    const loadChanged = loadBand(before) !== loadBand(metrics)
     this.selfVector = { ...before, ...metrics }
-    if (changedNow) {
+    if (stateChanged || loadChanged) {
+      const gapMs = stateChanged ? this.config.publishGapMinMs : this.config.loadPublishGapMs
+      this.pendingGapMs = this.changePending ? Math.min(this.pendingGapMs, gapMs) : gapMs
       this.changePending = true
-      if (!this.left && now - this.lastPublishMs >= this.config.publishGapMinMs) this.publishSelf(now, effects)
+      if (!this.left && now - this.lastPublishMs >= this.pendingGapMs) this.publishSelf(now, effects)
     }
   }
 

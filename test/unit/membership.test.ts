@@ -23,16 +23,16 @@ describe('publishing', () => {
     expect(second[0]).toMatchObject({ v: { version: 2 } })
   })
 
-  it('publishes at once when slots change, but not for CPU noise, and spaces bursts', () => {
+  it('publishes at once when state changes, but not for CPU noise, and spaces bursts', () => {
     const m = node()
     m.step({ type: 'tick' }, 0)
     expect(published(m.step({ type: 'metrics', metrics: metrics({ cpuLoad: 0.5 }) }, 200))).toHaveLength(0)
-    const now = published(m.step({ type: 'metrics', metrics: metrics({ cpuLoad: 0.5, slotsFree: 1 }) }, 300))
-    expect(now[0]).toMatchObject({ v: { slotsFree: 1, cpuLoad: 0.5 } })
+    const now = published(m.step({ type: 'metrics', metrics: metrics({ cpuLoad: 0.5, accepting: false }) }, 300))
+    expect(now[0]).toMatchObject({ v: { accepting: false, cpuLoad: 0.5 } })
     // A second change 10 ms later waits for the gap, then goes out on the next tick.
-    expect(published(m.step({ type: 'metrics', metrics: metrics({ slotsFree: 0 }) }, 310))).toHaveLength(0)
+    expect(published(m.step({ type: 'metrics', metrics: metrics({ accepting: true }) }, 310))).toHaveLength(0)
     expect(published(m.step({ type: 'tick' }, 350))).toHaveLength(0)
-    expect(published(m.step({ type: 'tick' }, 400))[0]).toMatchObject({ v: { slotsFree: 0 } })
+    expect(published(m.step({ type: 'tick' }, 400))[0]).toMatchObject({ v: { accepting: true } })
   })
 })
 
@@ -42,14 +42,24 @@ describe('publishing load', () => {
     m.step({ type: 'metrics', metrics: metrics({ slotsTotal: 8, slotsFree: 8 }) }, 0)
     m.step({ type: 'tick' }, 0)
     const at = (ms: number, slotsFree: number) => published(m.step({ type: 'metrics', metrics: metrics({ slotsTotal: 8, slotsFree, runningTasks: 8 - slotsFree }) }, ms))
-    expect(at(200, 7)[0]).toMatchObject({ v: { slotsFree: 7 } }) // idle → busy
-    expect(at(400, 6)).toHaveLength(0)
-    expect(at(600, 3)).toHaveLength(0)
-    expect(at(800, 0)[0]).toMatchObject({ v: { slotsFree: 0 } }) // busy → full
-    expect(at(1000, 1)[0]).toMatchObject({ v: { slotsFree: 1 } }) // full → busy
-    expect(at(1200, 5)).toHaveLength(0)
-    expect(published(m.step({ type: 'tick' }, 2000))[0]).toMatchObject({ v: { slotsFree: 5 } }) // on the interval
-    expect(at(2200, 8)[0]).toMatchObject({ v: { slotsFree: 8, runningTasks: 0 } }) // busy → idle
+    expect(at(600, 7)[0]).toMatchObject({ v: { slotsFree: 7 } }) // idle → busy
+    expect(at(800, 6)).toHaveLength(0)
+    expect(at(900, 3)).toHaveLength(0)
+    expect(at(1000, 0)).toHaveLength(0) // busy → full, but the last vector went out only 400 ms ago:
+    expect(published(m.step({ type: 'tick' }, 1050))).toHaveLength(0)
+    expect(published(m.step({ type: 'tick' }, 1100))[0]).toMatchObject({ v: { slotsFree: 0 } }) // 500 ms after it
+    expect(at(1700, 1)[0]).toMatchObject({ v: { slotsFree: 1 } }) // full → busy
+    expect(at(1800, 5)).toHaveLength(0)
+    expect(published(m.step({ type: 'tick' }, 2700))[0]).toMatchObject({ v: { slotsFree: 5 } }) // on the interval
+    expect(at(3300, 8)[0]).toMatchObject({ v: { slotsFree: 8, runningTasks: 0 } }) // busy → idle
+  })
+
+  it('a change of state other than load still goes out after the short gap', () => {
+    const m = node()
+    m.step({ type: 'tick' }, 0)
+    expect(published(m.step({ type: 'metrics', metrics: metrics({ slotsFree: 1 }) }, 600))).toHaveLength(1)
+    expect(published(m.step({ type: 'metrics', metrics: metrics({ slotsFree: 0 }) }, 650))).toHaveLength(0)
+    expect(published(m.step({ type: 'metrics', metrics: metrics({ slotsFree: 0, accepting: false }) }, 700))[0]).toMatchObject({ v: { accepting: false, slotsFree: 0 } })
   })
 })
 
