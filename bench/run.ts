@@ -37,6 +37,30 @@ import type { Baseline } from './systems/types.js'
 // (SVG and PNG) and the raw figures (JSON). Every process it starts is stopped at the end.
 
 const argv = process.argv.slice(2)
+if (argv.includes('--help') || argv.includes('-h')) {
+  // Anything else would start a run of a quarter of an hour.
+  process.stdout.write(`npm run bench [-- OPTIONS]   (or: node dist/bench/run.js [OPTIONS])
+
+Meshwork against a single process, piscina, Moleculer and BullMQ on Redis, in one run; writes
+BENCHMARKS.md, the chart and bench/results/benchmarks.json (a --quick run writes to --out or a
+temporary directory instead).
+
+  --quick                 small inputs, one run, 3 processes (the smoke test in npm test)
+  --out DIR               where to write the report
+  --runs N                timed runs per figure (default 3; quick 1)
+  --sizes 3,5,8           process counts for the growth table
+  --tasks N               empty tasks per throughput run (default 20000)
+  --latency-tasks N       tasks per windowed latency run of the baselines (default 5000)
+  --primes-to N           primes below N (default: sized to ~10 s sequentially)
+  --primes-parts N        ranges of the CPU-bound job (default 32)
+  --corpus-mb N           word-count corpus size (default 100)
+  --words-parts N         word-count parts (default 64)
+  --piscina-concurrency N the second piscina setting (default 8)
+  --only LIST             meshwork,piscina,moleculer,bullmq (the single process always runs)
+  --render FILE           rewrite the report and chart from a benchmarks.json, measuring nothing
+`)
+  process.exit(0)
+}
 const flag = (name: string): boolean => argv.includes(`--${name}`)
 const arg = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined }
 const quick = flag('quick')

@@ -148,7 +148,8 @@ export class Membership {
 
   private onMetrics (metrics: LocalMetrics, now: number, effects: MembershipEffect[]): void {
     const before = this.selfVector
-    const stateChanged = IMMEDIATE_FIELDS.some(k => JSON.stringify(before[k]) !== JSON.stringify(metrics[k]))
+    // Asked on every load change: the same array or object (the daemon reuses them) needs no JSON.
+    const stateChanged = IMMEDIATE_FIELDS.some(k => before[k] !== metrics[k] && JSON.stringify(before[k]) !== JSON.stringify(metrics[k]))
     const loadChanged = loadBand(before) !== loadBand(metrics)
     this.selfVector = { ...before, ...metrics }
     if (stateChanged || loadChanged) {

@@ -147,6 +147,8 @@ export class TaskWorker {
     const scratchDir = join(this.opts.scratchDir, jobId)
     if (!this.scratchDirs.has(scratchDir)) {
       mkdirSync(scratchDir, { recursive: true })
+      // Only remembers which dirs exist (mkdir again is harmless): bounded like jobTerms.
+      if (this.scratchDirs.size >= 10_000) this.scratchDirs.clear()
       this.scratchDirs.add(scratchDir)
     }
     return scratchDir

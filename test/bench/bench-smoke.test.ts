@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,6 +32,13 @@ function processesOfRun (runId: string): string[] {
 interface Saved { results: Record<string, Record<string, number[] | undefined> | undefined>, errors: Record<string, string> }
 
 describe('bench --quick', () => {
+  it('--help prints the options and starts nothing', () => {
+    const r = spawnSync(process.execPath, [join(packageRoot(), 'dist', 'bench', 'run.js'), '--help'], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/--quick/)
+    expect(r.stdout).not.toMatch(/corpus: .* generated/)
+  })
+
   it('produces figures for every baseline and leaves no process behind', async () => {
     const runId = `smoke${randomBytes(4).toString('hex')}`
     const child = spawn(process.execPath, [join(root, 'dist', 'bench', 'run.js'), '--quick', '--out', out], {
