@@ -89,6 +89,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined
   private lastHost: HostSample | undefined
   private addrs: string[] = []
+  /** The last message encoded by send(), kept until another is sent. */
+  private lastEncoded: { message: RpcMessage, bytes: Uint8Array } | undefined
   private loadChangeScheduled = false
   readonly startedAtMs = Date.now()
   readonly pool: ExecutorPool
@@ -134,7 +136,7 @@ export class Daemon {
       onUnreachable: (peerId) => this.coordinator.onUnreachable(peerId),
       addrsOf: peerId => this.membership.peer(peerId)?.vector.addrs ?? [],
     })
-    const send = (peerId: string, message: RpcMessage): void => this.send(peerId, message)
+    const send = (peerId: string, message: RpcMessage): number => this.send(peerId, message)
     // Advertise only tools a task may really run here: in the sandbox, those --allow-exec names.
     const found = findTools(opts.tools ?? DEFAULT_TOOLS)
     this.tools = sec.sandbox === undefined ? found : found.filter(t => sec.sandbox!.allowExec.includes(t))
@@ -296,9 +298,18 @@ export class Daemon {
   }
 
   /** Messages to ourselves skip the network (and the encoding) but keep the same async order. */
-  send (peerId: string, message: RpcMessage): void {
-    if (peerId === this.peerId) setImmediate(() => this.onRpc(peerId, message))
-    else this.channels.send(peerId, encodeRpc(message))
+  /** Queues a message for a peer; returns its encoded size (0 when it is for this node). */
+  send (peerId: string, message: RpcMessage): number {
+    if (peerId === this.peerId) {
+      setImmediate(() => this.onRpc(peerId, message))
+      return 0
+    }
+    // The same message object sent to several peers in a row (a replica to each backup, a
+    // takeover to everyone) is encoded once: a replica can be hundreds of MB of JSON.
+    if (this.lastEncoded?.message !== message) this.lastEncoded = { message, bytes: encodeRpc(message) }
+    const bytes = this.lastEncoded.bytes
+    this.channels.send(peerId, bytes)
+    return bytes.byteLength
   }
 
   private onFrame (from: string, payload: Buffer): void {

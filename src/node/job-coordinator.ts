@@ -26,7 +26,8 @@ export interface JobCoordinatorOptions {
   scheduler: Partial<SchedulerConfig>
   random: Random
   log: Logger
-  send: (peerId: string, message: RpcMessage) => void
+  /** Returns the encoded size in bytes (0 for a message to this node itself). */
+  send: (peerId: string, message: RpcMessage) => number
   workers: () => WorkerView[]
   /** The job's backups in election order (excluding this node). */
   backupsFor: (jobId: string) => string[]
@@ -190,7 +191,11 @@ export class JobCoordinator {
     const send = (code: string): void => {
       const out = this.core.replicaMessage(jobId, instance, this.opts.nowMs())
       if (out === undefined) return
-      for (const backup of out.to) this.opts.send(backup, { ...out.message, code })
+      // One message for every backup: encoded once (the daemon reuses the bytes for the same object).
+      const message: RpcMessage = { ...out.message, code }
+      let bytes = 0
+      for (const backup of out.to) bytes = this.opts.send(backup, message)
+      this.core.replicaSize(jobId, instance, bytes)
     }
     if (code !== undefined) return send(code)
     const hash = this.core.spec(jobId)?.codeHash

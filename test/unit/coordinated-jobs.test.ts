@@ -74,6 +74,19 @@ describe('coordinated jobs: replication', () => {
     expect(core.replicaMessage(JOB, instance, 20_000)).toBeUndefined()
   })
 
+  it('does not send a big replica again before a backup could have read it', () => {
+    const { core, instance } = setup()
+    core.replicaMessage(JOB, instance, 10)
+    core.replicaSize(JOB, instance, 200_000_000) // 200 MB at 20 MB/s: 10 s
+    expect(of(core.tick(WORKERS, 1010, 1010), 'sendReplica')).toHaveLength(0)
+    expect(of(core.tick(WORKERS, 10_009, 10_009), 'sendReplica')).toHaveLength(0)
+    expect(of(core.tick(WORKERS, 10_010, 10_010), 'sendReplica')).toHaveLength(1)
+    // and never waits past the cap, however big
+    core.replicaMessage(JOB, instance, 10_010)
+    core.replicaSize(JOB, instance, 10_000_000_000)
+    expect(of(core.tick(WORKERS, 40_010, 40_010), 'sendReplica')).toHaveLength(1)
+  })
+
   it('results go to the backups at once when rare, at most every replicate interval when many; the coordinator keeps them too', () => {
     const { core, holder, effects } = setup({ tasks: 4 })
     const [a, b, c] = of(effects, 'assign')
