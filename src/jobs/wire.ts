@@ -35,6 +35,11 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
     tools: z.array(z.string().min(1).max(64)).max(32).optional(),
   }).strict(),
   z.object({ t: z.literal('task.abort'), attemptId: AttemptId }).strict(),
+  /**
+   * coordinator → workers, as a job arrives (before its split): start executors for it now, so
+   * its first tasks do not wait for them. A hint only; nothing depends on it.
+   */
+  z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: z.array(z.string().min(1).max(64)).max(32).optional() }).strict(),
   /** workers → coordinator */
   z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown() }).strict(),
   z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: z.string().max(64), error: z.string().max(16_384) }).strict(),

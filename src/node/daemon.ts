@@ -345,6 +345,7 @@ export class Daemon {
         break
       case 'job.standbyAck': this.submissions.onStandbyAck(from, m.jobId); break
       case 'task.assign': this.worker.onAssign(from, m); break
+      case 'job.prepare': this.worker.onPrepare(m); break
       case 'task.abort': this.worker.onAbort(from, m.attemptId); break
       case 'task.ok':
       case 'task.failed': this.coordinator.onTaskResult(from, m); break

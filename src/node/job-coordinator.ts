@@ -92,12 +92,25 @@ export class JobCoordinator {
       this.apply(this.core.splitFailed(jobId, instance, `job code rejected: ${(err as Error).message}`, this.opts.nowMs(), this.opts.wallMs()))
       return
     }
+    this.prepareWorkers(spec)
     const arg = input.type === 'json' ? input.value : Buffer.from(input.base64, 'base64')
     const outcome = await this.opts.pool.run({ id: `${jobId}:split:${term}`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId, scratchDir: this.opts.scratchDirFor(jobId) } })
     const now = this.opts.nowMs()
     if (this.core.instanceOf(jobId) !== instance || this.core.spec(jobId) === undefined) return
     if (!outcome.ok) this.apply(this.core.splitFailed(jobId, instance, `split failed: ${describe(outcome)}`, now, this.opts.wallMs()))
     else this.apply(this.core.splitDone(jobId, instance, outcome.value, now, this.opts.wallMs()), code)
+  }
+
+  /**
+   * Every live worker (this node included) starts the job's executors while the split runs,
+   * instead of on its first task: a worker that lacks the code waits for that task as before.
+   */
+  private prepareWorkers (spec: JobSpec): void {
+    const tools = spec.requires?.tools
+    const message: RpcMessage = { t: 'job.prepare', jobId: spec.jobId, codeHash: spec.codeHash, ...(tools !== undefined && tools.length > 0 ? { tools } : {}) }
+    for (const w of this.opts.workers()) {
+      if (w.status === 'alive' && w.slotsTotal > 0 && w.accepting) this.opts.send(w.peerId, message)
+    }
   }
 
   /** This node won the job's replica set after its coordinator died: carry on from the replica. */

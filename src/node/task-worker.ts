@@ -47,6 +47,17 @@ export class TaskWorker {
 
   get runningTasks (): number { return this.running.size }
 
+  /** A job is about to send tasks here: have its executors started (see ExecutorPool.prepare). */
+  onPrepare (m: { jobId: string, codeHash: string, tools?: string[] }): void {
+    if (this.opts.accepting?.() === false || !this.opts.code.has(m.codeHash)) return
+    if ((this.jobTerms.get(m.jobId) ?? 0) > 0) return // its tasks already came
+    this.opts.pool.prepare({
+      modulePath: this.opts.code.pathFor(m.codeHash),
+      ctx: { scratchDir: this.scratchDirFor(m.jobId) },
+      ...(m.tools !== undefined ? { tools: m.tools } : {}),
+    })
+  }
+
   onAssign (from: string, task: Assign): void {
     if (this.running.has(task.attemptId)) return
     const known = this.jobTerms.get(task.jobId) ?? 0

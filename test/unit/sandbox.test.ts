@@ -184,3 +184,41 @@ describe('sandboxFor and describeDenial', () => {
     expect(describeDenial(Object.assign(new Error('x'), { code: 'ERR_ACCESS_DENIED', permission: 'FileSystemRead', resource: '/a' }))).toMatch(/FileSystemRead of \/a/)
   })
 })
+
+describe('preparing executors for a job', () => {
+  it('starts idle children for the job before its tasks, so they need no profile switch', async () => {
+    const pool = makePool({ slots: 2 })
+    const job2 = path.join(dir, 'scratch', 'job2')
+    mkdirSync(job2, { recursive: true })
+    const run = async (scratchDir: string): Promise<TaskOutcome> =>
+      await pool.run({ id: `s${++seq}`, op: 'map', modulePath: path.join(dir, 'escape.mjs'), codeHash: 'escape', arg: { do: 'nothing' }, ctx: { scratchDir } })
+    expect((await run(scratch)).ok).toBe(true)
+    await waitForReady(pool, 2)
+    const switches = pool.profileSwitches
+    pool.prepare({ modulePath: path.join(dir, 'escape.mjs'), ctx: { scratchDir: job2 } })
+    expect(pool.profileSwitches).toBe(switches + 2)
+    await waitForReady(pool, 2)
+    const outs = await Promise.all([run(job2), run(job2)])
+    expect(outs.every(o => o.ok)).toBe(true)
+    expect(pool.profileSwitches).toBe(switches + 2)
+    // Preparing for the profile the children already have changes nothing.
+    pool.prepare({ modulePath: path.join(dir, 'escape.mjs'), ctx: { scratchDir: job2 } })
+    expect(pool.profileSwitches).toBe(switches + 2)
+  })
+
+  it('replaces no child while tasks wait or run', async () => {
+    const pool = makePool({ slots: 1 })
+    const running = map(pool, { do: 'nothing' })
+    pool.prepare({ modulePath: path.join(dir, 'escape.mjs'), ctx: { scratchDir: path.join(dir, 'scratch', 'job3') } })
+    expect(pool.profileSwitches).toBe(0)
+    expect((await running).ok).toBe(true)
+  })
+})
+
+async function waitForReady (pool: ExecutorPool, n: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (pool.stats().slotsReady < n) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} ready children`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
