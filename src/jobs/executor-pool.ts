@@ -344,6 +344,16 @@ export class ExecutorPool {
         }
       } else if (!this.headOf(slot)?.solo) fillable.push(slot)
     }
+    // The oldest queued task needs a profile no child has (another job's): the least busy child
+    // takes no more tasks, so it goes idle and is replaced. Otherwise the children's own job,
+    // feeding them task after task, would overtake that task for as long as it had tasks.
+    const head = this.soloQueue.length === 0 && fillable.length > 0 ? this.peekQueued() : undefined
+    if (head !== undefined && !this.slots.some(s => s.profile === head.profile && (s.exec !== null || s.spawnPending))) {
+      let drain = fillable[0] as Slot
+      for (const slot of fillable) if (slot.inflight.size < drain.inflight.size) drain = slot
+      fillable.splice(fillable.indexOf(drain), 1)
+      if (drain.inflight.size === 0) this.switchProfile(drain, head.sandbox)
+    }
     if (this.recentTaskMs < PACK_BELOW_MS) {
       // Tiny tasks: packed into the first children, which wakes fewer processes and sends fewer
       // IPC messages than spreading them (a child runs them faster than the daemon sends them).

@@ -206,6 +206,19 @@ describe('preparing executors for a job', () => {
     expect(pool.profileSwitches).toBe(switches + 2)
   })
 
+  it("another job's task is not overtaken by the tasks that keep coming for the children's job", async () => {
+    const pool = makePool({ slots: 1, pipelineDepth: 4 })
+    const other = path.join(dir, 'scratch', 'job4')
+    mkdirSync(other, { recursive: true })
+    const order: string[] = []
+    const run = (label: string, scratchDir: string): Promise<TaskOutcome> =>
+      pool.run({ id: `s${++seq}`, op: 'map', modulePath: path.join(dir, 'escape.mjs'), codeHash: 'escape', arg: { do: 'nothing' }, ctx: { scratchDir } })
+        .then(o => { order.push(label); return o })
+    const runs = [...['a1', 'a2', 'a3', 'a4'].map(l => run(l, scratch)), run('b', other), ...['a5', 'a6'].map(l => run(l, scratch))]
+    expect((await Promise.all(runs)).every(o => o.ok)).toBe(true)
+    expect(order.indexOf('b')).toBeLessThan(order.indexOf('a5'))
+  })
+
   it('replaces no child while tasks wait or run', async () => {
     const pool = makePool({ slots: 1 })
     const running = map(pool, { do: 'nothing' })
