@@ -1,6 +1,6 @@
 import { FINAL_STATES, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import type { RpcMessage } from '../jobs/wire.js'
-import { answerClaim, answerCommit, answerConfirm, newReplicaState, nextClaimTerm, observeCoordinator, shouldClaim, VoteTally, type ReplicaState } from './replica-set.js'
+import { answerClaim, answerCommit, answerConfirm, newReplicaState, nextClaimTerm, observeCoordinator, quorumSize, shouldClaim, VoteTally, type ReplicaState } from './replica-set.js'
 
 // A node's part in the replica sets of jobs, as a sans-IO core: the backups' copy of each job
 // (spec, task table, completed results), the votes it casts, and when it claims a job — its
@@ -21,7 +21,8 @@ export interface Replica {
   final: JobRecord | undefined
   /** A final record this node accepted in a commit round, not yet known to be published. */
   accepted: JobRecord | undefined
-  claim: { tally: VoteTally, startedMs: number } | undefined
+  /** `answeredBare`: the other members that answered this claim carrying no accepted record. */
+  claim: { tally: VoteTally, startedMs: number, answeredBare: Set<string> } | undefined
   /** Since when this node has been the job's coordinator on record without coordinating it. */
   orphanSinceMs: number | undefined
   /** The boot id of each member when it joined this replica: a member that restarted since lost its copy. */
@@ -173,14 +174,25 @@ export class ReplicaHolder {
       this.announceFinal(replica, m.final)
       return
     }
+    if (from !== this.view.selfId && replica.state.replicaSet.includes(from)) claim.answeredBare.add(from)
     const outcome = claim.tally.add(from, m.ok, m.promisedTerm)
     if (outcome === 'lost') replica.claim = undefined
     if (outcome !== 'won') return
-    // A node that accepted a commit (the orphan claim) does not run the job again — its own vote
-    // would refuse another term's commit — but keeps the round open until it times out: a later
-    // reply may carry the decided record. Its own accepted record is not known to be decided,
-    // so it is never announced from here.
-    if (replica.accepted !== undefined) return
+    if (replica.accepted !== undefined) {
+      // A node that accepted a commit (the orphan claim) does not run the job again — its own vote
+      // would refuse another term's commit — but keeps the round open until it times out: a later
+      // reply may carry the decided record. Its own accepted record is not known to be decided,
+      // so it is never announced from here.
+      // Unless so many members answered that they accepted nothing that the rest, this node
+      // included, fall short of a majority: then that record was never decided, and never will be
+      // (each of them promised a later term). The job runs on under this claim; without this, a
+      // coordinator whose commit was refused and that has no successor claimed for ever (found
+      // by fuzzing the lifecycle cores).
+      const set = replica.state.replicaSet
+      if (set.length - claim.answeredBare.size >= quorumSize(set.length)) return
+      replica.accepted = undefined
+      replica.state.committedTerm = undefined
+    }
     if (replica.spec === undefined || replica.chunks === undefined) {
       replica.claim = undefined
       this.log('warn', 'won a claim without a replica of the task table; cannot take over', { jobId: m.jobId })
@@ -306,7 +318,7 @@ export class ReplicaHolder {
     replica.state.promisedTerm = term
     const self = this.view.selfId
     const tally = new VoteTally(replica.state.replicaSet, term, self)
-    replica.claim = { tally, startedMs: now }
+    replica.claim = { tally, startedMs: now, answeredBare: new Set() }
     this.out.push({ type: 'claim', jobId: replica.state.jobId, term, coordinator: replica.state.coordinator, why })
     for (const member of replica.state.replicaSet) {
       if (member !== self) this.send(member, { t: 'job.claim', jobId: replica.state.jobId, term })

@@ -167,6 +167,15 @@ function run (ops: Op[], seed: number): Array<{ by: Id, term: number, result: un
   return outcomes
 }
 
+describe('job lifecycle: histories fuzzing once found stuck', () => {
+  it('a backup that claimed while it saw its coordinator dead, after the heal', () => {
+    const ops: Op[] = [{ op: 'see', node: 1, peer: 0, alive: false }, { op: 'work', pick: 0 }, { op: 'tick', node: 1, dtMs: 100 }, { op: 'tick', node: 1, dtMs: 6000 }]
+    const outcomes = run(ops, 29)
+    expect(new Set(outcomes.map(o => o.term)).size).toBe(1)
+    for (const o of outcomes) expect(o.result).toBe('0,7,14')
+  })
+})
+
 describe(`job lifecycle cores of a replica set under random delivery, loss and views (${CORE_RUNS} histories of up to 200 steps)`, () => {
   it('never throw, the job never has two outcomes, and it has one once the faults heal', () => {
     fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: 200 }), fc.integer(), (ops, seed) => {
