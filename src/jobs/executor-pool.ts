@@ -186,7 +186,7 @@ export class ExecutorPool {
   }
 
   /** The sandbox profile of a task, or the reason it may not run on this node. */
-  private profileOf (req: TaskRequest): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
+  private profileOf (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'tools'>): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
     if (this.sandboxPolicy === undefined) return { profile: '', sandbox: undefined }
     const scratchDir = typeof req.ctx.scratchDir === 'string' ? req.ctx.scratchDir : undefined
     // Every task of a job asks the same question: answered once (the paths are resolved and joined per call).
@@ -210,7 +210,7 @@ export class ExecutorPool {
   prepare (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'tools'>): void {
     if (this.sandboxPolicy === undefined || this.closed || this.pausedAtMs !== null) return
     if (this.queuedCount > 0 || this.soloQueue.length > 0) return
-    const profile = this.profileOf(req as TaskRequest)
+    const profile = this.profileOf(req)
     if ('error' in profile) return
     for (const slot of this.slots) {
       if (slot.profile === profile.profile || slot.inflight.size > 0 || slot.spawnPending) continue
