@@ -41,6 +41,13 @@ export interface ExecutorPoolOptions {
    * that carry them to the backups, not under the per-result limit (default: resultBytesMax).
    */
   splitBytesMax?: number
+  /**
+   * Idle children of other profiles kept for when their job's code runs again (default: twice the
+   * slots; 0 kills a child as soon as another profile needs its slot). See `Spare`.
+   */
+  sparesMax?: number
+  /** A kept child idle this long is stopped (default 60 000). */
+  spareIdleMs?: number
 }
 
 export interface TaskRequest {
@@ -52,6 +59,11 @@ export interface TaskRequest {
   /** The chunk for map, the results array for reduce, the input for split. */
   arg: unknown
   ctx: Record<string, unknown>
+  /**
+   * The directory the executor may read and write (the sandbox's grant): the scratch dir of every
+   * job that runs this code, holding `ctx.scratchDir`. Default: `ctx.scratchDir` itself.
+   */
+  workspaceDir?: string
   /** Tools the job declares (`requires.tools`): the sandbox lets the task start them if the node allows each. */
   tools?: readonly string[]
 }
@@ -67,6 +79,8 @@ export interface ExecutorPoolStats {
   slotsBusy: number
   /** Children started and ready for tasks. */
   slotsReady: number
+  /** Idle children of other profiles, kept for their code's next job. */
+  spares: number
   running: number
   queued: number
   restarts: number
@@ -102,6 +116,21 @@ interface Slot {
   headCpuMs: number
   /** A respawn is waiting out its backoff. */
   spawnPending: boolean
+}
+
+/**
+ * An idle child taken out of its slot because another job's profile needed the slot, kept (not
+ * killed) for a while: a job's code tends to run again (the same job resubmitted, jobs
+ * alternating), and starting a child costs ~100 ms of CPU and more of wall time on a busy
+ * machine — for a short job, most of its time (a 32-task job: 400–650 ms with new children,
+ * 35–80 ms with children kept).
+ */
+interface Spare {
+  exec: ExecutorProcess
+  sandbox: Sandbox | undefined
+  profile: string
+  ready: boolean
+  parkedAtMs: number
 }
 
 const SANDBOX_CHOICES_MAX = 256
@@ -150,8 +179,16 @@ export class ExecutorPool {
   private readonly resultBytesMax: number | undefined
   private readonly splitBytesMax: number | undefined
   private cpuTimer: NodeJS.Timeout | null = null
+  /** The slot each child serves; a child that is kept as a spare has none. */
+  private readonly slotOf = new Map<ExecutorProcess, Slot>()
+  private spares: Spare[] = []
+  private readonly sparesMax: number
+  private readonly spareIdleMs: number
+  private spareTimer: NodeJS.Timeout | null = null
   /** Children replaced to serve another job's profile (not failures). */
   profileSwitches = 0
+  /** Of those, replaced by a kept child of the wanted profile instead of a new one. */
+  spareReuses = 0
 
   constructor (opts: ExecutorPoolOptions) {
     if (!Number.isInteger(opts.slots) || opts.slots < 1) throw new RangeError(`slots must be a positive integer (got ${opts.slots})`)
@@ -165,6 +202,8 @@ export class ExecutorPool {
     this.taskCpuMsMax = opts.taskCpuMsMax
     this.resultBytesMax = opts.resultBytesMax
     this.splitBytesMax = opts.splitBytesMax ?? opts.resultBytesMax
+    this.sparesMax = Math.max(0, opts.sparesMax ?? opts.slots * 2)
+    this.spareIdleMs = opts.spareIdleMs ?? 60_000
     this.permissionFlag = opts.sandbox !== undefined ? permissionFlag() : undefined
     this.sandboxPolicy = this.permissionFlag !== undefined ? opts.sandbox : undefined
     if (opts.sandbox !== undefined && this.permissionFlag === undefined) this.logger?.warn({ node: process.version }, 'this Node has no permission model: task code runs without a sandbox')
@@ -186,9 +225,9 @@ export class ExecutorPool {
   }
 
   /** The sandbox profile of a task, or the reason it may not run on this node. */
-  private profileOf (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'tools'>): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
+  private profileOf (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'workspaceDir' | 'tools'>): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
     if (this.sandboxPolicy === undefined) return { profile: '', sandbox: undefined }
-    const scratchDir = typeof req.ctx.scratchDir === 'string' ? req.ctx.scratchDir : undefined
+    const scratchDir = req.workspaceDir ?? (typeof req.ctx.scratchDir === 'string' ? req.ctx.scratchDir : undefined)
     // Every task of a job asks the same question: answered once (the paths are resolved and joined per call).
     const key = `${req.modulePath}\0${scratchDir ?? ''}\0${req.tools?.join(',') ?? ''}`
     let choice = this.sandboxChoices.get(key)
@@ -203,18 +242,18 @@ export class ExecutorPool {
 
   /**
    * Starts executors for the sandbox profile a job's tasks will need, before they arrive: a child
-   * takes ~100 ms to start (more on a busy machine), and a job's executors are new ones, as the
-   * profile includes the job's scratch dir. Only idle children are replaced, and only when
-   * nothing is queued; without a sandbox every child already serves every job.
+   * takes ~100 ms to start (more on a busy machine), and a job whose code has not run here lately
+   * needs new ones, as the profile includes its code's workspace. Only idle children are
+   * replaced, and only when nothing is queued; without a sandbox every child serves every job.
    */
-  prepare (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'tools'>): void {
+  prepare (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'workspaceDir' | 'tools'>): void {
     if (this.sandboxPolicy === undefined || this.closed || this.pausedAtMs !== null) return
     if (this.queuedCount > 0 || this.soloQueue.length > 0) return
     const profile = this.profileOf(req)
     if ('error' in profile) return
     for (const slot of this.slots) {
       if (slot.profile === profile.profile || slot.inflight.size > 0 || slot.spawnPending) continue
-      if (slot.exec === null) this.spawn(slot, profile.sandbox)
+      if (slot.exec === null) this.startFor(slot, profile.sandbox)
       else this.switchProfile(slot, profile.sandbox)
     }
   }
@@ -264,13 +303,15 @@ export class ExecutorPool {
       const pid = slot.exec?.proc.pid
       if (pid !== undefined) pids.push(pid)
     }
-    return { slotsTotal: this.slots.length, slotsBusy, slotsReady, running, queued: this.queuedCount, restarts: this.restarts, pids }
+    for (const spare of this.spares) if (spare.exec.proc.pid !== undefined) pids.push(spare.exec.proc.pid)
+    return { slotsTotal: this.slots.length, slotsBusy, slotsReady, spares: this.spares.length, running, queued: this.queuedCount, restarts: this.restarts, pids }
   }
 
-  /** SIGSTOP every child (the owner-yield policy); timeouts do not run while paused. */
+  /** SIGSTOP every child (the owner-yield policy); timeouts do not run while paused. Kept idle children are stopped for good: the owner wants the memory back. */
   pause (): void {
     if (this.pausedAtMs !== null || this.closed) return
     this.pausedAtMs = performance.now()
+    this.dropSpares(0)
     for (const slot of this.slots) slot.exec?.stop()
   }
 
@@ -289,6 +330,7 @@ export class ExecutorPool {
     if (!this.closed) {
       this.closed = true
       if (this.cpuTimer !== null) clearInterval(this.cpuTimer)
+      this.dropSpares(0)
       for (const p of [...this.byId.values()]) this.settle(p, aborted('executor pool closed'))
       this.queue = []
       this.queueHead = 0
@@ -330,7 +372,7 @@ export class ExecutorPool {
         // A sandboxed slot starts its child for the first task that needs one.
         if (this.sandboxPolicy !== undefined && !this.closed && !slot.spawnPending) {
           const next = this.soloQueue[0] ?? this.peekQueued()
-          if (next !== undefined) this.spawn(slot, next.sandbox)
+          if (next !== undefined) this.startFor(slot, next.sandbox)
         }
         continue
       }
@@ -577,14 +619,62 @@ export class ExecutorPool {
 
   // ---- child lifecycle ----
 
-  /** An idle child of another profile is replaced by one with the permissions `sandbox` needs. */
+  /**
+   * An idle child of another profile is replaced by one with the permissions `sandbox` needs: a
+   * kept child of that profile if there is one, else a new one. The idle child is kept in turn.
+   */
   private switchProfile (slot: Slot, sandbox: Sandbox | undefined): void {
     const exec = slot.exec
     if (exec === null || slot.inflight.size > 0 || this.closed) return
+    const spare: Spare = { exec, sandbox: slot.sandbox, profile: slot.profile, ready: slot.ready, parkedAtMs: performance.now() }
     this.detach(slot)
-    exec.kill()
     this.profileSwitches++
-    this.spawn(slot, sandbox)
+    this.startFor(slot, sandbox)
+    this.keepSpare(spare)
+  }
+
+  /** Give `slot` a child for `sandbox`'s profile: a kept one if there is one (it may be ready at once), else a new one. */
+  private startFor (slot: Slot, sandbox: Sandbox | undefined): void {
+    const profile = sandbox?.key ?? ''
+    const i = this.spares.findIndex(s => s.profile === profile)
+    if (i < 0 || this.closed) return this.spawn(slot, sandbox)
+    const [spare] = this.spares.splice(i, 1) as [Spare]
+    this.spareReuses++
+    slot.sandbox = spare.sandbox
+    slot.profile = spare.profile
+    slot.exec = spare.exec
+    slot.ready = spare.ready
+    this.slotOf.set(spare.exec, slot)
+    if (slot.ready) this.scheduleDispatch()
+  }
+
+  private keepSpare (spare: Spare): void {
+    if (this.sparesMax === 0 || this.pausedAtMs !== null || this.closed) return spare.exec.kill()
+    this.spares.push(spare)
+    this.dropSpares(this.sparesMax)
+    if (this.spareTimer === null) {
+      this.spareTimer = setTimeout(() => this.expireSpares(), this.spareIdleMs)
+      this.spareTimer.unref()
+    }
+  }
+
+  /** Stops the oldest kept children until at most `keep` are left. */
+  private dropSpares (keep: number): void {
+    while (this.spares.length > keep) this.spares.shift()?.exec.kill()
+    if (this.spares.length === 0 && this.spareTimer !== null) {
+      clearTimeout(this.spareTimer)
+      this.spareTimer = null
+    }
+  }
+
+  private expireSpares (): void {
+    this.spareTimer = null
+    const now = performance.now()
+    while (this.spares.length > 0 && now - (this.spares[0] as Spare).parkedAtMs >= this.spareIdleMs) this.spares.shift()?.exec.kill()
+    const oldest = this.spares[0]
+    if (oldest === undefined) return
+    this.spareTimer = setTimeout(() => this.expireSpares(), Math.max(1, oldest.parkedAtMs + this.spareIdleMs - now))
+    this.spareTimer.unref()
   }
 
   private spawn (slot: Slot, sandbox: Sandbox | undefined = slot.sandbox): void {
@@ -598,10 +688,11 @@ export class ExecutorPool {
       niceness: this.niceness,
       env: boxed && sandbox.tools.length > 0 ? { ...this.env, [TOOLS_ENV]: sandbox.tools.join(',') } : this.env,
       execArgv: boxed ? sandboxExecArgv(sandbox, this.permissionFlag as string) : [],
-      onMessage: (msg) => this.onMessage(slot, exec, msg),
-      onGone: (code, signal) => this.onGone(slot, exec, code, signal),
+      onMessage: (msg) => this.onChildMessage(exec, msg),
+      onGone: (code, signal) => this.onChildGone(exec, code, signal),
     })
     slot.exec = exec
+    this.slotOf.set(exec, slot)
     slot.ready = false
     this.children.add(exec)
     void exec.exited.then(() => this.children.delete(exec))
@@ -619,6 +710,22 @@ export class ExecutorPool {
     then(unanswered)
     this.restarts++
     this.spawn(slot)
+  }
+
+  /** A child's message goes to the slot it serves now; a kept child only says it is ready. */
+  private onChildMessage (exec: ExecutorProcess, msg: ChildMessage): void {
+    const slot = this.slotOf.get(exec)
+    if (slot !== undefined) return this.onMessage(slot, exec, msg)
+    const spare = this.spares.find(s => s.exec === exec)
+    if (spare !== undefined && msg.t === 'ready') spare.ready = true
+  }
+
+  private onChildGone (exec: ExecutorProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const slot = this.slotOf.get(exec)
+    this.slotOf.delete(exec)
+    if (slot !== undefined) return this.onGone(slot, exec, code, signal)
+    // A kept child died idle (the OOM killer, an operator): nothing ran on it; just forget it.
+    this.spares = this.spares.filter(s => s.exec !== exec)
   }
 
   /** The child died by itself: blame its only unanswered task, or isolate all of them. */
@@ -644,6 +751,7 @@ export class ExecutorPool {
 
   private detach (slot: Slot): Pending[] {
     const unanswered = [...slot.inflight.values()]
+    if (slot.exec !== null) this.slotOf.delete(slot.exec)
     slot.inflight.clear()
     slot.exec = null
     slot.ready = false

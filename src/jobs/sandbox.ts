@@ -1,11 +1,12 @@
 // Executors in a box: task code runs under Node's permission model. An executor process may read
-// only its own entry code, the job's module file and the task's scratch dir, write only the
-// scratch dir, and may not start processes or worker threads or load native addons — unless the
+// only its own entry code, the job's module file and the code's workspace (the scratch dirs of
+// every job of that code), write only there, and may not start processes or worker threads or
+// load native addons — unless the
 // job declares the tools it runs (`requires: { tools: ['cc'] }`) and the node allows every one of
 // them (`--allow-exec cc`). The operator may widen file access with --allow-fs-read/--allow-fs-write.
 //
-// Permission flags are fixed when a process starts, so an executor serves one profile (one job's
-// module and scratch dir); the pool starts a child with the right flags when the profile changes.
+// Permission flags are fixed when a process starts, so an executor serves one profile (a module
+// and its workspace); the pool starts a child with the right flags when the profile changes.
 import { dirname, resolve } from 'node:path'
 
 export interface SandboxPolicy {
@@ -41,6 +42,7 @@ export interface SandboxRequest {
   /** The executor's entry file: its directory holds the executor's own modules. */
   childEntry: string
   modulePath: string
+  /** The directory the executor may read and write: the workspace of the job's code. */
   scratchDir?: string
   /** Tools the job declares (`requires.tools`). */
   tools?: readonly string[]

@@ -52,6 +52,7 @@ Examples:
     .option('--election <strategy>', 'who coordinates each job: rendezvous (per-job, the default) or fixed:<peerId> (master-slave)', 'rendezvous')
     .option('--task-timeout-ms <ms>', 'a task running longer is killed and retried elsewhere', parseIntOption('--task-timeout-ms', 100, 86_400_000), 60_000)
     .option('--memory-limit-mb <mb>', 'heap limit of each executor process', parseIntOption('--memory-limit-mb', 32, 1_048_576), 512)
+    .option('--idle-executors <n>', "idle executors kept for their code's next job, each for up to 60 s (default: twice --slots; 0: none)", parseIntOption('--idle-executors', 0, 256))
     .option('--backups <k>', 'backup peers per job holding its task table and results (failover needs a majority of 1 + k)', parseIntOption('--backups', 0, 8), 2)
     .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
     // Owner policy and capabilities (issue 10): see README "A good guest".
@@ -69,8 +70,8 @@ Examples:
     .option('--insecure-open-mesh', 'run without a mesh key: any peer that reaches this node may join and run code on it')
     .option('--allow-submit <peers>', 'comma-separated peer ids that may submit jobs (default: every peer holding the mesh key)', parseList)
     .option('--allow-exec <tools>', 'programs that job modules may run when they declare them (requires: { tools: [...] }), e.g. cc,make', parseList)
-    .option('--allow-fs-read <paths>', 'extra paths task code may read (default: only its job code and scratch dir)', parseList)
-    .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its scratch dir)', parseList)
+    .option('--allow-fs-read <paths>', 'extra paths task code may read (default: only its job code and its code\'s scratch dirs)', parseList)
+    .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its code\'s scratch dirs)', parseList)
     .option('--no-sandbox', 'run task code without the Node permission model (not recommended)')
     .option('--task-cpu-ms <ms>', 'a task using more CPU time than this is killed (default: no limit besides --task-timeout-ms)', parseIntOption('--task-cpu-ms', 10, 86_400_000))
     .option('--max-result-bytes <n>', 'largest task or reduce result (JSON bytes); the chunks split() returns are bounded by --max-message-bytes', parseIntOption('--max-result-bytes', 1024, 1024 ** 3), 64 * 1024 * 1024)

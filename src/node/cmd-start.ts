@@ -56,6 +56,7 @@ export interface StartOptions extends OwnerStartOptions {
   election: string
   taskTimeoutMs: number
   memoryLimitMb: number
+  idleExecutors?: number
   resultRetentionMs: number
   backups: number
   meshKey?: string
@@ -117,6 +118,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     scheduler: {},
     taskTimeoutMs: opts.taskTimeoutMs,
     memoryLimitMB: opts.memoryLimitMb,
+    ...(opts.idleExecutors !== undefined ? { idleExecutors: opts.idleExecutors } : {}),
     resultRetentionMs: opts.resultRetentionMs,
     backups: opts.backups,
     rpcFrameBytesMax: opts.maxMessageBytes,

@@ -57,6 +57,8 @@ export interface DaemonOptions {
   scheduler: Partial<SchedulerConfig>
   taskTimeoutMs: number
   memoryLimitMB: number
+  /** Idle executors kept for their code's next job (default: twice the slots). */
+  idleExecutors?: number
   resultRetentionMs: number
   /** Backups per job that hold its task table and results (the replica set is 1 + this). */
   backups: number
@@ -123,6 +125,7 @@ export class Daemon {
     const sec = this.security = securityOptions(opts.security)
     this.pool = new ExecutorPool({
       slots: Math.max(1, opts.slots), taskTimeoutMs: opts.taskTimeoutMs, memoryLimitMB: opts.memoryLimitMB, logger: log,
+      ...(opts.idleExecutors !== undefined ? { sparesMax: opts.idleExecutors } : {}),
       sandbox: sec.sandbox, taskCpuMsMax: sec.taskCpuMsMax, resultBytesMax: sec.resultBytesMax,
       // A split's chunks travel in job.replica: the message limit bounds them (less room for the rest of the message).
       splitBytesMax: Math.max(sec.resultBytesMax ?? 0, opts.rpcFrameBytesMax - 1024 * 1024),
@@ -177,7 +180,7 @@ export class Daemon {
       },
       nowMs: now,
       wallMs: () => Date.now(),
-      scratchDirFor: jobId => this.worker.scratchDirFor(jobId),
+      scratchDirFor: (jobId, codeHash) => this.worker.scratchDirFor(jobId, codeHash),
     })
     this.submissions = new JobSubmissions({
       send, log, liveBoot,

@@ -35,8 +35,8 @@ export interface JobCoordinatorOptions {
   onRecord: (record: JobRecord) => void
   nowMs: () => number
   wallMs: () => number
-  /** The job's scratch dir on this node (ctx.scratchDir of split and reduce, as of map). */
-  scratchDirFor: (jobId: string) => string
+  /** The job's scratch dir on this node (ctx.scratchDir of split and reduce, as of map) and the workspace the sandbox grants. */
+  scratchDirFor: (jobId: string, codeHash: string) => { scratchDir: string, workspaceDir: string }
   /** The job was yielded to a higher term (a claim, a refused vote, a stale-term worker): learn its outcome elsewhere. */
   onYielded: (jobId: string, term: number) => void
   /** A split into more chunks than this fails the job (default 1 000 000). */
@@ -94,7 +94,8 @@ export class JobCoordinator {
     }
     this.prepareWorkers(spec)
     const arg = input.type === 'json' ? input.value : Buffer.from(input.base64, 'base64')
-    const outcome = await this.opts.pool.run({ id: `${jobId}:split:${term}`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId, scratchDir: this.opts.scratchDirFor(jobId) } })
+    const { scratchDir, workspaceDir } = this.opts.scratchDirFor(jobId, spec.codeHash)
+    const outcome = await this.opts.pool.run({ id: `${jobId}:split:${term}`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId, scratchDir }, workspaceDir })
     const now = this.opts.nowMs()
     if (this.core.instanceOf(jobId) !== instance || this.core.spec(jobId) === undefined) return
     if (!outcome.ok) this.apply(this.core.splitFailed(jobId, instance, `split failed: ${describe(outcome)}`, now, this.opts.wallMs()))
@@ -217,7 +218,8 @@ export class JobCoordinator {
   }
 
   private async reduce (jobId: string, instance: number, term: number, spec: JobSpec, results: unknown[]): Promise<void> {
-    const reduced = await this.opts.pool.run({ id: `${jobId}:reduce:${term}`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: results, ctx: { jobId, parts: results.length, peerId: this.opts.selfId, scratchDir: this.opts.scratchDirFor(jobId) } })
+    const { scratchDir, workspaceDir } = this.opts.scratchDirFor(jobId, spec.codeHash)
+    const reduced = await this.opts.pool.run({ id: `${jobId}:reduce:${term}`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: results, ctx: { jobId, parts: results.length, peerId: this.opts.selfId, scratchDir }, workspaceDir })
     const outcome = reduced.ok ? { ok: true as const, value: reduced.value } : { ok: false as const, error: describe(reduced) }
     this.apply(this.core.reduced(jobId, instance, outcome, this.opts.nowMs(), this.opts.wallMs()))
   }

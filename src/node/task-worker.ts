@@ -51,9 +51,11 @@ export class TaskWorker {
   onPrepare (m: { jobId: string, codeHash: string, tools?: string[] }): void {
     if (this.opts.accepting?.() === false || !this.opts.code.has(m.codeHash)) return
     if ((this.jobTerms.get(m.jobId) ?? 0) > 0) return // its tasks already came
+    const { scratchDir, workspaceDir } = this.scratchDirFor(m.jobId, m.codeHash)
     this.opts.pool.prepare({
       modulePath: this.opts.code.pathFor(m.codeHash),
-      ctx: { scratchDir: this.scratchDirFor(m.jobId) },
+      ctx: { scratchDir },
+      workspaceDir,
       ...(m.tools !== undefined ? { tools: m.tools } : {}),
     })
   }
@@ -151,18 +153,22 @@ export class TaskWorker {
   }
 
   /**
-   * The job's scratch dir on this node, created on first use. Split and reduce get it too: the
-   * executor's sandbox is made per scratch dir, so one dir per job lets one child serve them all.
+   * The job's scratch dir on this node (`scratch/<codeHash>/<jobId>`), created on first use, and
+   * its workspace: the dir of every job running the same code, which the executor's sandbox
+   * grants. Split and reduce get them too. One grant per code lets a child serve every job of that
+   * code — the same job resubmitted does not wait for new executors — at the price that jobs of
+   * the same code can see each other's scratch dirs (SECURITY.md).
    */
-  scratchDirFor (jobId: string): string {
-    const scratchDir = join(this.opts.scratchDir, jobId)
+  scratchDirFor (jobId: string, codeHash: string): { scratchDir: string, workspaceDir: string } {
+    const workspaceDir = join(this.opts.scratchDir, codeHash)
+    const scratchDir = join(workspaceDir, jobId)
     if (!this.scratchDirs.has(scratchDir)) {
       mkdirSync(scratchDir, { recursive: true })
       // Only remembers which dirs exist (mkdir again is harmless): bounded like jobTerms.
       if (this.scratchDirs.size >= 10_000) this.scratchDirs.clear()
       this.scratchDirs.add(scratchDir)
     }
-    return scratchDir
+    return { scratchDir, workspaceDir }
   }
 
   private rememberTerm (jobId: string, term: number): void {
@@ -173,7 +179,7 @@ export class TaskWorker {
   private run (from: string, task: Assign): void {
     this.running.set(task.attemptId, { from, jobId: task.jobId })
     this.opts.onLoadChange()
-    const scratchDir = this.scratchDirFor(task.jobId)
+    const { scratchDir, workspaceDir } = this.scratchDirFor(task.jobId, task.codeHash)
     this.opts.pool.run({
       id: task.attemptId,
       op: 'map',
@@ -181,6 +187,7 @@ export class TaskWorker {
       codeHash: task.codeHash,
       arg: task.chunk,
       ctx: { jobId: task.jobId, taskIndex: task.taskIndex, parts: task.parts, peerId: this.opts.selfId, scratchDir, kind: task.kind },
+      workspaceDir,
       ...(task.tools !== undefined ? { tools: task.tools } : {}),
     }).then(outcome => {
       this.running.delete(task.attemptId)

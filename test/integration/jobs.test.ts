@@ -101,7 +101,11 @@ describe('examples give the same result as a single-process reference', () => {
     const lines: string[] = []
     const filesByPeer: Record<string, number> = {}
     for (const node of mesh.nodes) {
-      const dir = join(node.dataDir, 'scratch', out.jobId)
+      // scratch/<codeHash>/<jobId>: the job's dir inside its code's workspace
+      const scratch = join(node.dataDir, 'scratch')
+      const workspaces = existsSync(scratch) ? readdirSync(scratch).filter(w => existsSync(join(scratch, w, out.jobId))) : []
+      expect(workspaces.length).toBeLessThanOrEqual(1)
+      const dir = join(scratch, workspaces[0] ?? '-', out.jobId)
       const files = existsSync(dir) ? readdirSync(dir).filter(f => f.endsWith('.jsonl')) : []
       if (files.length > 0) filesByPeer[node.peerId] = files.length
       for (const f of files) lines.push(...readFileSync(join(dir, f), 'utf8').trim().split('\n'))

@@ -228,6 +228,110 @@ describe('preparing executors for a job', () => {
   })
 })
 
+describe("a code's workspace", () => {
+  it('a task may write its workspace (the scratch dirs of jobs of its code) and nothing beside it', async () => {
+    const pool = makePool()
+    const workspaceDir = path.join(dir, 'workspace-a')
+    const job1 = path.join(workspaceDir, 'job1')
+    const job2 = path.join(workspaceDir, 'job2')
+    for (const d of [job1, job2]) mkdirSync(d, { recursive: true })
+    const run = async (chunk: unknown): Promise<TaskOutcome> =>
+      await pool.run({ id: `s${++seq}`, op: 'map', modulePath: path.join(dir, 'escape.mjs'), codeHash: 'escape', arg: chunk, ctx: { scratchDir: job1 }, workspaceDir })
+    expect(await run({ do: 'write-scratch' })).toMatchObject({ ok: true, value: 'ok' })
+    expect(await run({ do: 'write-outside', path: path.join(job2, 'sibling.txt') })).toMatchObject({ ok: true })
+    expect(await run({ do: 'write-outside', path: path.join(dir, 'workspace-b.txt') })).toMatchObject({ ok: false, kind: 'denied' })
+  })
+})
+
+describe('idle children kept for their profile', () => {
+  const modulePath = (): string => path.join(dir, 'escape.mjs')
+  const workspace = (name: string): string => { const d = path.join(dir, 'ws', name); mkdirSync(d, { recursive: true }); return d }
+  const runIn = async (pool: ExecutorPool, workspaceDir: string): Promise<TaskOutcome> =>
+    await pool.run({ id: `s${++seq}`, op: 'map', modulePath: modulePath(), codeHash: 'escape', arg: { do: 'nothing' }, ctx: { scratchDir: workspaceDir }, workspaceDir })
+  const childPid = (pool: ExecutorPool): number => pool.stats().pids[0] as number
+
+  it('a child replaced for another profile is kept, and serves its profile again without a new process', async () => {
+    const pool = makePool()
+    const [a, b] = [workspace('keep-a'), workspace('keep-b')]
+    expect((await runIn(pool, a)).ok).toBe(true)
+    const pidA = childPid(pool)
+    expect((await runIn(pool, b)).ok).toBe(true)
+    const pidB = childPid(pool)
+    expect(pidB).not.toBe(pidA)
+    expect(pool.stats().spares).toBe(1)
+    expect((await runIn(pool, a)).ok).toBe(true)
+    expect(childPid(pool)).toBe(pidA)
+    expect(pool.spareReuses).toBe(1)
+    expect(pool.stats().pids).toEqual([pidA, pidB])
+  })
+
+  it('beyond sparesMax the oldest kept child is stopped; with 0 none is kept', async () => {
+    const pool = makePool({ sparesMax: 1 })
+    const [a, b, c] = [workspace('max-a'), workspace('max-b'), workspace('max-c')]
+    expect((await runIn(pool, a)).ok).toBe(true)
+    const pidA = childPid(pool)
+    expect((await runIn(pool, b)).ok).toBe(true)
+    expect((await runIn(pool, c)).ok).toBe(true)
+    expect(pool.stats().spares).toBe(1)
+    await waitForGone(pidA)
+    expect((await runIn(pool, a)).ok).toBe(true)
+    expect(pool.spareReuses).toBe(0)
+
+    const none = makePool({ sparesMax: 0 })
+    expect((await runIn(none, a)).ok).toBe(true)
+    const first = childPid(none)
+    expect((await runIn(none, b)).ok).toBe(true)
+    expect(none.stats().spares).toBe(0)
+    await waitForGone(first)
+  })
+
+  it('a kept child is stopped after spareIdleMs, and at once when the pool pauses for the owner', async () => {
+    const pool = makePool({ spareIdleMs: 300 })
+    const [a, b] = [workspace('idle-a'), workspace('idle-b')]
+    expect((await runIn(pool, a)).ok).toBe(true)
+    const pidA = childPid(pool)
+    expect((await runIn(pool, b)).ok).toBe(true)
+    expect(pool.stats().spares).toBe(1)
+    await waitForGone(pidA)
+    expect(pool.stats().spares).toBe(0)
+
+    const paused = makePool()
+    expect((await runIn(paused, a)).ok).toBe(true)
+    const pidPaused = childPid(paused)
+    expect((await runIn(paused, b)).ok).toBe(true)
+    paused.pause()
+    expect(paused.stats().spares).toBe(0)
+    await waitForGone(pidPaused)
+    paused.resume()
+    expect((await runIn(paused, a)).ok).toBe(true)
+  })
+
+  it('a kept child that dies is forgotten, and its profile gets a new child', async () => {
+    const pool = makePool()
+    const [a, b] = [workspace('dies-a'), workspace('dies-b')]
+    expect((await runIn(pool, a)).ok).toBe(true)
+    const pidA = childPid(pool)
+    expect((await runIn(pool, b)).ok).toBe(true)
+    process.kill(pidA, 'SIGKILL')
+    await waitFor(() => pool.stats().spares === 0, 'the dead spare to be forgotten')
+    expect((await runIn(pool, a)).ok).toBe(true)
+    expect(childPid(pool)).not.toBe(pidA)
+    expect(pool.spareReuses).toBe(0)
+  })
+})
+
+async function waitFor (cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+async function waitForGone (pid: number): Promise<void> {
+  await waitFor(() => { try { process.kill(pid, 0); return false } catch { return true } }, `process ${pid} to exit`)
+}
+
 async function waitForReady (pool: ExecutorPool, n: number): Promise<void> {
   const deadline = Date.now() + 30_000
   while (pool.stats().slotsReady < n) {

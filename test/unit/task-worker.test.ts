@@ -1,0 +1,55 @@
+// The worker's side of a task, with a recording pool: which scratch dir and which sandbox grant
+// (workspace) each task, split-side prepare included, asks its executor for.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { ExecutorPool, TaskOutcome, TaskRequest } from '../../src/jobs/executor-pool.js'
+import type { RpcMessage } from '../../src/jobs/wire.js'
+import type { CodeCache } from '../../src/node/code-cache.js'
+import { TaskWorker } from '../../src/node/task-worker.js'
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'meshwork-worker-'))
+afterAll(() => { rmSync(root, { recursive: true, force: true }) })
+
+const HASH_A = 'a'.repeat(64)
+const HASH_B = 'b'.repeat(64)
+
+function makeWorker (): { worker: TaskWorker, runs: TaskRequest[], prepared: Array<Parameters<ExecutorPool['prepare']>[0]>, sent: RpcMessage[] } {
+  const runs: TaskRequest[] = []
+  const prepared: Array<Parameters<ExecutorPool['prepare']>[0]> = []
+  const sent: RpcMessage[] = []
+  const pool = {
+    run: async (req: TaskRequest): Promise<TaskOutcome> => { runs.push(req); return { ok: true, value: 1, durationMs: 0 } },
+    prepare: (req: Parameters<ExecutorPool['prepare']>[0]) => { prepared.push(req) },
+    abort: () => false,
+  } as unknown as ExecutorPool
+  const code = { has: () => true, pathFor: (hash: string) => `/code/${hash}.mjs` } as unknown as CodeCache
+  const log = { info () {}, warn () {}, error () {}, debug () {} } as never
+  const worker = new TaskWorker({ selfId: 'self', pool, code, scratchDir: path.join(root, 'scratch'), log, send: (_to, m) => { sent.push(m) }, onLoadChange: () => {} })
+  return { worker, runs, prepared, sent }
+}
+
+function assign (jobId: string, codeHash: string, taskIndex = 0): Extract<RpcMessage, { t: 'task.assign' }> {
+  return { t: 'task.assign', jobId, taskIndex, attemptId: `${jobId}:${taskIndex}:1`, term: 1, codeHash, kind: 'function', parts: 1, chunk: taskIndex }
+}
+
+describe('scratch dirs and workspaces', () => {
+  it("jobs of the same code share a workspace (one sandbox profile), each with its own scratch dir inside it; other code gets another", async () => {
+    const { worker, runs, prepared } = makeWorker()
+    worker.onPrepare({ jobId: 'job-3', codeHash: HASH_A })
+    worker.onAssign('coord', assign('job-1', HASH_A))
+    worker.onAssign('coord', assign('job-2', HASH_A))
+    worker.onAssign('coord', assign('job-4', HASH_B))
+    const [one, two, other] = runs as [TaskRequest, TaskRequest, TaskRequest]
+    const workspaceA = path.join(root, 'scratch', HASH_A)
+    expect(one.workspaceDir).toBe(workspaceA)
+    expect(two.workspaceDir).toBe(workspaceA)
+    expect(prepared[0]?.workspaceDir).toBe(workspaceA)
+    expect(other.workspaceDir).toBe(path.join(root, 'scratch', HASH_B))
+    expect(one.ctx.scratchDir).toBe(path.join(workspaceA, 'job-1'))
+    expect(two.ctx.scratchDir).toBe(path.join(workspaceA, 'job-2'))
+    expect(prepared[0]?.ctx.scratchDir).toBe(path.join(workspaceA, 'job-3'))
+    for (const r of runs) expect(existsSync(r.ctx.scratchDir as string)).toBe(true)
+  })
+})
