@@ -8,7 +8,7 @@ import { DEFAULT_SCHEDULER_CONFIG } from '../src/jobs/scheduler-config.js'
 import { packageRoot } from '../src/package-root.js'
 import { renderChart } from './lib/chart.js'
 import { generateCorpus } from './lib/corpus.js'
-import { machineFacts } from './lib/machine.js'
+import { cpuBusyOver, machineFacts } from './lib/machine.js'
 import { cleanupAll, installExitHandlers, RUN_MARKER_ENV } from './lib/procs.js'
 import { startRedis, type RedisServer } from './lib/redis.js'
 import { renderReport, type BenchConfig } from './lib/report.js'
@@ -372,7 +372,9 @@ let redis: RedisServer | undefined
 let exitCode = 0
 try {
   modules = await loadModules(root)
-  log(`run ${runId}: ${quick ? 'quick' : 'full'}; ${cores} cores, ${facts.cpuModel}, Node ${process.version}; load average ${loadavg().map(x => x.toFixed(2)).join(' ')}; work dir ${workDir}`)
+  const busy = await cpuBusyOver(2000)
+  if (busy !== undefined) facts.cpuBusyBefore = busy
+  log(`run ${runId}: ${quick ? 'quick' : 'full'}; ${cores} cores, ${facts.cpuModel}, Node ${process.version}; load average ${loadavg().map(x => x.toFixed(2)).join(' ')}; cores busy ${busy !== undefined ? `${(busy * 100).toFixed(0)} %` : '?'} over the last 2 s; work dir ${workDir}`)
   const corpusBytes = await generateCorpus(corpusPath, config.corpusBytes, root)
   config.corpusBytes = corpusBytes
   log(`corpus: ${(corpusBytes / 1e6).toFixed(1)} MB generated`)

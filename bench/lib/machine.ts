@@ -14,6 +14,11 @@ export interface MachineFacts {
   node: string
   os: string
   loadAvgBefore: number[]
+  /**
+   * Share of the cores busy (not idle) over a short window just before the run, from /proc/stat:
+   * unlike the load average, which decays over a minute, it does not count work that just ended.
+   */
+  cpuBusyBefore?: number
   loadAvgAfter?: number[]
   packages: Record<string, string>
   redisServer: string
@@ -33,6 +38,24 @@ function pkgVersion (root: string, name: string): string {
 
 function git (root: string, args: string[]): string {
   try { return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() } catch { return '' }
+}
+
+/** The share of all cores not idle over the next `ms` (Linux /proc/stat); undefined elsewhere. */
+export async function cpuBusyOver (ms: number): Promise<number | undefined> {
+  const sample = (): number[] | undefined => {
+    try {
+      const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? []
+      return fields.length >= 5 ? fields : undefined
+    } catch { return undefined }
+  }
+  const a = sample()
+  await new Promise(resolve => setTimeout(resolve, ms))
+  const b = sample()
+  if (a === undefined || b === undefined) return undefined
+  const d = b.map((x, i) => x - (a[i] ?? 0))
+  const total = d.reduce((s, x) => s + x, 0)
+  const idle = (d[3] ?? 0) + (d[4] ?? 0) // idle + iowait
+  return total > 0 ? 1 - idle / total : undefined
 }
 
 export function machineFacts (root: string): MachineFacts {

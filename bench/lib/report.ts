@@ -279,11 +279,12 @@ export function renderReport ({ results, config: c, facts, totalS, charts, json 
     `| OS | ${f.os} |`,
     `| Node | ${f.node} |`,
     `| load average (1/5/15 min) | before ${f.loadAvgBefore.map(x => x.toFixed(2)).join(' / ')}; after ${f.loadAvgAfter?.map(x => x.toFixed(2)).join(' / ') ?? '?'} |`,
+    ...(f.cpuBusyBefore !== undefined ? [`| cores busy just before the run (2 s, /proc/stat) | ${num(f.cpuBusyBefore * 100, 0)} % |`] : []),
     `| Meshwork | ${f.packages.meshwork} at commit ${f.git.commit}${f.git.dirtySrc > 0 ? ` with ${f.git.dirtySrc} uncommitted file(s) under src/ (work in progress was measured)` : ''}; libp2p ${f.packages.libp2p}, noise ${f.packages['@chainsafe/libp2p-noise']}, yamux ${f.packages['@chainsafe/libp2p-yamux']} |`,
     `| baselines | piscina ${f.packages.piscina}, moleculer ${f.packages.moleculer}, bullmq ${f.packages.bullmq}, ioredis ${f.packages.ioredis}, redis-server ${f.redisServer} |`,
     '',
-    f.loadAvgBefore[0] !== undefined && f.loadAvgBefore[0] > f.cores * 0.5
-      ? `> The machine was busy when this run started (1-minute load ${f.loadAvgBefore[0].toFixed(2)} on ${f.cores} cores): other work competed for the same cores, so absolute figures are low and noisy; compare the systems with each other (ratios), and mind the min–max spreads.\n`
+    busyAtStart(f)
+      ? `> The machine was busy when this run started (${f.cpuBusyBefore !== undefined ? `${num(f.cpuBusyBefore * 100, 0)} % of the cores busy over the 2 s before it` : `1-minute load ${(f.loadAvgBefore[0] ?? 0).toFixed(2)} on ${f.cores} cores`}): other work competed for the same cores, so absolute figures are low and noisy; compare the systems with each other (ratios), and mind the min–max spreads.\n`
       : '',
     '## Targets (from issue 6; reported, not enforced)',
     '',
@@ -308,7 +309,7 @@ export function renderReport ({ results, config: c, facts, totalS, charts, json 
     `- **Moleculer** ${f.packages.moleculer}: N broker processes, each with a \`bench.map\` action, plus a caller broker in the benchmark process; TCP transporter with \`udpDiscovery: false\`, a static \`urls\` list of 127.0.0.1:PORT/nodeID entries, the TCP server bound to 127.0.0.1 (Moleculer 0.14 binds every interface: its TcpReader.listen is patched in the benchmark's brokers) and 127.0.0.1 advertised as each node's only address (\`useHostname: false\`, local ipList replaced). Registry strategy \`CpuUsage\` (defaults: sampleCount 3, lowCpuUsage 10), JSON serializer, \`maxPacketSize\` raised to ${num(MOLECULER_MAX_PACKET_BYTES / 2 ** 20)} MiB for the word-count chunks (the default 1 MiB rejects them). Everything at once = all calls issued together. Before anything is measured the caller makes one call to each node in turn, so every TCP connection exists before a burst (Moleculer 0.14's TcpWriter opens a connection per packet to a node it has none for yet, then marks the node disconnected when the surplus closes, rejecting its pending requests).`,
     `- **BullMQ** ${f.packages.bullmq} on redis-server ${f.redisServer}: Redis started by the benchmark on a free 127.0.0.1 port with \`--save '' --appendonly no\`, stopped at the end; N worker processes with \`concurrency ${c.bullmqConcurrency}\` (Meshwork's per-node window), one Queue and one QueueEvents in the benchmark process. Each task is a job with a known id and \`removeOnComplete\`; it is done when QueueEvents delivers its \`completed\` event (with the return value). Everything at once = \`addBulk\` in batches of ${num(BULLMQ_ADD_BULK_BATCH)}; the events stream is trimmed between runs.`,
     `- **Meshwork** ${f.packages.meshwork}: \`LocalMesh.start({ nodes, fastTimers: false, logLevel: 'warn' })\` — real \`meshwork start\` processes on 127.0.0.1 with the default LAN timers, ${c.cores} slots (executor processes) each — waited on until every node sees every other alive; jobs submitted to node 0 with the programmatic client (\`buildSubmitRequest\`, POST /jobs, \`followJob\` every ${POLL_MS} ms). Node 0 elects the coordinator; split and reduce run in executors.`,
-    `- Workloads are the same modules for everybody: \`bench/jobs/empty.mjs\`, \`examples/primes.mjs\` (sized so the single process takes about ${num(c.primesTargetSeqMs / 1000, 1)} s here), \`examples/wordcount.mjs\` over a corpus generated deterministically (Zipf-like draw, exponent 1.05, from a 30,000-word vocabulary: the bundled corpus's words, then synthetic ones; seed 42). Process counts ${c.sizes.join(', ')}; word count only at ${c.headline}.`,
+    `- Workloads are the same modules for everybody: \`bench/jobs/empty.mjs\`, \`examples/primes.mjs\` (sized by a short calibration aiming at about ${num(c.primesTargetSeqMs / 1000, 1)} s in one process; table 2 has what it took), \`examples/wordcount.mjs\` over a corpus generated deterministically (Zipf-like draw, exponent 1.05, from a 30,000-word vocabulary: the bundled corpus's words, then synthetic ones; seed 42). Process counts ${c.sizes.join(', ')}; word count only at ${c.headline}.`,
     '- Order: single process, piscina, then for each process count Meshwork, Moleculer, BullMQ — one system at a time, the others stopped.',
     '',
     '### Reading these figures',
@@ -326,4 +327,13 @@ export function renderReport ({ results, config: c, facts, totalS, charts, json 
     '',
   ]
   return lines.join('\n')
+}
+
+/**
+ * Whether other work was running as the benchmark started: the cores' busy share just before it
+ * where known (a load average still counts work that ended a minute ago), else the load average.
+ */
+function busyAtStart (f: MachineFacts): boolean {
+  if (f.cpuBusyBefore !== undefined) return f.cpuBusyBefore > 0.25
+  return f.loadAvgBefore[0] !== undefined && f.loadAvgBefore[0] > f.cores * 0.5
 }

@@ -66,6 +66,7 @@ describe('bench --quick', () => {
 
     const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8')
     expect(report).toContain('## Targets')
+    if (process.platform === 'linux') expect(report).toMatch(/\| cores busy just before the run \(2 s, \/proc\/stat\) \| \d+ % \|/)
     expect(existsSync(join(out, 'benchmarks.svg'))).toBe(true)
 
     // Everything the run started is gone (allow stragglers a moment to finish exiting).
