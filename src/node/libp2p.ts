@@ -7,6 +7,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { mdns } from '@libp2p/mdns'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { createHash } from 'node:crypto'
+import { patchYamuxWindowUpdates } from './yamux-window.js'
 
 export interface MeshTransportOptions {
   privateKey: PrivateKey
@@ -22,6 +23,7 @@ export interface MeshTransportOptions {
 export type MeshLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: GossipSub }>
 
 export async function createMeshLibp2p (opts: MeshTransportOptions): Promise<MeshLibp2p> {
+  patchYamuxWindowUpdates()
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (opts.mdns) peerDiscovery.push(mdns({ serviceTag: opts.mdnsServiceTag, interval: 1000 }))
   return await createLibp2p({
