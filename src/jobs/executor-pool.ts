@@ -140,6 +140,17 @@ const PACK_BELOW_MS = 2
 /** The weight of the latest task in recentTaskMs (about the last 20 tasks count). */
 const RECENT_TASK_WEIGHT = 0.05
 
+/**
+ * A task is sent ahead to a busy child only if its job's tasks ran shorter than this here (and the
+ * child's current task has not run longer): pipelining hides IPC round trips, which matter only
+ * for short tasks. Longer tasks wait in the pool, where another job's task can still go first —
+ * jobs of the same code share their children, so a long job would otherwise fill every child's
+ * pipeline and a short job's split, tasks and reduce would each wait behind it.
+ */
+const PIPELINE_BELOW_MS = 50
+/** Jobs whose recent task duration the pool remembers (for the rule above). */
+const JOBS_REMEMBERED_MAX = 1024
+
 /** How far past the queue head a slot looks for a task of its own profile before switching. */
 const PROFILE_LOOKAHEAD = 256
 const CPU_CHECK_MS = 250
@@ -150,6 +161,12 @@ const BACKOFF_MAX_MS = 5000
 
 export class ExecutorPool {
   private readonly slots: Slot[] = []
+  /**
+   * One more child, started only when needed, for split and reduce while every slot is busy:
+   * each of them holds up a whole job, and a job's split or reduce waiting behind another job's
+   * long tasks would make it wait for them (a short job behind a long one of the same code).
+   */
+  private readonly control: Slot
   private readonly entry: string
   private readonly memoryLimitMB: number
   private readonly taskTimeoutMs: number
@@ -167,6 +184,8 @@ export class ExecutorPool {
   private readonly sandboxChoices = new Map<string, SandboxChoice>()
   /** Moving average of how long tasks ran in a child (starts high: unknown tasks are spread). */
   private recentTaskMs = PACK_BELOW_MS * 10
+  /** Per job: how long its tasks recently ran here (unknown jobs count as long). */
+  private readonly jobTaskMs = new Map<string, number>()
   private restarts = 0
   private dispatchScheduled = false
   private pausedAtMs: number | null = null
@@ -212,12 +231,14 @@ export class ExecutorPool {
     for (const key of Object.keys(this.env)) if (key.startsWith('MESHWORK_') && !(key in (opts.env ?? {}))) delete this.env[key]
     if (opts.resultBytesMax !== undefined) this.env[RESULT_BYTES_MAX_ENV] = String(opts.resultBytesMax)
     if (this.splitBytesMax !== undefined) this.env[SPLIT_BYTES_MAX_ENV] = String(this.splitBytesMax)
+    const newSlot = (index: number): Slot => ({ index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false })
     for (let index = 0; index < opts.slots; index++) {
-      const slot: Slot = { index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false }
+      const slot = newSlot(index)
       this.slots.push(slot)
       // Sandboxed children are started for a task's profile, when there is one.
       if (this.sandboxPolicy === undefined) this.spawn(slot)
     }
+    this.control = newSlot(opts.slots)
     if (this.taskCpuMsMax !== undefined && process.platform === 'linux') {
       this.cpuTimer = setInterval(() => this.checkCpu(), CPU_CHECK_MS)
       this.cpuTimer.unref()
@@ -303,7 +324,8 @@ export class ExecutorPool {
       const pid = slot.exec?.proc.pid
       if (pid !== undefined) pids.push(pid)
     }
-    for (const spare of this.spares) if (spare.exec.proc.pid !== undefined) pids.push(spare.exec.proc.pid)
+    running += this.control.inflight.size
+    for (const exec of [this.control.exec, ...this.spares.map(s => s.exec)]) if (exec?.proc.pid !== undefined) pids.push(exec.proc.pid)
     return { slotsTotal: this.slots.length, slotsBusy, slotsReady, spares: this.spares.length, running, queued: this.queuedCount, restarts: this.restarts, pids }
   }
 
@@ -312,14 +334,14 @@ export class ExecutorPool {
     if (this.pausedAtMs !== null || this.closed) return
     this.pausedAtMs = performance.now()
     this.dropSpares(0)
-    for (const slot of this.slots) slot.exec?.stop()
+    for (const slot of this.allSlots()) slot.exec?.stop()
   }
 
   resume (): void {
     if (this.pausedAtMs === null) return
     const pausedMs = performance.now() - this.pausedAtMs
     this.pausedAtMs = null
-    for (const slot of this.slots) {
+    for (const slot of this.allSlots()) {
       slot.exec?.cont()
       slot.headSinceMs += pausedMs
       if (slot.inflight.size > 0) this.armTimer(slot)
@@ -336,7 +358,7 @@ export class ExecutorPool {
       this.queueHead = 0
       this.soloQueue.length = 0
       this.queuedCount = 0
-      for (const slot of this.slots) {
+      for (const slot of this.allSlots()) {
         slot.inflight.clear()
         if (slot.timer !== null) clearTimeout(slot.timer)
         slot.timer = null
@@ -399,19 +421,25 @@ export class ExecutorPool {
     if (this.recentTaskMs < PACK_BELOW_MS) {
       // Tiny tasks: packed into the first children, which wakes fewer processes and sends fewer
       // IPC messages than spreading them (a child runs them faster than the daemon sends them).
+      // Only a job known to run short tasks here is packed; another job's task goes to an idle child.
       for (const slot of fillable) {
         while (slot.inflight.size < this.pipelineDepth && this.queuedCount > 0) {
-          const before = slot.inflight.size
-          this.sendTo(slot, this.takeQueued(slot.profile), batchOf(slot))
-          if (slot.inflight.size === before) break
+          const p = this.takeQueued(slot.profile, undefined, slot.inflight.size > 0)
+          if (p === undefined) break
+          this.sendTo(slot, p, batchOf(slot))
         }
       }
     } else {
       // Level by level: every child gets a first task before any gets a second, so a long task
-      // never waits behind another in one child while a sibling child idles.
+      // never waits behind another in one child while a sibling child idles. An idle child takes
+      // split and reduce first (each holds up a whole job), then a job with nothing running here.
+      const running = this.jobsInFlight()
+      const now = performance.now()
       for (let depth = 1; depth <= this.pipelineDepth && this.queuedCount > 0; depth++) {
         for (const slot of fillable) {
-          if (slot.inflight.size < depth) this.sendTo(slot, this.takeQueued(slot.profile), batchOf(slot))
+          if (slot.inflight.size >= depth) continue
+          if (depth === 1) this.sendTo(slot, this.takeQueued(slot.profile, running), batchOf(slot))
+          else if (now - slot.headSinceMs < PIPELINE_BELOW_MS) this.sendTo(slot, this.takeQueued(slot.profile, undefined, true), batchOf(slot))
         }
       }
     }
@@ -422,7 +450,32 @@ export class ExecutorPool {
         if (next !== undefined) this.switchProfile(slot, next.sandbox)
       }
     }
+    this.dispatchControl(batchOf)
     for (const [slot, tasks] of batches) if (tasks.length > 0) slot.exec?.send({ t: 'run', tasks })
+  }
+
+  private allSlots (): Slot[] { return [...this.slots, this.control] }
+
+  /** A split or reduce still queued once every slot is busy runs on the control child, one at a time. */
+  private dispatchControl (batchOf: (slot: Slot) => WireTask[]): void {
+    const c = this.control
+    if (this.closed || c.inflight.size > 0 || c.spawnPending || this.soloQueue.length > 0) return
+    this.skipSettled()
+    const end = Math.min(this.queue.length, this.queueHead + PROFILE_LOOKAHEAD)
+    let at = -1
+    for (let i = this.queueHead; i < end && at < 0; i++) {
+      const p = this.queue[i]
+      if (p !== undefined && p.state === 'queued' && p.req.op !== 'map') at = i
+    }
+    if (at < 0) return
+    const next = this.queue[at] as Pending
+    if (c.exec === null) this.startFor(c, next.sandbox)
+    else if (c.profile !== next.profile) this.switchProfile(c, next.sandbox)
+    if (c.exec === null || !c.ready) return // it says 'ready' soon, and the dispatch runs again
+    this.queue[at] = undefined
+    if (at === this.queueHead) this.queueHead++
+    this.compactQueue()
+    this.sendTo(c, next, batchOf(c))
   }
 
   private sendTo (slot: Slot, p: Pending | undefined, batch: WireTask[]): void {
@@ -442,19 +495,39 @@ export class ExecutorPool {
     else batch.push({ id, op, modulePath, codeHash, arg, ctx })
   }
 
-  /** The first queued task of `profile` (looking a bounded way past the head for one). */
-  private takeQueued (profile: string): Pending | undefined {
+  /**
+   * The first queued task of `profile` (looking a bounded way past the head for one). With
+   * `running`: a split or reduce, or a task of a job not in `running`, goes before the first one
+   * (whose job is then added to `running`). With `shortOnly` (a task sent ahead to a busy child):
+   * only a task of a job known to run short tasks here, and none past another profile's task.
+   */
+  private takeQueued (profile: string, running?: Set<string>, shortOnly = false): Pending | undefined {
     this.skipSettled()
     const end = Math.min(this.queue.length, this.queueHead + PROFILE_LOOKAHEAD)
+    let first = -1
     for (let i = this.queueHead; i < end; i++) {
       const p = this.queue[i]
-      if (p === undefined || p.state !== 'queued' || p.profile !== profile) continue
-      this.queue[i] = undefined
-      if (i === this.queueHead) this.queueHead++
-      this.compactQueue()
-      return p
+      if (p === undefined || p.state !== 'queued') continue
+      // Sent ahead, a task must not overtake another profile's waiting task (see the drain rule).
+      if (p.profile !== profile) { if (shortOnly) break; continue }
+      if (shortOnly && !((this.jobTaskMs.get(jobOf(p)) ?? Infinity) < PIPELINE_BELOW_MS)) continue
+      if (running === undefined || p.req.op !== 'map' || !running.has(jobOf(p))) { first = i; break }
+      if (first < 0) first = i
     }
-    return undefined
+    if (first < 0) return undefined
+    const p = this.queue[first] as Pending
+    this.queue[first] = undefined
+    if (first === this.queueHead) this.queueHead++
+    this.compactQueue()
+    running?.add(jobOf(p))
+    return p
+  }
+
+  /** The jobs with a task in a child now. */
+  private jobsInFlight (): Set<string> {
+    const jobs = new Set<string>()
+    for (const slot of this.allSlots()) for (const p of slot.inflight.values()) jobs.add(jobOf(p))
+    return jobs
   }
 
   private peekQueued (): Pending | undefined {
@@ -528,6 +601,7 @@ export class ExecutorPool {
       if (p === undefined) continue
       slot.inflight.delete(r.id)
       this.recentTaskMs += (r.durationMs - this.recentTaskMs) * RECENT_TASK_WEIGHT
+      this.rememberTaskMs(jobOf(p), r.durationMs)
       this.settle(p, this.fromWire(r, p.req.op))
     }
     // The child flushes before starting a task once results have waited a few ms, so the next
@@ -535,6 +609,12 @@ export class ExecutorPool {
     slot.headSinceMs = performance.now()
     slot.headCpuMs = this.cpuMsOf(slot)
     this.scheduleDispatch()
+  }
+
+  private rememberTaskMs (job: string, durationMs: number): void {
+    const previous = this.jobTaskMs.get(job)
+    if (previous === undefined && this.jobTaskMs.size >= JOBS_REMEMBERED_MAX) this.jobTaskMs.clear()
+    this.jobTaskMs.set(job, previous === undefined ? durationMs : previous + (durationMs - previous) * 0.25)
   }
 
   private settle (p: Pending, outcome: TaskOutcome): void {
@@ -594,7 +674,7 @@ export class ExecutorPool {
   private checkCpu (): void {
     const max = this.taskCpuMsMax
     if (max === undefined || this.pausedAtMs !== null || this.closed) return
-    for (const slot of this.slots) {
+    for (const slot of this.allSlots()) {
       if (slot.inflight.size === 0 || slot.exec === null) continue
       const usedMs = this.cpuMsOf(slot) - slot.headCpuMs
       if (usedMs <= max) continue
@@ -759,6 +839,12 @@ export class ExecutorPool {
     slot.timer = null
     return unanswered
   }
+}
+
+/** The job a task belongs to ('' when its context names none). */
+function jobOf (p: Pending): string {
+  const jobId = p.req.ctx.jobId
+  return typeof jobId === 'string' ? jobId : ''
 }
 
 function fromWire (r: WireResult): TaskOutcome {

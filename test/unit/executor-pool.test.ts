@@ -231,11 +231,40 @@ describe('ExecutorPool: pipelining', () => {
 
   it("sends a long task's result before the next pipelined task finishes", async () => {
     const pool = makePool({ slots: 1, pipelineDepth: 2 })
+    await pool.run(req('map', { do: 'double', n: 0 })) // the job is known to run short tasks: its tasks are sent ahead
     const stillRunning: number[] = []
     const first = pool.run(req('map', { do: 'sleep', ms: 200 })).then(o => { stillRunning.push(pool.stats().running); return o })
     const second = pool.run(req('map', { do: 'sleep', ms: 1500 }))
     expect([value(await first), value(await second)]).toEqual(['slept', 'slept'])
     expect(stillRunning).toEqual([1])
+  })
+
+  it("a long job's tasks wait in the pool, not in the children, so another job's task goes to the next free child", async () => {
+    const pool = makePool({ slots: 2, pipelineDepth: 4 })
+    const order: string[] = []
+    const run = (label: string, job: string, arg: unknown): Promise<TaskOutcome> =>
+      pool.run(req('map', arg, 'behaviour.mjs', { jobId: job })).then(o => { order.push(label); return o })
+    const long = ['a1', 'a2', 'a3', 'a4'].map(l => run(l, 'A', { do: 'sleep', ms: 400 }))
+    await waitFor(() => pool.stats().running === 2, 'two long tasks running')
+    expect(pool.stats().queued).toBe(2) // not sent ahead: job A's pace is unknown
+    const short = run('b', 'B', { do: 'double', n: 2 })
+    expect(value(await short)).toBe(4)
+    expect((await Promise.all(long)).map(value)).toEqual(['slept', 'slept', 'slept', 'slept'])
+    expect(order.indexOf('b')).toBeLessThan(order.indexOf('a3'))
+    expect(order.indexOf('b')).toBeLessThan(order.indexOf('a4'))
+  })
+
+  it('a split or reduce does not wait for a busy slot: it runs on the control child', async () => {
+    const pool = makePool({ slots: 1 })
+    let longDone = false
+    const long = pool.run(req('map', { do: 'sleep', ms: 3000 }, 'behaviour.mjs', { jobId: 'A' })).then(o => { longDone = true; return o })
+    await waitFor(() => pool.stats().running === 1, 'the long task running')
+    const split = await pool.run(req('split', null, 'behaviour.mjs', { jobId: 'B', parts: 2 }))
+    expect(value(split)).toEqual([{ n: 0 }, { n: 1 }])
+    expect(longDone).toBe(false)
+    expect(pool.stats().slotsTotal).toBe(1)
+    expect(pool.stats().pids).toHaveLength(2)
+    expect(value(await long)).toBe('slept')
   })
 
   it('refuses tasks beyond maxQueued', async () => {
@@ -268,6 +297,7 @@ describe('ExecutorPool: abort, pause, close', () => {
 
   it('aborts a running task by replacing its child; its pipelined neighbours still finish', async () => {
     const pool = makePool({ pipelineDepth: 4 })
+    await pool.run(req('map', { do: 'double', n: 0 })) // the job is known to run short tasks: its tasks are sent ahead
     const stuck = req('map', { do: 'sleep', ms: 600_000 })
     const outcome = pool.run(stuck)
     const others = [1, 2, 3].map(async n => await pool.run(req('map', { do: 'double', n })))
