@@ -165,6 +165,7 @@ export class ExecutorPool {
    * One more child, started only when needed, for split and reduce while every slot is busy:
    * each of them holds up a whole job, and a job's split or reduce waiting behind another job's
    * long tasks would make it wait for them (a short job behind a long one of the same code).
+   * Idle, its child goes to the kept children (and expires with them).
    */
   private readonly control: Slot
   private readonly entry: string
@@ -608,7 +609,19 @@ export class ExecutorPool {
     // in-flight task started about now.
     slot.headSinceMs = performance.now()
     slot.headCpuMs = this.cpuMsOf(slot)
+    // The control child, idle again, is kept like any replaced child: it expires unless another
+    // split or reduce of its code takes it back first.
+    if (slot === this.control && slot.inflight.size === 0) this.parkControl()
     this.scheduleDispatch()
+  }
+
+  private parkControl (): void {
+    const c = this.control
+    const exec = c.exec
+    if (exec === null || this.closed) return
+    const spare: Spare = { exec, sandbox: c.sandbox, profile: c.profile, ready: c.ready, parkedAtMs: performance.now() }
+    this.detach(c)
+    this.keepSpare(spare)
   }
 
   private rememberTaskMs (job: string, durationMs: number): void {

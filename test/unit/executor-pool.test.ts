@@ -244,7 +244,8 @@ describe('ExecutorPool: pipelining', () => {
     const order: string[] = []
     const run = (label: string, job: string, arg: unknown): Promise<TaskOutcome> =>
       pool.run(req('map', arg, 'behaviour.mjs', { jobId: job })).then(o => { order.push(label); return o })
-    const long = ['a1', 'a2', 'a3', 'a4'].map(l => run(l, 'A', { do: 'sleep', ms: 400 }))
+    // Long enough that both children are surely still busy when b arrives, on a loaded machine too.
+    const long = ['a1', 'a2', 'a3', 'a4'].map(l => run(l, 'A', { do: 'sleep', ms: 2000 }))
     await waitFor(() => pool.stats().running === 2, 'two long tasks running')
     expect(pool.stats().queued).toBe(2) // not sent ahead: job A's pace is unknown
     const short = run('b', 'B', { do: 'double', n: 2 })
@@ -257,14 +258,21 @@ describe('ExecutorPool: pipelining', () => {
   it('a split or reduce does not wait for a busy slot: it runs on the control child', async () => {
     const pool = makePool({ slots: 1 })
     let longDone = false
-    const long = pool.run(req('map', { do: 'sleep', ms: 3000 }, 'behaviour.mjs', { jobId: 'A' })).then(o => { longDone = true; return o })
+    const longReq = req('map', { do: 'sleep', ms: 60_000 }, 'behaviour.mjs', { jobId: 'A' })
+    const long = pool.run(longReq).then(o => { longDone = true; return o })
     await waitFor(() => pool.stats().running === 1, 'the long task running')
     const split = await pool.run(req('split', null, 'behaviour.mjs', { jobId: 'B', parts: 2 }))
     expect(value(split)).toEqual([{ n: 0 }, { n: 1 }])
     expect(longDone).toBe(false)
     expect(pool.stats().slotsTotal).toBe(1)
     expect(pool.stats().pids).toHaveLength(2)
-    expect(value(await long)).toBe('slept')
+    expect(pool.stats().spares).toBe(1) // idle again: kept, and stopped once it has idled spareIdleMs
+    const reduce = await pool.run(req('reduce', [1, 2], 'behaviour.mjs', { jobId: 'B' }))
+    expect(reduce.ok).toBe(true)
+    expect(pool.spareReuses).toBe(1)
+    expect(longDone).toBe(false)
+    pool.abort(longReq.id)
+    expect(failure(await long).kind).toBe('aborted')
   })
 
   it('refuses tasks beyond maxQueued', async () => {
