@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
+import { readMachine } from '../../src/node/owner-probe.js'
 import { redisVersion } from './redis.js'
 
 // Facts about the machine and the software a run measured, for BENCHMARKS.md.
@@ -42,20 +43,11 @@ function git (root: string, args: string[]): string {
 
 /** The share of all cores not idle over the next `ms` (Linux /proc/stat); undefined elsewhere. */
 export async function cpuBusyOver (ms: number): Promise<number | undefined> {
-  const sample = (): number[] | undefined => {
-    try {
-      const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? []
-      return fields.length >= 5 ? fields : undefined
-    } catch { return undefined }
-  }
-  const a = sample()
+  const a = readMachine()
   await new Promise(resolve => setTimeout(resolve, ms))
-  const b = sample()
-  if (a === undefined || b === undefined) return undefined
-  const d = b.map((x, i) => x - (a[i] ?? 0))
-  const total = d.reduce((s, x) => s + x, 0)
-  const idle = (d[3] ?? 0) + (d[4] ?? 0) // idle + iowait
-  return total > 0 ? 1 - idle / total : undefined
+  const b = readMachine()
+  if (a === undefined || b === undefined || b.total <= a.total) return undefined
+  return (b.busy - a.busy) / (b.total - a.total)
 }
 
 export function machineFacts (root: string): MachineFacts {

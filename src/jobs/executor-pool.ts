@@ -187,6 +187,8 @@ export class ExecutorPool {
   private recentTaskMs = PACK_BELOW_MS * 10
   /** Per job: how long its tasks recently ran here (unknown jobs count as long). */
   private readonly jobTaskMs = new Map<string, number>()
+  /** Split and reduce requests not yet settled (queued or running), oldest first: the control child's candidates. */
+  private readonly controlOps = new Set<Pending>()
   private restarts = 0
   private dispatchScheduled = false
   private pausedAtMs: number | null = null
@@ -289,6 +291,7 @@ export class ExecutorPool {
       if ('error' in profile) return resolve({ ok: false, kind: 'denied', error: profile.error, durationMs: 0 })
       const p: Pending = { req, resolve, state: 'queued', solo: false, profile: profile.profile, sandbox: profile.sandbox }
       this.byId.set(req.id, p)
+      if (req.op !== 'map') this.controlOps.add(p)
       this.queue.push(p)
       this.queuedCount++
       this.scheduleDispatch()
@@ -461,22 +464,14 @@ export class ExecutorPool {
   private dispatchControl (batchOf: (slot: Slot) => WireTask[]): void {
     const c = this.control
     if (this.closed || c.inflight.size > 0 || c.spawnPending || this.soloQueue.length > 0) return
-    this.skipSettled()
-    const end = Math.min(this.queue.length, this.queueHead + PROFILE_LOOKAHEAD)
-    let at = -1
-    for (let i = this.queueHead; i < end && at < 0; i++) {
-      const p = this.queue[i]
-      if (p !== undefined && p.state === 'queued' && p.req.op !== 'map') at = i
-    }
-    if (at < 0) return
-    const next = this.queue[at] as Pending
+    let next: Pending | undefined
+    for (const p of this.controlOps) if (p.state === 'queued') { next = p; break }
+    if (next === undefined) return
     if (c.exec === null) this.startFor(c, next.sandbox)
     else if (c.profile !== next.profile) this.switchProfile(c, next.sandbox)
     if (c.exec === null || !c.ready) return // it says 'ready' soon, and the dispatch runs again
-    this.queue[at] = undefined
-    if (at === this.queueHead) this.queueHead++
-    this.compactQueue()
-    this.sendTo(c, next, batchOf(c))
+    const at = this.queue.indexOf(next, this.queueHead)
+    if (at >= 0) this.sendTo(c, this.removeQueuedAt(at), batchOf(c))
   }
 
   private sendTo (slot: Slot, p: Pending | undefined, batch: WireTask[]): void {
@@ -516,11 +511,17 @@ export class ExecutorPool {
       if (first < 0) first = i
     }
     if (first < 0) return undefined
-    const p = this.queue[first] as Pending
-    this.queue[first] = undefined
-    if (first === this.queueHead) this.queueHead++
-    this.compactQueue()
+    const p = this.removeQueuedAt(first)
     running?.add(jobOf(p))
+    return p
+  }
+
+  /** Takes the task at `i` of the regular queue out of it. */
+  private removeQueuedAt (i: number): Pending {
+    const p = this.queue[i] as Pending
+    this.queue[i] = undefined
+    if (i === this.queueHead) this.queueHead++
+    this.compactQueue()
     return p
   }
 
@@ -616,12 +617,9 @@ export class ExecutorPool {
   }
 
   private parkControl (): void {
-    const c = this.control
-    const exec = c.exec
-    if (exec === null || this.closed) return
-    const spare: Spare = { exec, sandbox: c.sandbox, profile: c.profile, ready: c.ready, parkedAtMs: performance.now() }
-    this.detach(c)
-    this.keepSpare(spare)
+    if (this.closed) return
+    const spare = this.detachIdle(this.control)
+    if (spare !== undefined) this.keepSpare(spare)
   }
 
   private rememberTaskMs (job: string, durationMs: number): void {
@@ -633,6 +631,7 @@ export class ExecutorPool {
   private settle (p: Pending, outcome: TaskOutcome): void {
     if (p.state === 'settled') return
     p.state = 'settled'
+    this.controlOps.delete(p)
     p.slot = undefined
     this.byId.delete(p.req.id)
     p.resolve(outcome)
@@ -717,13 +716,21 @@ export class ExecutorPool {
    * kept child of that profile if there is one, else a new one. The idle child is kept in turn.
    */
   private switchProfile (slot: Slot, sandbox: Sandbox | undefined): void {
-    const exec = slot.exec
-    if (exec === null || slot.inflight.size > 0 || this.closed) return
-    const spare: Spare = { exec, sandbox: slot.sandbox, profile: slot.profile, ready: slot.ready, parkedAtMs: performance.now() }
-    this.detach(slot)
+    if (slot.inflight.size > 0 || this.closed) return
+    const spare = this.detachIdle(slot)
+    if (spare === undefined) return
     this.profileSwitches++
     this.startFor(slot, sandbox)
     this.keepSpare(spare)
+  }
+
+  /** Takes an idle slot's child out of it, as a spare to keep (the caller keeps it, or not). */
+  private detachIdle (slot: Slot): Spare | undefined {
+    const exec = slot.exec
+    if (exec === null) return undefined
+    const spare: Spare = { exec, sandbox: slot.sandbox, profile: slot.profile, ready: slot.ready, parkedAtMs: performance.now() }
+    this.detach(slot)
+    return spare
   }
 
   /** Give `slot` a child for `sandbox`'s profile: a kept one if there is one (it may be ready at once), else a new one. */

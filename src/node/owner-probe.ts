@@ -12,9 +12,10 @@ import { EXECUTOR_MARKER } from '../jobs/executor-process.js'
 // - whether the console is in use (logind IdleHint), where logind runs.
 // Elsewhere (no /proc) the owner load reads 0 and the policy behaves as dedicated.
 
-interface MachineSample { busy: number, total: number }
+/** The whole machine's CPU time since boot (clock ticks): busy, and busy + idle. */
+export interface MachineSample { busy: number, total: number }
 
-function readMachine (): MachineSample | undefined {
+export function readMachine (): MachineSample | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
     const f = line.trim().split(/\s+/).slice(1).map(Number)

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ExecutorPool, type ExecutorPoolOptions, type TaskOutcome } from '../../src/jobs/executor-pool.js'
 import { describeDenial, permissionFlag, sandboxFor } from '../../src/jobs/sandbox.js'
+import { waitFor } from '../helpers/wait.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const childEntry = path.join(repoRoot, 'dist/src/jobs/executor-child.js')
@@ -313,29 +314,17 @@ describe('idle children kept for their profile', () => {
     const pidA = childPid(pool)
     expect((await runIn(pool, b)).ok).toBe(true)
     process.kill(pidA, 'SIGKILL')
-    await waitFor(() => pool.stats().spares === 0, 'the dead spare to be forgotten')
+    await waitFor('the dead spare to be forgotten', () => pool.stats().spares === 0, 30_000, 10)
     expect((await runIn(pool, a)).ok).toBe(true)
     expect(childPid(pool)).not.toBe(pidA)
     expect(pool.spareReuses).toBe(0)
   })
 })
 
-async function waitFor (cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
-
 async function waitForGone (pid: number): Promise<void> {
-  await waitFor(() => { try { process.kill(pid, 0); return false } catch { return true } }, `process ${pid} to exit`)
+  await waitFor(`process ${pid} to exit`, () => { try { process.kill(pid, 0); return false } catch { return true } }, 30_000, 10)
 }
 
 async function waitForReady (pool: ExecutorPool, n: number): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (pool.stats().slotsReady < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} ready children`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
+  await waitFor(`${n} ready children`, () => pool.stats().slotsReady >= n, 30_000, 10)
 }
