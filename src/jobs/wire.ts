@@ -9,6 +9,11 @@ const TaskIndex = z.number().int().min(0).max(10_000_000)
 const AttemptId = z.string().min(1).max(200)
 const Term = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const ReplicaSet = z.array(PeerIdSchema).min(1).max(16)
+const Tools = z.array(z.string().min(1).max(64)).max(32)
+const FailureKind = z.string().max(64)
+const FailureText = z.string().max(16_384)
+/** Most tasks or results in one batch (the frame size limit is the real bound). */
+const BATCH_ENTRIES_MAX = 1_000_000
 
 export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** submitter node → coordinator (term > 1 when re-sent because the first coordinator died while splitting) */
@@ -32,17 +37,35 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
     parts: z.number().int().min(1),
     chunk: z.unknown(),
     /** The tools the job declares (`requires.tools`): the worker's sandbox lets the task run them only if it allows each. */
-    tools: z.array(z.string().min(1).max(64)).max(32).optional(),
+    tools: Tools.optional(),
+  }).strict(),
+  /** coordinator → a worker: task.assign messages of one job sent in one turn, the shared fields once (src/node/rpc/task-batches.ts) */
+  z.object({
+    t: z.literal('task.assigns'),
+    jobId: JobIdSchema,
+    term: Term,
+    codeHash: CodeHashSchema,
+    kind: z.enum(['function', 'action']),
+    parts: z.number().int().min(1),
+    tools: Tools.optional(),
+    tasks: z.array(z.tuple([TaskIndex, AttemptId, z.unknown()])).min(1).max(BATCH_ENTRIES_MAX),
   }).strict(),
   z.object({ t: z.literal('task.abort'), attemptId: AttemptId }).strict(),
   /**
    * coordinator → workers, as a job arrives (before its split): start executors for it now, so
    * its first tasks do not wait for them. A hint only; nothing depends on it.
    */
-  z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: z.array(z.string().min(1).max(64)).max(32).optional() }).strict(),
+  z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: Tools.optional() }).strict(),
   /** workers → coordinator */
   z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown() }).strict(),
-  z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: z.string().max(64), error: z.string().max(16_384) }).strict(),
+  z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText }).strict(),
+  /** worker → coordinator: the outcomes of one job's tasks sent in one turn */
+  z.object({
+    t: z.literal('task.results'),
+    jobId: JobIdSchema,
+    ok: z.array(z.tuple([TaskIndex, AttemptId, z.unknown()])).max(BATCH_ENTRIES_MAX),
+    failed: z.array(z.tuple([TaskIndex, AttemptId, FailureKind, FailureText])).max(BATCH_ENTRIES_MAX),
+  }).strict(),
   /** code by content hash: a worker asks the coordinator, which answers with the code */
   z.object({ t: z.literal('code.get'), hash: CodeHashSchema }).strict(),
   z.object({ t: z.literal('code.put'), hash: CodeHashSchema, code: z.string() }).strict(),

@@ -16,6 +16,7 @@ import { corkingProtector } from './socket-corking.js'
 import { JobSubmissions } from './job-submissions.js'
 import { registerJobRoutes } from './jobs-api.js'
 import { Channels } from './rpc/channels.js'
+import { isBatched, TaskBatcher, unbatch } from './rpc/task-batches.js'
 import { TaskWorker } from './task-worker.js'
 import { Membership, type MembershipEffect } from '../gossip/membership.js'
 import { MEMBERSHIP_TOPIC } from '../gossip/messages.js'
@@ -106,6 +107,8 @@ export class Daemon {
   readonly drainer: Drainer
   private readonly tools: string[]
   private readonly channels: Channels
+  /** Tasks and results to each peer, one batch per job and turn. */
+  private readonly batches: TaskBatcher
   /** Outstanding `job.query` broadcasts: jobId → resolvers waiting for a `job.found`. */
   private readonly queries = new Map<string, Array<(record: JobRecord) => void>>()
   rpcDropped = 0
@@ -138,7 +141,10 @@ export class Daemon {
       onFrame: (from, payload) => this.onFrame(from, payload),
       onUnreachable: (peerId) => this.coordinator.onUnreachable(peerId),
       addrsOf: peerId => this.membership.peer(peerId)?.vector.addrs ?? [],
+      beforeFlush: () => this.batches.flush(),
     })
+    const channels = this.channels
+    this.batches = new TaskBatcher((peerId, bytes) => channels.send(peerId, bytes), () => channels.wake())
     const send = (peerId: string, message: RpcMessage): number => this.send(peerId, message)
     // Advertise only tools a task may really run here: in the sandbox, those --allow-exec names.
     const found = findTools(opts.tools ?? DEFAULT_TOOLS)
@@ -309,6 +315,8 @@ export class Daemon {
     }
     // The same message object sent to several peers in a row (a replica to each backup, a
     // takeover to everyone) is encoded once: a replica can be hundreds of MB of JSON.
+    if (isBatched(message)) return this.batches.add(peerId, message)
+    this.batches.flushPeer(peerId)
     if (this.lastEncoded?.message !== message) this.lastEncoded = { message, bytes: encodeRpc(message) }
     const bytes = this.lastEncoded.bytes
     this.channels.send(peerId, bytes)
@@ -322,7 +330,7 @@ export class Daemon {
       this.opts.log.warn({ from, reason: decoded.reason }, 'dropped rpc message')
       return
     }
-    this.onRpc(from, decoded.message)
+    for (const message of unbatch(decoded.message)) this.onRpc(from, message)
   }
 
   private onRpc (from: string, m: RpcMessage): void {
@@ -352,6 +360,7 @@ export class Daemon {
       case 'task.abort': this.worker.onAbort(from, m.attemptId); break
       case 'task.ok':
       case 'task.failed': this.coordinator.onTaskResult(from, m); break
+      case 'task.assigns': case 'task.results': break // unbatched in onFrame
       case 'code.get': this.coordinator.onCodeRequest(from, m.hash); break
       case 'code.put': void this.worker.onCode(from, m.hash, m.code); break
       case 'job.update':

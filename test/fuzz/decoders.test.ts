@@ -88,6 +88,8 @@ const rpcSamples: RpcMessage[] = [
   { t: 'task.abort', attemptId: 'j1:0:1' },
   { t: 'task.ok', jobId: 'j1', taskIndex: 0, attemptId: 'j1:0:1', value: 42 },
   { t: 'task.failed', jobId: 'j1', taskIndex: 0, attemptId: 'j1:0:1', kind: 'threw', error: 'boom' },
+  { t: 'task.assigns', jobId: 'j1', term: 1, codeHash: hash, kind: 'action', parts: 3, tasks: [[0, 'j1:0:1', { a: 1 }], [2, 'j1:2:1', null]] },
+  { t: 'task.results', jobId: 'j1', ok: [[0, 'j1:0:1', 42]], failed: [[1, 'j1:1:2', 'threw', 'boom']] },
   { t: 'code.get', hash },
   { t: 'code.put', hash, code: 'x' },
   { t: 'job.update', record },

@@ -23,6 +23,8 @@ export interface ChannelsOptions {
   onUnreachable: (peerId: string, reason: string) => void
   /** The addresses a peer announces in its state vector (gossip may bring a peer this node never dialled). */
   addrsOf?: (peerId: string) => string[]
+  /** Called as a turn's messages are flushed, before they leave: a last chance to send() (batches held until then). */
+  beforeFlush?: () => void
 }
 
 interface Outbound {
@@ -60,13 +62,19 @@ export class Channels {
       this.out.set(peerId, o)
     }
     o.queue.push(payload)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flushAll())
-    }
+    this.wake()
+  }
+
+  /** Flush at the end of this turn even if nothing was sent yet (someone holds messages until beforeFlush). */
+  wake (): void {
+    if (this.closed || this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => this.flushAll())
   }
 
   private flushAll (): void {
+    // Still marked scheduled while beforeFlush sends, so those messages join this flush.
+    this.opts.beforeFlush?.()
     this.flushScheduled = false
     for (const [peerId, o] of this.out) {
       if (o.queue.length > 0 && !o.writing) void this.flush(peerId, o)

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { decodeRpc, encodeRpc, type RpcMessage } from '../../src/jobs/wire.js'
+import { isBatched, TaskBatcher, unbatch } from '../../src/node/rpc/task-batches.js'
+
+const hash = 'ab'.repeat(32)
+type Assign = Extract<RpcMessage, { t: 'task.assign' }>
+const assign = (jobId: string, taskIndex: number, o: Partial<Assign> = {}): Assign =>
+  ({ t: 'task.assign', jobId, taskIndex, attemptId: `${jobId}:${taskIndex}:1`, term: 1, codeHash: hash, kind: 'function', parts: 9, chunk: { n: taskIndex }, ...o })
+
+/** A batcher whose output is decoded as a peer would: each frame parsed with the wire schema, then unbatched. */
+function harness (batchBytesMax?: number) {
+  const frames: Array<{ peer: string, message: RpcMessage }> = []
+  let wakes = 0
+  const batcher = new TaskBatcher((peer, bytes) => {
+    const decoded = decodeRpc(bytes)
+    if (!decoded.ok) throw new Error(decoded.reason)
+    frames.push({ peer, message: decoded.message })
+  }, () => { wakes++ }, batchBytesMax)
+  const received = (peer: string): RpcMessage[] => frames.filter(f => f.peer === peer).flatMap(f => unbatch(f.message))
+  return { batcher, frames, received, wakes: () => wakes }
+}
+
+describe('task batches', () => {
+  it('carry a turn\'s tasks for one peer and job in one message that unbatches to the same tasks', () => {
+    const h = harness()
+    const sent = [assign('j1', 0), assign('j1', 1, { tools: ['cc'] }), assign('j1', 2), assign('j2', 0, { kind: 'action', chunk: [1, 'x'] })]
+    for (const m of sent) h.batcher.add('P', m)
+    expect(h.frames).toEqual([])
+    expect(h.wakes()).toBe(1)
+    h.batcher.flush()
+    // j1 without tools, j1 with tools (a different shared part), j2.
+    expect(h.frames.map(f => f.message.t)).toEqual(['task.assigns', 'task.assigns', 'task.assigns'])
+    expect(h.received('P').sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
+      .toEqual([...sent].sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
+    // Nothing held any more: a second flush sends nothing.
+    h.batcher.flush()
+    expect(h.frames).toHaveLength(3)
+  })
+
+  it('carry results and failures of one job together, per peer', () => {
+    const h = harness()
+    const ok: RpcMessage = { t: 'task.ok', jobId: 'j', taskIndex: 3, attemptId: 'j:3:1', value: { big: [1, 2] } }
+    const nul: RpcMessage = { t: 'task.ok', jobId: 'j', taskIndex: 4, attemptId: 'j:4:1', value: null }
+    const failed: RpcMessage = { t: 'task.failed', jobId: 'j', taskIndex: 5, attemptId: 'j:5:2', kind: 'threw', error: 'Error: boom' }
+    for (const m of [ok, failed, nul]) if (isBatched(m)) h.batcher.add('C1', m)
+    if (isBatched(ok)) h.batcher.add('C2', ok)
+    h.batcher.flush()
+    expect(h.frames.map(f => [f.peer, f.message.t])).toEqual([['C1', 'task.results'], ['C2', 'task.results']])
+    expect(h.received('C1')).toEqual([ok, nul, failed])
+    expect(h.received('C2')).toEqual([ok])
+  })
+
+  it('are flushed before another message to the same peer, so an abort never overtakes its assign', () => {
+    const h = harness()
+    h.batcher.add('P', assign('j', 0))
+    h.batcher.add('Q', assign('j', 1))
+    h.batcher.flushPeer('P') // what the daemon does before sending P a task.abort
+    expect(h.frames.map(f => f.peer)).toEqual(['P'])
+    h.batcher.flush()
+    expect(h.frames.map(f => f.peer)).toEqual(['P', 'Q'])
+  })
+
+  it('are cut at the byte limit; a single bigger task goes alone', () => {
+    const h = harness(1000)
+    const big = 'x'.repeat(5000)
+    for (let i = 0; i < 100; i++) h.batcher.add('P', assign('j', i))
+    h.batcher.add('P', assign('j', 100, { chunk: big }))
+    h.batcher.flush()
+    const sizes = h.frames.map(f => encodeRpc(f.message).byteLength)
+    expect(sizes.length).toBeGreaterThan(2)
+    // Every batch but the big task's own stays under the limit (plus the shared fields).
+    for (const size of sizes.slice(0, -1)) expect(size).toBeLessThan(1000 + 200)
+    expect(h.frames.at(-1)!.message).toMatchObject({ t: 'task.assigns', tasks: [[100, 'j:100:1', big]] })
+    expect(h.received('P').map(m => (m as Assign).taskIndex)).toEqual(Array.from({ length: 101 }, (_, i) => i))
+  })
+
+  it('are refused on the wire when malformed, naming the field', () => {
+    const bad = (m: unknown): string => {
+      const r = decodeRpc(Buffer.from(JSON.stringify(m)))
+      return r.ok ? 'accepted' : r.reason
+    }
+    expect(bad({ t: 'task.assigns', jobId: 'j', term: 1, codeHash: hash, kind: 'function', parts: 1, tasks: [] })).toMatch(/tasks/)
+    expect(bad({ t: 'task.assigns', jobId: 'j', term: 1, codeHash: hash, kind: 'function', parts: 1, tasks: [[-1, 'a', 1]] })).toMatch(/tasks\.0\.0/)
+    expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, '', 1]], failed: [] })).toMatch(/ok\.0\.1/)
+    expect(bad({ t: 'task.results', jobId: 'j', ok: [], failed: [[0, 'a', 'k'.repeat(65), 'e']] })).toMatch(/failed\.0\.2/)
+  })
+})
