@@ -52,6 +52,13 @@ export class LiveJob {
   /** Peers a task failed on, avoided by its retries while another worker is available. */
   readonly avoid = new Map<number, string[]>()
   readonly durations: DurationSamples
+  /**
+   * False once the job's tasks are known to take long (see SchedulerConfig.pipelineBelowMs): a
+   * worker then gets no more of its attempts than it has slots, none queued behind its own.
+   */
+  pipelined = true
+  /** Running attempts per worker peer id. */
+  readonly inFlightOn = new Map<string, number>()
 
   constructor (jobId: string, seq: number, weight: number, total: number, term: number, done: ReadonlyMap<number, unknown> | undefined, durationSamplesMax: number) {
     this.jobId = jobId
@@ -85,6 +92,8 @@ export class LiveJob {
     if (list === undefined) this.runningByTask.set(attempt.taskIndex, [attempt])
     else list.push(attempt)
     this.inFlight++
+    const peerId = attempt.worker.peerId
+    this.inFlightOn.set(peerId, (this.inFlightOn.get(peerId) ?? 0) + 1)
   }
 
   removeRunning (attempt: Attempt): void {
@@ -96,6 +105,10 @@ export class LiveJob {
       else this.runningByTask.set(attempt.taskIndex, rest)
     }
     this.inFlight--
+    const peerId = attempt.worker.peerId
+    const n = (this.inFlightOn.get(peerId) ?? 0) - 1
+    if (n > 0) this.inFlightOn.set(peerId, n)
+    else this.inFlightOn.delete(peerId)
   }
 
   runningCount (taskIndex: number): number {

@@ -81,10 +81,12 @@ export function placementScore (w: WorkerRecord): number {
 /**
  * The best worker that can take a new attempt, or undefined when none can. Workers in
  * `avoid` are used only if no other worker can take it; `exclude` is never used (a backup
- * must run elsewhere), nor a worker lacking what `requires` asks for. Equal scores are broken by `random` (reservoir sampling, so one draw
- * per tie only). O(workers).
+ * must run elsewhere), nor a worker lacking what `requires` asks for. `perSlot`: the job's
+ * attempts in flight per worker; when given, only a worker running fewer of them than it has
+ * slots (none of the job's tasks would queue behind its own). Equal scores are broken by
+ * `random` (reservoir sampling, so one draw per tie only). O(workers).
  */
-export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number, random: Random, avoid?: ReadonlyArray<string>, exclude?: string, requires?: Requires): WorkerRecord | undefined {
+export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number, random: Random, avoid?: ReadonlyArray<string>, exclude?: string, requires?: Requires, perSlot?: ReadonlyMap<string, number>): WorkerRecord | undefined {
   let best: WorkerRecord | undefined
   let bestScore = -Infinity
   let bestTies = 0
@@ -93,6 +95,7 @@ export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number,
   let fallbackTies = 0
   for (const w of workers) {
     if (!canTakeNew(w, nowMs) || w.peerId === exclude) continue
+    if (perSlot !== undefined && (perSlot.get(w.peerId) ?? 0) >= w.slotsTotal) continue
     if (requires !== undefined && !satisfies(requires, w.caps)) continue
     const score = placementScore(w)
     if (avoid !== undefined && avoid.includes(w.peerId)) {

@@ -7,6 +7,13 @@ export interface SchedulerConfig {
   taskTimeoutMs: number
   /** In-flight attempts per worker = slotsTotal * windowPerSlot, across all jobs (2: the next task is always queued). */
   windowPerSlot: number
+  /**
+   * A job whose median task takes at least this long (ms, as this coordinator sees it) gets no
+   * attempts queued behind a worker's busy slots: a long task waiting on one node could not move
+   * to another that frees a slot first, and the job would end on one node's queue. Shorter tasks
+   * are queued (windowPerSlot), so a worker never waits a round trip for its next one.
+   */
+  pipelineBelowMs: number
   /** A straggler is an attempt running longer than max(backupMinMs, backupFactor * median task duration). */
   backupMinMs: number
   backupFactor: number
@@ -35,6 +42,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   maxAttempts: 3,
   taskTimeoutMs: 60_000,
   windowPerSlot: 2,
+  pipelineBelowMs: 50,
   backupMinMs: 1000,
   backupFactor: 3,
   maxTasksPerJob: 1_000_000,
@@ -77,6 +85,7 @@ export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): Sche
   intIn('errorLengthMax', 16, 1_000_000)
   positive('taskTimeoutMs')
   positive('windowPerSlot')
+  positive('pipelineBelowMs')
   positive('backupMinMs')
   positive('backupFactor')
   if (!(config.unreachableCooldownMs >= 0)) throw new Error(`Scheduler config unreachableCooldownMs must be >= 0, got ${config.unreachableCooldownMs}`)

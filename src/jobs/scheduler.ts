@@ -217,6 +217,8 @@ export class Scheduler {
     const i = attempt.taskIndex
     this.release(attempt)
     job.durations.add(t - attempt.startedAtMs)
+    // The median sorts its samples: refresh the pace every 32 results once there are that many.
+    if (job.durations.size < 32 || (job.doneCount & 31) === 0) job.pipelined = (job.durations.median() ?? 0) < this.config.pipelineBelowMs
     const peerId = attempt.worker.peerId
     job.byPeer.set(peerId, (job.byPeer.get(peerId) ?? 0) + 1)
     job.results[i] = e.result
@@ -297,8 +299,8 @@ export class Scheduler {
 
   /** Fills every free window slot: fair share picks the job, placement picks the worker. */
   private pump (t: number, out: SchedulerEffect[]): void {
-    // Constrained jobs with no capable worker free are set aside for this pump, so they do
-    // not block the jobs behind them in fair-share order.
+    // Constrained jobs with no capable worker free, and jobs of long tasks with a task on every
+    // worker slot, are set aside for this pump, so they do not block the jobs behind them in fair-share order.
     let blocked: LiveJob[] | undefined
     for (;;) {
       const job = this.fairShare.peek()
@@ -309,10 +311,10 @@ export class Scheduler {
         continue
       }
       if (this.freeSlots <= 0) break
-      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), undefined, job.requires)
+      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), undefined, job.requires, job.pipelined ? undefined : job.inFlightOn)
       if (worker === undefined) {
-        // Unconstrained: no worker can take anything (avoid is only a preference).
-        if (job.requires === undefined) break
+        // Unconstrained and pipelined: no worker can take anything (avoid is only a preference).
+        if (job.requires === undefined && job.pipelined) break
         this.fairShare.remove(job);
         (blocked ??= []).push(job)
         continue
@@ -341,7 +343,7 @@ export class Scheduler {
         if (t - a.startedAtMs <= thresholdMs) break
         if (a.backup || job.backupUsed[a.taskIndex] === 1) continue
         if (this.freeSlots <= 0) return
-        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId, job.requires)
+        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId, job.requires, job.pipelined ? undefined : job.inFlightOn)
         if (worker === undefined) continue
         job.backupUsed[a.taskIndex] = 1
         this.counters.backupsLaunched++

@@ -398,6 +398,46 @@ describe('speculative backups', () => {
 
 // ---- fair share ----
 
+describe('jobs of long tasks', () => {
+  it('queue none of their tasks behind their own once their pace is known, and do not hold up other jobs', () => {
+    const s = make({ windowPerSlot: 2, pipelineBelowMs: 50 })
+    s.step({ type: 'workers', workers: [worker('A'), worker('B')] }, 0)
+    // Pace unknown: the window is filled as for any job (2 per slot).
+    const first = assigns(s.step({ type: 'addJob', jobId: 'long', taskCount: 10 }, 0))
+    expect(countBy(first, a => a.peerId)).toEqual({ A: 2, B: 2 })
+    const [a1, a2] = first.filter(a => a.peerId === 'A')
+    // A task took 100 ms: A still runs one of the job's tasks on its one slot, B two: nothing new.
+    expect(s.step(ok(a1!), 100)).toEqual([])
+    // Another job is not held up by it: it gets the free window slot.
+    expect(s.step({ type: 'addJob', jobId: 'short', taskCount: 1 }, 100)).toEqual([assign('A', 'short', 0, 1)])
+    // A has none of the long job's tasks left: the next one goes there.
+    expect(assigns(s.step(ok(a2!), 200))).toEqual([assign('A', 'long', 4, 1)])
+    expect(s.job('long')).toMatchObject({ inFlight: 3, queued: 5 })
+  })
+
+  it('end sooner when one worker is slow: the last tasks wait for a free slot, not in the slow worker\'s queue', () => {
+    const run = (pipelineBelowMs: number): number => {
+      const s = make({ windowPerSlot: 2, pipelineBelowMs }, 5)
+      const { log, now } = runMesh(s, [worker('fast'), worker('slow')], [{ type: 'addJob', jobId: 'j', taskCount: 12 }],
+        peerId => peerId === 'fast' ? 200 : 1000)
+      expect(log.filter(e => e.type === 'jobDone')).toHaveLength(1)
+      return now
+    }
+    const queued = run(1e9) // every task may queue (the rule off)
+    const ruled = run(50)
+    expect(ruled).toBeLessThan(queued)
+  })
+
+  it('keep queueing short tasks: a 10 ms job fills the whole window', () => {
+    const s = make({ windowPerSlot: 2, pipelineBelowMs: 50 })
+    s.step({ type: 'workers', workers: [worker('A')] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 10 }, 0))
+    expect(first).toHaveLength(2)
+    expect(assigns(s.step(ok(first[0]!), 10))).toHaveLength(1)
+    expect(s.job('j')).toMatchObject({ inFlight: 2 })
+  })
+})
+
 describe('fair share', () => {
   it('starts a small job behind a big one on the next free slot', () => {
     const s = make()
