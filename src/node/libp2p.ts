@@ -8,6 +8,7 @@ import { mdns } from '@libp2p/mdns'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { createHash } from 'node:crypto'
 import { patchYamuxWindowUpdates } from './yamux-window.js'
+import { patchLengthPrefixedDecoder } from './length-prefix-patch.js'
 
 export interface MeshTransportOptions {
   privateKey: PrivateKey
@@ -24,6 +25,7 @@ export type MeshLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identif
 
 export async function createMeshLibp2p (opts: MeshTransportOptions): Promise<MeshLibp2p> {
   patchYamuxWindowUpdates()
+  patchLengthPrefixedDecoder()
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (opts.mdns) peerDiscovery.push(mdns({ serviceTag: opts.mdnsServiceTag, interval: 1000 }))
   return await createLibp2p({
