@@ -16,6 +16,8 @@ export class CodeCache {
   private readonly maxCodeBytes: number
   /** Hashes known to be on disk: `has` is asked once per task, and a stat per task shows in profiles. */
   private readonly present = new Set<string>()
+  /** hash → its file: asked once per task too. */
+  private readonly paths = new Map<string, string>()
 
   constructor (readonly dir: string, opts: CodeCacheOptions = {}) {
     this.maxCodeBytes = opts.maxCodeBytes ?? 16 * 1024 * 1024
@@ -30,8 +32,13 @@ export class CodeCache {
 
   /** Throws on anything but a lowercase sha256 hex digest, which also rules out path tricks. */
   pathFor (hash: string): string {
+    const known = this.paths.get(hash)
+    if (known !== undefined) return known
     if (!HASH_RE.test(hash)) throw new Error(`invalid code hash: ${JSON.stringify(hash.slice(0, 80))}`)
-    return path.join(this.dir, `${hash}.mjs`)
+    const file = path.join(this.dir, `${hash}.mjs`)
+    if (this.paths.size >= 10_000) this.paths.clear()
+    this.paths.set(hash, file)
+    return file
   }
 
   /** Verifies and stores the code; returns the file path. Writes a temp file and renames it, so readers never see half a module. */

@@ -37,7 +37,8 @@ export class TaskWorker {
   /** code hash → tasks waiting for that code */
   private readonly waitingForCode = new Map<string, Array<{ from: string, task: Assign }>>()
   private waitingCount = 0
-  private readonly scratchDirs = new Set<string>()
+  /** `codeHash/jobId` → the job's dirs, created already (path.join per task shows in profiles). */
+  private readonly scratchDirs = new Map<string, { scratchDir: string, workspaceDir: string }>()
   /** Attempts being handed back: their abort outcome is reported as 'returned'. */
   private readonly returning = new Set<string>()
   tasksRun = 0
@@ -160,15 +161,16 @@ export class TaskWorker {
    * the same code can see each other's scratch dirs (SECURITY.md).
    */
   scratchDirFor (jobId: string, codeHash: string): { scratchDir: string, workspaceDir: string } {
+    const key = `${codeHash}/${jobId}`
+    const known = this.scratchDirs.get(key)
+    if (known !== undefined) return known
     const workspaceDir = join(this.opts.scratchDir, codeHash)
-    const scratchDir = join(workspaceDir, jobId)
-    if (!this.scratchDirs.has(scratchDir)) {
-      mkdirSync(scratchDir, { recursive: true })
-      // Only remembers which dirs exist (mkdir again is harmless): bounded like jobTerms.
-      if (this.scratchDirs.size >= 10_000) this.scratchDirs.clear()
-      this.scratchDirs.add(scratchDir)
-    }
-    return { scratchDir, workspaceDir }
+    const dirs = { scratchDir: join(workspaceDir, jobId), workspaceDir }
+    mkdirSync(dirs.scratchDir, { recursive: true })
+    // Only remembers which dirs exist (mkdir again is harmless): bounded like jobTerms.
+    if (this.scratchDirs.size >= 10_000) this.scratchDirs.clear()
+    this.scratchDirs.set(key, dirs)
+    return dirs
   }
 
   private rememberTerm (jobId: string, term: number): void {
