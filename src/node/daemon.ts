@@ -86,6 +86,7 @@ const TICK_MS = 100
 const STALE_RECORD_MS = 5000
 const PROBE_MS = 1000
 const MAINTAIN_MS = 2000
+const LOAD_CHANGE_MS = 20
 
 export class Daemon {
   private readonly timers: NodeJS.Timeout[] = []
@@ -421,14 +422,19 @@ export class Daemon {
     this.opts.log.warn({ from, reason }, 'dropped rpc message')
   }
 
-  /** Running tasks changed: publish new slot figures soon (coalesced per event-loop turn). */
+  /**
+   * Running tasks changed: publish new slot figures soon. Coalesced over LOAD_CHANGE_MS, not per
+   * turn: under tiny tasks the count changes in almost every turn, and rebuilding the metrics
+   * for the membership core each time was 3–5 % of a worker's profile, while the core publishes
+   * a change of load band at most every 500 ms (loadPublishGapMs) anyway.
+   */
   private onLoadChange (): void {
     if (this.loadChangeScheduled) return
     this.loadChangeScheduled = true
-    setImmediate(() => {
+    setTimeout(() => {
       this.loadChangeScheduled = false
       if (this.stopping === undefined) this.publishMetrics()
-    })
+    }, LOAD_CHANGE_MS).unref()
   }
 
   status (): StatusView { return statusView(this.peerId, this.membership.peers()) }
