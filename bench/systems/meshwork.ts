@@ -4,14 +4,15 @@ import { ClientError, MeshClient } from '../../src/node/client.js'
 import type { SubmitRequest } from '../../src/node/jobs-api.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
 import { FINAL_STATES } from '../../src/jobs/job-spec.js'
-import { buildSubmitRequest, type InputSource } from '../../src/node/submit.js'
+import { buildSubmitRequest, jobFollowPath, untilNextPoll, type InputSource } from '../../src/node/submit.js'
 import { onCleanup, trackGroup } from '../lib/procs.js'
 
 // Meshwork: a local mesh of real `meshwork start` processes on 127.0.0.1 (default LAN timers),
 // jobs submitted to node 0's control API with the programmatic client — the request built once
-// by `buildSubmitRequest` (module bundled, input read), POST /jobs, then `followJob` polling the
-// job every POLL_MS until it is final. That is `Mesh.submit` with a shorter poll interval
-// (Mesh.submit polls every 100 ms, which would add up to 100 ms to every wall time), and with
+// by `buildSubmitRequest` (module bundled, input read), POST /jobs, then `followJob` following the
+// job until it is final: long polls that the node answers when the job's record changes, at most
+// one per POLL_MS. That is `Mesh.submit` with a shorter minimum interval (Mesh.submit's 100 ms
+// could add up to 100 ms to a wall time when a job ends just after an update), and with
 // retries of a failed poll: while a daemon is busy with a large job its event loop can stall for
 // seconds, and a poll on a kept-alive connection then fails with ECONNRESET although the job
 // goes on (followJob gives up on the first error; see `pollErrors`).
@@ -92,15 +93,16 @@ async function follow (client: MeshClient, jobId: string, pollMs: number): Promi
   let failedInARow = 0
   for (;;) {
     let record: JobRecord | undefined
+    const asked = performance.now()
     try {
-      record = await client.get<JobRecord>(`/jobs/${jobId}`)
+      record = await client.get<JobRecord>(jobFollowPath(jobId))
       failedInARow = 0
     } catch (err) {
       pollErrors++
       if (++failedInARow > POLL_RETRIES) throw err
     }
     if (record !== undefined && FINAL_STATES.has(record.state)) return { record, pollErrors }
-    await new Promise(resolve => setTimeout(resolve, pollMs))
+    await untilNextPoll(asked, pollMs)
   }
 }
 

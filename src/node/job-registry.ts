@@ -8,10 +8,16 @@ export interface JobRegistryOptions {
   recordsMax: number
 }
 
+/** Most clients waiting at once for a record to change (a long poll beyond it is answered at once). */
+export const WAITERS_MAX = 10_000
+
 export class JobRegistry {
   private readonly records = new Map<string, JobRecord>()
   private readonly finishedAt = new Map<string, number>()
   private readonly updatedAt = new Map<string, number>()
+  /** jobId → clients waiting for its record to change (long polls of GET /jobs/:id?wait=). */
+  private readonly waiters = new Map<string, Set<() => void>>()
+  private waiting = 0
 
   constructor (private readonly opts: JobRegistryOptions) {}
 
@@ -38,8 +44,37 @@ export class JobRegistry {
     this.updatedAt.set(record.jobId, nowMs)
     if (FINAL_STATES.has(record.state) && !this.finishedAt.has(record.jobId)) this.finishedAt.set(record.jobId, nowMs)
     this.evict(nowMs)
+    const waiting = this.waiters.get(record.jobId)
+    if (waiting !== undefined) for (const wake of [...waiting]) wake()
     return true
   }
+
+  /**
+   * Resolves when the job's record is next replaced (upsert), or after `timeoutMs`, whichever
+   * comes first; at once when WAITERS_MAX clients already wait.
+   */
+  async changed (jobId: string, timeoutMs: number): Promise<void> {
+    if (this.waiting >= WAITERS_MAX) return
+    await new Promise<void>(resolve => {
+      let set = this.waiters.get(jobId)
+      if (set === undefined) this.waiters.set(jobId, set = new Set())
+      const waiting = set
+      const wake = (): void => {
+        clearTimeout(timer)
+        waiting.delete(wake)
+        if (waiting.size === 0 && this.waiters.get(jobId) === waiting) this.waiters.delete(jobId)
+        this.waiting--
+        resolve()
+      }
+      const timer = setTimeout(wake, timeoutMs)
+      timer.unref() // a long poll must not keep a stopping node alive
+      waiting.add(wake)
+      this.waiting++
+    })
+  }
+
+  /** Clients waiting in changed() (for tests and status). */
+  get waitingCount (): number { return this.waiting }
 
   /**
    * Unfinished records nobody has updated for `ageMs`: their updates may have been lost (a

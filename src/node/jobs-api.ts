@@ -107,8 +107,15 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
 
   api.route('GET', '/jobs/*', async req => {
     const jobId = jobIdFrom(req.path, '/jobs/')
-    const record = deps.registry.get(jobId) ?? await deps.query(jobId)
+    const waitMs = waitFrom(req.query)
+    let record = deps.registry.get(jobId) ?? await deps.query(jobId)
     if (record === undefined) throw new ApiError(404, `unknown job ${jobId}: no live node knows it (results are kept for a limited time)`)
+    // A long poll: an unfinished job's record is sent once it changes (or the wait is up), so a
+    // client following a job asks a few times per update instead of polling on a timer.
+    if (waitMs > 0 && !FINAL_STATES.has(record.state)) {
+      await deps.registry.changed(jobId, waitMs)
+      record = deps.registry.get(jobId) ?? record
+    }
     return record
   })
 
@@ -122,6 +129,17 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
     deps.cancel(record)
     return { jobId: id, cancelling: true }
   })
+}
+
+/** Longest long poll (`?wait=` on GET /jobs/:id), in ms. */
+export const JOB_WAIT_MS_MAX = 30_000
+
+function waitFrom (query: URLSearchParams): number {
+  const text = query.get('wait')
+  if (text === null) return 0
+  const ms = Number(text)
+  if (text === '' || !Number.isInteger(ms) || ms < 0 || ms > JOB_WAIT_MS_MAX) throw new ApiError(400, `invalid wait ${JSON.stringify(text.slice(0, 40))}: expected whole milliseconds from 0 to ${JOB_WAIT_MS_MAX}`)
+  return ms
 }
 
 function jobIdFrom (path: string, prefix: string): string {

@@ -47,9 +47,24 @@ async function readInput (input: InputSource): Promise<JobInput> {
 /** Poll the node until the job reaches a final state. */
 export async function followJob (client: MeshClient, jobId: string, onProgress?: (record: JobRecord) => void, pollMs = 100): Promise<JobRecord> {
   for (;;) {
-    const record = await client.get<JobRecord>(`/jobs/${jobId}`)
+    const asked = performance.now()
+    const record = await client.get<JobRecord>(jobFollowPath(jobId))
     onProgress?.(record)
     if (FINAL_STATES.has(record.state)) return record
-    await new Promise(resolve => setTimeout(resolve, pollMs))
+    await untilNextPoll(asked, pollMs)
   }
 }
+
+/** GET path that answers once the job's record changes (a long poll of up to FOLLOW_WAIT_MS). */
+export function jobFollowPath (jobId: string): string {
+  return `/jobs/${encodeURIComponent(jobId)}?wait=${FOLLOW_WAIT_MS}`
+}
+
+/** Long polls answer on every record update: still at most one request per `pollMs`. */
+export async function untilNextPoll (askedAtMs: number, pollMs: number): Promise<void> {
+  const left = askedAtMs + pollMs - performance.now()
+  if (left > 0) await new Promise(resolve => setTimeout(resolve, left))
+}
+
+/** Under the client's request timeout and the node's JOB_WAIT_MS_MAX. */
+const FOLLOW_WAIT_MS = 10_000

@@ -30,3 +30,25 @@ describe('job registry', () => {
     expect(r.get('j1')).toMatchObject({ state: 'done', term: 1 })
   })
 })
+
+describe('waiting for a record to change (long polls)', () => {
+  it('wakes on an accepted upsert of that job only, or when the wait is up', async () => {
+    const r = new JobRegistry({ retentionMs: 60_000, recordsMax: 100 })
+    r.upsert(record('running', 2), 0)
+    let woke = false
+    const waiting = r.changed('j1', 60_000).then(() => { woke = true })
+    expect(r.waitingCount).toBe(1)
+    r.upsert(record('running', 1, { jobId: 'other' }), 1) // another job
+    expect(r.upsert(record('running', 1), 2)).toBe(false) // refused: an older term
+    await new Promise(resolve => setImmediate(resolve))
+    expect(woke).toBe(false)
+    r.upsert(record('running', 2, { done: 1 }), 3)
+    await waiting
+    expect(woke).toBe(true)
+    expect(r.waitingCount).toBe(0)
+    const t0 = performance.now()
+    await r.changed('j1', 30)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(25)
+    expect(r.waitingCount).toBe(0)
+  })
+})
