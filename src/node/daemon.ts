@@ -314,10 +314,11 @@ export class Daemon {
       setImmediate(() => this.onRpc(peerId, message))
       return 0
     }
+    if (isBatched(message)) return this.batches.add(peerId, message)
+    // Anything else to this peer leaves after the tasks and results sent to it before.
+    this.batches.flushPeer(peerId)
     // The same message object sent to several peers in a row (a replica to each backup, a
     // takeover to everyone) is encoded once: a replica can be hundreds of MB of JSON.
-    if (isBatched(message)) return this.batches.add(peerId, message)
-    this.batches.flushPeer(peerId)
     if (this.lastEncoded?.message !== message) this.lastEncoded = { message, bytes: encodeRpc(message) }
     const bytes = this.lastEncoded.bytes
     this.channels.send(peerId, bytes)
