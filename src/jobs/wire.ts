@@ -15,6 +15,17 @@ const FailureText = z.string().max(16_384)
 /** Most tasks or results in one batch (the frame size limit is the real bound). */
 const BATCH_ENTRIES_MAX = 1_000_000
 
+/** What every task of a job shares in an assignment. */
+const AssignShared = {
+  jobId: JobIdSchema,
+  term: Term,
+  codeHash: CodeHashSchema,
+  kind: z.enum(['function', 'action']),
+  parts: z.number().int().min(1),
+  /** The tools the job declares (`requires.tools`): the worker's sandbox lets the task run them only if it allows each. */
+  tools: Tools.optional(),
+}
+
 export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** submitter node → coordinator (term > 1 when re-sent because the first coordinator died while splitting) */
   z.object({ t: z.literal('job.submit'), spec: JobSpecSchema, code: z.string(), input: JobInputSchema, term: Term }).strict(),
@@ -26,30 +37,9 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** coordinator → submitter node: the job arrived (the submitter's client is answered only then) */
   z.object({ t: z.literal('job.accepted'), jobId: JobIdSchema, term: Term }).strict(),
   /** coordinator → workers */
-  z.object({
-    t: z.literal('task.assign'),
-    jobId: JobIdSchema,
-    taskIndex: TaskIndex,
-    attemptId: AttemptId,
-    term: Term,
-    codeHash: CodeHashSchema,
-    kind: z.enum(['function', 'action']),
-    parts: z.number().int().min(1),
-    chunk: z.unknown(),
-    /** The tools the job declares (`requires.tools`): the worker's sandbox lets the task run them only if it allows each. */
-    tools: Tools.optional(),
-  }).strict(),
+  z.object({ t: z.literal('task.assign'), ...AssignShared, taskIndex: TaskIndex, attemptId: AttemptId, chunk: z.unknown() }).strict(),
   /** coordinator → a worker: task.assign messages of one job sent in one turn, the shared fields once (src/node/rpc/task-batches.ts) */
-  z.object({
-    t: z.literal('task.assigns'),
-    jobId: JobIdSchema,
-    term: Term,
-    codeHash: CodeHashSchema,
-    kind: z.enum(['function', 'action']),
-    parts: z.number().int().min(1),
-    tools: Tools.optional(),
-    tasks: z.array(z.tuple([TaskIndex, AttemptId, z.unknown()])).min(1).max(BATCH_ENTRIES_MAX),
-  }).strict(),
+  z.object({ t: z.literal('task.assigns'), ...AssignShared, tasks: z.array(z.tuple([TaskIndex, AttemptId, z.unknown()])).min(1).max(BATCH_ENTRIES_MAX) }).strict(),
   z.object({ t: z.literal('task.abort'), attemptId: AttemptId }).strict(),
   /**
    * coordinator → workers, as a job arrives (before its split): start executors for it now, so
