@@ -108,11 +108,13 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
   api.route('GET', '/jobs/*', async req => {
     const jobId = jobIdFrom(req.path, '/jobs/')
     const waitMs = waitFrom(req.query)
-    let record = deps.registry.get(jobId) ?? await deps.query(jobId)
+    const known = deps.registry.get(jobId)
+    let record = known ?? await deps.query(jobId)
     if (record === undefined) throw new ApiError(404, `unknown job ${jobId}: no live node knows it (results are kept for a limited time)`)
     // A long poll: an unfinished job's record is sent once it changes (or the wait is up), so a
-    // client following a job asks a few times per update instead of polling on a timer.
-    if (waitMs > 0 && !FINAL_STATES.has(record.state)) {
+    // client following a job asks a few times per update instead of polling on a timer. Only for
+    // a job this node's registry holds: one found by asking the mesh gets no updates here.
+    if (waitMs > 0 && known !== undefined && !FINAL_STATES.has(record.state)) {
       await deps.registry.changed(jobId, waitMs)
       record = deps.registry.get(jobId) ?? record
     }

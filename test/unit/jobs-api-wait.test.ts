@@ -16,11 +16,11 @@ const record = (state: JobRecord['state'], done: number): JobRecord => ({
 let api: ApiServer | undefined
 afterEach(async () => { await api?.close(); api = undefined })
 
-async function serve (registry: JobRegistry): Promise<string> {
+async function serve (registry: JobRegistry, query: () => Promise<JobRecord | undefined> = async () => undefined): Promise<string> {
   api = new ApiServer({ port: 0, bodyBytesMax: 1024 * 1024, log: { info () {}, warn () {}, error () {}, debug () {} } as never })
   registerJobRoutes(api, {
     selfId: 's', election: 'rendezvous' as never, members: () => [], registry, submissions: {} as JobSubmissions,
-    query: async () => undefined, cancel: () => {}, backups: 2, wallMs: () => Date.now(),
+    query, cancel: () => {}, backups: 2, wallMs: () => Date.now(),
   })
   return await api.listen()
 }
@@ -48,6 +48,21 @@ describe('GET /jobs/:id?wait=', () => {
     registry.upsert(record('done', 4), 1)
     expect(await (await fetch(url + jobFollowPath('j1'))).json()).toMatchObject({ state: 'done' })
     expect(registry.waitingCount).toBe(0)
+  })
+
+  it('answers at once for a job found by asking the mesh (this node gets no updates of it)', async () => {
+    const registry = new JobRegistry({ retentionMs: 60_000, recordsMax: 100 })
+    const url = await serve(registry, async () => record('running', 3))
+    let answered = false
+    const pending = fetch(url + jobFollowPath('j1')).then(async res => { answered = true; return await res.json() as JobRecord })
+    // A long poll would sit in the registry for 10 s: watch that nothing waits there meanwhile.
+    let waitedMax = 0
+    while (!answered) {
+      waitedMax = Math.max(waitedMax, registry.waitingCount)
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+    expect(waitedMax).toBe(0)
+    expect(await pending).toMatchObject({ state: 'running', done: 3 })
   })
 
   it('refuses a bad wait, naming it', async () => {
