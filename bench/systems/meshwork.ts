@@ -3,8 +3,7 @@ import { waitForFullMesh } from '../../src/node/cmd-demo.js'
 import { ClientError, MeshClient } from '../../src/node/client.js'
 import type { SubmitRequest } from '../../src/node/jobs-api.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
-import { FINAL_STATES } from '../../src/jobs/job-spec.js'
-import { buildSubmitRequest, jobFollowPath, untilNextPoll, type InputSource } from '../../src/node/submit.js'
+import { buildSubmitRequest, followJob, type InputSource } from '../../src/node/submit.js'
 import { onCleanup, trackGroup } from '../lib/procs.js'
 
 // Meshwork: a local mesh of real `meshwork start` processes on 127.0.0.1 (default LAN timers),
@@ -87,23 +86,11 @@ async function submit (client: MeshClient, request: SubmitRequest): Promise<{ jo
   }
 }
 
-/** `followJob`, retrying a failed poll up to POLL_RETRIES times in a row. */
+/** `followJob`, retrying a failed poll up to POLL_RETRIES times in a row (and counting them). */
 async function follow (client: MeshClient, jobId: string, pollMs: number): Promise<{ record: JobRecord, pollErrors: number }> {
   let pollErrors = 0
-  let failedInARow = 0
-  for (;;) {
-    let record: JobRecord | undefined
-    const asked = performance.now()
-    try {
-      record = await client.get<JobRecord>(jobFollowPath(jobId))
-      failedInARow = 0
-    } catch (err) {
-      pollErrors++
-      if (++failedInARow > POLL_RETRIES) throw err
-    }
-    if (record !== undefined && FINAL_STATES.has(record.state)) return { record, pollErrors }
-    await untilNextPoll(asked, pollMs)
-  }
+  const record = await followJob(client, jobId, undefined, pollMs, { retries: POLL_RETRIES, onRetry: () => { pollErrors++ } })
+  return { record, pollErrors }
 }
 
 const POLL_RETRIES = 5

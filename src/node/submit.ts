@@ -44,13 +44,30 @@ async function readInput (input: InputSource): Promise<JobInput> {
   }
 }
 
-/** Poll the node until the job reaches a final state. */
-export async function followJob (client: MeshClient, jobId: string, onProgress?: (record: JobRecord) => void, pollMs = 100): Promise<JobRecord> {
+export interface FollowRetries {
+  /** Failed requests in a row tolerated before the error is thrown (default 0). */
+  retries?: number
+  /** Called for each failed request that is retried. */
+  onRetry?: (err: unknown) => void
+}
+
+/** Follow the job with long polls (at most one request per `pollMs`) until it reaches a final state. */
+export async function followJob (client: MeshClient, jobId: string, onProgress?: (record: JobRecord) => void, pollMs = 100, retry: FollowRetries = {}): Promise<JobRecord> {
+  let failedInARow = 0
   for (;;) {
     const asked = performance.now()
-    const record = await client.get<JobRecord>(jobFollowPath(jobId))
-    onProgress?.(record)
-    if (FINAL_STATES.has(record.state)) return record
+    let record: JobRecord | undefined
+    try {
+      record = await client.get<JobRecord>(jobFollowPath(jobId))
+      failedInARow = 0
+    } catch (err) {
+      if (++failedInARow > (retry.retries ?? 0)) throw err
+      retry.onRetry?.(err)
+    }
+    if (record !== undefined) {
+      onProgress?.(record)
+      if (FINAL_STATES.has(record.state)) return record
+    }
     await untilNextPoll(asked, pollMs)
   }
 }
@@ -61,7 +78,7 @@ export function jobFollowPath (jobId: string): string {
 }
 
 /** Long polls answer on every record update: still at most one request per `pollMs`. */
-export async function untilNextPoll (askedAtMs: number, pollMs: number): Promise<void> {
+async function untilNextPoll (askedAtMs: number, pollMs: number): Promise<void> {
   const left = askedAtMs + pollMs - performance.now()
   if (left > 0) await new Promise(resolve => setTimeout(resolve, left))
 }
