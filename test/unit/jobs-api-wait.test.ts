@@ -7,6 +7,7 @@ import { JobRegistry } from '../../src/node/job-registry.js'
 import type { JobSubmissions } from '../../src/node/job-submissions.js'
 import { registerJobRoutes } from '../../src/node/jobs-api.js'
 import { jobFollowPath } from '../../src/node/submit.js'
+import { waitFor } from '../helpers/wait.js'
 
 const record = (state: JobRecord['state'], done: number): JobRecord => ({
   jobId: 'j1', kind: 'function', moduleName: 'm', state, coordinator: 'c', term: 1, submitter: 's', priority: 'normal',
@@ -33,7 +34,7 @@ describe('GET /jobs/:id?wait=', () => {
     let answered = false
     const pending = fetch(url + jobFollowPath('j1')).then(async res => { answered = true; return await res.json() as JobRecord })
     // The request is waiting in the registry, unanswered.
-    for (let i = 0; i < 200 && registry.waitingCount === 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await waitFor('the request to wait in the registry', () => registry.waitingCount > 0, 30_000, 10)
     expect(registry.waitingCount).toBe(1)
     expect(answered).toBe(false)
     registry.upsert(record('done', 4), 1)

@@ -250,13 +250,18 @@ describe('idle children kept for their profile', () => {
   const runIn = async (pool: ExecutorPool, workspaceDir: string): Promise<TaskOutcome> =>
     await pool.run({ id: `s${++seq}`, op: 'map', modulePath: modulePath(), codeHash: 'escape', arg: { do: 'nothing' }, ctx: { scratchDir: workspaceDir }, workspaceDir })
   const childPid = (pool: ExecutorPool): number => pool.stats().pids[0] as number
+  /** Runs a task in `a`, then one in `b` (which replaces a's child); returns the pid of a's child. */
+  const runAThenB = async (pool: ExecutorPool, a: string, b: string): Promise<number> => {
+    expect((await runIn(pool, a)).ok).toBe(true)
+    const pidA = childPid(pool)
+    expect((await runIn(pool, b)).ok).toBe(true)
+    return pidA
+  }
 
   it('a child replaced for another profile is kept, and serves its profile again without a new process', async () => {
     const pool = makePool()
     const [a, b] = [workspace('keep-a'), workspace('keep-b')]
-    expect((await runIn(pool, a)).ok).toBe(true)
-    const pidA = childPid(pool)
-    expect((await runIn(pool, b)).ok).toBe(true)
+    const pidA = await runAThenB(pool, a, b)
     const pidB = childPid(pool)
     expect(pidB).not.toBe(pidA)
     expect(pool.stats().spares).toBe(1)
@@ -269,9 +274,7 @@ describe('idle children kept for their profile', () => {
   it('beyond sparesMax the oldest kept child is stopped; with 0 none is kept', async () => {
     const pool = makePool({ sparesMax: 1 })
     const [a, b, c] = [workspace('max-a'), workspace('max-b'), workspace('max-c')]
-    expect((await runIn(pool, a)).ok).toBe(true)
-    const pidA = childPid(pool)
-    expect((await runIn(pool, b)).ok).toBe(true)
+    const pidA = await runAThenB(pool, a, b)
     expect((await runIn(pool, c)).ok).toBe(true)
     expect(pool.stats().spares).toBe(1)
     await waitForGone(pidA)
@@ -279,9 +282,7 @@ describe('idle children kept for their profile', () => {
     expect(pool.spareReuses).toBe(0)
 
     const none = makePool({ sparesMax: 0 })
-    expect((await runIn(none, a)).ok).toBe(true)
-    const first = childPid(none)
-    expect((await runIn(none, b)).ok).toBe(true)
+    const first = await runAThenB(none, a, b)
     expect(none.stats().spares).toBe(0)
     await waitForGone(first)
   })
@@ -289,17 +290,13 @@ describe('idle children kept for their profile', () => {
   it('a kept child is stopped after spareIdleMs, and at once when the pool pauses for the owner', async () => {
     const pool = makePool({ spareIdleMs: 300 })
     const [a, b] = [workspace('idle-a'), workspace('idle-b')]
-    expect((await runIn(pool, a)).ok).toBe(true)
-    const pidA = childPid(pool)
-    expect((await runIn(pool, b)).ok).toBe(true)
+    const pidA = await runAThenB(pool, a, b)
     expect(pool.stats().spares).toBe(1)
     await waitForGone(pidA)
     expect(pool.stats().spares).toBe(0)
 
     const paused = makePool()
-    expect((await runIn(paused, a)).ok).toBe(true)
-    const pidPaused = childPid(paused)
-    expect((await runIn(paused, b)).ok).toBe(true)
+    const pidPaused = await runAThenB(paused, a, b)
     paused.pause()
     expect(paused.stats().spares).toBe(0)
     await waitForGone(pidPaused)
@@ -310,9 +307,7 @@ describe('idle children kept for their profile', () => {
   it('a kept child that dies is forgotten, and its profile gets a new child', async () => {
     const pool = makePool()
     const [a, b] = [workspace('dies-a'), workspace('dies-b')]
-    expect((await runIn(pool, a)).ok).toBe(true)
-    const pidA = childPid(pool)
-    expect((await runIn(pool, b)).ok).toBe(true)
+    const pidA = await runAThenB(pool, a, b)
     process.kill(pidA, 'SIGKILL')
     await waitFor('the dead spare to be forgotten', () => pool.stats().spares === 0, 30_000, 10)
     expect((await runIn(pool, a)).ok).toBe(true)
