@@ -137,6 +137,12 @@ const SANDBOX_CHOICES_MAX = 256
 
 /** Tasks that ran shorter than this on average are packed into one child rather than spread. */
 const PACK_BELOW_MS = 2
+/**
+ * Packed tasks go this many times pipelineDepth deep: a coordinator sends a worker twice the
+ * tasks per slot for jobs of short tasks (SchedulerConfig.shortWindowPerSlot), and one child
+ * taking them all in one message, and answering in one, halves the IPC messages and wake-ups.
+ */
+const PACKED_DEPTH_FACTOR = 2
 /** The weight of the latest task in recentTaskMs (about the last 20 tasks count). */
 const RECENT_TASK_WEIGHT = 0.05
 
@@ -427,7 +433,7 @@ export class ExecutorPool {
       // IPC messages than spreading them (a child runs them faster than the daemon sends them).
       // Only a job known to run short tasks here is packed; another job's task goes to an idle child.
       for (const slot of fillable) {
-        while (slot.inflight.size < this.pipelineDepth && this.queuedCount > 0) {
+        while (slot.inflight.size < this.pipelineDepth * PACKED_DEPTH_FACTOR && this.queuedCount > 0) {
           const p = this.takeQueued(slot.profile, undefined, slot.inflight.size > 0)
           if (p === undefined) break
           this.sendTo(slot, p, batchOf(slot))

@@ -16,6 +16,9 @@ export interface Attempt {
   readonly backup: boolean
 }
 
+/** How long a job's tasks take, as the scheduler's window rules see it (see LiveJob.pace). */
+export type JobPace = 'short' | 'normal' | 'long'
+
 export class LiveJob {
   readonly jobId: string
   readonly seq: number
@@ -53,10 +56,12 @@ export class LiveJob {
   readonly avoid = new Map<number, string[]>()
   readonly durations: DurationSamples
   /**
-   * False once the job's tasks are known to take long (see SchedulerConfig.pipelineBelowMs): a
-   * worker then gets no more of its attempts than it has slots, none queued behind its own.
+   * How long the job's tasks take, as far as known (SchedulerConfig.shortTaskBelowMs and
+   * pipelineBelowMs): 'short' ones may fill a worker's deeper window, 'normal' ones its window,
+   * and of 'long' ones a worker gets no more than it has slots, none queued behind its own.
+   * Unknown until results come back: 'normal'.
    */
-  pipelined = true
+  pace: JobPace = 'normal'
   /** Running attempts per worker peer id. */
   readonly inFlightOn = new Map<string, number>()
 

@@ -17,6 +17,8 @@ export interface WorkerRecord {
   caps: NodeCaps | undefined
   /** Most attempts in flight on this worker, across all of this coordinator's jobs. */
   window: number
+  /** The same for jobs of short tasks (SchedulerConfig.shortWindowPerSlot): at least `window`. */
+  shortWindow: number
   /** Broken stream: no new attempts before this time. */
   unreachableUntilMs: number
   /** Running attempts by id; its size is the worker's in-flight count. */
@@ -65,8 +67,9 @@ export function windowFor (slotsTotal: number, windowPerSlot: number): number {
   return slotsTotal > 0 ? Math.max(1, Math.floor(slotsTotal * windowPerSlot)) : 0
 }
 
-export function canTakeNew (w: WorkerRecord, nowMs: number): boolean {
-  return w.status === 'alive' && w.accepting && w.attempts.size < w.window && nowMs >= w.unreachableUntilMs
+/** `short`: for a job of short tasks, which may fill the deeper window. */
+export function canTakeNew (w: WorkerRecord, nowMs: number, short = false): boolean {
+  return w.status === 'alive' && w.accepting && w.attempts.size < (short ? w.shortWindow : w.window) && nowMs >= w.unreachableUntilMs
 }
 
 /**
@@ -83,10 +86,11 @@ export function placementScore (w: WorkerRecord): number {
  * `avoid` are used only if no other worker can take it; `exclude` is never used (a backup
  * must run elsewhere), nor a worker lacking what `requires` asks for. `perSlot`: the job's
  * attempts in flight per worker; when given, only a worker running fewer of them than it has
- * slots (none of the job's tasks would queue behind its own). Equal scores are broken by
- * `random` (reservoir sampling, so one draw per tie only). O(workers).
+ * slots (none of the job's tasks would queue behind its own). `short`: the job's tasks are short,
+ * so a worker's deeper window counts (see canTakeNew). Equal scores are broken by `random`
+ * (reservoir sampling, so one draw per tie only). O(workers).
  */
-export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number, random: Random, avoid?: ReadonlyArray<string>, exclude?: string, requires?: Requires, perSlot?: ReadonlyMap<string, number>): WorkerRecord | undefined {
+export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number, random: Random, avoid?: ReadonlyArray<string>, exclude?: string, requires?: Requires, perSlot?: ReadonlyMap<string, number>, short = false): WorkerRecord | undefined {
   let best: WorkerRecord | undefined
   let bestScore = -Infinity
   let bestTies = 0
@@ -94,7 +98,7 @@ export function pickWorker (workers: ReadonlyArray<WorkerRecord>, nowMs: number,
   let fallbackScore = -Infinity
   let fallbackTies = 0
   for (const w of workers) {
-    if (!canTakeNew(w, nowMs) || w.peerId === exclude) continue
+    if (!canTakeNew(w, nowMs, short) || w.peerId === exclude) continue
     if (perSlot !== undefined && (perSlot.get(w.peerId) ?? 0) >= w.slotsTotal) continue
     if (requires !== undefined && !satisfies(requires, w.caps)) continue
     const score = placementScore(w)

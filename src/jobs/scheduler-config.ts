@@ -14,6 +14,15 @@ export interface SchedulerConfig {
    * are queued (windowPerSlot), so a worker never waits a round trip for its next one.
    */
   pipelineBelowMs: number
+  /**
+   * A job whose median task takes less than this (ms, as this coordinator sees it: the round trip)
+   * may have up to slotsTotal * shortWindowPerSlot attempts on a worker, all jobs counted. Such
+   * tasks cost less than the messages that carry them, and a deeper window lets every hop
+   * (coordinator, worker daemon, executor) carry more of them per message and per wake-up.
+   */
+  shortTaskBelowMs: number
+  /** See shortTaskBelowMs (0 turns the rule off); at least windowPerSlot (a smaller value counts as windowPerSlot). */
+  shortWindowPerSlot: number
   /** A straggler is an attempt running longer than max(backupMinMs, backupFactor * median task duration). */
   backupMinMs: number
   backupFactor: number
@@ -43,6 +52,8 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   taskTimeoutMs: 60_000,
   windowPerSlot: 2,
   pipelineBelowMs: 50,
+  shortTaskBelowMs: 5,
+  shortWindowPerSlot: 4,
   backupMinMs: 1000,
   backupFactor: 3,
   maxTasksPerJob: 1_000_000,
@@ -86,8 +97,11 @@ export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): Sche
   positive('taskTimeoutMs')
   positive('windowPerSlot')
   positive('pipelineBelowMs')
+  positive('shortWindowPerSlot')
   positive('backupMinMs')
   positive('backupFactor')
+  if (!(config.shortTaskBelowMs >= 0 && Number.isFinite(config.shortTaskBelowMs))) throw new Error(`Scheduler config shortTaskBelowMs must be a finite number >= 0, got ${config.shortTaskBelowMs}`)
+  if (config.shortTaskBelowMs > config.pipelineBelowMs) throw new Error(`Scheduler config shortTaskBelowMs (${config.shortTaskBelowMs}) must not exceed pipelineBelowMs (${config.pipelineBelowMs})`)
   if (!(config.unreachableCooldownMs >= 0)) throw new Error(`Scheduler config unreachableCooldownMs must be >= 0, got ${config.unreachableCooldownMs}`)
   return config
 }

@@ -99,6 +99,8 @@ export interface WorkerSummary {
   accepting: boolean
   /** Most attempts this coordinator keeps in flight on the worker. */
   window: number
+  /** The window of jobs of short tasks (SchedulerConfig.shortWindowPerSlot). */
+  shortWindow: number
   inFlight: number
   /** The worker is skipped for new tasks until this time after its stream broke. */
   unreachableUntilMs: number
@@ -111,6 +113,8 @@ export interface SchedulerStats {
   queued: number
   /** Free window slots on alive, accepting workers. */
   freeSlots: number
+  /** The same against the deeper windows of short jobs. */
+  freeShortSlots: number
   /** Events about unknown jobs or peers, or malformed ones: ignored. */
   droppedEvents: number
   /** Results for finished tasks or attempts no longer running: ignored. */

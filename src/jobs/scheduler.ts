@@ -44,6 +44,8 @@ export class Scheduler {
    * mesh that halves the work per completed task.
    */
   private freeSlots = 0
+  /** The same against the deeper windows of short jobs (SchedulerConfig.shortWindowPerSlot): at least freeSlots. */
+  private freeShortSlots = 0
   private readonly counters = { droppedEvents: 0, duplicatesDiscarded: 0, staleFailures: 0, requeuedLost: 0, returned: 0, backupsLaunched: 0, timeouts: 0 }
 
   constructor (config: Partial<SchedulerConfig>, random: Random) {
@@ -101,6 +103,7 @@ export class Scheduler {
       status: w.status,
       accepting: w.accepting,
       window: w.window,
+      shortWindow: w.shortWindow,
       inFlight: w.attempts.size,
       unreachableUntilMs: w.unreachableUntilMs,
     }))
@@ -109,7 +112,7 @@ export class Scheduler {
   stats (): SchedulerStats {
     let queued = 0
     for (const job of this.active.values()) queued += job.queue.size
-    return { activeJobs: this.active.size, retainedJobs: this.finished.size, inFlight: this.attempts.size, queued, freeSlots: this.freeSlots, ...this.counters }
+    return { activeJobs: this.active.size, retainedJobs: this.finished.size, inFlight: this.attempts.size, queued, freeSlots: this.freeSlots, freeShortSlots: this.freeShortSlots, ...this.counters }
   }
 
   // ---- events ----
@@ -160,7 +163,7 @@ export class Scheduler {
     const nextMap = new Map<string, WorkerRecord>()
     for (const v of latest.values()) {
       if (v.status === 'dead' || v.status === 'left') continue
-      const rec: WorkerRecord = this.workerMap.get(v.peerId) ?? { peerId: v.peerId, status: v.status, accepting: false, slotsTotal: 0, slotsFree: 0, cpuLoad: 1, caps: undefined, window: 0, unreachableUntilMs: -Infinity, attempts: new Map() }
+      const rec: WorkerRecord = this.workerMap.get(v.peerId) ?? { peerId: v.peerId, status: v.status, accepting: false, slotsTotal: 0, slotsFree: 0, cpuLoad: 1, caps: undefined, window: 0, shortWindow: 0, unreachableUntilMs: -Infinity, attempts: new Map() }
       rec.status = v.status
       rec.accepting = v.accepting
       rec.slotsTotal = v.slotsTotal
@@ -168,6 +171,7 @@ export class Scheduler {
       rec.cpuLoad = v.cpuLoad
       rec.caps = v.caps
       rec.window = windowFor(v.slotsTotal, this.config.windowPerSlot)
+      rec.shortWindow = Math.max(rec.window, windowFor(v.slotsTotal, this.config.shortWindowPerSlot))
       nextMap.set(v.peerId, rec)
     }
     const gone = this.workerList.filter(w => !nextMap.has(w.peerId))
@@ -178,7 +182,12 @@ export class Scheduler {
       this.loseWorker(w, status === undefined ? `worker ${w.peerId} left the membership view` : `worker ${w.peerId} is ${status}`, out)
     }
     this.freeSlots = 0
-    for (const w of this.workerList) if (takesWork(w)) this.freeSlots += Math.max(0, w.window - w.attempts.size)
+    this.freeShortSlots = 0
+    for (const w of this.workerList) {
+      if (!takesWork(w)) continue
+      this.freeSlots += Math.max(0, w.window - w.attempts.size)
+      this.freeShortSlots += Math.max(0, w.shortWindow - w.attempts.size)
+    }
     // A constrained job whose last capable node is gone fails now rather than waiting forever.
     if (this.constrained.size > 0) {
       const caps = this.liveCaps()
@@ -218,7 +227,7 @@ export class Scheduler {
     this.release(attempt)
     job.durations.add(t - attempt.startedAtMs)
     // The median sorts its samples: refresh the pace every 32 results once there are that many.
-    if (job.durations.size < 32 || (job.doneCount & 31) === 0) job.pipelined = (job.durations.median() ?? 0) < this.config.pipelineBelowMs
+    if (job.durations.size < 32 || (job.doneCount & 31) === 0) this.setPace(job, job.durations.median() ?? 0)
     const peerId = attempt.worker.peerId
     job.byPeer.set(peerId, (job.byPeer.get(peerId) ?? 0) + 1)
     job.results[i] = e.result
@@ -310,11 +319,15 @@ export class Scheduler {
         this.fairShare.remove(job)
         continue
       }
-      if (this.freeSlots <= 0) break
-      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), undefined, job.requires, job.pipelined ? undefined : job.inFlightOn)
+      // Only a job of short tasks may go on into the deeper windows once the plain ones are
+      // full, and only while it is first in fair-share order: a job behind it is not starved,
+      // since the short job's share grows until the other comes first and stops the pump.
+      const short = job.pace === 'short'
+      if ((short ? this.freeShortSlots : this.freeSlots) <= 0) break
+      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), undefined, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, short)
       if (worker === undefined) {
-        // Unconstrained and pipelined: no worker can take anything (avoid is only a preference).
-        if (job.requires === undefined && job.pipelined) break
+        // Unconstrained and not long: no worker can take anything (avoid is only a preference).
+        if (job.requires === undefined && job.pace !== 'long') break
         this.fairShare.remove(job);
         (blocked ??= []).push(job)
         continue
@@ -342,8 +355,9 @@ export class Scheduler {
       for (const a of job.running.values()) {
         if (t - a.startedAtMs <= thresholdMs) break
         if (a.backup || job.backupUsed[a.taskIndex] === 1) continue
-        if (this.freeSlots <= 0) return
-        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId, job.requires, job.pipelined ? undefined : job.inFlightOn)
+        if (this.freeShortSlots <= 0) return
+        if (job.pace !== 'short' && this.freeSlots <= 0) break
+        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, job.pace === 'short')
         if (worker === undefined) continue
         job.backupUsed[a.taskIndex] = 1
         this.counters.backupsLaunched++
@@ -373,8 +387,10 @@ export class Scheduler {
     const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup }
     job.taskState[taskIndex] = TASK_RUNNING
     job.addRunning(attempt)
+    // pickWorker only returns workers with room in the window the job may use.
+    if (worker.attempts.size < worker.window) this.freeSlots--
+    if (worker.attempts.size < worker.shortWindow) this.freeShortSlots--
     worker.attempts.set(attempt.id, attempt)
-    this.freeSlots-- // pickWorker only returns workers with room
     this.attempts.set(attempt.id, attempt)
     this.touch(job)
     out.push({ type: 'assign', peerId: worker.peerId, jobId: job.jobId, taskIndex, attemptId: attempt.id, backup })
@@ -386,7 +402,10 @@ export class Scheduler {
     const w = a.worker
     w.attempts.delete(a.id)
     // A slot on a worker no longer in the view (or over a shrunken window) frees nothing.
-    if (this.workerMap.get(w.peerId) === w && takesWork(w) && w.attempts.size < w.window) this.freeSlots++
+    if (this.workerMap.get(w.peerId) === w && takesWork(w)) {
+      if (w.attempts.size < w.window) this.freeSlots++
+      if (w.attempts.size < w.shortWindow) this.freeShortSlots++
+    }
     a.job.removeRunning(a)
     this.touch(a.job)
   }
@@ -479,6 +498,11 @@ export class Scheduler {
     this.finished.delete(jobId)
     this.finished.set(jobId, { jobId, state: 'failed', weight: 1, total: 0, done: 0, inFlight: 0, queued: 0, failures: 0, byPeer: {}, inFlightByPeer: {}, duplicatesDiscarded: 0, error })
     while (this.finished.size > this.config.finishedJobsMax) this.finished.delete(this.finished.keys().next().value as string)
+  }
+
+  /** The job's pace from its median task duration (see SchedulerConfig.shortTaskBelowMs and pipelineBelowMs). */
+  private setPace (job: LiveJob, medianMs: number): void {
+    job.pace = medianMs < this.config.shortTaskBelowMs ? 'short' : medianMs < this.config.pipelineBelowMs ? 'normal' : 'long'
   }
 
   /** Keeps the fair-share heap in step with the job's in-flight count and queue. */

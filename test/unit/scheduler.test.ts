@@ -9,8 +9,9 @@ function worker (peerId: string, o: Partial<WorkerView> = {}): WorkerView {
   return { peerId, slotsTotal: 1, slotsFree: 1, cpuLoad: 0, memFree: 1e9, accepting: true, status: 'alive', ...o }
 }
 
+/** The deeper window of short jobs is off unless a test turns it on: most tests finish tasks in a few ms. */
 function make (config: Partial<SchedulerConfig> = {}, seed = 1): Scheduler {
-  return new Scheduler(config, seededRandom(seed))
+  return new Scheduler({ shortTaskBelowMs: 0, ...config }, seededRandom(seed))
 }
 
 type Assign = Extract<SchedulerEffect, { type: 'assign' }>
@@ -438,6 +439,56 @@ describe('jobs of long tasks', () => {
   })
 })
 
+describe('jobs of short tasks', () => {
+  const deep = { windowPerSlot: 2, shortWindowPerSlot: 4, shortTaskBelowMs: 5 }
+
+  it('fill the deeper window once their pace is known', () => {
+    const s = make(deep)
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 })] }, 0)
+    // Pace unknown: the plain window (2 per slot).
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 100 }, 0))
+    expect(first).toHaveLength(4)
+    // A 1 ms task: the job may fill 4 per slot, so the freed slot and 4 more.
+    const next = assigns(s.step(ok(first[0]!), 1))
+    expect(next).toHaveLength(5)
+    expect(s.job('j')).toMatchObject({ inFlight: 8 })
+    expect(assigns(s.step(ok(first[1]!), 2))).toHaveLength(1)
+    expect(s.job('j')).toMatchObject({ inFlight: 8 })
+  })
+
+  it('keep the plain window for tasks at or above shortTaskBelowMs, and with the rule off', () => {
+    for (const [config, ms] of [[deep, 5], [{ ...deep, shortTaskBelowMs: 0 }, 1]] as const) {
+      const s = make(config)
+      s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 })] }, 0)
+      const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 100 }, 0))
+      expect(assigns(s.step(ok(first[0]!), ms))).toHaveLength(1)
+      expect(s.job('j')).toMatchObject({ inFlight: 4 })
+    }
+  })
+
+  it('do not starve another job: it gets the next slot once the short job is back within the plain window', () => {
+    const s = make(deep)
+    s.step({ type: 'workers', workers: [worker('A', { slotsTotal: 2, slotsFree: 2 })] }, 0)
+    const running = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 100 }, 0))
+    running.push(...assigns(s.step(ok(running.shift()!), 1)))
+    expect(s.job('j')).toMatchObject({ inFlight: 8 })
+    // Every plain window slot is taken: the new job waits, and the short job gets no more either.
+    expect(s.step({ type: 'addJob', jobId: 'n', taskCount: 10 }, 1)).toEqual([])
+    for (let k = 0; k < 4; k++) expect(s.step(ok(running.shift()!), 2 + k)).toEqual([])
+    // 3 of j's in flight: the first free plain slot goes to n.
+    expect(s.step(ok(running.shift()!), 6)).toEqual([assign('A', 'n', 0, 1)])
+    expect(s.job('n')).toMatchObject({ inFlight: 1 })
+  })
+
+  it('of mixed lengths finish beside another job, with every window slot free again at the end', () => {
+    const s = make(deep, 3)
+    const { log } = runMesh(s, [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B', { slotsTotal: 1, slotsFree: 1 })],
+      [{ type: 'addJob', jobId: 'j', taskCount: 200 }, { type: 'addJob', jobId: 'k', taskCount: 50 }], (_peerId, i) => i % 7 === 0 ? 30 : 1)
+    expect(log.filter(e => e.type === 'jobDone')).toHaveLength(2)
+    expect(s.stats()).toMatchObject({ inFlight: 0, freeSlots: 6, freeShortSlots: 12 })
+  })
+})
+
 describe('fair share', () => {
   it('starts a small job behind a big one on the next free slot', () => {
     const s = make()
@@ -640,9 +691,14 @@ describe('robustness', () => {
     { arbitrary: fc.constant({ type: 'garbage' }), weight: 1 },
   )
 
-  it('never throws and keeps its invariants under random event sequences', () => {
+  // With the deeper window of short jobs on, durations (0-800 ms between events) make jobs of all three paces.
+  it.each([
+    ['', {}],
+    [' (deeper windows for short jobs on)', { shortTaskBelowMs: 100, shortWindowPerSlot: 4, pipelineBelowMs: 400 }],
+  ] as Array<[string, Partial<SchedulerConfig>]>)('never throws and keeps its invariants under random event sequences%s', (_name, pace) => {
+    const deep = pace.shortTaskBelowMs !== undefined
     fc.assert(fc.property(fc.array(fc.tuple(eventArb, fc.integer({ min: 0, max: 800 })), { minLength: 20, maxLength: 200 }), fc.integer(), (steps, seed) => {
-      const s = make({ taskTimeoutMs: 2000, backupMinMs: 100, windowPerSlot: 2, maxAttempts: 3, unreachableCooldownMs: 300 }, seed)
+      const s = make({ taskTimeoutMs: 2000, backupMinMs: 100, windowPerSlot: 2, maxAttempts: 3, unreachableCooldownMs: 300, ...pace }, seed)
       const issued: Assign[] = []
       const attemptIds = new Set<string>()
       const live = new Map<string, Assign>()
@@ -695,15 +751,16 @@ describe('robustness', () => {
         for (const w of workers.values()) expect(['alive', 'suspect']).toContain(w.status)
         // Every running attempt sits on a known worker (lost ones were re-queued).
         expect([...workers.values()].reduce((sum, w) => sum + w.inFlight, 0)).toBe(stats.inFlight)
-        // The free-slot count the scheduler keeps incrementally matches a recount.
-        expect(stats.freeSlots).toBe([...workers.values()]
-          .filter(w => w.status === 'alive' && w.accepting).reduce((sum, w) => sum + Math.max(0, w.window - w.inFlight), 0))
-        // New work only goes to alive, accepting workers with room in their window.
+        // The free-slot counts the scheduler keeps incrementally match a recount.
+        const taking = [...workers.values()].filter(w => w.status === 'alive' && w.accepting)
+        expect(stats.freeSlots).toBe(taking.reduce((sum, w) => sum + Math.max(0, w.window - w.inFlight), 0))
+        expect(stats.freeShortSlots).toBe(taking.reduce((sum, w) => sum + Math.max(0, w.shortWindow - w.inFlight), 0))
+        // New work only goes to alive, accepting workers with room in their window (the deeper one for short jobs).
         for (const e of effects) {
           if (e.type !== 'assign') continue
           const w = workers.get(e.peerId)!
           expect(w).toMatchObject({ status: 'alive', accepting: true })
-          expect(w.inFlight).toBeLessThanOrEqual(w.window)
+          expect(w.inFlight).toBeLessThanOrEqual(deep ? w.shortWindow : w.window)
           expect(now).toBeGreaterThanOrEqual(w.unreachableUntilMs)
         }
       }
