@@ -19,9 +19,10 @@ export interface SchedulerConfig {
    * may have up to slotsTotal * shortWindowPerSlot attempts on a worker, all jobs counted. Such
    * tasks cost less than the messages that carry them, and a deeper window lets every hop
    * (coordinator, worker daemon, executor) carry more of them per message and per wake-up.
+   * 0 turns the rule off; at most pipelineBelowMs.
    */
   shortTaskBelowMs: number
-  /** See shortTaskBelowMs (0 turns the rule off); at least windowPerSlot (a smaller value counts as windowPerSlot). */
+  /** See shortTaskBelowMs; at least windowPerSlot (a smaller value counts as windowPerSlot). */
   shortWindowPerSlot: number
   /** A straggler is an attempt running longer than max(backupMinMs, backupFactor * median task duration). */
   backupMinMs: number

@@ -480,6 +480,13 @@ describe('jobs of short tasks', () => {
     expect(s.job('n')).toMatchObject({ inFlight: 1 })
   })
 
+  it('are configured within bounds: shortTaskBelowMs from 0 (off) to pipelineBelowMs', () => {
+    expect(() => make({ shortTaskBelowMs: -1 })).toThrow(/shortTaskBelowMs must be a finite number >= 0, got -1/)
+    expect(() => make({ shortTaskBelowMs: 60, pipelineBelowMs: 50 })).toThrow(/shortTaskBelowMs \(60\) must not exceed pipelineBelowMs \(50\)/)
+    expect(() => make({ shortWindowPerSlot: 0 })).toThrow(/shortWindowPerSlot must be a finite number > 0/)
+    expect(() => make({ shortTaskBelowMs: 50, pipelineBelowMs: 50 })).not.toThrow()
+  })
+
   it('of mixed lengths finish beside another job, with every window slot free again at the end', () => {
     const s = make(deep, 3)
     const { log } = runMesh(s, [worker('A', { slotsTotal: 2, slotsFree: 2 }), worker('B', { slotsTotal: 1, slotsFree: 1 })],

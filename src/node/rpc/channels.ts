@@ -9,10 +9,12 @@ import { encodeFrames, FrameDecoder } from './frames.js'
 // One long-lived outbound stream per peer carries our messages to it; messages queued in
 // one event-loop turn leave in one send(), which is what lets a connection carry tens of
 // thousands of tasks per second (see shared/stack-notes.md). Big payloads go out in slices,
-// waiting for 'drain' whenever the stream asks for it.
+// each once the stream has sent the previous ones on (see `sendSlices`).
 
 export const RPC_PROTOCOL = '/meshwork/rpc/1.0.0'
 const SLICE_BYTES = 1024 * 1024
+/** Waiting this long for a stream to move any data on, the stream counts as broken (default). */
+const DRAIN_STALL_MS = 30_000
 
 export interface ChannelsOptions {
   frameBytesMax: number
@@ -25,6 +27,8 @@ export interface ChannelsOptions {
   addrsOf?: (peerId: string) => string[]
   /** Called as a turn's messages are flushed, before they leave: a last chance to send() (batches held until then). */
   beforeFlush?: () => void
+  /** A stream that moves no data on for this long is aborted and its peer reported unreachable (default 30 000). */
+  drainStallMs?: number
 }
 
 interface Outbound {
@@ -88,10 +92,7 @@ export class Channels {
         const stream = o.stream !== undefined && o.stream.status === 'open' ? o.stream : await this.open(peerId, o)
         const payloads = o.queue
         o.queue = []
-        const bytes = encodeFrames(payloads)
-        for (let at = 0; at < bytes.length; at += SLICE_BYTES) {
-          if (!stream.send(bytes.subarray(at, at + SLICE_BYTES))) await drained(stream)
-        }
+        await sendSlices(stream, encodeFrames(payloads), this.opts.drainStallMs ?? DRAIN_STALL_MS)
       }
     } catch (err) {
       o.queue = []
@@ -138,11 +139,34 @@ export class Channels {
   }
 }
 
-async function drained (stream: Stream): Promise<void> {
+/**
+ * Sends `bytes` a slice at a time, the next slice only once less than a slice waits in the
+ * stream's own buffer. 'drain' alone is not enough: a stream signals it whenever a little room
+ * opens (a yamux window update), so a payload larger than the window (a job's whole input, to a
+ * backup) kept piling up in the buffer, and past the stream's maxWriteBufferLength the stream
+ * aborts itself inside send(), which returns false instead of throwing: the 'close' event had
+ * already passed, and the wait for 'drain' never ended, wedging every later message to that
+ * peer (seen as 10 s stalls of later jobs, their submissions timing out).
+ */
+export async function sendSlices (stream: Stream, bytes: Uint8Array, stallMs: number): Promise<void> {
+  for (let at = 0; at < bytes.length; at += SLICE_BYTES) {
+    let room = stream.send(bytes.subarray(at, at + SLICE_BYTES))
+    while (!room || stream.writeBufferLength >= SLICE_BYTES) {
+      await drained(stream, stallMs)
+      room = true
+    }
+  }
+}
+
+/** The stream's next 'drain'; rejects if it is closed (already, or meanwhile) or stays stuck for `stallMs`. */
+async function drained (stream: Stream, stallMs: number): Promise<void> {
+  if (stream.status !== 'open') throw new Error(`stream ${stream.status} while sending`)
   await new Promise<void>((resolve, reject) => {
     const onDrain = (): void => { cleanup(); resolve() }
     const onClose = (): void => { cleanup(); reject(new Error('stream closed while waiting for drain')) }
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`stream moved no data on for ${stallMs} ms`)) }, stallMs)
     const cleanup = (): void => {
+      clearTimeout(timer)
       stream.removeEventListener('drain', onDrain)
       stream.removeEventListener('close', onClose)
     }
