@@ -149,7 +149,7 @@ function latencyTable (r: Results, c: BenchConfig): string[] {
   return [
     `### 1b. Empty tasks — per-task latency with ${win} tasks in flight`,
     '',
-    `Baselines: ${num(c.latencyTasks)} empty tasks per run, a bounded window at the submitter. Meshwork: the ${num(c.tasks)}-task runs of table 1. Meshwork's coordinator keeps at most ${c.meshWindowPerNode} tasks in flight per node (slots = ${c.cores} cores × windowPerSlot ${c.meshWindowPerNode / c.cores}), ${win} on ${n} nodes. The baselines get the same number in flight from the submitter (a new task as soon as one returns), so their round trips are not inflated by tasks queued behind thousands of others. Each latency column says what it measures. Medians over runs of the per-run p50/p99.`,
+    `Baselines: ${num(c.latencyTasks)} empty tasks per run, a bounded window at the submitter. Meshwork: the ${num(c.tasks)}-task runs of table 1. Meshwork's coordinator keeps at most ${c.meshWindowPerNode} tasks of a job of tiny tasks in flight per node (slots = ${c.cores} cores × shortWindowPerSlot ${c.meshWindowPerNode / c.cores}), ${win} on ${n} nodes. The baselines get the same number in flight from the submitter (a new task as soon as one returns), so their round trips are not inflated by tasks queued behind thousands of others. Each latency column says what it measures. Medians over runs of the per-run p50/p99.`,
     '',
     '| system | in flight | p50 ms | p99 ms | Meshwork p50 ÷ this | tasks/s in this run | measures |',
     '|---|---|---:|---:|---:|---:|---|',
