@@ -71,6 +71,9 @@ const only = arg('only')?.split(',')
 const enabled = (family: string): boolean => only === undefined || only.includes(family)
 
 const sizes = (arg('sizes') ?? (quick ? '3' : '3,5,8')).split(',').map(Number)
+// What Meshwork keeps in flight per node for a job of tiny tasks (SchedulerConfig.shortWindowPerSlot):
+// the baselines get as many per process, in their latency runs and as BullMQ's worker concurrency.
+const meshWindowPerNode = cores * Math.max(DEFAULT_SCHEDULER_CONFIG.windowPerSlot, DEFAULT_SCHEDULER_CONFIG.shortWindowPerSlot)
 const config: BenchConfig = {
   quick,
   runs: Number(arg('runs') ?? (quick ? 1 : 3)),
@@ -84,10 +87,8 @@ const config: BenchConfig = {
   corpusBytes: Math.round(Number(arg('corpus-mb') ?? (quick ? 1 : 100)) * 1e6),
   wordsParts: Number(arg('words-parts') ?? (quick ? 8 : 64)),
   piscinaConcurrency: [1, Number(arg('piscina-concurrency') ?? 8)],
-  // What Meshwork keeps in flight per node for a job of tiny tasks (SchedulerConfig.shortWindowPerSlot):
-  // the baselines get as many per process, in their latency runs and as BullMQ's worker concurrency.
-  bullmqConcurrency: cores * Math.max(DEFAULT_SCHEDULER_CONFIG.windowPerSlot, DEFAULT_SCHEDULER_CONFIG.shortWindowPerSlot),
-  meshWindowPerNode: cores * Math.max(DEFAULT_SCHEDULER_CONFIG.windowPerSlot, DEFAULT_SCHEDULER_CONFIG.shortWindowPerSlot),
+  bullmqConcurrency: meshWindowPerNode,
+  meshWindowPerNode,
   cores,
   command: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length > 0 ? ' -- ' + argv.join(' ') : ''}` : `node dist/bench/run.js${argv.length > 0 ? ' ' + argv.join(' ') : ''}`,
 }

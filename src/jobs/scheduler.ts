@@ -324,7 +324,7 @@ export class Scheduler {
       // since the short job's share grows until the other comes first and stops the pump.
       const short = job.pace === 'short'
       if ((short ? this.freeShortSlots : this.freeSlots) <= 0) break
-      const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), undefined, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, short)
+      const worker = this.pickFor(job, taskIndex, undefined, t)
       if (worker === undefined) {
         // Unconstrained and not long: no worker can take anything (avoid is only a preference).
         if (job.requires === undefined && job.pace !== 'long') break
@@ -357,13 +357,21 @@ export class Scheduler {
         if (a.backup || job.backupUsed[a.taskIndex] === 1) continue
         if (this.freeShortSlots <= 0) return
         if (job.pace !== 'short' && this.freeSlots <= 0) break
-        const worker = pickWorker(this.workerList, t, this.random, job.avoid.get(a.taskIndex), a.worker.peerId, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, job.pace === 'short')
+        const worker = this.pickFor(job, a.taskIndex, a.worker.peerId, t)
         if (worker === undefined) continue
         job.backupUsed[a.taskIndex] = 1
         this.counters.backupsLaunched++
         this.launch(job, a.taskIndex, worker, true, t, out)
       }
     }
+  }
+
+  /**
+   * A worker for an attempt of the job's task, within the windows its pace allows: a short job's
+   * may go deeper, a long job's only onto a worker with fewer of its attempts than slots.
+   */
+  private pickFor (job: LiveJob, taskIndex: number, exclude: string | undefined, t: number): WorkerRecord | undefined {
+    return pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), exclude, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, job.pace === 'short')
   }
 
   /** Timed-out attempts are aborted and count as failures (then retried elsewhere). */
