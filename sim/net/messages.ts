@@ -44,7 +44,7 @@ export function messageBytes (m: SimMessage, chunkBytes: number, resultBytes: nu
     case 'task.assign': return 190 + chunkBytes
     case 'task.ok': return 110 + resultBytes
     case 'task.failed': return 140 + m.error.length
-    case 'job.progress': return 60 + m.done.length * (24 + resultBytes)
+    case 'job.progress': return 60 + m.peers.length * 56 + m.done.length * (16 + resultBytes)
     case 'job.replica': return 300 + m.replicaSet.length * 56 + m.chunks.length * chunkBytes + (m.done?.length ?? 0) * (24 + resultBytes)
     case 'job.update': case 'job.commit': return 60 + RECORD_BYTES
     case 'job.claimReply': return m.final !== undefined ? 120 + RECORD_BYTES : 120

@@ -139,7 +139,7 @@ export class ReplicaHolder {
   onProgress (from: string, m: Msg<'job.progress'>, now: number): void {
     const replica = this.replicas.get(m.jobId)
     if (replica === undefined || replica.state.coordinator !== from || m.term < replica.state.term) return
-    for (const [index, peerId, result] of m.done) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
+    for (const [index, peer, result] of m.done) if (!replica.done.has(index)) replica.done.set(index, [m.peers[peer] as string, result])
     replica.updatedMs = now
   }
 

@@ -5,6 +5,7 @@ import { FINAL_STATES, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './j
 import { RoundTrips } from './round-trips.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from './scheduler.js'
 import type { RpcMessage } from './wire.js'
+import { packProgress } from './wire.js'
 
 // The coordinator's side of every job a node coordinates, as a sans-IO core: split → replicate
 // the task table to the backups (again until each acknowledges it) → schedule on the real
@@ -469,8 +470,9 @@ export class CoordinatedJobs {
     const done = job.progressOut
     job.progressOut = []
     this.replicas.noteDone(job.spec.jobId, done)
+    const packed = packProgress(done)
     for (const backup of job.replicaSet) {
-      if (backup !== this.view.selfId) this.send(backup, { t: 'job.progress', jobId: job.spec.jobId, term: job.term, done })
+      if (backup !== this.view.selfId) this.send(backup, { t: 'job.progress', jobId: job.spec.jobId, term: job.term, ...packed })
     }
   }
 

@@ -9,8 +9,8 @@ import { readdirSync } from 'node:fs'
 import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
-import type { ChildFailureKind, ChildMessage, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
-import { NICENESS_ENV, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, toResultJson } from './executor-protocol.js'
+import type { ChildFailureKind, ChildMessage, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
+import { NICENESS_ENV, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
 /**
@@ -30,7 +30,7 @@ const splitBytesMax = Number(process.env[SPLIT_BYTES_MAX_ENV] ?? resultBytesMax)
 const loaded = new Map<string, LoadedModule>()
 const queue: WireTask[] = []
 let draining = false
-let outbox: WireResult[] = []
+let outbox: PackedResult[] = []
 let outboxSinceMs = 0
 let flushScheduled = false
 /** Set while an async task is pending, so an uncaught error from its callbacks fails that task. */
@@ -38,7 +38,7 @@ let current: { fail: (err: unknown) => void } | null = null
 
 process.on('message', (msg: ParentMessage) => {
   if (msg?.t !== 'run') return
-  for (const task of msg.tasks) queue.push(task)
+  for (const task of unpackTasks(msg.tasks)) queue.push(task)
   if (!draining) void drain()
 })
 // The daemon is gone: an orphaned executor must not keep running tasks.
@@ -149,7 +149,7 @@ async function collect (value: unknown): Promise<unknown[]> {
 function push (result: WireResult, startedMs: number): void {
   // Dated from the task's start, so a result that took long to make is not held longer still.
   if (outbox.length === 0) outboxSinceMs = startedMs
-  outbox.push(result)
+  outbox.push(packResult(result))
   if (!flushScheduled) {
     flushScheduled = true
     setImmediate(() => { flushScheduled = false; flush() })

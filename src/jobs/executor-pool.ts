@@ -4,7 +4,7 @@
 import type { ExecutorProcess } from './executor-process.js'
 import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-process.js'
 import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
-import { RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
+import { packTasks, unpackResult, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
 import { readFileSync } from 'node:fs'
 import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxChoice, type SandboxPolicy } from './sandbox.js'
 
@@ -461,7 +461,7 @@ export class ExecutorPool {
       }
     }
     this.dispatchControl(batchOf)
-    for (const [slot, tasks] of batches) if (tasks.length > 0) slot.exec?.send({ t: 'run', tasks })
+    for (const [slot, tasks] of batches) if (tasks.length > 0) slot.exec?.send({ t: 'run', tasks: packTasks(tasks) })
   }
 
   private allSlots (): Slot[] { return [...this.slots, this.control] }
@@ -604,7 +604,8 @@ export class ExecutorPool {
       return
     }
     slot.quickDeaths = 0
-    for (const r of msg.results) {
+    for (const packed of msg.results) {
+      const r = unpackResult(packed)
       const p = slot.inflight.get(r.id)
       if (p === undefined) continue
       slot.inflight.delete(r.id)

@@ -8,7 +8,7 @@
 
 export type TaskOp = 'map' | 'reduce' | 'split'
 
-/** One task as the child receives it. */
+/** One task, as the pool hands it over and the child runs it. */
 export interface WireTask {
   id: string
   op: TaskOp
@@ -20,6 +20,65 @@ export interface WireTask {
   ctx: Record<string, unknown>
 }
 
+/**
+ * A task as it travels in a 'run' message: a task of the same job as the one before it in the
+ * message (same op, module and context but for `taskIndex`) leaves those out. Sent whole, the
+ * module path, code hash, scratch dir, job and peer ids came to ~400 bytes of JSON per task
+ * that the daemon wrote and the child parsed, ten times the task itself for tiny tasks.
+ */
+export type PackedTask = WireTask | { id: string; arg?: unknown; argBase64?: string; taskIndex?: number }
+
+/** `tasks` for one 'run' message: each task that repeats the previous one's job is cut down. */
+export function packTasks (tasks: WireTask[]): PackedTask[] {
+  const out: PackedTask[] = []
+  let prev: WireTask | undefined
+  for (const task of tasks) {
+    if (prev === undefined || !sameJob(task, prev)) out.push(task)
+    else {
+      const packed: { id: string; arg?: unknown; argBase64?: string; taskIndex?: number } = { id: task.id }
+      if (task.argBase64 !== undefined) packed.argBase64 = task.argBase64
+      else packed.arg = task.arg
+      if ('taskIndex' in task.ctx) packed.taskIndex = task.ctx.taskIndex as number
+      out.push(packed)
+    }
+    prev = task
+  }
+  return out
+}
+
+/** The tasks `packTasks` cut down, whole again (each its own ctx object: task code may change it). */
+export function unpackTasks (packed: PackedTask[]): WireTask[] {
+  const out: WireTask[] = []
+  let prev: WireTask | undefined
+  for (const p of packed) {
+    let task: WireTask
+    if ('op' in p) task = p
+    else {
+      if (prev === undefined) throw new Error(`task ${p.id} refers to a task before it, and is first`)
+      task = { id: p.id, op: prev.op, modulePath: prev.modulePath, codeHash: prev.codeHash, ctx: p.taskIndex !== undefined ? { ...prev.ctx, taskIndex: p.taskIndex } : { ...prev.ctx } }
+      if (p.argBase64 !== undefined) task.argBase64 = p.argBase64
+      else task.arg = p.arg
+    }
+    out.push(task)
+    prev = task
+  }
+  return out
+}
+
+/** Same op, module and context, but for the task's index. */
+function sameJob (a: WireTask, b: WireTask): boolean {
+  if (a.op !== b.op || a.modulePath !== b.modulePath || a.codeHash !== b.codeHash) return false
+  if (a.ctx === b.ctx) return true
+  let keys = 0
+  for (const key in a.ctx) {
+    keys++
+    if (key !== 'taskIndex' && a.ctx[key] !== b.ctx[key]) return false
+    if (!(key in b.ctx)) return false
+  }
+  for (const _ in b.ctx) keys--
+  return keys === 0
+}
+
 /** Failure kinds the child itself can observe (the others are seen by the parent). */
 export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large'
 
@@ -27,9 +86,23 @@ export type WireResult =
   | { id: string; ok: true; json: string; durationMs: number }
   | { id: string; ok: false; kind: ChildFailureKind; error: string; stack?: string; durationMs: number }
 
-export type ParentMessage = { t: 'run'; tasks: WireTask[] }
+/**
+ * A result as it travels: a success as `[id, json, durationMs]`, the duration to the microsecond
+ * (an object with its field names, and 17 digits of duration, was most of a tiny task's result).
+ */
+export type PackedResult = [string, string, number] | Extract<WireResult, { ok: false }>
+
+export function packResult (r: WireResult): PackedResult {
+  return r.ok ? [r.id, r.json, Math.round(r.durationMs * 1000) / 1000] : r
+}
+
+export function unpackResult (p: PackedResult): WireResult {
+  return Array.isArray(p) ? { id: p[0], ok: true, json: p[1], durationMs: p[2] } : p
+}
+
+export type ParentMessage = { t: 'run'; tasks: PackedTask[] }
 /** 'ready' is sent once at start-up, so start-up time is not counted against the first task's timeout. */
-export type ChildMessage = { t: 'ready' } | { t: 'done'; results: WireResult[] }
+export type ChildMessage = { t: 'ready' } | { t: 'done'; results: PackedResult[] }
 
 /** Environment variable carrying the niceness the child applies to all of its threads. */
 export const NICENESS_ENV = 'MESHWORK_EXECUTOR_NICENESS'

@@ -12,6 +12,8 @@ const ReplicaSet = z.array(PeerIdSchema).min(1).max(16)
 const Tools = z.array(z.string().min(1).max(64)).max(32)
 const FailureKind = z.string().max(64)
 const FailureText = z.string().max(16_384)
+/** Most distinct peers one job.progress names. */
+const PROGRESS_PEERS_MAX = 4096
 /** Most tasks or results in one batch (the frame size limit is the real bound). */
 const BATCH_ENTRIES_MAX = 1_000_000
 
@@ -68,8 +70,17 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('job.replica'), spec: JobSpecSchema, code: z.string(), chunks: z.array(z.unknown()), replicaSet: ReplicaSet, term: Term, done: z.array(z.tuple([TaskIndex, PeerIdSchema, z.unknown()])).max(10_000_000).optional() }).strict(),
   /** backup → coordinator: the replica is stored; until then the coordinator sends it again */
   z.object({ t: z.literal('job.replicaAck'), jobId: JobIdSchema, term: Term }).strict(),
-  /** coordinator → backups: completed tasks and their results, batched */
-  z.object({ t: z.literal('job.progress'), jobId: JobIdSchema, term: Term, done: z.array(z.tuple([TaskIndex, PeerIdSchema, z.unknown()])).max(1_000_000) }).strict(),
+  /**
+   * coordinator → backups: completed tasks and their results, batched. Each entry names the peer
+   * that ran the task by its place in `peers`: a peer id in every entry was most of the message.
+   */
+  z.object({
+    t: z.literal('job.progress'),
+    jobId: JobIdSchema,
+    term: Term,
+    peers: z.array(PeerIdSchema).max(PROGRESS_PEERS_MAX),
+    done: z.array(z.tuple([TaskIndex, z.number().int().min(0).max(PROGRESS_PEERS_MAX - 1), z.unknown()])).max(1_000_000),
+  }).strict().refine(m => m.done.every(([, peer]) => peer < m.peers.length), { message: 'a done entry names a peer beyond peers', path: ['done'] }),
   /** failover votes within a job's replica set (see src/election/replica-set.ts) */
   z.object({ t: z.literal('job.claim'), jobId: JobIdSchema, term: Term }).strict(),
   z.object({ t: z.literal('job.claimReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term, final: JobRecordSchema.optional() }).strict(),
@@ -90,6 +101,26 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('timeline.found'), jobId: JobIdSchema, timeline: JobTimelineSchema.optional() }).strict(),
 ])
 export type RpcMessage = z.infer<typeof RpcMessageSchema>
+
+type Progress = Extract<RpcMessage, { t: 'job.progress' }>
+/** A completed task: its index, the peer that ran it, its result. */
+export type DoneEntry = readonly [number, string, unknown]
+
+/** `done` as job.progress carries it: every peer id once, in `peers`. */
+export function packProgress (done: ReadonlyArray<DoneEntry>): Pick<Progress, 'peers' | 'done'> {
+  const peers: string[] = []
+  const at = new Map<string, number>()
+  const entries: Progress['done'] = []
+  for (const [index, peerId, result] of done) {
+    let i = at.get(peerId)
+    if (i === undefined) {
+      i = peers.push(peerId) - 1
+      at.set(peerId, i)
+    }
+    entries.push([index, i, result])
+  }
+  return { peers, done: entries }
+}
 
 export type RpcDecodeResult = { ok: true, message: RpcMessage } | { ok: false, reason: string }
 

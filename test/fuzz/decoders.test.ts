@@ -95,7 +95,7 @@ const rpcSamples: RpcMessage[] = [
   { t: 'job.update', record },
   { t: 'job.cancel', jobId: 'j1' },
   { t: 'job.replica', spec, code: 'x', chunks: [1, 2, 3], replicaSet: ['P1', 'P2'], term: 1 },
-  { t: 'job.progress', jobId: 'j1', term: 1, done: [[0, 'P1', 5]] },
+  { t: 'job.progress', jobId: 'j1', term: 1, peers: ['P1', 'P2'], done: [[0, 0, 5], [3, 1, null], [4, 0, 'x']] },
   { t: 'job.claim', jobId: 'j1', term: 2 },
   { t: 'job.claimReply', jobId: 'j1', term: 2, ok: true, promisedTerm: 2 },
   { t: 'job.commit', jobId: 'j1', term: 2, record },
@@ -151,6 +151,10 @@ describe(`rpc decoder (${DECODER_RUNS} cases per property)`, () => {
   })
   it('random bytes never throw', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), checkRpc), { numRuns: DECODER_RUNS })
+  })
+  it('job.progress naming a peer beyond its peers is refused, and says so', () => {
+    const bad = { t: 'job.progress', jobId: 'j1', term: 1, peers: ['P1'], done: [[0, 0, 5], [1, 1, 5]] }
+    expect(decodeRpc(json(bad))).toEqual({ ok: false, reason: 'invalid rpc message: done: a done entry names a peer beyond peers' })
   })
   it('random JSON, and random JSON with a valid message type, never throw', () => {
     fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), fc.constantFrom(...rpcSamples.map(m => m.t)), (v, t) => {

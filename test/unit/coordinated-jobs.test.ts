@@ -3,6 +3,7 @@ import { ReplicaHolder } from '../../src/election/replica-holder.js'
 import { CoordinatedJobs, type CoordinatorEffect } from '../../src/jobs/coordinated-jobs.js'
 import type { JobSpec } from '../../src/jobs/job-spec.js'
 import type { WorkerView } from '../../src/jobs/scheduler.js'
+import type { RpcMessage } from '../../src/jobs/wire.js'
 import { seededRandom } from '../../src/util/prng.js'
 
 // The coordinator's lifecycle core on its own: events in, effects out, time and randomness
@@ -98,7 +99,9 @@ describe('coordinated jobs: replication', () => {
     expect(holder.get(JOB)?.chunks).toEqual([0, 1, 2, 3])
     expect(of(result(b, 30), 'flushLater')).toEqual([{ type: 'flushLater', afterMs: 15 }])
     expect(of(result(c, 31), 'flushLater')).toEqual([]) // already scheduled
-    expect(sent(core.flushProgress(45), 'job.progress')[0]!.message).toMatchObject({ done: [[b!.message.taskIndex, b!.to, 'v'], [c!.message.taskIndex, c!.to, 'v']] })
+    const progress = sent(core.flushProgress(45), 'job.progress')[0]!.message as Extract<RpcMessage, { t: 'job.progress' }>
+    expect(progress.done.map(([i, peer, v]) => [i, progress.peers[peer], v])).toEqual([[b!.message.taskIndex, b!.to, 'v'], [c!.message.taskIndex, c!.to, 'v']])
+    expect(progress.peers).toEqual([...new Set([b!.to, c!.to])]) // each peer id once
   })
 
   it('a stopping node takes no job and commits no failure of its own shutdown', () => {

@@ -63,6 +63,16 @@ describe('replica holder: who claims, and when', () => {
     expect(of(won, 'send').filter(e => e.message.t === 'job.takeover').map(e => e.to).sort()).toEqual(['B', 'C', 'W'])
   })
 
+  it('progress from the coordinator adds results under the peers it names; the takeover hands them over', () => {
+    const alive = new Set(['A', 'B', 'W', 'V'])
+    const a = backup('A', alive)
+    a.onProgress('C', { t: 'job.progress', jobId: JOB, term: 1, peers: ['V', 'W'], done: [[1, 1, 'r1'], [2, 0, 'r2'], [0, 0, 'again']] }, 5)
+    a.onProgress('B', { t: 'job.progress', jobId: JOB, term: 1, peers: ['B'], done: [[2, 0, 'not from the coordinator']] }, 6)
+    a.tick(10)
+    const takeover = of(a.onClaimReply('B', { t: 'job.claimReply', jobId: JOB, term: 2, ok: true, promisedTerm: 2 }), 'takeOver')
+    expect([...takeover[0]!.data.done].sort()).toEqual([[0, ['W', 'r0']], [1, ['W', 'r1']], [2, ['V', 'r2']]])
+  })
+
   it('a refusal with a higher term loses the claim; a stalled claim is given up after the timeout and tried again', () => {
     const alive = new Set(['A'])
     const a = backup('A', alive)

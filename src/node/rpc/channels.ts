@@ -11,7 +11,8 @@ import { encodeFrames, FrameDecoder } from './frames.js'
 // thousands of tasks per second (see shared/stack-notes.md). Big payloads go out in slices,
 // each once the stream has sent the previous ones on (see `sendSlices`).
 
-export const RPC_PROTOCOL = '/meshwork/rpc/1.0.0'
+// 1.1.0: job.progress names peers by their place in `peers` (1.0.0 nodes would refuse it).
+export const RPC_PROTOCOL = '/meshwork/rpc/1.1.0'
 const SLICE_BYTES = 1024 * 1024
 /** Waiting this long for a stream to move any data on, the stream counts as broken (default). */
 const DRAIN_STALL_MS = 30_000
