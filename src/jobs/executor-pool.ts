@@ -164,6 +164,13 @@ const CPU_CHECK_MS = 250
 /** Children that die this soon after spawning, repeatedly, are respawned with a backoff. */
 const QUICK_DEATH_MS = 1000
 const BACKOFF_MAX_MS = 5000
+/**
+ * Signals a terminal (Ctrl-C) or a service manager sends a whole process group: the daemon got
+ * one too and is about to stop, so a child they killed is replaced only after this long. Replaced
+ * at once, new children started just to be closed again (about 170 ms of CPU per stop, measured).
+ */
+const GROUP_SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP'])
+const GROUP_SIGNAL_WAIT_MS = 1000
 
 export class ExecutorPool {
   private readonly slots: Slot[] = []
@@ -199,6 +206,7 @@ export class ExecutorPool {
   private dispatchScheduled = false
   private pausedAtMs: number | null = null
   private closed = false
+  private retiring = false
   /** Every child not yet exited, killed ones included, so close() can wait for all of them. */
   private readonly children = new Set<ExecutorProcess>()
   private readonly sandboxPolicy: SandboxPolicy | undefined
@@ -356,6 +364,11 @@ export class ExecutorPool {
       slot.headSinceMs += pausedMs
       if (slot.inflight.size > 0) this.armTimer(slot)
     }
+  }
+
+  /** The node is stopping: no child is started any more (the running ones finish or are aborted by close). */
+  retire (): void {
+    this.retiring = true
   }
 
   async close (): Promise<void> {
@@ -785,7 +798,7 @@ export class ExecutorPool {
   }
 
   private spawn (slot: Slot, sandbox: Sandbox | undefined = slot.sandbox): void {
-    if (this.closed) return
+    if (this.closed || this.retiring) return
     slot.sandbox = sandbox
     slot.profile = sandbox?.key ?? ''
     const boxed = sandbox !== undefined && this.permissionFlag !== undefined
@@ -841,7 +854,10 @@ export class ExecutorPool {
     const runningMs = performance.now() - slot.headSinceMs
     const unanswered = this.detach(slot)
     const verdict = classifyDeath(code, signal, exec.stderrTail(), this.memoryLimitMB)
-    this.logger?.warn({ slot: slot.index, pid: exec.proc.pid, code, signal, kind: verdict.kind, unanswered: unanswered.length, error: verdict.error }, 'executor died')
+    const fields = { slot: slot.index, pid: exec.proc.pid, code, signal, kind: verdict.kind, unanswered: unanswered.length, error: verdict.error }
+    // A group signal is most likely this node stopping: expected, not a warning.
+    if (signal !== null && GROUP_SIGNALS.has(signal)) this.logger?.info(fields, 'executor died')
+    else this.logger?.warn(fields, 'executor died')
     const culprit = unanswered.length === 1 ? unanswered[0] : undefined
     if (culprit !== undefined) this.settle(culprit, { ok: false, kind: verdict.kind, error: verdict.error, durationMs: runningMs })
     else this.requeueSolo(unanswered)
@@ -850,7 +866,9 @@ export class ExecutorPool {
     const quick = performance.now() - exec.spawnedAtMs < QUICK_DEATH_MS
     slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0
     // A child that cannot even start must not become a fork loop.
-    const delayMs = slot.quickDeaths > 2 ? Math.min(BACKOFF_MAX_MS, 100 * 2 ** (slot.quickDeaths - 2)) : 0
+    const delayMs = signal !== null && GROUP_SIGNALS.has(signal)
+      ? GROUP_SIGNAL_WAIT_MS
+      : slot.quickDeaths > 2 ? Math.min(BACKOFF_MAX_MS, 100 * 2 ** (slot.quickDeaths - 2)) : 0
     if (delayMs === 0) return this.spawn(slot)
     slot.spawnPending = true
     setTimeout(() => { slot.spawnPending = false; this.spawn(slot) }, delayMs).unref()

@@ -554,6 +554,8 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t)
+      // Executors killed by the signal that stops this node (Ctrl-C reaches the whole group) stay dead.
+      this.pool.retire()
       this.guard.stop()
       this.drainer.stop()
       // Jobs stay with their backups, and running tasks go back to their coordinators as handed

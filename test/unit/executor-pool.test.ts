@@ -333,6 +333,30 @@ describe('ExecutorPool: abort, pause, close', () => {
     expect(value(await outcome)).toBe(12)
   })
 
+  it('a child killed by SIGTERM (a stop signalling the whole group) is replaced only after a wait', async () => {
+    const pool = makePool({ slots: 1 })
+    expect(value(await pool.run(req('map', { do: 'double', n: 1 })))).toBe(2)
+    const [pid] = pool.stats().pids
+    process.kill(pid!, 'SIGTERM')
+    await waitFor(() => pool.stats().restarts === 1, 'the death noticed')
+    expect(pool.stats().pids).toEqual([]) // not at once: the daemon probably got the signal too
+    await waitFor(() => pool.stats().pids.length === 1, 'a new child')
+    expect(value(await pool.run(req('map', { do: 'double', n: 2 })))).toBe(4)
+  })
+
+  it('a retired pool (its node stopping) starts no child, even for one that died', async () => {
+    const pool = makePool({ slots: 1 })
+    expect(value(await pool.run(req('map', { do: 'double', n: 1 })))).toBe(2)
+    const [pid] = pool.stats().pids
+    pool.retire()
+    process.kill(pid!, 'SIGKILL')
+    await waitFor(() => pool.stats().restarts === 1, 'the death noticed')
+    expect(pool.stats().pids).toEqual([])
+    const late = pool.run(req('map', { do: 'double', n: 3 }))
+    await pool.close()
+    expect(failure(await late)).toMatchObject({ kind: 'aborted' })
+  })
+
   it('close kills the children and resolves pending runs as aborted', async () => {
     const pool = makePool({ slots: 2 })
     const pending = [pool.run(req('map', { do: 'sleep', ms: 600_000 })), pool.run(req('map', { do: 'hangAsync' })), pool.run(req('map', { do: 'double', n: 1 }))]
