@@ -12,6 +12,7 @@ import { defaultSlots, parseIntOption, parseLabel, parseList, parsePercentOption
 import { drainCommand } from './cmd-drain.js'
 import { hoursOption } from './cmd-start.js'
 import { initCommand } from './cmd-init.js'
+import { DEFAULT_SCRATCH_RETENTION_MS } from './scratch-sweeper.js'
 
 const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir; the API token comes from that data dir or $MESHWORK_TOKEN)')
 const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node: its control URL, API token (api.token) and mesh key (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
@@ -55,6 +56,7 @@ Examples:
     .option('--idle-executors <n>', "idle executors kept for their code's next job, each for up to 60 s (default: twice --slots; 0: none)", parseIntOption('--idle-executors', 0, 256))
     .option('--backups <k>', 'backup peers per job holding its task table and results (failover needs a majority of 1 + k)', parseIntOption('--backups', 0, 8), 2)
     .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
+    .option('--scratch-retention-ms <ms>', "a job's scratch dir on this node (what its tasks wrote) is removed once untouched this long; 0: never", parseIntOption('--scratch-retention-ms', 0, 315_360_000_000), DEFAULT_SCRATCH_RETENTION_MS)
     // Owner policy and capabilities (issue 10): see README "A good guest".
     .option('--policy <name>', 'desktop: yield to the owner (pause tasks, give them back); dedicated: run whenever slots are free', 'desktop')
     .option('--max-cpu <pct>', "cap the executors' CPU at this percentage of the whole machine", parsePercentOption('--max-cpu', 1, 100))

@@ -58,6 +58,7 @@ export interface StartOptions extends OwnerStartOptions {
   memoryLimitMb: number
   idleExecutors?: number
   resultRetentionMs: number
+  scratchRetentionMs: number
   backups: number
   meshKey?: string
   insecureOpenMesh?: boolean
@@ -120,6 +121,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     memoryLimitMB: opts.memoryLimitMb,
     ...(opts.idleExecutors !== undefined ? { idleExecutors: opts.idleExecutors } : {}),
     resultRetentionMs: opts.resultRetentionMs,
+    scratchRetentionMs: opts.scratchRetentionMs,
     backups: opts.backups,
     rpcFrameBytesMax: opts.maxMessageBytes,
     security: {

@@ -18,6 +18,7 @@ import { registerJobRoutes } from './jobs-api.js'
 import { Channels } from './rpc/channels.js'
 import { isBatched, TaskBatcher, unbatch } from './rpc/task-batches.js'
 import { TaskWorker } from './task-worker.js'
+import { DEFAULT_SCRATCH_RETENTION_MS, ScratchSweeper } from './scratch-sweeper.js'
 import { Membership, type MembershipEffect } from '../gossip/membership.js'
 import { MEMBERSHIP_TOPIC } from '../gossip/messages.js'
 import type { MembershipConfig } from '../gossip/config.js'
@@ -61,6 +62,8 @@ export interface DaemonOptions {
   /** Idle executors kept for their code's next job (default: twice the slots). */
   idleExecutors?: number
   resultRetentionMs: number
+  /** A job's scratch dir untouched this long is removed (0: never; default 7 days). */
+  scratchRetentionMs?: number
   /** Backups per job that hold its task table and results (the replica set is 1 + this). */
   backups: number
   rpcFrameBytesMax: number
@@ -82,6 +85,9 @@ export interface DaemonOptions {
 }
 
 const TICK_MS = 100
+/** Old scratch dirs are looked for this often, the first time a minute after start. */
+const SCRATCH_SWEEP_MS = 3_600_000
+const SCRATCH_FIRST_SWEEP_MS = 60_000
 /** An unfinished job not heard of this long is looked up in the mesh. */
 const STALE_RECORD_MS = 5000
 const PROBE_MS = 1000
@@ -482,6 +488,16 @@ export class Daemon {
     this.every(MAINTAIN_MS, () => this.maintainConnections())
     this.maintainConnections()
     this.guard.start()
+    const sweeper = new ScratchSweeper({
+      dir: join(this.opts.dataDir, 'scratch'),
+      retentionMs: this.opts.scratchRetentionMs ?? DEFAULT_SCRATCH_RETENTION_MS,
+      lastUsedMs: (codeHash, jobId) => this.worker.scratchLastUsedMs(codeHash, jobId),
+      onRemoved: (codeHash, jobId) => this.worker.forgetScratchDir(codeHash, jobId),
+      log: this.opts.log,
+    })
+    const sweep = (): void => { void sweeper.sweep() }
+    this.timers.push(setTimeout(sweep, SCRATCH_FIRST_SWEEP_MS).unref())
+    this.every(SCRATCH_SWEEP_MS, sweep)
   }
 
   private every (ms: number, fn: () => void): void {

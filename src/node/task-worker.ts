@@ -37,8 +37,8 @@ export class TaskWorker {
   /** code hash → tasks waiting for that code */
   private readonly waitingForCode = new Map<string, Array<{ from: string, task: Assign }>>()
   private waitingCount = 0
-  /** `codeHash/jobId` → the job's dirs, created already (path.join per task shows in profiles). */
-  private readonly scratchDirs = new Map<string, { scratchDir: string, workspaceDir: string }>()
+  /** `codeHash/jobId` → the job's dirs, created already (path.join per task shows in profiles), and when a task last used them (wall clock). */
+  private readonly scratchDirs = new Map<string, { scratchDir: string, workspaceDir: string, usedMs: number }>()
   /** Attempts being handed back: their abort outcome is reported as 'returned'. */
   private readonly returning = new Set<string>()
   tasksRun = 0
@@ -163,14 +163,27 @@ export class TaskWorker {
   scratchDirFor (jobId: string, codeHash: string): { scratchDir: string, workspaceDir: string } {
     const key = `${codeHash}/${jobId}`
     const known = this.scratchDirs.get(key)
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      known.usedMs = Date.now()
+      return known
+    }
     const workspaceDir = join(this.opts.scratchDir, codeHash)
-    const dirs = { scratchDir: join(workspaceDir, jobId), workspaceDir }
+    const dirs = { scratchDir: join(workspaceDir, jobId), workspaceDir, usedMs: Date.now() }
     mkdirSync(dirs.scratchDir, { recursive: true })
     // Only remembers which dirs exist (mkdir again is harmless): bounded like jobTerms.
     if (this.scratchDirs.size >= 10_000) this.scratchDirs.clear()
     this.scratchDirs.set(key, dirs)
     return dirs
+  }
+
+  /** When a task of the job last used its scratch dir here (undefined: not lately, as far as this process knows). */
+  scratchLastUsedMs (codeHash: string, jobId: string): number | undefined {
+    return this.scratchDirs.get(`${codeHash}/${jobId}`)?.usedMs
+  }
+
+  /** The job's scratch dir was removed: the next task creates it again. */
+  forgetScratchDir (codeHash: string, jobId: string): void {
+    this.scratchDirs.delete(`${codeHash}/${jobId}`)
   }
 
   private rememberTerm (jobId: string, term: number): void {

@@ -52,4 +52,17 @@ describe('scratch dirs and workspaces', () => {
     expect(prepared[0]?.ctx.scratchDir).toBe(path.join(workspaceA, 'job-3'))
     for (const r of runs) expect(existsSync(r.ctx.scratchDir as string)).toBe(true)
   })
+
+  it('remembers when a task last used a job\'s scratch dir, and makes it again once the sweeper removed it', () => {
+    const { worker, runs } = makeWorker()
+    expect(worker.scratchLastUsedMs(HASH_A, 'job-9')).toBeUndefined()
+    const before = Date.now()
+    worker.onAssign('coord', assign('job-9', HASH_A, 0))
+    expect(worker.scratchLastUsedMs(HASH_A, 'job-9')).toBeGreaterThanOrEqual(before)
+    const dir = runs[0]?.ctx.scratchDir as string
+    rmSync(dir, { recursive: true })
+    worker.forgetScratchDir(HASH_A, 'job-9')
+    worker.onAssign('coord', assign('job-9', HASH_A, 1))
+    expect(existsSync(dir)).toBe(true)
+  })
 })
