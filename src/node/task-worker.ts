@@ -176,8 +176,9 @@ export class TaskWorker {
     return dirs
   }
 
-  /** When a task of the job last used its scratch dir here (undefined: not lately, as far as this process knows). */
+  /** When a task of the job last used its scratch dir here: now while one runs (undefined: not lately, as far as this process knows). */
   scratchLastUsedMs (codeHash: string, jobId: string): number | undefined {
+    for (const r of this.running.values()) if (r.jobId === jobId) return Date.now()
     return this.scratchDirs.get(`${codeHash}/${jobId}`)?.usedMs
   }
 

@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import type { ExecutorPool, TaskOutcome, TaskRequest } from '../../src/jobs/executor-pool.js'
 import type { RpcMessage } from '../../src/jobs/wire.js'
 import type { CodeCache } from '../../src/node/code-cache.js'
@@ -15,12 +15,12 @@ afterAll(() => { rmSync(root, { recursive: true, force: true }) })
 const HASH_A = 'a'.repeat(64)
 const HASH_B = 'b'.repeat(64)
 
-function makeWorker (): { worker: TaskWorker, runs: TaskRequest[], prepared: Array<Parameters<ExecutorPool['prepare']>[0]>, sent: RpcMessage[] } {
+function makeWorker (outcome: () => Promise<TaskOutcome> = async () => ({ ok: true, value: 1, durationMs: 0 })): { worker: TaskWorker, runs: TaskRequest[], prepared: Array<Parameters<ExecutorPool['prepare']>[0]>, sent: RpcMessage[] } {
   const runs: TaskRequest[] = []
   const prepared: Array<Parameters<ExecutorPool['prepare']>[0]> = []
   const sent: RpcMessage[] = []
   const pool = {
-    run: async (req: TaskRequest): Promise<TaskOutcome> => { runs.push(req); return { ok: true, value: 1, durationMs: 0 } },
+    run: async (req: TaskRequest): Promise<TaskOutcome> => { runs.push(req); return await outcome() },
     prepare: (req: Parameters<ExecutorPool['prepare']>[0]) => { prepared.push(req) },
     abort: () => false,
   } as unknown as ExecutorPool
@@ -64,5 +64,19 @@ describe('scratch dirs and workspaces', () => {
     worker.forgetScratchDir(HASH_A, 'job-9')
     worker.onAssign('coord', assign('job-9', HASH_A, 1))
     expect(existsSync(dir)).toBe(true)
+  })
+
+  it('counts a job\'s dir as in use while one of its tasks runs, however long ago it started', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(1_000_000)
+      const { worker } = makeWorker(async () => await new Promise<TaskOutcome>(() => {}))
+      worker.onAssign('coord', assign('job-10', HASH_A, 0))
+      vi.setSystemTime(1_000_000 + 30 * 24 * 3_600_000)
+      expect(worker.scratchLastUsedMs(HASH_A, 'job-10')).toBe(1_000_000 + 30 * 24 * 3_600_000)
+      expect(worker.scratchLastUsedMs(HASH_A, 'job-11')).toBeUndefined()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
