@@ -313,8 +313,10 @@ export class Daemon {
     }
   }
 
-  /** Messages to ourselves skip the network (and the encoding) but keep the same async order. */
-  /** Queues a message for a peer; returns its encoded size (0 when it is for this node). */
+  /**
+   * Queues a message for a peer; returns its encoded size (0 when it is for this node: messages
+   * to ourselves skip the network and the encoding, but keep the same async order).
+   */
   send (peerId: string, message: RpcMessage): number {
     if (peerId === this.peerId) {
       setImmediate(() => this.onRpc(peerId, message))
