@@ -856,7 +856,8 @@ export class ExecutorPool {
     const verdict = classifyDeath(code, signal, exec.stderrTail(), this.memoryLimitMB)
     const fields = { slot: slot.index, pid: exec.proc.pid, code, signal, kind: verdict.kind, unanswered: unanswered.length, error: verdict.error }
     // A group signal is most likely this node stopping: expected, not a warning.
-    if (signal !== null && GROUP_SIGNALS.has(signal)) this.logger?.info(fields, 'executor died')
+    const groupSignal = signal !== null && GROUP_SIGNALS.has(signal)
+    if (groupSignal) this.logger?.info(fields, 'executor died')
     else this.logger?.warn(fields, 'executor died')
     const culprit = unanswered.length === 1 ? unanswered[0] : undefined
     if (culprit !== undefined) this.settle(culprit, { ok: false, kind: verdict.kind, error: verdict.error, durationMs: runningMs })
@@ -866,7 +867,7 @@ export class ExecutorPool {
     const quick = performance.now() - exec.spawnedAtMs < QUICK_DEATH_MS
     slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0
     // A child that cannot even start must not become a fork loop.
-    const delayMs = signal !== null && GROUP_SIGNALS.has(signal)
+    const delayMs = groupSignal
       ? GROUP_SIGNAL_WAIT_MS
       : slot.quickDeaths > 2 ? Math.min(BACKOFF_MAX_MS, 100 * 2 ** (slot.quickDeaths - 2)) : 0
     if (delayMs === 0) return this.spawn(slot)

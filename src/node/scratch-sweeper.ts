@@ -18,13 +18,11 @@ export interface ScratchJobDir {
   newestMs: number
 }
 
-/** Which job dirs to remove: untouched for `retentionMs`, and not used by a task lately. */
-export function expiredScratchDirs (dirs: readonly ScratchJobDir[], nowMs: number, retentionMs: number, lastUsedMs: (codeHash: string, jobId: string) => number | undefined): ScratchJobDir[] {
-  if (!(retentionMs > 0)) return []
-  return dirs.filter(d => {
-    const used = Math.max(d.newestMs, lastUsedMs(d.codeHash, d.jobId) ?? -Infinity)
-    return nowMs - used >= retentionMs
-  })
+/** Whether to remove a job's dir: untouched for `retentionMs` (> 0), and not used by a task lately. */
+export function scratchDirExpired (d: ScratchJobDir, nowMs: number, retentionMs: number, lastUsedMs: (codeHash: string, jobId: string) => number | undefined): boolean {
+  if (!(retentionMs > 0)) return false
+  const used = Math.max(d.newestMs, lastUsedMs(d.codeHash, d.jobId) ?? -Infinity)
+  return nowMs - used >= retentionMs
 }
 
 export interface ScratchSweeperOptions {
@@ -51,12 +49,12 @@ export class ScratchSweeper {
     this.running = true
     try {
       const dirs = await this.list()
-      const now = (this.opts.nowMs ?? Date.now)()
+      const now = this.opts.nowMs ?? Date.now
       const removed: string[] = []
-      for (const d of expiredScratchDirs(dirs, now, this.opts.retentionMs, this.opts.lastUsedMs)) {
+      for (const d of dirs) {
+        // Asked right before each removal: a task of the job may have come while others were removed.
+        if (!scratchDirExpired(d, now(), this.opts.retentionMs, this.opts.lastUsedMs)) continue
         const path = join(this.opts.dir, d.codeHash, d.jobId)
-        // A task of the job may have come while the others were removed.
-        if (expiredScratchDirs([d], (this.opts.nowMs ?? Date.now)(), this.opts.retentionMs, this.opts.lastUsedMs).length === 0) continue
         try {
           await rm(path, { recursive: true, force: true })
           this.opts.onRemoved?.(d.codeHash, d.jobId)

@@ -3,27 +3,28 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { expiredScratchDirs, ScratchSweeper } from '../../src/node/scratch-sweeper.js'
+import { scratchDirExpired, ScratchSweeper, type ScratchJobDir } from '../../src/node/scratch-sweeper.js'
 import { createLogger } from '../../src/node/logger.js'
 
 const DAY = 24 * 3_600_000
 const NOW = Date.parse('2026-11-27T12:00:00Z')
 
-describe('expiredScratchDirs', () => {
+describe('scratchDirExpired', () => {
   const dirs = [
     { codeHash: 'h1', jobId: 'old', newestMs: NOW - 8 * DAY },
     { codeHash: 'h1', jobId: 'fresh', newestMs: NOW - 1 * DAY },
     { codeHash: 'h2', jobId: 'oldButUsed', newestMs: NOW - 30 * DAY },
   ]
   const used = (h: string, j: string): number | undefined => j === 'oldButUsed' ? NOW - 60_000 : undefined
+  const expired = (retentionMs: number, lastUsed: typeof used): ScratchJobDir[] => dirs.filter(d => scratchDirExpired(d, NOW, retentionMs, lastUsed))
 
   it('picks the dirs untouched and unused for the retention time', () => {
-    expect(expiredScratchDirs(dirs, NOW, 7 * DAY, used).map(d => d.jobId)).toEqual(['old'])
-    expect(expiredScratchDirs(dirs, NOW, 12 * 3_600_000, used).map(d => d.jobId)).toEqual(['old', 'fresh'])
+    expect(expired(7 * DAY, used).map(d => d.jobId)).toEqual(['old'])
+    expect(expired(12 * 3_600_000, used).map(d => d.jobId)).toEqual(['old', 'fresh'])
   })
 
   it('removes nothing with retention 0 (keep forever)', () => {
-    expect(expiredScratchDirs(dirs, NOW, 0, () => undefined)).toEqual([])
+    expect(expired(0, () => undefined)).toEqual([])
   })
 })
 
