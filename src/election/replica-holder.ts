@@ -1,5 +1,5 @@
 import { FINAL_STATES, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
-import type { RpcMessage } from '../jobs/wire.js'
+import type { DoneEntry, RpcMessage } from '../jobs/wire.js'
 import { answerClaim, answerCommit, answerConfirm, newReplicaState, nextClaimTerm, observeCoordinator, quorumSize, shouldClaim, VoteTally, type ReplicaState } from './replica-set.js'
 
 // A node's part in the replica sets of jobs, as a sans-IO core: the backups' copy of each job
@@ -103,7 +103,7 @@ export class ReplicaHolder {
   }
 
   /** Results the coordinator sent its backups, kept in its own copy too (see keepTable). */
-  noteDone (jobId: string, done: ReadonlyArray<readonly [number, string, unknown]>): void {
+  noteDone (jobId: string, done: ReadonlyArray<DoneEntry>): void {
     const replica = this.replicas.get(jobId)
     if (replica === undefined || replica.final !== undefined) return
     for (const [index, peerId, result] of done) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])

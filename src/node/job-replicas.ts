@@ -1,7 +1,7 @@
 import { CLAIM_REASON_TEXT, ReplicaHolder, type HolderEffect, type Replica, type TakeoverData } from '../election/replica-holder.js'
 import type { ReplicaState } from '../election/replica-set.js'
 import type { JobRecord, JobSpec } from '../jobs/job-spec.js'
-import type { RpcMessage } from '../jobs/wire.js'
+import type { DoneEntry, RpcMessage } from '../jobs/wire.js'
 import type { CodeCache } from './code-cache.js'
 import type { Logger } from './logger.js'
 
@@ -55,7 +55,7 @@ export class ReplicaStore {
 
   /** The coordinator's own copy of the task table and replicated results (see ReplicaHolder.keepTable). */
   keepTable (jobId: string, spec: JobSpec, chunks: readonly unknown[]): void { this.holder.keepTable(jobId, spec, chunks) }
-  noteDone (jobId: string, done: ReadonlyArray<readonly [number, string, unknown]>): void { this.holder.noteDone(jobId, done) }
+  noteDone (jobId: string, done: ReadonlyArray<DoneEntry>): void { this.holder.noteDone(jobId, done) }
 
   async onReplica (from: string, m: Msg<'job.replica'>): Promise<void> {
     if (!this.holder.replicaArriving(from, m, this.opts.nowMs())) return
