@@ -72,7 +72,9 @@ const enabled = (family: string): boolean => only === undefined || only.includes
 
 const sizes = (arg('sizes') ?? (quick ? '3' : '3,5,8')).split(',').map(Number)
 // What Meshwork keeps in flight per node for a job of tiny tasks (SchedulerConfig.shortWindowPerSlot):
-// the baselines get as many per process, in their latency runs and as BullMQ's worker concurrency.
+// BullMQ's worker concurrency. Such a job runs on its coordinator's node only
+// (SchedulerConfig.localRunBelowMsPerSlot), so its whole window is this many, whatever the mesh size,
+// and the baselines' latency runs keep as many in flight.
 const meshWindowPerNode = cores * Math.max(DEFAULT_SCHEDULER_CONFIG.windowPerSlot, DEFAULT_SCHEDULER_CONFIG.shortWindowPerSlot)
 const config: BenchConfig = {
   quick,
@@ -324,6 +326,7 @@ async function meshwork (nodes: number, words: boolean): Promise<void> {
       if (!timed) return
       results.add(id, 'empty.tps', config.tasks / (clientWallMs / 1000))
       if (record.wallMs !== undefined) results.add(id, 'empty.node.tps', config.tasks / (record.wallMs / 1000))
+      if (record.coordinator !== undefined) results.add(id, 'empty.onCoordinator', (record.tasksByPeer[record.coordinator] ?? 0) / config.tasks)
       if (record.taskRoundTripMs !== undefined) {
         results.add(id, 'empty.p50', record.taskRoundTripMs.p50)
         results.add(id, 'empty.p99', record.taskRoundTripMs.p99)
@@ -385,10 +388,10 @@ try {
   log(`primes below ${config.primesTo}, ${config.primesParts} parts`)
 
   await sequential()
-  const window3 = config.meshWindowPerNode * config.headline
+  const window = config.meshWindowPerNode
   if (enabled('piscina')) {
     for (const c of config.piscinaConcurrency) {
-      await withBaseline(`piscina-${c}`, async () => await startPiscina(distBench, cores, c), { window: window3, words: true })
+      await withBaseline(`piscina-${c}`, async () => await startPiscina(distBench, cores, c), { window, words: true })
     }
   }
   if (enabled('bullmq')) {
@@ -402,7 +405,6 @@ try {
   }
   for (const n of sizes) {
     const words = n === config.headline
-    const window = config.meshWindowPerNode * n
     if (enabled('meshwork')) await meshwork(n, words)
     if (enabled('moleculer')) await withBaseline(`moleculer-${n}`, async () => await startMoleculer({ distBench, nodes: n, runId, logDir, env: childEnv }), { window, words })
     if (enabled('bullmq') && redis !== undefined) {

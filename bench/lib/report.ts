@@ -48,6 +48,12 @@ const ratio = (a: number | undefined, b: number | undefined): string => {
   return `${r >= 100 ? num(r) : r >= 10 ? r.toFixed(1) : r >= 0.1 ? r.toFixed(2) : Number(r.toPrecision(2)).toString()}×`
 }
 
+/** The share of a Meshwork system's empty tasks that ran on the job's coordinator's node, as percentages. */
+function onCoordinator (r: Results, id: string): string {
+  const shares = r.get(id, 'empty.onCoordinator')
+  return shares === undefined ? '–' : `${spread(shares.map(x => x * 100), 1)} %`
+}
+
 export function label (id: string, config: BenchConfig): string {
   const [family, n] = [id.replace(/-\d+$/, ''), Number(/-(\d+)$/.exec(id)?.[1])]
   switch (family) {
@@ -126,19 +132,21 @@ function emptyTable (r: Results, c: BenchConfig): string[] {
     '',
     `Meshwork's figure is the client's: POST /jobs (module bundled beforehand) until \`followJob\` sees the job done (long polls \`GET /jobs/ID?wait=\`, answered as the job's record changes, at most one per ${POLL_MS} ms). Measured by the node instead (job submitted → reduced): ${spread(node)} tasks/s.`,
     '',
+    `An empty task runs for microseconds: less than it costs to send. Meshwork's scheduler keeps such a job on its coordinator's node once the first run times come back (a task running under 25 µs per slot of that node, \`localRunBelowMsPerSlot\`), and other nodes run only the tasks placed before that: ${onCoordinator(r, `meshwork-${n}`)} of the tasks ran on the coordinator's node.`,
+    '',
   ]
 }
 
 function latencyTable (r: Results, c: BenchConfig): string[] {
   const n = c.headline
-  const win = c.meshWindowPerNode * n
+  const win = c.meshWindowPerNode
   const meshP = r.med(`meshwork-${n}`, 'empty.p50')
   const rows: string[] = []
   for (const id of systemsAt(r, c, n)) {
     if (id === 'sequential') {
       rows.push(`| ${label(id, c)} | 1 | ${spread(r.get(id, 'empty.p50'), 4)} | ${spread(r.get(id, 'empty.p99'), 4)} | ${ratio(meshP, r.med(id, 'empty.p50'))} | – | one in-process call of map() |`)
     } else if (id.startsWith('meshwork')) {
-      rows.push(`| ${label(id, c)} | ${c.meshWindowPerNode} per node (${win}) | ${spread(r.get(id, 'empty.p50'), 3)} | ${spread(r.get(id, 'empty.p99'), 3)} | 1.00× | ${spread(r.get(id, 'empty.tps'))} | coordinator: task assigned → result back (job record \`taskRoundTripMs\`), in the all-at-once run above |`)
+      rows.push(`| ${label(id, c)} | ${win}, on the coordinator's node | ${spread(r.get(id, 'empty.p50'), 3)} | ${spread(r.get(id, 'empty.p99'), 3)} | 1.00× | ${spread(r.get(id, 'empty.tps'))} | coordinator: task assigned → result back (job record \`taskRoundTripMs\`), in the all-at-once run above |`)
     } else {
       const what = id.startsWith('piscina') ? '`pool.run()` → resolved, at the caller'
         : id.startsWith('moleculer') ? '`broker.call()` → response, at the caller broker'
@@ -149,7 +157,7 @@ function latencyTable (r: Results, c: BenchConfig): string[] {
   return [
     `### 1b. Empty tasks — per-task latency with ${win} tasks in flight`,
     '',
-    `Baselines: ${num(c.latencyTasks)} empty tasks per run, a bounded window at the submitter. Meshwork: the ${num(c.tasks)}-task runs of table 1. Meshwork's coordinator keeps at most ${c.meshWindowPerNode} tasks of a job of tiny tasks in flight per node (slots = ${c.cores} cores × shortWindowPerSlot ${c.meshWindowPerNode / c.cores}), ${win} on ${n} nodes. The baselines get the same number in flight from the submitter (a new task as soon as one returns), so their round trips are not inflated by tasks queued behind thousands of others. Each latency column says what it measures. Medians over runs of the per-run p50/p99.`,
+    `Baselines: ${num(c.latencyTasks)} empty tasks per run, a bounded window at the submitter. Meshwork: the ${num(c.tasks)}-task runs of table 1. Meshwork's coordinator keeps a job of tiny tasks on its own node (see table 1), with at most ${win} in flight there (slots = ${c.cores} cores × shortWindowPerSlot ${c.meshWindowPerNode / c.cores}). The baselines get the same number in flight from the submitter (a new task as soon as one returns), so their round trips are not inflated by tasks queued behind thousands of others. Each latency column says what it measures. Medians over runs of the per-run p50/p99.`,
     '',
     '| system | in flight | p50 ms | p99 ms | Meshwork p50 ÷ this | tasks/s in this run | measures |',
     '|---|---|---:|---:|---:|---:|---|',
@@ -230,7 +238,7 @@ function scalingTables (r: Results, c: BenchConfig): string[] {
     '',
     `Meshwork's cost per empty task (1 ÷ throughput): ${overhead}.`,
     '',
-    `Per-task latency p50 (ms; Meshwork: coordinator round trip; others: submitter round trip with ${c.meshWindowPerNode} × processes in flight):`,
+    `Per-task latency p50 (ms; Meshwork: coordinator round trip; others: submitter round trip with ${c.meshWindowPerNode} in flight):`,
     '',
     ...head,
     ...c.sizes.map(n => {

@@ -5,6 +5,7 @@ import { median, quantile } from '../stats.js'
 export type Metric =
   | 'empty.tps' // all tasks submitted at once: tasks ÷ wall at the submitter
   | 'empty.node.tps' // Meshwork only: tasks ÷ the job's wall time measured by the node
+  | 'empty.onCoordinator' // Meshwork only: the share of the tasks that ran on the coordinator's node
   | 'empty.p50' | 'empty.p99' // per-task latency (what it measures depends on the system; see the report)
   | 'empty.win.tps' | 'empty.win.p50' | 'empty.win.p99' // bounded window of tasks in flight at the submitter
   | 'primes.wallMs' | 'primes.node.wallMs'

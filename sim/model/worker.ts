@@ -64,7 +64,7 @@ function complete (w: World, node: SimNode, attemptId: string, task: RunningTask
     w.metrics.taskExecutions++
     let value = expectedResult(plan.seed, taskIndex)
     if (w.injectWrongResult(jobId, taskIndex)) value = (value + 1) >>> 0
-    w.send(node.index, from, { t: 'task.ok', jobId, taskIndex, attemptId, value })
+    w.send(node.index, from, { t: 'task.ok', jobId, taskIndex, attemptId, value, ms: durationMs })
     w.loadChanged(node)
     startNext(w, node)
   })

@@ -12,7 +12,8 @@ export type SimMessage =
   | { t: 'vector', origin: number, data: Uint8Array }
   | Rpc<'task.assign'>
   | Rpc<'task.abort'>
-  | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number }
+  /** `ms`: how long the task ran (its modelled duration). */
+  | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number, ms: number }
   | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean, returned?: boolean }
   | { t: 'job.submit', jobId: string, term: number }
   | { t: 'job.ack', jobId: string, term: number }
@@ -42,7 +43,7 @@ export function messageBytes (m: SimMessage, chunkBytes: number, resultBytes: nu
   switch (m.t) {
     case 'vector': case 'db.write': return m.data.byteLength + 8
     case 'task.assign': return 190 + chunkBytes
-    case 'task.ok': return 110 + resultBytes
+    case 'task.ok': return 118 + resultBytes
     case 'task.failed': return 140 + m.error.length
     case 'job.progress': return 60 + m.peers.length * 56 + m.done.length * (16 + resultBytes)
     case 'job.replica': return 300 + m.replicaSet.length * 56 + m.chunks.length * chunkBytes + (m.done?.length ?? 0) * (24 + resultBytes)

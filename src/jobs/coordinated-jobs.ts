@@ -30,7 +30,8 @@ const REPLICA_READ_BYTES_PER_MS = 20_000
 
 /** A worker's answer to an attempt, as the binding read it off the wire. */
 export type TaskResult =
-  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'ok', value: unknown }
+  /** `runMs`: how long the task ran in its executor, as the worker measured it. */
+  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'ok', value: unknown, runMs: number }
   /** `error` is the text the scheduler and the timeline keep ("kind: message"). */
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'failed', error: string, retryable?: boolean }
   /** The worker handed the task back (its owner needs the machine): re-queue it, no failure counted. */
@@ -144,7 +145,7 @@ export class CoordinatedJobs {
 
   /** `replicas`: this node's ReplicaHolder, where the coordinator registers and votes on its own commit. */
   constructor (private readonly view: CoordinatorView, private readonly config: CoordinatorConfig, private readonly replicas: ReplicaHolder) {
-    this.scheduler = new Scheduler({ ...config.scheduler, emitTaskDone: true }, config.random)
+    this.scheduler = new Scheduler({ ...config.scheduler, emitTaskDone: true }, config.random, view.selfId)
   }
 
   get size (): number { return this.jobs.size }
@@ -266,7 +267,7 @@ export class CoordinatedJobs {
       this.apply(this.scheduler.step({ type: 'taskReturned', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId }, now), now, wall)
     } else if (r.outcome === 'ok') {
       job.roundTrips.add(now - attempt.sentMs)
-      this.apply(this.scheduler.step({ type: 'taskOk', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, result: r.value }, now), now, wall)
+      this.apply(this.scheduler.step({ type: 'taskOk', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, result: r.value, runMs: r.runMs }, now), now, wall)
     } else {
       // Failures of attempts the scheduler already ended (aborted losers, cancelled jobs) are ignored there.
       this.apply(this.scheduler.step({ type: 'taskFailed', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, error: r.error, ...(r.retryable !== undefined ? { retryable: r.retryable } : {}) }, now), now, wall)

@@ -14,6 +14,8 @@ export interface Attempt {
   readonly worker: WorkerRecord
   readonly startedAtMs: number
   readonly backup: boolean
+  /** Counted in its worker's `keptLocal`: an attempt on the coordinator's node of a job kept there. */
+  keptLocal: boolean
 }
 
 /** How long a job's tasks take, as the scheduler's window rules see it (see LiveJob.pace). */
@@ -55,6 +57,8 @@ export class LiveJob {
   /** Peers a task failed on, avoided by its retries while another worker is available. */
   readonly avoid = new Map<number, string[]>()
   readonly durations: DurationSamples
+  /** How long the job's tasks ran in their executors, as the workers measured it. */
+  readonly runDurations: DurationSamples
   /**
    * How long the job's tasks take, as far as known (SchedulerConfig.shortTaskBelowMs and
    * pipelineBelowMs): 'short' ones may fill a worker's deeper window, 'normal' ones its window,
@@ -62,6 +66,11 @@ export class LiveJob {
    * Unknown until results come back: 'normal'.
    */
   pace: JobPace = 'normal'
+  /**
+   * Its tasks cost less to run than to ship: they go to the coordinator's own node while it can
+   * run them (SchedulerConfig.localRunBelowMsPerSlot, placement's pickLocal). Unknown until results come back: false.
+   */
+  keepLocal = false
   /** Running attempts per worker peer id. */
   readonly inFlightOn = new Map<string, number>()
 
@@ -78,6 +87,7 @@ export class LiveJob {
     this.backupUsed = new Uint8Array(total)
     this.results = new Array<unknown>(total)
     this.durations = new DurationSamples(durationSamplesMax)
+    this.runDurations = new DurationSamples(durationSamplesMax)
     if (done !== undefined) {
       for (const [index, result] of done) {
         // Only valid, distinct indices count; anything else in a restore is ignored.

@@ -23,6 +23,8 @@ export interface WorkerRecord {
   unreachableUntilMs: number
   /** Running attempts by id; its size is the worker's in-flight count. */
   readonly attempts: Map<string, Attempt>
+  /** How many of `attempts` are of jobs kept on this node, the coordinator's own (see pickLocal). */
+  keptLocal: number
 }
 
 function clamp (value: unknown, min: number, max: number, fallback: number): number {
@@ -79,6 +81,22 @@ export function canTakeNew (w: WorkerRecord, nowMs: number, short = false): bool
  */
 export function placementScore (w: WorkerRecord): number {
   return (w.window - w.attempts.size + w.slotsFree) * (1 - w.cpuLoad / 2)
+}
+
+/**
+ * Where an attempt of a job kept on the coordinator's node goes (SchedulerConfig.localRunBelowMsPerSlot):
+ * `local`, the coordinator's own worker record, when it can take it; 'wait' when it could but its
+ * window is full (a result frees room within a local round trip); undefined when it cannot run the
+ * job's tasks now — gone, not taking work, cooling down, lacking what the job requires, the task
+ * failed there, or its slots busy with other jobs' tasks, which the job's would queue behind — and
+ * the attempt is placed as any other (pickWorker).
+ */
+export function pickLocal (local: WorkerRecord | undefined, nowMs: number, avoid?: ReadonlyArray<string>, requires?: Requires): WorkerRecord | 'wait' | undefined {
+  if (local === undefined || local.status !== 'alive' || !local.accepting || nowMs < local.unreachableUntilMs) return undefined
+  if (requires !== undefined && !satisfies(requires, local.caps)) return undefined
+  if (avoid !== undefined && avoid.includes(local.peerId)) return undefined
+  if (local.attempts.size - local.keptLocal >= local.slotsTotal) return undefined
+  return local.attempts.size < local.shortWindow ? local : 'wait'
 }
 
 /**

@@ -41,7 +41,8 @@ export type SchedulerEvent =
   }
   /** Full replacement of the membership view. */
   | { type: 'workers', workers: ReadonlyArray<WorkerView> }
-  | { type: 'taskOk', jobId: string, taskIndex: number, attemptId: string, result: unknown }
+  /** `runMs`: how long the task ran in its executor (the worker's measure); see SchedulerConfig.localRunBelowMsPerSlot. */
+  | { type: 'taskOk', jobId: string, taskIndex: number, attemptId: string, result: unknown, runMs?: number }
   | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean }
   /**
    * The worker handed the attempt back unrun or unfinished (its owner is busy, or it drains):

@@ -1,7 +1,7 @@
 import type { Random } from '../util/prng.js'
 import { FairShareQueue } from './fair-share.js'
 import { type Attempt, LiveJob } from './job-state.js'
-import { pickWorker, sanitizeView, windowFor, type WorkerRecord } from './placement.js'
+import { pickLocal, pickWorker, sanitizeView, windowFor, type WorkerRecord } from './placement.js'
 import { hasRequirements, unsatisfiable, type NodeCaps } from './requires.js'
 import { schedulerConfig, type SchedulerConfig } from './scheduler-config.js'
 import type { JobStatus, JobSummary, SchedulerEffect, SchedulerEvent, SchedulerStats, WorkerSummary } from './scheduler-types.js'
@@ -48,7 +48,8 @@ export class Scheduler {
   private freeShortSlots = 0
   private readonly counters = { droppedEvents: 0, duplicatesDiscarded: 0, staleFailures: 0, requeuedLost: 0, returned: 0, backupsLaunched: 0, timeouts: 0 }
 
-  constructor (config: Partial<SchedulerConfig>, random: Random) {
+  /** `localPeerId`: the node this coordinator runs on, where jobs of tiny tasks are kept (SchedulerConfig.localRunBelowMsPerSlot). */
+  constructor (config: Partial<SchedulerConfig>, random: Random, private readonly localPeerId?: string) {
     this.config = schedulerConfig(config)
     this.random = random
   }
@@ -163,7 +164,7 @@ export class Scheduler {
     const nextMap = new Map<string, WorkerRecord>()
     for (const v of latest.values()) {
       if (v.status === 'dead' || v.status === 'left') continue
-      const rec: WorkerRecord = this.workerMap.get(v.peerId) ?? { peerId: v.peerId, status: v.status, accepting: false, slotsTotal: 0, slotsFree: 0, cpuLoad: 1, caps: undefined, window: 0, shortWindow: 0, unreachableUntilMs: -Infinity, attempts: new Map() }
+      const rec: WorkerRecord = this.workerMap.get(v.peerId) ?? { peerId: v.peerId, status: v.status, accepting: false, slotsTotal: 0, slotsFree: 0, cpuLoad: 1, caps: undefined, window: 0, shortWindow: 0, unreachableUntilMs: -Infinity, attempts: new Map(), keptLocal: 0 }
       rec.status = v.status
       rec.accepting = v.accepting
       rec.slotsTotal = v.slotsTotal
@@ -226,6 +227,7 @@ export class Scheduler {
     const i = attempt.taskIndex
     this.release(attempt)
     job.durations.add(t - attempt.startedAtMs)
+    if (typeof e.runMs === 'number') job.runDurations.add(e.runMs)
     // The median sorts its samples: refresh the pace every 32 results once there are that many.
     if (job.durations.size < 32 || (job.doneCount & 31) === 0) this.setPace(job, job.durations.median() ?? 0)
     const peerId = attempt.worker.peerId
@@ -325,9 +327,9 @@ export class Scheduler {
       const short = job.pace === 'short'
       if ((short ? this.freeShortSlots : this.freeSlots) <= 0) break
       const worker = this.pickFor(job, taskIndex, undefined, t)
-      if (worker === undefined) {
-        // Unconstrained and not long: no worker can take anything (avoid is only a preference).
-        if (job.requires === undefined && job.pace !== 'long') break
+      if (worker === undefined || worker === 'wait') {
+        // Unconstrained, not long and not kept local: no worker can take anything (avoid is only a preference).
+        if (job.requires === undefined && job.pace !== 'long' && worker === undefined) break
         this.fairShare.remove(job);
         (blocked ??= []).push(job)
         continue
@@ -358,7 +360,7 @@ export class Scheduler {
         if (this.freeShortSlots <= 0) return
         if (job.pace !== 'short' && this.freeSlots <= 0) break
         const worker = this.pickFor(job, a.taskIndex, a.worker.peerId, t)
-        if (worker === undefined) continue
+        if (worker === undefined || worker === 'wait') continue
         job.backupUsed[a.taskIndex] = 1
         this.counters.backupsLaunched++
         this.launch(job, a.taskIndex, worker, true, t, out)
@@ -368,9 +370,15 @@ export class Scheduler {
 
   /**
    * A worker for an attempt of the job's task, within the windows its pace allows: a short job's
-   * may go deeper, a long job's only onto a worker with fewer of its attempts than slots.
+   * may go deeper, a long job's only onto a worker with fewer of its attempts than slots. A job kept
+   * local waits for room on this node rather than go elsewhere, while this node can run it ('wait');
+   * its backups (`exclude`: not where the original runs) are placed as any job's.
    */
-  private pickFor (job: LiveJob, taskIndex: number, exclude: string | undefined, t: number): WorkerRecord | undefined {
+  private pickFor (job: LiveJob, taskIndex: number, exclude: string | undefined, t: number): WorkerRecord | 'wait' | undefined {
+    if (job.keepLocal && exclude === undefined) {
+      const local = pickLocal(this.localPeerId === undefined ? undefined : this.workerMap.get(this.localPeerId), t, job.avoid.get(taskIndex), job.requires)
+      if (local !== undefined) return local
+    }
     return pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), exclude, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, job.pace === 'short')
   }
 
@@ -392,13 +400,15 @@ export class Scheduler {
   private launch (job: LiveJob, taskIndex: number, worker: WorkerRecord, backup: boolean, t: number, out: SchedulerEffect[]): void {
     const n = (job.attemptsStarted[taskIndex] as number) + 1
     job.attemptsStarted[taskIndex] = n
-    const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup }
+    const keptLocal = job.keepLocal && worker.peerId === this.localPeerId
+    const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup, keptLocal }
     job.taskState[taskIndex] = TASK_RUNNING
     job.addRunning(attempt)
     // pickWorker only returns workers with room in the window the job may use.
     if (worker.attempts.size < worker.window) this.freeSlots--
     if (worker.attempts.size < worker.shortWindow) this.freeShortSlots--
     worker.attempts.set(attempt.id, attempt)
+    if (keptLocal) worker.keptLocal++
     this.attempts.set(attempt.id, attempt)
     this.touch(job)
     out.push({ type: 'assign', peerId: worker.peerId, jobId: job.jobId, taskIndex, attemptId: attempt.id, backup })
@@ -409,6 +419,7 @@ export class Scheduler {
     this.attempts.delete(a.id)
     const w = a.worker
     w.attempts.delete(a.id)
+    if (a.keptLocal) w.keptLocal--
     // A slot on a worker no longer in the view (or over a shrunken window) frees nothing.
     if (this.workerMap.get(w.peerId) === w && takesWork(w)) {
       if (w.attempts.size < w.window) this.freeSlots++
@@ -508,9 +519,23 @@ export class Scheduler {
     while (this.finished.size > this.config.finishedJobsMax) this.finished.delete(this.finished.keys().next().value as string)
   }
 
-  /** The job's pace from its median task duration (see SchedulerConfig.shortTaskBelowMs and pipelineBelowMs). */
+  /**
+   * The job's pace from its median task duration (see SchedulerConfig.shortTaskBelowMs and
+   * pipelineBelowMs), and whether it is kept on this node (localRunBelowMsPerSlot, per slot this node has).
+   */
   private setPace (job: LiveJob, medianMs: number): void {
     job.pace = medianMs < this.config.shortTaskBelowMs ? 'short' : medianMs < this.config.pipelineBelowMs ? 'normal' : 'long'
+    const runMs = job.runDurations.median()
+    const local = this.localPeerId === undefined ? undefined : this.workerMap.get(this.localPeerId)
+    const keep = job.pace === 'short' && runMs !== undefined && local !== undefined && runMs < local.slotsTotal * this.config.localRunBelowMsPerSlot
+    if (keep === job.keepLocal) return
+    job.keepLocal = keep
+    // The job's attempts already on this node count as kept there (or no longer): they are not another job's work.
+    for (const a of job.running.values()) {
+      if (a.worker.peerId !== this.localPeerId || a.keptLocal === keep) continue
+      a.keptLocal = keep
+      a.worker.keptLocal += keep ? 1 : -1
+    }
   }
 
   /** Keeps the fair-share heap in step with the job's in-flight count and queue. */

@@ -12,6 +12,8 @@ const ReplicaSet = z.array(PeerIdSchema).min(1).max(16)
 const Tools = z.array(z.string().min(1).max(64)).max(32)
 const FailureKind = z.string().max(64)
 const FailureText = z.string().max(16_384)
+/** How long the task ran in its executor (ms): the coordinator keeps tasks too small to ship on its own node (SchedulerConfig.localRunBelowMsPerSlot). */
+const RunMs = z.number().min(0).max(1e9)
 /** Most distinct peers one job.progress names. */
 const PROGRESS_PEERS_MAX = 4096
 /** Most tasks or results in one batch (the frame size limit is the real bound). */
@@ -49,13 +51,13 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
    */
   z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: Tools.optional() }).strict(),
   /** workers → coordinator */
-  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown() }).strict(),
+  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs }).strict(),
   z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText }).strict(),
   /** worker → coordinator: the outcomes of one job's tasks sent in one turn */
   z.object({
     t: z.literal('task.results'),
     jobId: JobIdSchema,
-    ok: z.array(z.tuple([TaskIndex, AttemptId, z.unknown()])).max(BATCH_ENTRIES_MAX),
+    ok: z.array(z.tuple([TaskIndex, AttemptId, z.unknown(), RunMs])).max(BATCH_ENTRIES_MAX),
     failed: z.array(z.tuple([TaskIndex, AttemptId, FailureKind, FailureText])).max(BATCH_ENTRIES_MAX),
   }).strict(),
   /** code by content hash: a worker asks the coordinator, which answers with the code */

@@ -123,7 +123,7 @@ export class JobCoordinator {
   onTaskResult (from: string, message: Msg<'task.ok'> | Msg<'task.failed'>): void {
     const { jobId, taskIndex, attemptId } = message
     const result: TaskResult = message.t === 'task.ok'
-      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value }
+      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms }
       : { jobId, taskIndex, attemptId, outcome: message.kind === 'stale-term' ? 'staleTerm' : message.kind === RETURNED_KIND ? 'returned' : 'failed', error: `${message.kind}: ${message.error}` }
     this.apply(this.core.taskResult(from, result, this.opts.nowMs(), this.opts.wallMs()))
   }

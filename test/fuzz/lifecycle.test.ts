@@ -123,7 +123,7 @@ function run (ops: Op[], seed: number): Array<{ by: Id, term: number, result: un
       case 'work': {
         if (work.length === 0) break
         const [w] = work.splice(o.pick % work.length, 1)
-        applyCore(w!.coordinator, node(w!.coordinator).core.taskResult('W', { jobId: JOB, taskIndex: w!.m.taskIndex, attemptId: w!.m.attemptId, outcome: 'ok', value: w!.m.taskIndex * 7 }, now, now))
+        applyCore(w!.coordinator, node(w!.coordinator).core.taskResult('W', { jobId: JOB, taskIndex: w!.m.taskIndex, attemptId: w!.m.attemptId, outcome: 'ok', value: w!.m.taskIndex * 7, runMs: 1 }, now, now))
         break
       }
       case 'tick': {
@@ -152,7 +152,7 @@ function run (ops: Op[], seed: number): Array<{ by: Id, term: number, result: un
       // Workers first: a stale coordinator gets its results before it hears of a takeover.
       if (work.length > 0) {
         const w = work.shift()!
-        applyCore(w.coordinator, node(w.coordinator).core.taskResult('W', { jobId: JOB, taskIndex: w.m.taskIndex, attemptId: w.m.attemptId, outcome: 'ok', value: w.m.taskIndex * 7 }, now, now))
+        applyCore(w.coordinator, node(w.coordinator).core.taskResult('W', { jobId: JOB, taskIndex: w.m.taskIndex, attemptId: w.m.attemptId, outcome: 'ok', value: w.m.taskIndex * 7, runMs: 1 }, now, now))
       } else {
         const [msg] = net.splice(Math.floor(order() * net.length), 1)
         receive(msg!.from, msg!.to, msg!.m)

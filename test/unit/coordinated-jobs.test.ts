@@ -42,7 +42,7 @@ const sent = (effects: CoordinatorEffect[], t: string): Array<{ to: string, mess
 function completeAll (core: CoordinatedJobs, effects: CoordinatorEffect[], now: number): CoordinatorEffect[] {
   const out: CoordinatorEffect[] = []
   for (const a of of(effects, 'assign')) {
-    out.push(...core.taskResult(a.to, { jobId: a.message.jobId, taskIndex: a.message.taskIndex, attemptId: a.message.attemptId, outcome: 'ok', value: a.message.taskIndex * 10 }, now, now))
+    out.push(...core.taskResult(a.to, { jobId: a.message.jobId, taskIndex: a.message.taskIndex, attemptId: a.message.attemptId, outcome: 'ok', value: a.message.taskIndex * 10, runMs: 1 }, now, now))
   }
   return out
 }
@@ -54,7 +54,7 @@ describe('coordinated jobs: replication', () => {
     expect(core.replicaMessage(JOB, instance, 10)?.to).toEqual(['A', 'B'])
     const assigned = of(effects, 'assign')
     const first = assigned[0]!
-    core.taskResult(first.to, { jobId: JOB, taskIndex: first.message.taskIndex, attemptId: first.message.attemptId, outcome: 'ok', value: 'r' }, 20, 20)
+    core.taskResult(first.to, { jobId: JOB, taskIndex: first.message.taskIndex, attemptId: first.message.attemptId, outcome: 'ok', value: 'r', runMs: 1 }, 20, 20)
     expect(of(core.tick(WORKERS, 1009, 1009), 'sendReplica')).toHaveLength(0)
     expect(of(core.tick(WORKERS, 1010, 1010), 'sendReplica')).toHaveLength(1)
     expect(core.replicaMessage(JOB, instance, 1010)?.message.done).toEqual([[first.message.taskIndex, first.to, 'r']])
@@ -91,7 +91,7 @@ describe('coordinated jobs: replication', () => {
   it('results go to the backups at once when rare, at most every replicate interval when many; the coordinator keeps them too', () => {
     const { core, holder, effects } = setup({ tasks: 4 })
     const [a, b, c] = of(effects, 'assign')
-    const result = (x: typeof a, now: number): CoordinatorEffect[] => core.taskResult(x!.to, { jobId: JOB, taskIndex: x!.message.taskIndex, attemptId: x!.message.attemptId, outcome: 'ok', value: 'v' }, now, now)
+    const result = (x: typeof a, now: number): CoordinatorEffect[] => core.taskResult(x!.to, { jobId: JOB, taskIndex: x!.message.taskIndex, attemptId: x!.message.attemptId, outcome: 'ok', value: 'v', runMs: 1 }, now, now)
     expect(of(result(a, 20), 'flushLater')).toEqual([{ type: 'flushLater', afterMs: 0 }])
     const flushed = core.flushProgress(20)
     expect(sent(flushed, 'job.progress').map(e => e.to)).toEqual(['A', 'B'])
@@ -190,7 +190,7 @@ describe('coordinated jobs: terms', () => {
     expect(core.yieldJob(JOB, 1, 20)).toEqual([])
     const a = of(effects, 'assign')[0]!
     const other = a.to === 'W1' ? 'W2' : 'W1'
-    expect(core.taskResult(other, { jobId: JOB, taskIndex: a.message.taskIndex, attemptId: a.message.attemptId, outcome: 'ok', value: 1 }, 20, 20)).toEqual([])
+    expect(core.taskResult(other, { jobId: JOB, taskIndex: a.message.taskIndex, attemptId: a.message.attemptId, outcome: 'ok', value: 1, runMs: 1 }, 20, 20)).toEqual([])
     expect(core.submit(spec(), 1, SET, 20)).toEqual([])
     expect(core.coordinates(JOB)).toBe(true)
   })

@@ -496,6 +496,127 @@ describe('jobs of short tasks', () => {
   })
 })
 
+describe('jobs of tiny tasks (kept on the coordinator\'s node)', () => {
+  // L is the coordinator's own node; 2 slots: tasks that run under 2 x 0.025 ms are kept there.
+  const cfg = { windowPerSlot: 2, shortWindowPerSlot: 4, shortTaskBelowMs: 5, localRunBelowMsPerSlot: 0.025 }
+  const at = (config: Partial<SchedulerConfig> = {}): Scheduler => new Scheduler({ ...cfg, ...config }, seededRandom(1), 'L')
+  const L = (o: Partial<WorkerView> = {}): WorkerView => worker('L', { slotsTotal: 2, slotsFree: 2, ...o })
+  const R = (o: Partial<WorkerView> = {}): WorkerView => worker('R', { slotsTotal: 2, slotsFree: 2, ...o })
+  const done = (a: Assign, runMs: number): SchedulerEvent => ({ type: 'taskOk', jobId: a.jobId, taskIndex: a.taskIndex, attemptId: a.attemptId, result: a.taskIndex, runMs })
+
+  /**
+   * Answers the oldest attempt in flight, one every 0.1 ms, each having run `runMs`, until the job
+   * ends or `results` answers; returns the peers of the assigns made after the first answer and the
+   * most attempts L held at once.
+   */
+  function drive (s: Scheduler, first: Assign[], runMs: number, results = Infinity): { later: string[], maxOnL: number, effects: SchedulerEffect[], inFlight: Assign[] } {
+    const inFlight = [...first]
+    const later: string[] = []
+    const effects: SchedulerEffect[] = []
+    let maxOnL = 0
+    let now = 0
+    for (let n = 0; n < results && inFlight.length > 0; n++) {
+      now += 0.1
+      const out = s.step(done(inFlight.shift()!, runMs), now)
+      effects.push(...out)
+      for (const a of assigns(out)) { later.push(a.peerId); inFlight.push(a) }
+      maxOnL = Math.max(maxOnL, s.workers().find(w => w.peerId === 'L')?.inFlight ?? 0)
+    }
+    return { later, maxOnL, effects, inFlight }
+  }
+
+  it('run only on that node once their run time is known, within its deeper window', () => {
+    const s = at()
+    s.step({ type: 'workers', workers: [L(), R()] }, 0)
+    // Run time unknown: spread as any job (the plain window, 4 each).
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 200 }, 0))
+    expect(countBy(first, a => a.peerId)).toEqual({ L: 4, R: 4 })
+    const { later, maxOnL, effects } = drive(s, first, 0.01)
+    expect(new Set(later)).toEqual(new Set(['L']))
+    expect(maxOnL).toBe(8)
+    expect(effects.find(e => e.type === 'jobDone')).toMatchObject({ tasksByPeer: { L: 196, R: 4 } })
+    expect(s.stats()).toMatchObject({ inFlight: 0, freeSlots: 8, freeShortSlots: 16 })
+  })
+
+  it('spread as before when they run longer than slots x localRunBelowMsPerSlot, or with the rule off, or without a local node', () => {
+    const cases: Array<[Scheduler, number]> = [[at(), 0.05], [at({ localRunBelowMsPerSlot: 0 }), 0.001], [new Scheduler(cfg, seededRandom(1)), 0.001]]
+    for (const [s, runMs] of cases) {
+      s.step({ type: 'workers', workers: [L(), R()] }, 0)
+      const { later } = drive(s, assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 200 }, 0)), runMs)
+      expect(countBy(later, p => p).R).toBeGreaterThan(50)
+    }
+  })
+
+  it('go to other nodes while the local one takes no work, and back once it does', () => {
+    const s = at()
+    s.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 400 }, 0))
+    const { later, inFlight } = drive(s, first, 0.01, 20)
+    expect(new Set(later)).toEqual(new Set(['L']))
+    // The owner came back: L keeps what it runs and gets nothing new; R gets the job.
+    const spilled = assigns(s.step({ type: 'workers', workers: [L({ accepting: false }), R()] }, 5))
+    expect(spilled.length).toBeGreaterThan(0)
+    expect(new Set(spilled.map(a => a.peerId))).toEqual(new Set(['R']))
+    // L takes work again: R's answers free room that the job leaves unused, L's go to L.
+    s.step({ type: 'workers', workers: [L(), R()] }, 6)
+    expect(assigns(s.step(done(spilled[0]!, 0.01), 7))).toEqual([])
+    const back = assigns(s.step(done(inFlight.find(a => a.peerId === 'L')!, 0.01), 8))
+    expect(back.map(a => a.peerId)).toEqual(['L'])
+  })
+
+  it('go to other nodes while the local slots are busy with another job\'s tasks', () => {
+    const s = at({ pipelineBelowMs: 50 })
+    s.step({ type: 'workers', workers: [L(), worker('R', { slotsTotal: 0, slotsFree: 0 })] }, 0)
+    // A long job takes both of L's slots (its pace known: a 100 ms task, then no queueing behind it).
+    const long = assigns(s.step({ type: 'addJob', jobId: 'long', taskCount: 3 }, 0))
+    expect(long).toHaveLength(3)
+    const next = assigns(s.step(ok(long[0]!), 100))
+    expect(next).toHaveLength(0)
+    s.step({ type: 'workers', workers: [L(), R()] }, 100)
+    // The tiny job, its pace and run time known from a few tasks on R.
+    const tiny = assigns(s.step({ type: 'addJob', jobId: 't', taskCount: 100 }, 100))
+    expect(new Set(tiny.map(a => a.peerId))).toEqual(new Set(['L', 'R']))
+    const onR = tiny.filter(a => a.peerId === 'R')
+    // L's slots run the long job's tasks: the tiny one is placed as any short job, not kept waiting for L.
+    const more = assigns(s.step(done(onR[0]!, 0.01), 100.5))
+    expect(more.map(a => a.peerId)).toContain('R')
+  })
+
+  it('retry a task that failed locally on another node', () => {
+    const s = at({ maxAttempts: 3 })
+    s.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 100 }, 0))
+    const { later, inFlight } = drive(s, first, 0.01, 8)
+    expect(new Set(later)).toEqual(new Set(['L']))
+    expect(s.job('j')!.inFlightByPeer).toEqual({ L: 8 })
+    // An attempt on L fails: its retry goes to R; the slot it freed on L takes the next task.
+    const victim = inFlight.find(a => a.peerId === 'L')!
+    expect(assigns(s.step(failed(victim), 2))).toEqual([
+      assign('R', 'j', victim.taskIndex, 2),
+      expect.objectContaining({ peerId: 'L', jobId: 'j' }),
+    ])
+  })
+
+  it('leave room for other jobs on other nodes while they wait for local room', () => {
+    const s = at()
+    s.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 't', taskCount: 1000 }, 0))
+    drive(s, first.filter(a => a.peerId === 'L'), 0.01, 4)
+    // R's first attempts of t are answered: R is free, and t keeps to L.
+    for (const a of first.filter(a => a.peerId === 'R')) expect(assigns(s.step(done(a, 0.01), 1)).every(x => x.peerId === 'L')).toBe(true)
+    // Another job arrives: it gets R although t is first in fair-share order and waits for room on L.
+    const other = assigns(s.step({ type: 'addJob', jobId: 'o', taskCount: 10 }, 2))
+    expect(other.length).toBeGreaterThan(0)
+    expect(other.every(a => a.peerId === 'R' && a.jobId === 'o')).toBe(true)
+  })
+
+  it('are configured within bounds: localRunBelowMsPerSlot a finite number >= 0', () => {
+    expect(() => at({ localRunBelowMsPerSlot: -1 })).toThrow(/localRunBelowMsPerSlot must be a finite number >= 0, got -1/)
+    expect(() => at({ localRunBelowMsPerSlot: Infinity })).toThrow(/localRunBelowMsPerSlot/)
+    expect(() => at({ localRunBelowMsPerSlot: 0 })).not.toThrow()
+  })
+})
+
 describe('fair share', () => {
   it('starts a small job behind a big one on the next free slot', () => {
     const s = make()

@@ -39,8 +39,8 @@ describe('task batches', () => {
 
   it('carry results and failures of one job together, per peer', () => {
     const h = harness()
-    const ok: RpcMessage = { t: 'task.ok', jobId: 'j', taskIndex: 3, attemptId: 'j:3:1', value: { big: [1, 2] } }
-    const nul: RpcMessage = { t: 'task.ok', jobId: 'j', taskIndex: 4, attemptId: 'j:4:1', value: null }
+    const ok: RpcMessage = { t: 'task.ok', jobId: 'j', taskIndex: 3, attemptId: 'j:3:1', value: { big: [1, 2] }, ms: 2.25 }
+    const nul: RpcMessage = { t: 'task.ok', jobId: 'j', taskIndex: 4, attemptId: 'j:4:1', value: null, ms: 0 }
     const failed: RpcMessage = { t: 'task.failed', jobId: 'j', taskIndex: 5, attemptId: 'j:5:2', kind: 'threw', error: 'Error: boom' }
     for (const m of [ok, failed, nul]) if (isBatched(m)) h.batcher.add('C1', m)
     if (isBatched(ok)) h.batcher.add('C2', ok)
@@ -81,7 +81,11 @@ describe('task batches', () => {
     }
     expect(bad({ t: 'task.assigns', jobId: 'j', term: 1, codeHash: hash, kind: 'function', parts: 1, tasks: [] })).toMatch(/tasks/)
     expect(bad({ t: 'task.assigns', jobId: 'j', term: 1, codeHash: hash, kind: 'function', parts: 1, tasks: [[-1, 'a', 1]] })).toMatch(/tasks\.0\.0/)
-    expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, '', 1]], failed: [] })).toMatch(/ok\.0\.1/)
+    expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, '', 1, 0.5]], failed: [] })).toMatch(/ok\.0\.1/)
+    // Every result says how long its task ran, as a finite number >= 0.
+    expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, 'a', 1]], failed: [] })).toMatch(/ok\.0/)
+    expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, 'a', 1, -1]], failed: [] })).toMatch(/ok\.0\.3/)
+    expect(bad({ t: 'task.ok', jobId: 'j', taskIndex: 0, attemptId: 'a', value: 1 })).toMatch(/ms/)
     expect(bad({ t: 'task.results', jobId: 'j', ok: [], failed: [[0, 'a', 'k'.repeat(65), 'e']] })).toMatch(/failed\.0\.2/)
   })
 })

@@ -54,7 +54,7 @@ export class TaskBatcher {
     const entry = message.t === 'task.assign'
       ? JSON.stringify([message.taskIndex, message.attemptId, message.chunk])
       : message.t === 'task.ok'
-        ? JSON.stringify([message.taskIndex, message.attemptId, message.value ?? null])
+        ? JSON.stringify([message.taskIndex, message.attemptId, message.value ?? null, message.ms])
         : JSON.stringify([message.taskIndex, message.attemptId, message.kind, message.error])
     const key = batchKey(message)
     let batch = batches.get(key)
@@ -103,7 +103,7 @@ export function unbatch (message: RpcMessage): RpcMessage[] {
     }
     case 'task.results': {
       const { jobId } = message
-      const out: RpcMessage[] = message.ok.map(([taskIndex, attemptId, value]) => ({ t: 'task.ok', jobId, taskIndex, attemptId, value }))
+      const out: RpcMessage[] = message.ok.map(([taskIndex, attemptId, value, ms]) => ({ t: 'task.ok', jobId, taskIndex, attemptId, value, ms }))
       for (const [taskIndex, attemptId, kind, error] of message.failed) out.push({ t: 'task.failed', jobId, taskIndex, attemptId, kind, error })
       return out
     }
