@@ -324,7 +324,7 @@ export class Scheduler {
       // Only a job of short tasks may go on into the deeper windows once the plain ones are
       // full, and only while it is first in fair-share order: a job behind it is not starved,
       // since the short job's share grows until the other comes first and stops the pump.
-      const short = job.pace === 'short'
+      const short = deepWindow(job)
       if ((short ? this.freeShortSlots : this.freeSlots) <= 0) break
       const worker = this.pickFor(job, taskIndex, undefined, t)
       if (worker === undefined || worker === 'wait') {
@@ -343,7 +343,10 @@ export class Scheduler {
   /**
    * Stragglers: once a job has nothing queued, an attempt running longer than
    * max(backupMinMs, backupFactor * median duration) gets one copy on another worker with
-   * room. Needs at least one completed task of the job to know its pace.
+   * room. Needs at least one completed task of the job to know its pace. A job kept on this node
+   * copies its attempts elsewhere — the few placed before it was kept, maybe on nodes still
+   * starting their executors — here once they run longer than backupFactor * median: a copy of a
+   * task that short costs next to nothing, and the job would otherwise end with them.
    */
   private launchBackups (t: number, out: SchedulerEffect[]): void {
     if (this.attempts.size === 0) return
@@ -352,13 +355,16 @@ export class Scheduler {
       const medianMs = job.durations.median()
       if (medianMs === undefined) continue
       const thresholdMs = Math.max(this.config.backupMinMs, this.config.backupFactor * medianMs)
-      // Start order: stop at the first attempt younger than the threshold. Backups added
+      const elsewhereMs = job.keepLocal ? this.config.backupFactor * medianMs : thresholdMs
+      // Start order: stop at the first attempt younger than both thresholds. Backups added
       // here are visited too, but they are brand new and end the loop.
       for (const a of job.running.values()) {
-        if (t - a.startedAtMs <= thresholdMs) break
+        const ageMs = t - a.startedAtMs
+        if (ageMs <= elsewhereMs) break
+        if (ageMs <= thresholdMs && a.worker.peerId === this.localPeerId) continue
         if (a.backup || job.backupUsed[a.taskIndex] === 1) continue
         if (this.freeShortSlots <= 0) return
-        if (job.pace !== 'short' && this.freeSlots <= 0) break
+        if (!deepWindow(job) && this.freeSlots <= 0) break
         const worker = this.pickFor(job, a.taskIndex, a.worker.peerId, t)
         if (worker === undefined || worker === 'wait') continue
         job.backupUsed[a.taskIndex] = 1
@@ -372,14 +378,15 @@ export class Scheduler {
    * A worker for an attempt of the job's task, within the windows its pace allows: a short job's
    * may go deeper, a long job's only onto a worker with fewer of its attempts than slots. A job kept
    * local waits for room on this node rather than go elsewhere, while this node can run it ('wait');
-   * its backups (`exclude`: not where the original runs) are placed as any job's.
+   * so do backups of its attempts elsewhere. A backup of one on this node (`exclude`: not where
+   * the original runs) is placed as any job's.
    */
   private pickFor (job: LiveJob, taskIndex: number, exclude: string | undefined, t: number): WorkerRecord | 'wait' | undefined {
-    if (job.keepLocal && exclude === undefined) {
+    if (job.keepLocal && exclude !== this.localPeerId) {
       const local = pickLocal(this.localPeerId === undefined ? undefined : this.workerMap.get(this.localPeerId), t, job.avoid.get(taskIndex), job.requires)
       if (local !== undefined) return local
     }
-    return pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), exclude, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, job.pace === 'short')
+    return pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), exclude, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, deepWindow(job))
   }
 
   /** Timed-out attempts are aborted and count as failures (then retried elsewhere). */
@@ -527,7 +534,8 @@ export class Scheduler {
     job.pace = medianMs < this.config.shortTaskBelowMs ? 'short' : medianMs < this.config.pipelineBelowMs ? 'normal' : 'long'
     const runMs = job.runDurations.median()
     const local = this.localPeerId === undefined ? undefined : this.workerMap.get(this.localPeerId)
-    const keep = job.pace === 'short' && runMs !== undefined && local !== undefined && runMs < local.slotsTotal * this.config.localRunBelowMsPerSlot
+    // Run time alone decides: round trips of a job's first tasks are long while workers start their executors.
+    const keep = runMs !== undefined && local !== undefined && runMs < local.slotsTotal * this.config.localRunBelowMsPerSlot
     if (keep === job.keepLocal) return
     job.keepLocal = keep
     // The job's attempts already on this node count as kept there (or no longer): they are not another job's work.
@@ -586,6 +594,11 @@ export class Scheduler {
       duplicatesDiscarded: job.duplicatesDiscarded,
     }
   }
+}
+
+/** A job of short tasks, or one kept on this node, may fill a worker's deeper window (SchedulerConfig.shortWindowPerSlot). */
+function deepWindow (job: LiveJob): boolean {
+  return job.pace === 'short' || job.keepLocal
 }
 
 /** Alive and accepting: may get new attempts when its window has room. */

@@ -610,6 +610,43 @@ describe('jobs of tiny tasks (kept on the coordinator\'s node)', () => {
     expect(other.every(a => a.peerId === 'R' && a.jobId === 'o')).toBe(true)
   })
 
+  it('are kept there however long the first round trips take (workers still starting their executors)', () => {
+    const s = at()
+    s.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 100 }, 0))
+    // 300 ms round trips: not a short job, but each task ran 10 µs.
+    const next = assigns(s.step(done(first.find(a => a.peerId === 'R')!, 0.01), 300))
+    expect(next.length).toBeGreaterThan(0)
+    expect(new Set(next.map(a => a.peerId))).toEqual(new Set(['L']))
+    // The deeper window: up to 8 on L although the job's round trips are long.
+    expect(s.job('j')!.inFlightByPeer.L).toBe(8)
+  })
+
+  it('copy their lagging attempts on other nodes here once nothing is queued, but not their local ones elsewhere', () => {
+    const s = at({ backupMinMs: 1000, backupFactor: 3 })
+    s.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 40 }, 0))
+    const onR = first.filter(a => a.peerId === 'R')
+    // L answers everything it gets, 0.1 ms apart; R answers nothing (its executors are starting).
+    const inFlight = first.filter(a => a.peerId === 'L')
+    let now = 0
+    while (inFlight.length > 0) {
+      now += 0.1
+      const out = assigns(s.step(done(inFlight.shift()!, 0.01), now))
+      expect(out.every(a => a.peerId === 'L')).toBe(true)
+      inFlight.push(...out)
+      if (s.job('j')!.queued === 0 && inFlight.length === 4) break
+    }
+    expect(s.job('j')!.queued).toBe(0)
+    expect(inFlight).toHaveLength(4)
+    // A tick 10 ms on: R's attempts ran longer than 3 x the median round trip, far below backupMinMs.
+    const backups = assigns(s.step({ type: 'tick' }, now + 10))
+    expect(backups.map(a => [a.peerId, a.taskIndex, a.backup])).toEqual(onR.slice(0, backups.length).map(a => ['L', a.taskIndex, true]))
+    expect(backups.length).toBeGreaterThan(0)
+    // L's own attempts, as old, get no copy on R before backupMinMs.
+    expect(backups.some(b => inFlight.some(a => a.taskIndex === b.taskIndex))).toBe(false)
+  })
+
   it('are configured within bounds: localRunBelowMsPerSlot a finite number >= 0', () => {
     expect(() => at({ localRunBelowMsPerSlot: -1 })).toThrow(/localRunBelowMsPerSlot must be a finite number >= 0, got -1/)
     expect(() => at({ localRunBelowMsPerSlot: Infinity })).toThrow(/localRunBelowMsPerSlot/)
