@@ -25,9 +25,10 @@ export interface SchedulerConfig {
   /** See shortTaskBelowMs; at least windowPerSlot (a smaller value counts as windowPerSlot). */
   shortWindowPerSlot: number
   /**
-   * A job of short tasks whose median task runs in its executor for less than this many ms per
-   * slot of the coordinator's own node is kept on that node while it can run the job's tasks
-   * (placement's pickLocal); other nodes get them only when it cannot. Handed to the local
+   * A job whose median task runs in its executor for less than this many ms per slot of the
+   * coordinator's own node is kept on that node while it can run the job's tasks (placement's
+   * pickLocal); other nodes get them only when it cannot, and its attempts placed elsewhere before
+   * it was kept get a copy there when they lag at the end (see backupFactor). Handed to the local
    * executors, such a task costs about half the CPU it costs sent to another node (all processes
    * counted, 3-node mesh on one 2-core machine), and those executors still finish them faster than
    * the coordinator hands them out (one per 24–38 µs of its CPU, measured), so other nodes would add

@@ -211,7 +211,7 @@ export class TaskWorker {
       this.opts.onLoadChange()
       const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId }
       if (this.returning.delete(task.attemptId) && !outcome.ok) this.opts.send(from, { t: 'task.failed', ...base, kind: RETURNED_KIND, error: 'handed back: the node yields to its owner or drains' })
-      else if (outcome.ok) this.opts.send(from, { t: 'task.ok', ...base, value: task.kind === 'action' ? null : outcome.value, ms: Math.round(outcome.durationMs * 1000) / 1000 })
+      else if (outcome.ok) this.opts.send(from, { t: 'task.ok', ...base, value: task.kind === 'action' ? null : outcome.value, ms: outcome.durationMs })
       else this.opts.send(from, { t: 'task.failed', ...base, kind: outcome.kind, error: outcome.error.slice(0, 16_000) })
     }, (err: Error) => {
       // The pool never rejects; if it ever does, the coordinator must still hear of it.
