@@ -48,10 +48,11 @@ const ratio = (a: number | undefined, b: number | undefined): string => {
   return `${r >= 100 ? num(r) : r >= 10 ? r.toFixed(1) : r >= 0.1 ? r.toFixed(2) : Number(r.toPrecision(2)).toString()}×`
 }
 
-/** The share of a Meshwork system's empty tasks that ran on the job's coordinator's node, as percentages. */
-function onCoordinator (r: Results, id: string): string {
+/** How many of a Meshwork system's empty tasks ran on the job's coordinator's node (a sentence). */
+function onCoordinator (r: Results, id: string, tasks: number): string {
   const shares = r.get(id, 'empty.onCoordinator')
-  return shares === undefined ? '–' : `${spread(shares.map(x => x * 100), 1)} %`
+  if (shares === undefined) return ''
+  return ` In these runs ${spread(shares.map(x => x * 100), 2)} % of the tasks ran on the coordinator's node: ${num(Math.round((1 - median(shares)) * tasks))} of ${num(tasks)} elsewhere (median).`
 }
 
 export function label (id: string, config: BenchConfig): string {
@@ -132,7 +133,7 @@ function emptyTable (r: Results, c: BenchConfig): string[] {
     '',
     `Meshwork's figure is the client's: POST /jobs (module bundled beforehand) until \`followJob\` sees the job done (long polls \`GET /jobs/ID?wait=\`, answered as the job's record changes, at most one per ${POLL_MS} ms). Measured by the node instead (job submitted → reduced): ${spread(node)} tasks/s.`,
     '',
-    `An empty task runs for microseconds: less than it costs to send. Meshwork's scheduler keeps such a job on its coordinator's node once the first run times come back (a task running under 25 µs per slot of that node, \`localRunBelowMsPerSlot\`), and other nodes run only the tasks placed before that: ${onCoordinator(r, `meshwork-${n}`)} of the tasks ran on the coordinator's node.`,
+    `An empty task runs for microseconds: less than it costs to send. Meshwork's scheduler keeps such a job on its coordinator's node once the first run times come back (a task running under 25 µs per slot of that node, \`localRunBelowMsPerSlot\`), and other nodes run only the tasks placed before that.${onCoordinator(r, `meshwork-${n}`, c.tasks)}`,
     '',
   ]
 }
