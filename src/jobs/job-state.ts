@@ -14,8 +14,6 @@ export interface Attempt {
   readonly worker: WorkerRecord
   readonly startedAtMs: number
   readonly backup: boolean
-  /** Counted in its worker's `keptLocal`: an attempt on the coordinator's node of a job kept there. */
-  keptLocal: boolean
 }
 
 /** How long a job's tasks take, as the scheduler's window rules see it (see LiveJob.pace). */

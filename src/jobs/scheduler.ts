@@ -383,7 +383,7 @@ export class Scheduler {
    */
   private pickFor (job: LiveJob, taskIndex: number, exclude: string | undefined, t: number): WorkerRecord | 'wait' | undefined {
     if (job.keepLocal && exclude !== this.localPeerId) {
-      const local = pickLocal(this.localPeerId === undefined ? undefined : this.workerMap.get(this.localPeerId), t, job.avoid.get(taskIndex), job.requires)
+      const local = pickLocal(this.localWorker(), t, job.avoid.get(taskIndex), job.requires)
       if (local !== undefined) return local
     }
     return pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), exclude, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, deepWindow(job))
@@ -407,15 +407,14 @@ export class Scheduler {
   private launch (job: LiveJob, taskIndex: number, worker: WorkerRecord, backup: boolean, t: number, out: SchedulerEffect[]): void {
     const n = (job.attemptsStarted[taskIndex] as number) + 1
     job.attemptsStarted[taskIndex] = n
-    const keptLocal = job.keepLocal && worker.peerId === this.localPeerId
-    const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup, keptLocal }
+    const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup }
     job.taskState[taskIndex] = TASK_RUNNING
     job.addRunning(attempt)
     // pickWorker only returns workers with room in the window the job may use.
     if (worker.attempts.size < worker.window) this.freeSlots--
     if (worker.attempts.size < worker.shortWindow) this.freeShortSlots--
     worker.attempts.set(attempt.id, attempt)
-    if (keptLocal) worker.keptLocal++
+    if (this.keptHere(attempt)) worker.keptLocal++
     this.attempts.set(attempt.id, attempt)
     this.touch(job)
     out.push({ type: 'assign', peerId: worker.peerId, jobId: job.jobId, taskIndex, attemptId: attempt.id, backup })
@@ -426,7 +425,7 @@ export class Scheduler {
     this.attempts.delete(a.id)
     const w = a.worker
     w.attempts.delete(a.id)
-    if (a.keptLocal) w.keptLocal--
+    if (this.keptHere(a)) w.keptLocal--
     // A slot on a worker no longer in the view (or over a shrunken window) frees nothing.
     if (this.workerMap.get(w.peerId) === w && takesWork(w)) {
       if (w.attempts.size < w.window) this.freeSlots++
@@ -533,17 +532,26 @@ export class Scheduler {
   private setPace (job: LiveJob, medianMs: number): void {
     job.pace = medianMs < this.config.shortTaskBelowMs ? 'short' : medianMs < this.config.pipelineBelowMs ? 'normal' : 'long'
     const runMs = job.runDurations.median()
-    const local = this.localPeerId === undefined ? undefined : this.workerMap.get(this.localPeerId)
+    const local = this.localWorker()
     // Run time alone decides: round trips of a job's first tasks are long while workers start their executors.
     const keep = runMs !== undefined && local !== undefined && runMs < local.slotsTotal * this.config.localRunBelowMsPerSlot
     if (keep === job.keepLocal) return
     job.keepLocal = keep
     // The job's attempts already on this node count as kept there (or no longer): they are not another job's work.
-    for (const a of job.running.values()) {
-      if (a.worker.peerId !== this.localPeerId || a.keptLocal === keep) continue
-      a.keptLocal = keep
-      a.worker.keptLocal += keep ? 1 : -1
-    }
+    for (const a of job.running.values()) if (a.worker.peerId === this.localPeerId) a.worker.keptLocal += keep ? 1 : -1
+  }
+
+  /** This node's worker record, when it is in the view. */
+  private localWorker (): WorkerRecord | undefined {
+    return this.localPeerId === undefined ? undefined : this.workerMap.get(this.localPeerId)
+  }
+
+  /**
+   * Whether an attempt counts in its worker's `keptLocal`: on this node, of a job kept here. Launch,
+   * release and setPace (when the job's keepLocal changes) keep the count equal to that.
+   */
+  private keptHere (a: Attempt): boolean {
+    return a.job.keepLocal && a.worker.peerId === this.localPeerId
   }
 
   /** Keeps the fair-share heap in step with the job's in-flight count and queue. */
