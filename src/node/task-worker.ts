@@ -161,7 +161,7 @@ export class TaskWorker {
    * the same code can see each other's scratch dirs (SECURITY.md).
    */
   scratchDirFor (jobId: string, codeHash: string): { scratchDir: string, workspaceDir: string } {
-    const key = `${codeHash}/${jobId}`
+    const key = scratchKey(codeHash, jobId)
     const known = this.scratchDirs.get(key)
     if (known !== undefined) {
       known.usedMs = Date.now()
@@ -179,12 +179,12 @@ export class TaskWorker {
   /** When a task of the job last used its scratch dir here: now while one runs (undefined: not lately, as far as this process knows). */
   scratchLastUsedMs (codeHash: string, jobId: string): number | undefined {
     for (const r of this.running.values()) if (r.jobId === jobId) return Date.now()
-    return this.scratchDirs.get(`${codeHash}/${jobId}`)?.usedMs
+    return this.scratchDirs.get(scratchKey(codeHash, jobId))?.usedMs
   }
 
   /** The job's scratch dir was removed: the next task creates it again. */
   forgetScratchDir (codeHash: string, jobId: string): void {
-    this.scratchDirs.delete(`${codeHash}/${jobId}`)
+    this.scratchDirs.delete(scratchKey(codeHash, jobId))
   }
 
   private rememberTerm (jobId: string, term: number): void {
@@ -221,4 +221,9 @@ export class TaskWorker {
       this.opts.send(from, { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind: 'internal', error: err.message })
     })
   }
+}
+
+/** The key of a job's dirs in TaskWorker.scratchDirs. */
+function scratchKey (codeHash: string, jobId: string): string {
+  return `${codeHash}/${jobId}`
 }
