@@ -26,7 +26,8 @@ export interface WireTask {
  * module path, code hash, scratch dir, job and peer ids came to ~400 bytes of JSON per task
  * that the daemon wrote and the child parsed, ten times the task itself for tiny tasks.
  */
-export type PackedTask = WireTask | { id: string; arg?: unknown; argBase64?: string; taskIndex?: number }
+export type PackedTask = WireTask | ShortTask
+type ShortTask = { id: string; arg?: unknown; argBase64?: string; taskIndex?: number }
 
 /** `tasks` for one 'run' message: each task that repeats the previous one's job is cut down. */
 export function packTasks (tasks: WireTask[]): PackedTask[] {
@@ -35,7 +36,7 @@ export function packTasks (tasks: WireTask[]): PackedTask[] {
   for (const task of tasks) {
     if (prev === undefined || !sameJob(task, prev)) out.push(task)
     else {
-      const packed: { id: string; arg?: unknown; argBase64?: string; taskIndex?: number } = { id: task.id }
+      const packed: ShortTask = { id: task.id }
       if (task.argBase64 !== undefined) packed.argBase64 = task.argBase64
       else packed.arg = task.arg
       if ('taskIndex' in task.ctx) packed.taskIndex = task.ctx.taskIndex as number
