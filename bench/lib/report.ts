@@ -1,3 +1,4 @@
+import { DEFAULT_SCHEDULER_CONFIG } from '../../src/jobs/scheduler-config.js'
 import { median } from '../stats.js'
 import { MOLECULER_MAX_PACKET_BYTES } from '../systems/moleculer.js'
 import { BULLMQ_ADD_BULK_BATCH } from '../systems/bullmq.js'
@@ -133,7 +134,7 @@ function emptyTable (r: Results, c: BenchConfig): string[] {
     '',
     `Meshwork's figure is the client's: POST /jobs (module bundled beforehand) until \`followJob\` sees the job done (long polls \`GET /jobs/ID?wait=\`, answered as the job's record changes, at most one per ${POLL_MS} ms). Measured by the node instead (job submitted → reduced): ${spread(node)} tasks/s.`,
     '',
-    `An empty task runs for microseconds: less than it costs to send. Meshwork's scheduler keeps such a job on its coordinator's node once the first run times come back (a task running under 25 µs per slot of that node, \`localRunBelowMsPerSlot\`), and other nodes run only the tasks placed before that.${onCoordinator(r, `meshwork-${n}`, c.tasks)}`,
+    `An empty task runs for microseconds: less than it costs to send. Meshwork's scheduler keeps such a job on its coordinator's node once the first run times come back (a task running under ${num(DEFAULT_SCHEDULER_CONFIG.localRunBelowMsPerSlot * 1000)} µs per slot of that node, \`localRunBelowMsPerSlot\`), and other nodes run only the tasks placed before that.${onCoordinator(r, `meshwork-${n}`, c.tasks)}`,
     '',
   ]
 }
