@@ -3,12 +3,15 @@
 
 export class DurationSamples {
   private readonly ring: Float64Array
+  /** Where median() selects in (a copy: the ring keeps its order). */
+  private readonly scratch: Float64Array
   private count = 0
   private next = 0
   private cached: number | undefined
 
   constructor (capacity: number) {
     this.ring = new Float64Array(Math.max(1, Math.floor(capacity)))
+    this.scratch = new Float64Array(this.ring.length)
   }
 
   get size (): number { return this.count }
@@ -25,10 +28,46 @@ export class DurationSamples {
   median (): number | undefined {
     if (this.count === 0) return undefined
     if (this.cached === undefined) {
-      const sorted = this.ring.slice(0, this.count).sort()
+      // Selected, not sorted: the scheduler asks every 32 results, and sorting 255 samples
+      // each time was 5 % of a coordinator's CPU for jobs of empty tasks.
+      const a = this.scratch
+      a.set(this.ring.subarray(0, this.count))
       const mid = this.count >> 1
-      this.cached = this.count % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+      const upper = select(a, this.count, mid)
+      if (this.count % 2 === 1) this.cached = upper
+      else {
+        // After selection everything before `mid` is ≤ a[mid]: the lower middle is their largest.
+        let lower = a[0] as number
+        for (let i = 1; i < mid; i++) if ((a[i] as number) > lower) lower = a[i] as number
+        this.cached = (lower + upper) / 2
+      }
     }
     return this.cached
   }
+}
+
+/** Hoare's quickselect: reorders a[0, n) so that a[k] holds the k-th smallest, and returns it. */
+function select (a: Float64Array, n: number, k: number): number {
+  let lo = 0
+  let hi = n - 1
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1] as number
+    let i = lo
+    let j = hi
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++
+      while ((a[j] as number) > pivot) j--
+      if (i <= j) {
+        const t = a[i] as number
+        a[i] = a[j] as number
+        a[j] = t
+        i++
+        j--
+      }
+    }
+    if (k <= j) hi = j
+    else if (k >= i) lo = i
+    else break
+  }
+  return a[k] as number
 }
