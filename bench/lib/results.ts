@@ -6,6 +6,7 @@ export type Metric =
   | 'empty.tps' // all tasks submitted at once: tasks ÷ wall at the submitter
   | 'empty.node.tps' // Meshwork only: tasks ÷ the job's wall time measured by the node
   | 'empty.onCoordinator' // Meshwork only: the share of the tasks that ran on the coordinator's node
+  | 'empty.firstOnNode.tps' // Meshwork only: warm-up jobs, each the first its coordinator coordinated (empty.tps's measure)
   | 'empty.p50' | 'empty.p99' // per-task latency (what it measures depends on the system; see the report)
   | 'empty.win.tps' | 'empty.win.p50' | 'empty.win.p99' // bounded window of tasks in flight at the submitter
   | 'primes.wallMs' | 'primes.node.wallMs'

@@ -57,7 +57,7 @@ export class CoordinatorBinding {
   onTaskResult (from: number, m: TaskMessage): void {
     const { jobId, taskIndex, attemptId } = m
     const r: TaskResult = m.t === 'task.ok'
-      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: m.value, runMs: m.ms }
+      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: m.value, runMs: m.ms, ...(m.group !== undefined ? { group: m.group } : {}) }
       : m.returned === true
         ? { jobId, taskIndex, attemptId, outcome: 'returned', error: m.error }
         : m.error.startsWith('stale-term')

@@ -10,6 +10,8 @@ export interface RunningTask {
   from: number
   jobId: string
   taskIndex: number
+  /** A group attempt's other tasks (run one after another in the same slot). */
+  group?: readonly number[]
   startedMs: number
   durationMs: number
   /** Set while the owner policy has the executors stopped: work left when paused. */
@@ -20,6 +22,7 @@ export interface QueuedTask {
   from: number
   jobId: string
   taskIndex: number
+  group?: readonly number[]
   attemptId: string
   term: number
 }

@@ -6,7 +6,8 @@ import type { RunningTask, SimNode } from './sim-node.js'
 
 // The worker side of a node, as src/node/task-worker.ts does it: refuse assignments from a
 // stale coordinator term, run tasks on free executor slots (FIFO beyond them), answer each
-// with task.ok to the coordinator that sent it, abort on request or takeover.
+// with task.ok to the coordinator that sent it, abort on request or takeover. A group attempt
+// (several tasks in one assign) takes one slot for all of its tasks' run time.
 
 const QUEUE_MAX = 10_000
 
@@ -25,12 +26,13 @@ export function onAssign (w: World, node: SimNode, from: number, m: Assign): voi
     w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: 'returned: node not accepting', retryable: true, returned: true })
     return
   }
-  if (!node.paused && node.slotsFree > 0 && node.queued.size === 0) return start(w, node, from, m.jobId, m.taskIndex, m.attemptId)
+  const group = m.group?.map(([i]) => i)
+  if (!node.paused && node.slotsFree > 0 && node.queued.size === 0) return start(w, node, from, m.jobId, m.taskIndex, m.attemptId, group)
   if (node.queued.size >= QUEUE_MAX) {
     w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: 'overloaded: worker queue full', retryable: true })
     return
   }
-  node.queue.push({ from, jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, term: m.term })
+  node.queue.push({ from, jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, term: m.term, ...(group !== undefined ? { group } : {}) })
   node.queued.add(m.attemptId)
 }
 
@@ -39,12 +41,14 @@ function rememberTerm (node: SimNode, jobId: string, term: number): void {
   node.jobTerms.set(jobId, term)
 }
 
-function start (w: World, node: SimNode, from: number, jobId: string, taskIndex: number, attemptId: string): void {
+function start (w: World, node: SimNode, from: number, jobId: string, taskIndex: number, attemptId: string, group?: readonly number[]): void {
   const plan = w.jobsById.get(jobId)
   if (plan === undefined) return
   const ownerLoad = w.ownerLoadOf(node)
-  const durationMs = (taskWorkMs(plan, taskIndex) + w.cfg.node.taskOverheadMs) / node.speed / Math.max(0.05, 1 - ownerLoad)
-  const task = { from, jobId, taskIndex, startedMs: w.sim.nowMs, durationMs }
+  let workMs = taskWorkMs(plan, taskIndex) + w.cfg.node.taskOverheadMs
+  if (group !== undefined) for (const i of group) workMs += taskWorkMs(plan, i) + w.cfg.node.taskOverheadMs
+  const durationMs = workMs / node.speed / Math.max(0.05, 1 - ownerLoad)
+  const task: RunningTask = { from, jobId, taskIndex, startedMs: w.sim.nowMs, durationMs, ...(group !== undefined ? { group } : {}) }
   node.running.set(attemptId, task)
   w.loadChanged(node)
   complete(w, node, attemptId, task, durationMs)
@@ -52,7 +56,7 @@ function start (w: World, node: SimNode, from: number, jobId: string, taskIndex:
 
 /** Ends the task after `afterMs` of run time, unless it was aborted, paused or crashed meanwhile. */
 function complete (w: World, node: SimNode, attemptId: string, task: RunningTask, afterMs: number): void {
-  const { jobId, taskIndex, from, durationMs } = task
+  const { jobId, taskIndex, from, durationMs, group } = task
   const plan = w.jobsById.get(jobId)
   if (plan === undefined) return
   const epoch = node.epoch
@@ -60,11 +64,14 @@ function complete (w: World, node: SimNode, attemptId: string, task: RunningTask
     if (node.epoch !== epoch || node.running.get(attemptId) !== task) return // aborted, paused or crashed meanwhile
     node.running.delete(attemptId)
     node.slotBusyMs += durationMs
-    node.tasksRun++
-    w.metrics.taskExecutions++
-    let value = expectedResult(plan.seed, taskIndex)
-    if (w.injectWrongResult(jobId, taskIndex)) value = (value + 1) >>> 0
-    w.send(node.index, from, { t: 'task.ok', jobId, taskIndex, attemptId, value, ms: durationMs })
+    const valueOf = (i: number): number => {
+      const value = expectedResult(plan.seed, i)
+      return w.injectWrongResult(jobId, i) ? (value + 1) >>> 0 : value
+    }
+    const tasks = 1 + (group?.length ?? 0)
+    node.tasksRun += tasks
+    w.metrics.taskExecutions += tasks
+    w.send(node.index, from, { t: 'task.ok', jobId, taskIndex, attemptId, value: valueOf(taskIndex), ms: durationMs, ...(group !== undefined ? { group: group.map(i => [i, valueOf(i)] as [number, number]) } : {}) })
     w.loadChanged(node)
     startNext(w, node)
   })
@@ -76,7 +83,7 @@ export function startNext (w: World, node: SimNode): void {
     if (q === undefined) break
     if (!node.queued.delete(q.attemptId)) continue // aborted while queued
     if ((node.jobTerms.get(q.jobId) ?? 0) > q.term) continue
-    start(w, node, q.from, q.jobId, q.taskIndex, q.attemptId)
+    start(w, node, q.from, q.jobId, q.taskIndex, q.attemptId, q.group)
   }
   if (node.queueHead > 1024 && node.queueHead * 2 > node.queue.length) {
     node.queue = node.queue.slice(node.queueHead)

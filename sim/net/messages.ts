@@ -12,8 +12,8 @@ export type SimMessage =
   | { t: 'vector', origin: number, data: Uint8Array }
   | Rpc<'task.assign'>
   | Rpc<'task.abort'>
-  /** `ms`: how long the task ran (its modelled duration). */
-  | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number, ms: number }
+  /** `ms`: how long the task ran (its modelled duration); `group`: a group attempt's other results. */
+  | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number, ms: number, group?: Array<[number, number]> }
   | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean, returned?: boolean }
   | { t: 'job.submit', jobId: string, term: number }
   | { t: 'job.ack', jobId: string, term: number }
@@ -42,8 +42,8 @@ const RECORD_BYTES = 420
 export function messageBytes (m: SimMessage, chunkBytes: number, resultBytes: number): number {
   switch (m.t) {
     case 'vector': case 'db.write': return m.data.byteLength + 8
-    case 'task.assign': return 190 + chunkBytes
-    case 'task.ok': return 118 + resultBytes
+    case 'task.assign': return 190 + chunkBytes + (m.group?.length ?? 0) * (12 + chunkBytes)
+    case 'task.ok': return 118 + resultBytes + (m.group?.length ?? 0) * (12 + resultBytes)
     case 'task.failed': return 140 + m.error.length
     case 'job.progress': return 60 + m.peers.length * 56 + m.done.length * (16 + resultBytes)
     case 'job.replica': return 300 + m.replicaSet.length * 56 + m.chunks.length * chunkBytes + (m.done?.length ?? 0) * (24 + resultBytes)

@@ -31,7 +31,8 @@ const REPLICA_READ_BYTES_PER_MS = 20_000
 /** A worker's answer to an attempt, as the binding read it off the wire. */
 export type TaskResult =
   /** `runMs`: how long the task ran in its executor, as the worker measured it. */
-  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'ok', value: unknown, runMs: number }
+  /** `group`: a group attempt's other results, [taskIndex, value] in the assign's order (`runMs` is then all of them together). */
+  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'ok', value: unknown, runMs: number, group?: ReadonlyArray<readonly [number, unknown]> }
   /** `error` is the text the scheduler and the timeline keep ("kind: message"). */
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'failed', error: string, retryable?: boolean }
   /** The worker handed the task back (its owner needs the machine): re-queue it, no failure counted. */
@@ -267,7 +268,7 @@ export class CoordinatedJobs {
       this.apply(this.scheduler.step({ type: 'taskReturned', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId }, now), now, wall)
     } else if (r.outcome === 'ok') {
       job.roundTrips.add(now - attempt.sentMs)
-      this.apply(this.scheduler.step({ type: 'taskOk', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, result: r.value, runMs: r.runMs }, now), now, wall)
+      this.apply(this.scheduler.step({ type: 'taskOk', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, result: r.value, runMs: r.runMs, ...(r.group !== undefined ? { group: r.group } : {}) }, now), now, wall)
     } else {
       // Failures of attempts the scheduler already ended (aborted losers, cancelled jobs) are ignored there.
       this.apply(this.scheduler.step({ type: 'taskFailed', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, error: r.error, ...(r.retryable !== undefined ? { retryable: r.retryable } : {}) }, now), now, wall)
@@ -433,6 +434,7 @@ export class CoordinatedJobs {
             codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
           }
           if (tools !== undefined && tools.length > 0) message.tools = tools
+          if (effect.group !== undefined) message.group = effect.group.map(i => [i, job.chunks[i]])
           this.out.push({ type: 'assign', to: effect.peerId, backup: effect.backup, message })
           job.dirty = true
           break
@@ -471,9 +473,10 @@ export class CoordinatedJobs {
     const done = job.progressOut
     job.progressOut = []
     this.replicas.noteDone(job.spec.jobId, done)
-    const packed = packProgress(done)
+    // One message object for every backup: the binding encodes it once (see daemon.send).
+    const message: RpcMessage = { t: 'job.progress', jobId: job.spec.jobId, term: job.term, ...packProgress(done) }
     for (const backup of job.replicaSet) {
-      if (backup !== this.view.selfId) this.send(backup, { t: 'job.progress', jobId: job.spec.jobId, term: job.term, ...packed })
+      if (backup !== this.view.selfId) this.send(backup, message)
     }
   }
 

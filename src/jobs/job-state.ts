@@ -14,6 +14,17 @@ export interface Attempt {
   readonly worker: WorkerRecord
   readonly startedAtMs: number
   readonly backup: boolean
+  /**
+   * The job's other tasks this attempt runs after `taskIndex`, as one group on the coordinator's
+   * own node (SchedulerConfig.localGroupMax); undefined for an attempt of one task.
+   */
+  readonly group: readonly number[] | undefined
+}
+
+/** Calls `f` with every task an attempt runs: its own, then its group's. */
+export function forEachTask (a: Attempt, f: (taskIndex: number) => void): void {
+  f(a.taskIndex)
+  if (a.group !== undefined) for (const i of a.group) f(i)
 }
 
 /** How long a job's tasks take, as the scheduler's window rules see it (see LiveJob.pace). */
@@ -71,6 +82,11 @@ export class LiveJob {
   keepLocal = false
   /** Running attempts per worker peer id. */
   readonly inFlightOn = new Map<string, number>()
+  /**
+   * Tasks that were in a group attempt that failed, timed out or was lost: they run alone from
+   * then on, so a failure counts against the task that caused it, not its whole group.
+   */
+  readonly solo = new Set<number>()
 
   constructor (jobId: string, seq: number, weight: number, total: number, term: number, done: ReadonlyMap<number, unknown> | undefined, durationSamplesMax: number) {
     this.jobId = jobId
@@ -101,9 +117,11 @@ export class LiveJob {
 
   addRunning (attempt: Attempt): void {
     this.running.set(attempt.id, attempt)
-    const list = this.runningByTask.get(attempt.taskIndex)
-    if (list === undefined) this.runningByTask.set(attempt.taskIndex, [attempt])
-    else list.push(attempt)
+    forEachTask(attempt, i => {
+      const list = this.runningByTask.get(i)
+      if (list === undefined) this.runningByTask.set(i, [attempt])
+      else list.push(attempt)
+    })
     this.inFlight++
     const peerId = attempt.worker.peerId
     this.inFlightOn.set(peerId, (this.inFlightOn.get(peerId) ?? 0) + 1)
@@ -111,12 +129,13 @@ export class LiveJob {
 
   removeRunning (attempt: Attempt): void {
     if (!this.running.delete(attempt.id)) return
-    const list = this.runningByTask.get(attempt.taskIndex)
-    if (list !== undefined) {
+    forEachTask(attempt, i => {
+      const list = this.runningByTask.get(i)
+      if (list === undefined) return
       const rest = list.filter(a => a !== attempt)
-      if (rest.length === 0) this.runningByTask.delete(attempt.taskIndex)
-      else this.runningByTask.set(attempt.taskIndex, rest)
-    }
+      if (rest.length === 0) this.runningByTask.delete(i)
+      else this.runningByTask.set(i, rest)
+    })
     this.inFlight--
     const peerId = attempt.worker.peerId
     const n = (this.inFlightOn.get(peerId) ?? 0) - 1

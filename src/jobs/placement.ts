@@ -89,14 +89,15 @@ export function placementScore (w: WorkerRecord): number {
  * window is full (a result frees room within a local round trip); undefined when it cannot run the
  * job's tasks now — gone, not taking work, cooling down, lacking what the job requires, the task
  * failed there, or its slots busy with other jobs' tasks, which the job's would queue behind — and
- * the attempt is placed as any other (pickWorker).
+ * the attempt is placed as any other (pickWorker). `window`: the attempts the node may hold (its
+ * deeper window; fewer for attempts that carry groups of tasks).
  */
-export function pickLocal (local: WorkerRecord | undefined, nowMs: number, avoid?: ReadonlyArray<string>, requires?: Requires): WorkerRecord | 'wait' | undefined {
+export function pickLocal (local: WorkerRecord | undefined, nowMs: number, avoid?: ReadonlyArray<string>, requires?: Requires, window = local?.shortWindow ?? 0): WorkerRecord | 'wait' | undefined {
   if (local === undefined || local.status !== 'alive' || !local.accepting || nowMs < local.unreachableUntilMs) return undefined
   if (requires !== undefined && !satisfies(requires, local.caps)) return undefined
   if (avoid !== undefined && avoid.includes(local.peerId)) return undefined
   if (local.attempts.size - local.keptLocal >= local.slotsTotal) return undefined
-  return local.attempts.size < local.shortWindow ? local : 'wait'
+  return local.attempts.size < window ? local : 'wait'
 }
 
 /**

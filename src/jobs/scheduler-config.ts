@@ -35,6 +35,17 @@ export interface SchedulerConfig {
    * cost, not speed; their owners' machines are left alone too. 0 turns the rule off.
    */
   localRunBelowMsPerSlot: number
+  /**
+   * A job kept on the coordinator's node (localRunBelowMsPerSlot) sends its tasks there in groups
+   * of up to this many per attempt, one group per slot of the node (fewer tasks per group once the
+   * queue no longer fills one per slot; then single tasks in the deeper window). Scheduling, the
+   * timeline and the hops between coordinator, worker and executors then cost once per group, not
+   * per task: 20 000 empty tasks on a warm 3-node mesh went from 24–36 k to 38–61 k tasks/s with
+   * 8 per group, at a group round trip of 0.16–0.36 ms (8 per group with the deeper window of 8
+   * attempts: 0.7–1.6 ms, as tasks queued behind each other). A group that fails, times out or is
+   * lost is not counted as a failure: its tasks run again one by one. 1 turns it off.
+   */
+  localGroupMax: number
   /** A straggler is an attempt running longer than max(backupMinMs, backupFactor * median task duration). */
   backupMinMs: number
   backupFactor: number
@@ -67,6 +78,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   shortTaskBelowMs: 5,
   shortWindowPerSlot: 4,
   localRunBelowMsPerSlot: 0.025,
+  localGroupMax: 8,
   backupMinMs: 1000,
   backupFactor: 3,
   maxTasksPerJob: 1_000_000,
@@ -84,6 +96,8 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
 
 // Attempt counters are kept in 8-bit arrays per task (a million tasks stay cheap).
 const PER_TASK_COUNT_MAX = 100
+/** The most tasks one attempt may carry (the wire refuses larger groups too). */
+export const GROUP_TASKS_MAX = 1024
 
 /** Defaults plus overrides; throws on a configuration that cannot work (a programming error, not an event). */
 export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
@@ -107,6 +121,7 @@ export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): Sche
   intIn('durationSamplesMax', 1, 1_000_000)
   intIn('jobIdLengthMax', 1, 1_000_000)
   intIn('errorLengthMax', 16, 1_000_000)
+  intIn('localGroupMax', 1, GROUP_TASKS_MAX)
   positive('taskTimeoutMs')
   positive('windowPerSlot')
   positive('pipelineBelowMs')

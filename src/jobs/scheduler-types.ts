@@ -41,8 +41,12 @@ export type SchedulerEvent =
   }
   /** Full replacement of the membership view. */
   | { type: 'workers', workers: ReadonlyArray<WorkerView> }
-  /** `runMs`: how long the task ran in its executor (the worker's measure); see SchedulerConfig.localRunBelowMsPerSlot. */
-  | { type: 'taskOk', jobId: string, taskIndex: number, attemptId: string, result: unknown, runMs?: number }
+  /**
+   * `runMs`: how long the task ran in its executor (the worker's measure; for a group, all its
+   * tasks together); see SchedulerConfig.localRunBelowMsPerSlot. `group`: the results of a group
+   * attempt's other tasks, [taskIndex, result] in the order of the assign's `group`.
+   */
+  | { type: 'taskOk', jobId: string, taskIndex: number, attemptId: string, result: unknown, runMs?: number, group?: ReadonlyArray<readonly [number, unknown]> }
   | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean }
   /**
    * The worker handed the attempt back unrun or unfinished (its owner is busy, or it drains):
@@ -56,7 +60,8 @@ export type SchedulerEvent =
   | { type: 'tick' }
 
 export type SchedulerEffect =
-  | { type: 'assign', peerId: string, jobId: string, taskIndex: number, attemptId: string, backup: boolean }
+  /** `group`: the job's other tasks the attempt runs after `taskIndex` (SchedulerConfig.localGroupMax). */
+  | { type: 'assign', peerId: string, jobId: string, taskIndex: number, attemptId: string, backup: boolean, group?: readonly number[] }
   | { type: 'abort', peerId: string, jobId: string, taskIndex: number, attemptId: string }
   | {
     type: 'jobDone'

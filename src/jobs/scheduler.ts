@@ -1,6 +1,6 @@
 import type { Random } from '../util/prng.js'
 import { FairShareQueue } from './fair-share.js'
-import { type Attempt, LiveJob } from './job-state.js'
+import { type Attempt, forEachTask, LiveJob } from './job-state.js'
 import { pickLocal, pickWorker, sanitizeView, windowFor, type WorkerRecord } from './placement.js'
 import { hasRequirements, unsatisfiable, type NodeCaps } from './requires.js'
 import { schedulerConfig, type SchedulerConfig } from './scheduler-config.js'
@@ -224,23 +224,43 @@ export class Scheduler {
       this.counters.droppedEvents++
       return
     }
-    const i = attempt.taskIndex
+    if (!groupMatches(attempt, e.group)) {
+      this.counters.droppedEvents++
+      return
+    }
     this.release(attempt)
-    job.durations.add(t - attempt.startedAtMs)
-    if (typeof e.runMs === 'number') job.runDurations.add(e.runMs)
-    // The median sorts its samples: refresh the pace every 32 results once there are that many.
-    if (job.durations.size < 32 || (job.doneCount & 31) === 0) this.setPace(job, job.durations.median() ?? 0)
+    // A group's round trip and run time are shared by its tasks: each is counted as its share.
+    const tasks = 1 + (attempt.group?.length ?? 0)
+    job.durations.add((t - attempt.startedAtMs) / tasks)
+    if (typeof e.runMs === 'number') job.runDurations.add(e.runMs / tasks)
     const peerId = attempt.worker.peerId
+    const before = job.doneCount
+    this.accept(job, attempt.taskIndex, e.result, peerId, out)
+    if (e.group !== undefined) for (const [i, result] of e.group) this.accept(job, i, result, peerId, out)
+    // The median selects among its samples: refresh the pace every 32 results once there are that many.
+    if (job.durations.size < 32 || (before >> 5) !== (job.doneCount >> 5)) this.setPace(job, job.durations.median() ?? 0)
+    if (job.doneCount === job.total) this.complete(job, out)
+    this.pump(t, out)
+  }
+
+  /** A task's first result: kept, and any other attempt of the task (a backup, the straggling original) aborted. */
+  private accept (job: LiveJob, i: number, result: unknown, peerId: string, out: SchedulerEffect[]): void {
+    if (job.taskState[i] === TASK_DONE) {
+      job.duplicatesDiscarded++
+      this.counters.duplicatesDiscarded++
+      return
+    }
     job.byPeer.set(peerId, (job.byPeer.get(peerId) ?? 0) + 1)
-    job.results[i] = e.result
+    job.results[i] = result
     job.taskState[i] = TASK_DONE
     job.doneCount++
     job.avoid.delete(i)
-    if (this.config.emitTaskDone) out.push({ type: 'taskDone', jobId: e.jobId, taskIndex: i, peerId, result: e.result })
-    // First result wins: the speculative copy (or the straggling original) is aborted.
-    for (const loser of [...(job.runningByTask.get(i) ?? [])]) this.abort(loser, out)
-    if (job.doneCount === job.total) this.complete(job, out)
-    this.pump(t, out)
+    if (this.config.emitTaskDone) out.push({ type: 'taskDone', jobId: job.jobId, taskIndex: i, peerId, result })
+    for (const loser of [...(job.runningByTask.get(i) ?? [])]) {
+      this.abort(loser, out)
+      // Defensive (a grouped task has no other attempt): the loser's other tasks must not be left running on nothing.
+      if (loser.group !== undefined) forEachTask(loser, j => this.requeueIfIdle(job, j))
+    }
   }
 
   private onTaskFailed (e: Extract<SchedulerEvent, { type: 'taskFailed' }>, t: number, out: SchedulerEffect[]): void {
@@ -256,7 +276,8 @@ export class Scheduler {
       return
     }
     this.release(attempt)
-    this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, this.errorText(e.error), e.retryable !== false, out)
+    if (attempt.group !== undefined && e.retryable !== false) this.ungroup(attempt)
+    else this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, this.errorText(e.error), e.retryable !== false, out)
     this.pump(t, out)
   }
 
@@ -273,7 +294,7 @@ export class Scheduler {
     worker.unreachableUntilMs = Math.max(worker.unreachableUntilMs, t + this.config.unreachableCooldownMs)
     this.release(attempt)
     this.counters.returned++
-    this.requeueIfIdle(job, attempt.taskIndex)
+    forEachTask(attempt, i => this.requeueIfIdle(job, i))
     this.pump(t, out)
   }
 
@@ -335,7 +356,7 @@ export class Scheduler {
         continue
       }
       job.queue.take()
-      this.launch(job, taskIndex, worker, false, t, out)
+      this.launch(job, taskIndex, worker, false, t, out, this.groupAfter(job, taskIndex, worker))
     }
     if (blocked !== undefined) for (const job of blocked) this.touch(job)
   }
@@ -362,7 +383,8 @@ export class Scheduler {
         const ageMs = t - a.startedAtMs
         if (ageMs <= elsewhereMs) break
         if (ageMs <= thresholdMs && a.worker.peerId === this.localPeerId) continue
-        if (a.backup || job.backupUsed[a.taskIndex] === 1) continue
+        // A group runs on this node only; if it hangs, its timeout runs its tasks again one by one.
+        if (a.backup || a.group !== undefined || job.backupUsed[a.taskIndex] === 1) continue
         if (this.freeShortSlots <= 0) return
         if (!deepWindow(job) && this.freeSlots <= 0) break
         const worker = this.pickFor(job, a.taskIndex, a.worker.peerId, t)
@@ -383,7 +405,10 @@ export class Scheduler {
    */
   private pickFor (job: LiveJob, taskIndex: number, exclude: string | undefined, t: number): WorkerRecord | 'wait' | undefined {
     if (job.keepLocal && exclude !== this.localPeerId) {
-      const local = pickLocal(this.localWorker(), t, job.avoid.get(taskIndex), job.requires)
+      const worker = this.localWorker()
+      // An attempt that will carry a group: one per slot (see SchedulerConfig.localGroupMax).
+      const grouped = worker !== undefined && exclude === undefined && this.groupSize(job, taskIndex, worker, job.queue.size) > 1
+      const local = pickLocal(worker, t, job.avoid.get(taskIndex), job.requires, grouped ? worker.slotsTotal : undefined)
       if (local !== undefined) return local
     }
     return pickWorker(this.workerList, t, this.random, job.avoid.get(taskIndex), exclude, job.requires, job.pace === 'long' ? job.inFlightOn : undefined, deepWindow(job))
@@ -400,15 +425,18 @@ export class Scheduler {
       if (!this.attempts.has(a.id)) continue // its job already failed in this loop
       this.counters.timeouts++
       this.abort(a, out)
-      this.recordFailure(a.job, a.taskIndex, a.worker.peerId, `timed out after ${this.config.taskTimeoutMs}ms`, true, out)
+      if (a.group !== undefined) this.ungroup(a)
+      else this.recordFailure(a.job, a.taskIndex, a.worker.peerId, `timed out after ${this.config.taskTimeoutMs}ms`, true, out)
     }
   }
 
-  private launch (job: LiveJob, taskIndex: number, worker: WorkerRecord, backup: boolean, t: number, out: SchedulerEffect[]): void {
+  private launch (job: LiveJob, taskIndex: number, worker: WorkerRecord, backup: boolean, t: number, out: SchedulerEffect[], group?: number[]): void {
     const n = (job.attemptsStarted[taskIndex] as number) + 1
-    job.attemptsStarted[taskIndex] = n
-    const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup }
-    job.taskState[taskIndex] = TASK_RUNNING
+    const attempt: Attempt = { id: `${job.jobId}:${taskIndex}:${n}${job.attemptSuffix}`, job, taskIndex, worker, startedAtMs: t, backup, group }
+    forEachTask(attempt, i => {
+      job.attemptsStarted[i] = (job.attemptsStarted[i] as number) + 1
+      job.taskState[i] = TASK_RUNNING
+    })
     job.addRunning(attempt)
     // pickWorker only returns workers with room in the window the job may use.
     if (worker.attempts.size < worker.window) this.freeSlots--
@@ -417,7 +445,44 @@ export class Scheduler {
     if (this.keptHere(attempt)) worker.keptLocal++
     this.attempts.set(attempt.id, attempt)
     this.touch(job)
-    out.push({ type: 'assign', peerId: worker.peerId, jobId: job.jobId, taskIndex, attemptId: attempt.id, backup })
+    out.push(group === undefined
+      ? { type: 'assign', peerId: worker.peerId, jobId: job.jobId, taskIndex, attemptId: attempt.id, backup }
+      : { type: 'assign', peerId: worker.peerId, jobId: job.jobId, taskIndex, attemptId: attempt.id, backup, group })
+  }
+
+  /**
+   * More of a kept job's queued tasks to run with `taskIndex` in one attempt on this node
+   * (SchedulerConfig.localGroupMax), taken from the queue; undefined: it runs alone.
+   */
+  private groupAfter (job: LiveJob, taskIndex: number, worker: WorkerRecord): number[] | undefined {
+    const size = this.groupSize(job, taskIndex, worker, job.queue.size + 1)
+    if (size <= 1) return undefined
+    const group: number[] = []
+    while (group.length < size - 1) {
+      const next = job.queue.peek()
+      if (next < 0 || job.solo.has(next)) break
+      job.queue.take()
+      group.push(next)
+    }
+    return group.length > 0 ? group : undefined
+  }
+
+  /**
+   * How many tasks an attempt of `taskIndex` on `worker` carries, `queued` tasks waiting (the task
+   * included): up to localGroupMax for a kept job on this node, fewer once the queue no longer
+   * fills a group for each of the node's slots; 1 for any other, and for a task that runs alone.
+   */
+  private groupSize (job: LiveJob, taskIndex: number, worker: WorkerRecord, queued: number): number {
+    if (!job.keepLocal || worker.peerId !== this.localPeerId || job.solo.has(taskIndex)) return 1
+    return Math.max(1, Math.min(this.config.localGroupMax, Math.floor(queued / Math.max(1, worker.slotsTotal))))
+  }
+
+  /** A group attempt failed, timed out or was lost (already released): its tasks run again, alone, no failure counted. */
+  private ungroup (a: Attempt): void {
+    forEachTask(a, i => {
+      a.job.solo.add(i)
+      this.requeueIfIdle(a.job, i)
+    })
   }
 
   /** Ends an attempt's bookkeeping (whatever ended it) and frees its window slot. */
@@ -467,6 +532,10 @@ export class Scheduler {
       if (!this.attempts.has(a.id)) continue // aborted when its job failed earlier in this loop
       this.release(a)
       this.counters.requeuedLost++
+      if (a.group !== undefined) {
+        this.ungroup(a)
+        continue
+      }
       const job = a.job
       const i = a.taskIndex
       const lost = job.lost[i] as number
@@ -621,4 +690,13 @@ function sanitizeWeight (weight: unknown): number {
 
 function copySummary (s: JobSummary): JobSummary {
   return { ...s, byPeer: { ...s.byPeer }, inFlightByPeer: { ...s.inFlightByPeer } }
+}
+
+/** Whether a result's group is the attempt's, task for task (a result naming other tasks is refused). */
+function groupMatches (a: Attempt, group: ReadonlyArray<readonly [number, unknown]> | undefined): boolean {
+  const expected = a.group
+  if (expected === undefined || group === undefined) return expected === undefined && group === undefined
+  if (!Array.isArray(group) || group.length !== expected.length) return false
+  for (let k = 0; k < expected.length; k++) if (group[k]?.[0] !== expected[k]) return false
+  return true
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { JobIdSchema, PeerIdSchema } from './job-spec.js'
+import { GROUP_TASKS_MAX } from './scheduler-config.js'
 
 // Task-level timing that a coordinator keeps for the dashboard's Gantt view: one entry per
 // attempt (task, peer, start, end, outcome, backup or not). Pure: times come in from the
@@ -28,6 +29,8 @@ export const TimelineAttemptSchema = z.object({
   /** A speculative copy of a straggler (first result wins). */
   backup: z.boolean(),
   error: z.string().max(ERROR_CHARS_MAX + 1).optional(),
+  /** Tasks the attempt ran together, `task` first (a group on the coordinator's node); absent for one. */
+  group: z.number().int().min(2).max(GROUP_TASKS_MAX).optional(),
 }).strict()
 export type TimelineAttempt = z.infer<typeof TimelineAttemptSchema>
 
@@ -57,6 +60,7 @@ interface Entry {
   outcome: AttemptOutcome
   backup: boolean
   error: string | undefined
+  group: number | undefined
 }
 
 interface JobEntry {
@@ -96,10 +100,11 @@ export class TaskTimelines {
     while (this.jobs.size > this.jobsMax) this.jobs.delete(this.jobs.keys().next().value as string)
   }
 
-  assign (jobId: string, attemptId: string, task: number, peer: string, backup: boolean, nowMs: number): void {
+  /** `group`: how many tasks the attempt runs, when more than one. */
+  assign (jobId: string, attemptId: string, task: number, peer: string, backup: boolean, nowMs: number, group?: number): void {
     const job = this.jobs.get(jobId)
     if (job === undefined || job.endedAtMs !== undefined) return
-    const entry: Entry = { task, attempt: attemptNumber(attemptId), peer, startMs: nowMs, endMs: undefined, outcome: 'running', backup, error: undefined }
+    const entry: Entry = { task, attempt: attemptNumber(attemptId), peer, startMs: nowMs, endMs: undefined, outcome: 'running', backup, error: undefined, group: group !== undefined && group > 1 ? group : undefined }
     if (job.ring.length < this.attemptsMax) {
       job.ring.push(entry)
     } else {
@@ -189,6 +194,7 @@ export class TaskTimelines {
         outcome: e.outcome,
         backup: e.backup,
         ...(e.error !== undefined ? { error: e.error } : {}),
+        ...(e.group !== undefined ? { group: e.group } : {}),
       })),
     }
   }

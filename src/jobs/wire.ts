@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { CodeHashSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema, PeerIdSchema } from './job-spec.js'
+import { GROUP_TASKS_MAX } from './scheduler-config.js'
 import { JobTimelineSchema } from './task-timeline.js'
 
 // The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
@@ -14,6 +15,11 @@ const FailureKind = z.string().max(64)
 const FailureText = z.string().max(16_384)
 /** How long the task ran in its executor (ms): the coordinator keeps tasks too small to ship on its own node (SchedulerConfig.localRunBelowMsPerSlot). */
 const RunMs = z.number().min(0).max(1e9)
+/**
+ * A group attempt's other tasks, [taskIndex, chunk] in an assign and [taskIndex, value] in its
+ * result (SchedulerConfig.localGroupMax): the whole group runs as one attempt.
+ */
+const Group = z.array(z.tuple([TaskIndex, z.unknown()])).min(1).max(GROUP_TASKS_MAX)
 /** Most distinct peers one job.progress names. */
 const PROGRESS_PEERS_MAX = 4096
 /** Most tasks or results in one batch (the frame size limit is the real bound). */
@@ -41,7 +47,7 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** coordinator → submitter node: the job arrived (the submitter's client is answered only then) */
   z.object({ t: z.literal('job.accepted'), jobId: JobIdSchema, term: Term }).strict(),
   /** coordinator → workers */
-  z.object({ t: z.literal('task.assign'), ...AssignShared, taskIndex: TaskIndex, attemptId: AttemptId, chunk: z.unknown() }).strict(),
+  z.object({ t: z.literal('task.assign'), ...AssignShared, taskIndex: TaskIndex, attemptId: AttemptId, chunk: z.unknown(), group: Group.optional() }).strict(),
   /** coordinator → a worker: task.assign messages of one job sent in one turn, the shared fields once (src/node/rpc/task-batches.ts) */
   z.object({ t: z.literal('task.assigns'), ...AssignShared, tasks: z.array(z.tuple([TaskIndex, AttemptId, z.unknown()])).min(1).max(BATCH_ENTRIES_MAX) }).strict(),
   z.object({ t: z.literal('task.abort'), attemptId: AttemptId }).strict(),
@@ -51,7 +57,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
    */
   z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: Tools.optional() }).strict(),
   /** workers → coordinator */
-  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs }).strict(),
+  /** `ms`: for a group, all its tasks together */
+  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs, group: Group.optional() }).strict(),
   z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText }).strict(),
   /** worker → coordinator: the outcomes of one job's tasks sent in one turn */
   z.object({

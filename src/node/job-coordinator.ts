@@ -123,7 +123,7 @@ export class JobCoordinator {
   onTaskResult (from: string, message: Msg<'task.ok'> | Msg<'task.failed'>): void {
     const { jobId, taskIndex, attemptId } = message
     const result: TaskResult = message.t === 'task.ok'
-      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms }
+      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms, ...(message.group !== undefined ? { group: message.group } : {}) }
       : { jobId, taskIndex, attemptId, outcome: message.kind === 'stale-term' ? 'staleTerm' : message.kind === RETURNED_KIND ? 'returned' : 'failed', error: `${message.kind}: ${message.error}` }
     this.apply(this.core.taskResult(from, result, this.opts.nowMs(), this.opts.wallMs()))
   }
@@ -181,7 +181,7 @@ export class JobCoordinator {
         case 'send': this.opts.send(e.to, e.message); break
         case 'assign':
           this.opts.send(e.to, e.message)
-          this.timelines.assign(e.message.jobId, e.message.attemptId, e.message.taskIndex, e.to, e.backup, this.opts.wallMs())
+          this.timelines.assign(e.message.jobId, e.message.attemptId, e.message.taskIndex, e.to, e.backup, this.opts.wallMs(), e.message.group === undefined ? undefined : e.message.group.length + 1)
           break
         case 'abort':
           this.timelines.end(e.jobId, e.attemptId, 'aborted', this.opts.wallMs())

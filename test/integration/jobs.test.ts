@@ -152,20 +152,49 @@ describe('any node submits; the elected coordinator need not be that node', () =
 })
 
 describe('where tasks run', () => {
-  const spinJob = async (tasks: number, iters: number): Promise<{ coordinator: string, peers: string[], tasksByPeer: Record<string, number> }> => {
+  const spinJob = async (tasks: number, iters: number): Promise<{ jobId: string, coordinator: string, peers: string[], tasksByPeer: Record<string, number> }> => {
     const out = await submitJson(api(1), [fixture('spin.mjs'), '--input-json', JSON.stringify({ tasks, iters })])
     const result = out.result as { values: number[], peers: string[] }
     expect(result.values).toEqual(spinValues(tasks, iters))
-    return { coordinator: out.coordinator, peers: result.peers, tasksByPeer: out.tasksByPeer }
+    return { jobId: out.jobId, coordinator: out.coordinator, peers: result.peers, tasksByPeer: out.tasksByPeer }
   }
   const count = (peers: string[], peer: string): number => peers.filter(p => p === peer).length
 
   it("tasks that cost less to run than to send stay on the coordinator's node", async () => {
     const tasks = 20_000
-    const { coordinator, peers } = await spinJob(tasks, 0)
+    const { jobId, coordinator, peers } = await spinJob(tasks, 0)
     // Only the first few, placed before any task's run time was known, may run elsewhere (spread
     // as before the rule, 4,669 of the 20,000 ran on the other two nodes here).
     expect(tasks - count(peers, coordinator)).toBeLessThanOrEqual(100)
+    // They ran there in groups (8 per attempt); every value above is its own task's.
+    const at = mesh.nodes.findIndex(n => n.peerId === coordinator)
+    const answer = await (await mesh.fetch(at, `/timeline/${jobId}`)).json() as { available: boolean, timeline?: { attempts: Array<{ group?: number }> } }
+    expect(answer.available).toBe(true)
+    expect(answer.timeline!.attempts.filter(a => a.group === 8).length).toBeGreaterThan(100)
+  })
+
+  // 4,000 tiny tasks, one of them misbehaving late in the job, where its node runs them in groups.
+  const tinyWith = (bad: object): string => JSON.stringify({ chunks: Array.from({ length: 4000 }, (_, i) => i === 3000 ? { ...bad, value: i } : { mode: 'ok', value: i }) })
+
+  it('a task that fails once inside a group is run again alone and the job succeeds', async () => {
+    const marker = join(work, 'flaky-in-group')
+    const out = await submitJson(api(2), [fixture('faulty.mjs'), '--input-json', tinyWith({ mode: 'flaky', marker })])
+    expect(readFileSync(marker, 'utf8')).toBe('failed once')
+    expect(out.result).toBe(2 * (4000 * 3999) / 2)
+    // The coordinator's timeline: the group holding task 3000 failed; the task then ran alone.
+    const at = mesh.nodes.findIndex(n => n.peerId === out.coordinator)
+    const { timeline } = await (await mesh.fetch(at, `/timeline/${out.jobId}`)).json() as { timeline: { attempts: Array<{ task: number, group?: number, outcome: string }> } }
+    const failed = timeline.attempts.filter(a => a.outcome === 'failed')
+    expect(failed).toHaveLength(1)
+    expect(failed[0]!.group).toBeGreaterThan(1)
+    expect(failed[0]!.task).toBeLessThanOrEqual(3000)
+    expect(timeline.attempts.filter(a => a.task === 3000 && a.group === undefined && a.outcome === 'ok')).toHaveLength(1)
+  })
+
+  it('a task that keeps failing inside a group fails the job with an error naming that task', async () => {
+    const r = await runCli(['submit', fixture('faulty.mjs'), '--input-json', tinyWith({ mode: 'throw' }), '--api', api(2)])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/Task 3000 failed after 3 attempts: threw: boom on purpose/)
   })
 
   it('tasks that run for milliseconds are spread over every node', async () => {

@@ -217,3 +217,39 @@ describe('coordinated jobs: terms', () => {
     expect(of(out, 'record').at(-1)?.record).toMatchObject({ state: 'running', coordinator: 'A', term: 2, replicated: true, tasksByPeer: { W1: 1, W2: 1 } })
   })
 })
+
+describe('coordinated jobs: groups of tiny tasks', () => {
+  it('a kept job\'s group carries its tasks\' chunks, and its one answer completes, replicates and reduces each task', () => {
+    const holder = new ReplicaHolder({ selfId: 'C', liveBoot: () => 'boot', alivePeers: () => [], coordinates: () => true }, { retentionMs: 60_000 })
+    const workers = [{ ...worker('C'), slotsTotal: 2, slotsFree: 2 }, worker('W1')]
+    const core = new CoordinatedJobs({ selfId: 'C', workers: () => workers }, { scheduler: { taskTimeoutMs: 60_000 }, random: seededRandom(7), commitRetryMs: 1000 }, holder)
+    const split = core.submit(spec(), 1, SET, 0).find(e => e.type === 'split')
+    if (split?.type !== 'split') throw new Error('no split effect')
+    const chunks = Array.from({ length: 300 }, (_, i) => `c${i}`)
+    let pending = of(core.splitDone(JOB, split.instance, chunks, 10, 10), 'assign')
+    const groups: Array<Extract<RpcMessage, { t: 'task.assign' }>> = []
+    const effects: CoordinatorEffect[] = []
+    // Every task ran 1 µs: the job is kept on C, in groups.
+    for (let now = 20; pending.length > 0; now++) {
+      const a = pending.shift()!
+      const m = a.message
+      if (m.group !== undefined) groups.push(m)
+      const out = core.taskResult(a.to, { jobId: JOB, taskIndex: m.taskIndex, attemptId: m.attemptId, outcome: 'ok', value: `r${m.taskIndex}`, runMs: 0.001, ...(m.group !== undefined ? { group: m.group.map(([i]) => [i, `r${i}`] as const) } : {}) }, now, now)
+      effects.push(...out)
+      pending.push(...of(out, 'assign'))
+    }
+    expect(groups.length).toBeGreaterThan(10)
+    const g = groups[0]!
+    expect(g.chunk).toBe(chunks[g.taskIndex])
+    expect(g.group!.every(([i, chunk]) => chunk === chunks[i])).toBe(true)
+    expect(of(effects, 'assign').filter(a => a.message.group !== undefined).every(a => a.to === 'C')).toBe(true)
+    // Every task's result reaches the backups and the reduce, in chunk order.
+    effects.push(...core.flushProgress(10_000))
+    const replicated = sent(effects, 'job.progress').filter(e => e.to === 'A').flatMap(e => (e.message as Extract<RpcMessage, { t: 'job.progress' }>).done.map(d => d[0]))
+    expect(replicated.sort((a, b) => a - b)).toEqual(chunks.map((_, i) => i))
+    const confirm = effects.filter(e => e.type === 'send' && e.message.t === 'job.confirm')
+    expect(confirm.length).toBeGreaterThan(0)
+    const reduced = [...core.confirmReply('A', { t: 'job.confirmReply', jobId: JOB, term: 1, ok: true, promisedTerm: 1 }, 10_001, 10_001)]
+    expect(of(reduced, 'reduce')[0]?.results).toEqual(chunks.map((_, i) => `r${i}`))
+  })
+})

@@ -498,7 +498,8 @@ describe('jobs of short tasks', () => {
 
 describe('jobs of tiny tasks (kept on the coordinator\'s node)', () => {
   // L is the coordinator's own node; 2 slots: tasks that run under 2 x 0.025 ms are kept there.
-  const cfg = { windowPerSlot: 2, shortWindowPerSlot: 4, shortTaskBelowMs: 5, localRunBelowMsPerSlot: 0.025 }
+  // One task per attempt here: groups have their own tests below.
+  const cfg = { windowPerSlot: 2, shortWindowPerSlot: 4, shortTaskBelowMs: 5, localRunBelowMsPerSlot: 0.025, localGroupMax: 1 }
   const at = (config: Partial<SchedulerConfig> = {}): Scheduler => new Scheduler({ ...cfg, ...config }, seededRandom(1), 'L')
   const L = (o: Partial<WorkerView> = {}): WorkerView => worker('L', { slotsTotal: 2, slotsFree: 2, ...o })
   const R = (o: Partial<WorkerView> = {}): WorkerView => worker('R', { slotsTotal: 2, slotsFree: 2, ...o })
@@ -651,6 +652,159 @@ describe('jobs of tiny tasks (kept on the coordinator\'s node)', () => {
     expect(() => at({ localRunBelowMsPerSlot: -1 })).toThrow(/localRunBelowMsPerSlot must be a finite number >= 0, got -1/)
     expect(() => at({ localRunBelowMsPerSlot: Infinity })).toThrow(/localRunBelowMsPerSlot/)
     expect(() => at({ localRunBelowMsPerSlot: 0 })).not.toThrow()
+  })
+})
+
+describe('groups of tiny tasks on the coordinator\'s node', () => {
+  const cfg = { windowPerSlot: 2, shortWindowPerSlot: 4, shortTaskBelowMs: 5, localRunBelowMsPerSlot: 0.025, localGroupMax: 8 }
+  const at = (config: Partial<SchedulerConfig> = {}): Scheduler => new Scheduler({ ...cfg, ...config }, seededRandom(1), 'L')
+  const L = (o: Partial<WorkerView> = {}): WorkerView => worker('L', { slotsTotal: 2, slotsFree: 2, ...o })
+  const R = (o: Partial<WorkerView> = {}): WorkerView => worker('R', { slotsTotal: 2, slotsFree: 2, ...o })
+  /** A whole attempt answered, its group's results too; `runMs` for all its tasks together. */
+  const done = (a: Assign, runMs = 0.01 * (1 + (a.group?.length ?? 0))): SchedulerEvent =>
+    ({ type: 'taskOk', jobId: a.jobId, taskIndex: a.taskIndex, attemptId: a.attemptId, result: a.taskIndex, runMs, ...(a.group !== undefined ? { group: a.group.map(i => [i, i] as const) } : {}) })
+  const tasksOf = (a: Assign): number[] => [a.taskIndex, ...(a.group ?? [])]
+
+  /**
+   * A job of `tasks` tiny tasks on L and R, answered oldest first until it is kept on L and every
+   * attempt in flight carries a group (with groups on); returns the scheduler and those attempts.
+   */
+  function kept (tasks: number, config: Partial<SchedulerConfig> = {}): { s: Scheduler, inFlight: Assign[], now: number } {
+    const s = at(config)
+    s.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const inFlight = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: tasks }, 0))
+    // R's first attempts answer first: their run time keeps the job on L from then on.
+    inFlight.sort((a, b) => (a.peerId === 'R' ? 0 : 1) - (b.peerId === 'R' ? 0 : 1))
+    let now = 0
+    const grouping = (config.localGroupMax ?? cfg.localGroupMax) > 1
+    while (inFlight.some(a => a.peerId === 'R' || (grouping && a.group === undefined))) {
+      now += 0.1
+      inFlight.push(...assigns(s.step(done(inFlight.shift()!), now)))
+    }
+    return { s, inFlight, now }
+  }
+
+  /** Answers L's attempts oldest first until the job ends; returns every assign made. */
+  function finish (s: Scheduler, inFlight: Assign[], now: number): { made: Assign[], effects: SchedulerEffect[] } {
+    const made: Assign[] = []
+    const effects: SchedulerEffect[] = []
+    while (inFlight.length > 0) {
+      now += 0.1
+      const out = s.step(done(inFlight.shift()!), now)
+      effects.push(...out)
+      made.push(...assigns(out))
+      inFlight.push(...assigns(out))
+    }
+    return { made, effects }
+  }
+
+  it('run up to localGroupMax tasks per attempt on that node, every task once, counted as tasks', () => {
+    const { s, inFlight, now } = kept(1000)
+    // One group per slot of L.
+    expect(inFlight.map(a => [a.peerId, tasksOf(a).length])).toEqual([['L', 8], ['L', 8]])
+    const { made, effects } = finish(s, inFlight, now)
+    expect(made.every(a => a.peerId === 'L')).toBe(true)
+    expect(Math.max(...made.map(a => tasksOf(a).length))).toBe(8)
+    // Most attempts carry a full group: about 1000 / 8 attempts, not 1000.
+    expect(made.length).toBeLessThan(200)
+    const done = effects.find(e => e.type === 'jobDone')
+    expect(done).toMatchObject({ tasksByPeer: { L: 996, R: 4 } })
+    expect((done as Extract<SchedulerEffect, { type: 'jobDone' }>).results).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+    expect(s.stats()).toMatchObject({ inFlight: 0, freeSlots: 8, freeShortSlots: 16, duplicatesDiscarded: 0, droppedEvents: 0 })
+  })
+
+  it('shrink as the queue runs short, so every slot still gets work', () => {
+    const { s, inFlight, now } = kept(200)
+    const { made } = finish(s, inFlight, now)
+    const sizes = made.map(a => tasksOf(a).length)
+    // Full groups while the queue fills one per slot, then smaller ones (8, …, 4, 2, 1, 1 seen), then single tasks.
+    expect(sizes[0]).toBe(8)
+    expect(sizes.every((n, k) => k === 0 || n <= sizes[k - 1]!)).toBe(true)
+    expect(sizes.some(n => n > 1 && n < 8)).toBe(true)
+    expect(sizes.at(-1)).toBe(1)
+  })
+
+  it('are not formed with localGroupMax 1, for jobs not kept here, or on other nodes', () => {
+    const { s, inFlight, now } = kept(300, { localGroupMax: 1 })
+    expect(finish(s, inFlight, now).made.every(a => a.group === undefined)).toBe(true)
+    // Tasks running 50 µs: the job is not kept, so spread, one task per attempt.
+    const t = at()
+    t.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const all: Assign[] = []
+    const queue = assigns(t.step({ type: 'addJob', jobId: 'j', taskCount: 300 }, 0))
+    let clock = 0
+    while (queue.length > 0) {
+      clock += 0.1
+      const out = assigns(t.step(done(queue.shift()!, 0.05), clock))
+      all.push(...out)
+      queue.push(...out)
+    }
+    expect(all.every(a => a.group === undefined)).toBe(true)
+    expect(new Set(all.map(a => a.peerId))).toEqual(new Set(['L', 'R']))
+  })
+
+  it('that fail run their tasks again one by one, without counting a failure; a lone task\'s failure counts', () => {
+    const { s, inFlight } = kept(400)
+    const group = inFlight.find(a => a.group !== undefined)!
+    const again = assigns(s.step(failed(group, 'threw: one of them'), 5))
+    expect(s.job('j')!.failures).toBe(0)
+    // The group's tasks are back at the front of the queue and leave alone, as many as the deeper window holds.
+    expect(again.length).toBeGreaterThan(1)
+    expect(again.map(a => [a.taskIndex, a.group])).toEqual(tasksOf(group).slice(0, again.length).map(i => [i, undefined]))
+    s.step(failed(again[0]!, 'threw: this one'), 6)
+    expect(s.job('j')!.failures).toBe(1)
+  })
+
+  it('that fail for good fail the job', () => {
+    const { s, inFlight } = kept(400)
+    const group = inFlight.find(a => a.group !== undefined)!
+    const out = s.step(failed(group, 'bad-code: no map()', false), 5)
+    expect(out.find(e => e.type === 'jobFailed')).toMatchObject({ jobId: 'j', taskIndex: group.taskIndex })
+  })
+
+  it('that time out run their tasks again one by one, without counting a failure', () => {
+    const { s, inFlight, now } = kept(400, { taskTimeoutMs: 1000 })
+    const groups = inFlight.filter(a => a.group !== undefined)
+    expect(groups.length).toBeGreaterThan(0)
+    const out = s.step({ type: 'tick' }, now + 1000)
+    expect(s.stats().timeouts).toBe(inFlight.length)
+    expect(s.job('j')!.failures).toBe(inFlight.length - groups.length)
+    // Answered from now on: each task of the timed-out groups comes back once, alone, and the job ends.
+    const grouped = new Set(groups.flatMap(tasksOf))
+    const { made, effects } = finish(s, assigns(out), now + 1000)
+    const again = [...assigns(out), ...made].filter(a => tasksOf(a).some(i => grouped.has(i)))
+    expect(again).toHaveLength(grouped.size)
+    expect(again.every(a => a.group === undefined)).toBe(true)
+    expect(effects.some(e => e.type === 'jobDone')).toBe(true)
+  })
+
+  it('lost with their node run their tasks again elsewhere, one by one', () => {
+    const { s, inFlight } = kept(100)
+    const groups = inFlight.filter(a => a.group !== undefined)
+    const out = assigns(s.step({ type: 'peerUnreachable', peerId: 'L' }, 5))
+    expect(out.length).toBeGreaterThan(0)
+    expect(out.every(a => a.peerId === 'R' && a.group === undefined)).toBe(true)
+    expect(out.map(a => a.taskIndex)).toContain(groups[0]!.group![0])
+    expect(s.job('j')!.failures).toBe(0)
+  })
+
+  it('are answered whole: a result naming other tasks is refused and the attempt keeps running', () => {
+    const { s, inFlight } = kept(400)
+    const group = inFlight.find(a => a.group !== undefined)!
+    const wrong: SchedulerEvent = { ...done(group), group: group.group!.map(i => [i + 1, i] as const) } as SchedulerEvent
+    expect(s.step(wrong, 5)).toEqual([])
+    const short: SchedulerEvent = { type: 'taskOk', jobId: 'j', taskIndex: group.taskIndex, attemptId: group.attemptId, result: 1 }
+    expect(s.step(short, 5)).toEqual([])
+    expect(s.stats().droppedEvents).toBe(2)
+    const before = s.job('j')!.done
+    expect(s.step(done(group), 6).filter(e => e.type === 'taskDone' || e.type === 'assign').length).toBeGreaterThan(0)
+    expect(s.job('j')!.done).toBe(before + tasksOf(group).length)
+  })
+
+  it('are configured within bounds: localGroupMax an integer in [1, 1024]', () => {
+    expect(() => at({ localGroupMax: 0 })).toThrow(/localGroupMax must be an integer in \[1, 1024\], got 0/)
+    expect(() => at({ localGroupMax: 1.5 })).toThrow(/localGroupMax/)
+    expect(() => at({ localGroupMax: 1024 })).not.toThrow()
   })
 })
 

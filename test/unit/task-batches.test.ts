@@ -74,6 +74,23 @@ describe('task batches', () => {
     expect(h.received('P').map(m => (m as Assign).taskIndex)).toEqual(Array.from({ length: 101 }, (_, i) => i))
   })
 
+  it('leave group attempts whole: a group\'s assign and its result travel as their own messages, in order', () => {
+    const h = harness()
+    const group = assign('j', 0, { group: [[1, { n: 1 }], [5, { n: 5 }]] })
+    const groupOk: RpcMessage = { t: 'task.ok', jobId: 'j', taskIndex: 0, attemptId: 'j:0:1', value: 0, ms: 0.012, group: [[1, 1], [5, 5]] }
+    expect(isBatched(group)).toBe(false)
+    expect(isBatched(groupOk)).toBe(false)
+    expect(isBatched(assign('j', 2))).toBe(true)
+    // What the daemon does with a message that is not batched: flush the peer, then encode it alone.
+    h.batcher.add('P', assign('j', 2))
+    h.batcher.flushPeer('P')
+    for (const m of [group, groupOk]) {
+      const decoded = decodeRpc(encodeRpc(m))
+      expect(decoded).toEqual({ ok: true, message: m })
+    }
+    expect(h.received('P')).toEqual([assign('j', 2)])
+  })
+
   it('are refused on the wire when malformed, naming the field', () => {
     const bad = (m: unknown): string => {
       const r = decodeRpc(Buffer.from(JSON.stringify(m)))
@@ -87,5 +104,13 @@ describe('task batches', () => {
     expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, 'a', 1, -1]], failed: [] })).toMatch(/ok\.0\.3/)
     expect(bad({ t: 'task.ok', jobId: 'j', taskIndex: 0, attemptId: 'a', value: 1 })).toMatch(/ms/)
     expect(bad({ t: 'task.results', jobId: 'j', ok: [], failed: [[0, 'a', 'k'.repeat(65), 'e']] })).toMatch(/failed\.0\.2/)
+    // A group names each task by a valid index, carries at least one and at most 1024.
+    const groupAssign = { t: 'task.assign', jobId: 'j', taskIndex: 0, attemptId: 'a', term: 1, codeHash: hash, kind: 'function', parts: 9, chunk: 1 }
+    expect(bad({ ...groupAssign, group: [[1, 1]] })).toBe('accepted')
+    expect(bad({ ...groupAssign, group: [] })).toMatch(/group/)
+    expect(bad({ ...groupAssign, group: [[-1, 1]] })).toMatch(/group\.0\.0/)
+    expect(bad({ ...groupAssign, group: Array.from({ length: 1025 }, (_, i) => [i + 1, 1]) })).toMatch(/group/)
+    expect(bad({ t: 'task.ok', jobId: 'j', taskIndex: 0, attemptId: 'a', value: 1, ms: 0, group: [[1.5, 1]] })).toMatch(/group\.0\.0/)
+    expect(bad({ t: 'task.ok', jobId: 'j', taskIndex: 0, attemptId: 'a', value: 1, ms: 0, group: [[1]] })).toMatch(/group\.0/)
   })
 })

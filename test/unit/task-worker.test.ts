@@ -80,3 +80,91 @@ describe('scratch dirs and workspaces', () => {
     }
   })
 })
+
+describe('group attempts', () => {
+  /** A pool whose tasks end when the test says; an abort ends a pending one as the real pool does. */
+  function controlledWorker () {
+    const pending = new Map<string, { req: TaskRequest, resolve: (o: TaskOutcome) => void }>()
+    const aborted: string[] = []
+    const sent: RpcMessage[] = []
+    const pool = {
+      run: async (req: TaskRequest): Promise<TaskOutcome> => await new Promise<TaskOutcome>(resolve => { pending.set(req.id, { req, resolve }) }),
+      prepare: () => {},
+      abort: (id: string) => {
+        const p = pending.get(id)
+        if (p === undefined) return false
+        aborted.push(id)
+        pending.delete(id)
+        p.resolve({ ok: false, kind: 'aborted', error: 'aborted', durationMs: 0 })
+        return true
+      },
+    } as unknown as ExecutorPool
+    const code = { has: () => true, pathFor: (hash: string) => `/code/${hash}.mjs` } as unknown as CodeCache
+    const log = { info () {}, warn () {}, error () {}, debug () {} } as never
+    const worker = new TaskWorker({ selfId: 'self', pool, code, scratchDir: path.join(root, 'scratch'), log, send: (_to, m) => { sent.push(m) }, onLoadChange: () => {} })
+    const end = (id: string, outcome: TaskOutcome): void => {
+      const p = pending.get(id)
+      if (p === undefined) throw new Error(`${id} is not running`)
+      pending.delete(id)
+      p.resolve(outcome)
+    }
+    const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await Promise.resolve() }
+    return { worker, pending, aborted, sent, end, settle }
+  }
+  const group = (kind: 'function' | 'action' = 'function'): Extract<RpcMessage, { t: 'task.assign' }> =>
+    ({ ...assign('job-g', HASH_A, 3), kind, group: [[7, 'seven'], [9, 'nine']] })
+
+  it('runs each of its tasks in the pool, with its own index and chunk, and answers once with every result', async () => {
+    const h = controlledWorker()
+    h.worker.onAssign('coord', group())
+    expect([...h.pending.values()].map(p => [p.req.id, p.req.ctx.taskIndex, p.req.arg])).toEqual([['job-g:3:1', 3, 3], ['job-g:3:1#1', 7, 'seven'], ['job-g:3:1#2', 9, 'nine']])
+    expect(h.worker.runningTasks).toBe(1)
+    h.end('job-g:3:1#2', { ok: true, value: 'r9', durationMs: 0.5 })
+    h.end('job-g:3:1', { ok: true, value: 'r3', durationMs: 0.25 })
+    await h.settle()
+    expect(h.sent).toEqual([])
+    h.end('job-g:3:1#1', { ok: true, value: 'r7', durationMs: 1 })
+    await h.settle()
+    expect(h.sent).toEqual([{ t: 'task.ok', jobId: 'job-g', taskIndex: 3, attemptId: 'job-g:3:1', value: 'r3', ms: 1.75, group: [[7, 'r7'], [9, 'r9']] }])
+    expect(h.worker.runningTasks).toBe(0)
+    expect(h.worker.tasksRun).toBe(3)
+  })
+
+  it('answers an action job\'s group with nulls', async () => {
+    const h = controlledWorker()
+    h.worker.onAssign('coord', group('action'))
+    for (const id of [...h.pending.keys()]) h.end(id, { ok: true, value: { written: true }, durationMs: 0 })
+    await h.settle()
+    expect(h.sent).toMatchObject([{ t: 'task.ok', value: null, group: [[7, null], [9, null]] }])
+  })
+
+  it('fails as a whole with the failure of the task that failed, its other tasks aborted', async () => {
+    const h = controlledWorker()
+    h.worker.onAssign('coord', group())
+    // The last task fails first (executors run a group's tasks side by side): the earlier ones are aborted.
+    h.end('job-g:3:1#2', { ok: false, kind: 'threw', error: 'Error: nine', durationMs: 0.1 })
+    await h.settle()
+    expect(h.aborted).toEqual(['job-g:3:1', 'job-g:3:1#1'])
+    expect(h.sent).toEqual([{ t: 'task.failed', jobId: 'job-g', taskIndex: 3, attemptId: 'job-g:3:1', kind: 'threw', error: 'Error: nine' }])
+  })
+
+  it('is aborted whole: every task of the group stops in the pool', async () => {
+    const h = controlledWorker()
+    h.worker.onAssign('coord', group())
+    h.end('job-g:3:1', { ok: true, value: 'r3', durationMs: 0.1 })
+    h.worker.onAbort('someone-else', 'job-g:3:1')
+    expect(h.aborted).toEqual([])
+    h.worker.onAbort('coord', 'job-g:3:1')
+    expect(h.aborted).toEqual(['job-g:3:1#1', 'job-g:3:1#2'])
+    await h.settle()
+    expect(h.sent).toMatchObject([{ t: 'task.failed', attemptId: 'job-g:3:1', kind: 'aborted' }])
+  })
+
+  it('is handed back whole when the node gives its tasks back', async () => {
+    const h = controlledWorker()
+    h.worker.onAssign('coord', group())
+    expect(h.worker.giveBack()).toBe(1)
+    await h.settle()
+    expect(h.sent).toMatchObject([{ t: 'task.failed', attemptId: 'job-g:3:1', kind: 'returned' }])
+  })
+})

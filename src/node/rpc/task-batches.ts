@@ -17,8 +17,9 @@ export type BatchedMessage = Assign | Ok | Failed
 /** A batch is cut once its entries reach this many bytes (a single bigger entry goes alone). */
 export const BATCH_BYTES_MAX = 256 * 1024
 
+/** A group attempt (its assign or its result) travels as its own message: the batch tuples carry one task each. */
 export function isBatched (message: RpcMessage): message is BatchedMessage {
-  return message.t === 'task.assign' || message.t === 'task.ok' || message.t === 'task.failed'
+  return (message.t === 'task.assign' || message.t === 'task.ok' || message.t === 'task.failed') && !('group' in message && message.group !== undefined)
 }
 
 interface Batch {

@@ -460,7 +460,7 @@ function gantt (t, nowMs, width) {
       if (retry) classes.push('retry')
       const what = a.backup ? 'backup copy' : retry ? `attempt ${a.attempt} (retry)` : 'attempt 1'
       g.append(s('rect', { class: classes.join(' '), x: bx.toFixed(1), y: by, width: bw.toFixed(1), height: laneH, rx: 2, dataset: { task: String(a.task), attempt: String(a.attempt), outcome: a.outcome, backup: String(a.backup), peer: a.peer } },
-        s('title', {}, `task ${a.task} · ${what} · ${a.outcome} · ${duration(end - a.startMs)} on ${shortId(a.peer)}${a.error ? `\n${a.error}` : ''}`)))
+        s('title', {}, `task ${a.task}${a.group ? ` and ${a.group - 1} more in one group` : ''} · ${what} · ${a.outcome} · ${duration(end - a.startMs)} on ${shortId(a.peer)}${a.error ? `\n${a.error}` : ''}`)))
       if (bw >= 12 && (retry || a.backup || a.outcome === 'failed')) {
         g.append(s('text', { class: 'mark', x: (bx + 2).toFixed(1), y: by + 11 }, a.outcome === 'failed' ? '✕' : a.backup ? 'B' : '↻'))
       }
