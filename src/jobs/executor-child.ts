@@ -86,28 +86,42 @@ async function runTask (task: WireTask): Promise<WireResult> {
   const fn = pickFunction(mod, task.op)
   if (fn === undefined) return fail('bad-module', `module has no ${task.op}() function`)
 
-  let value: unknown
-  try {
-    const arg = task.argBase64 !== undefined ? Buffer.from(task.argBase64, 'base64') : task.arg
-    value = fn.call(mod.holder, arg, task.ctx)
-    if (isThenable(value)) value = await guard(value)
-    if (task.op === 'split') value = await guard(collect(value))
-  } catch (err) {
-    const denial = describeDenial(err)
-    if (denial !== undefined) return fail('denied', denial, err instanceof Error ? err.stack : undefined)
-    return fail('threw', err, err instanceof Error ? err.stack : undefined)
+  const max = task.op === 'split' ? splitBytesMax : resultBytesMax
+  /** One call of the job's function, its result as checked JSON; a failure as a WireResult. */
+  const call = async (arg: unknown, ctx: Record<string, unknown>): Promise<{ json: string } | WireResult> => {
+    let value: unknown
+    try {
+      value = fn.call(mod.holder, arg, ctx)
+      if (isThenable(value)) value = await guard(value)
+      if (task.op === 'split') value = await guard(collect(value))
+    } catch (err) {
+      const denial = describeDenial(err)
+      if (denial !== undefined) return fail('denied', denial, err instanceof Error ? err.stack : undefined)
+      return fail('threw', err, err instanceof Error ? err.stack : undefined)
+    }
+    if (task.op === 'map' && mod.kind === 'action') value = null
+    let json: string
+    try {
+      json = toResultJson(value)
+    } catch (err) {
+      return fail('not-serialisable', `${task.op}() result is not JSON-serialisable: ${describe(err)}`)
+    }
+    if (json.length > max) return fail('too-large', `${task.op}() result of ${json.length} bytes exceeds the node's limit of ${max} bytes (${sizeLimitFlag(task.op)})`)
+    return { json }
   }
 
-  if (task.op === 'map' && mod.kind === 'action') value = null
-  let json: string
-  try {
-    json = toResultJson(value)
-  } catch (err) {
-    return fail('not-serialisable', `${task.op}() result is not JSON-serialisable: ${describe(err)}`)
+  const first = await call(task.argBase64 !== undefined ? Buffer.from(task.argBase64, 'base64') : task.arg, task.ctx)
+  if (task.group === undefined || task.op !== 'map') return 'json' in first ? { id: task.id, ok: true, json: first.json, durationMs: performance.now() - startMs } : first
+  // A group: every task with its own ctx (task code may change it), results in one JSON array;
+  // the first failure ends it, naming its task.
+  if (!('json' in first)) return { ...first, error: `task ${String(task.ctx.taskIndex)}: ${first.error}` }
+  const parts = [first.json]
+  for (const [taskIndex, arg] of task.group) {
+    const r = await call(arg, { ...task.ctx, taskIndex })
+    if (!('json' in r)) return { ...r, error: `task ${taskIndex}: ${r.error}` }
+    parts.push(r.json)
   }
-  const max = task.op === 'split' ? splitBytesMax : resultBytesMax
-  if (json.length > max) return fail('too-large', `${task.op}() result of ${json.length} bytes exceeds the node's limit of ${max} bytes (${sizeLimitFlag(task.op)})`)
-  return { id: task.id, ok: true, json, durationMs: performance.now() - startMs }
+  return { id: task.id, ok: true, json: `[${parts.join(',')}]`, durationMs: performance.now() - startMs }
 }
 
 /** Awaits user code, failing early if one of its callbacks throws outside the promise chain. */

@@ -66,6 +66,11 @@ export interface TaskRequest {
   workspaceDir?: string
   /** Tools the job declares (`requires.tools`): the sandbox lets the task start them if the node allows each. */
   tools?: readonly string[]
+  /**
+   * A map task's group: more of its job's tasks, [taskIndex, chunk], run in the same call (see
+   * WireTask.group); a successful outcome's value is then the array of every task's result.
+   */
+  group?: Array<[number, unknown]>
 }
 
 export type TaskFailureKind = 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit'
@@ -511,9 +516,10 @@ export class ExecutorPool {
     p.slot = slot
     slot.inflight.set(p.req.id, p)
     this.queuedCount--
-    const { id, op, modulePath, codeHash, arg, ctx } = p.req
+    const { id, op, modulePath, codeHash, arg, ctx, group } = p.req
     // JSON would turn a Buffer into an array of numbers: send bytes as base64.
     if (arg instanceof Uint8Array) batch.push({ id, op, modulePath, codeHash, argBase64: Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('base64'), ctx })
+    else if (group !== undefined && op === 'map') batch.push({ id, op, modulePath, codeHash, arg, ctx, group })
     else batch.push({ id, op, modulePath, codeHash, arg, ctx })
   }
 

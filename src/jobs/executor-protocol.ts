@@ -18,6 +18,12 @@ export interface WireTask {
   arg?: unknown
   argBase64?: string
   ctx: Record<string, unknown>
+  /**
+   * A map task's group (SchedulerConfig.localGroupMax): more of its job's tasks, [taskIndex, arg],
+   * run after this one in the same call, each with its own ctx.taskIndex. The result is then the
+   * JSON array of every task's result, this one's first; one task failing fails them all.
+   */
+  group?: Array<[number, unknown]>
 }
 
 /**
@@ -27,7 +33,7 @@ export interface WireTask {
  * that the daemon wrote and the child parsed, ten times the task itself for tiny tasks.
  */
 export type PackedTask = WireTask | ShortTask
-type ShortTask = { id: string; arg?: unknown; argBase64?: string; taskIndex?: number }
+type ShortTask = { id: string; arg?: unknown; argBase64?: string; taskIndex?: number; group?: Array<[number, unknown]> }
 
 /** `tasks` for one 'run' message: each task that repeats the previous one's job is cut down. */
 export function packTasks (tasks: WireTask[]): PackedTask[] {
@@ -40,6 +46,7 @@ export function packTasks (tasks: WireTask[]): PackedTask[] {
       if (task.argBase64 !== undefined) packed.argBase64 = task.argBase64
       else packed.arg = task.arg
       if ('taskIndex' in task.ctx) packed.taskIndex = task.ctx.taskIndex as number
+      if (task.group !== undefined) packed.group = task.group
       out.push(packed)
     }
     prev = task
@@ -59,6 +66,7 @@ export function unpackTasks (packed: PackedTask[]): WireTask[] {
       task = { id: p.id, op: prev.op, modulePath: prev.modulePath, codeHash: prev.codeHash, ctx: p.taskIndex !== undefined ? { ...prev.ctx, taskIndex: p.taskIndex } : { ...prev.ctx } }
       if (p.argBase64 !== undefined) task.argBase64 = p.argBase64
       else task.arg = p.arg
+      if (p.group !== undefined) task.group = p.group
     }
     out.push(task)
     prev = task

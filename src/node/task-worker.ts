@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
-import type { ExecutorPool, TaskOutcome } from '../jobs/executor-pool.js'
+import type { ExecutorPool } from '../jobs/executor-pool.js'
 import type { RpcMessage } from '../jobs/wire.js'
 import type { CodeCache } from './code-cache.js'
 import type { Logger } from './logger.js'
@@ -8,7 +8,7 @@ import type { Logger } from './logger.js'
 // The worker side of every node: runs tasks that coordinators assign to it in the
 // supervised executor pool, fetching job code by content hash from the coordinator when it
 // is not cached yet, and sends each outcome back. A group attempt (several of a job's tasks in
-// one assign) runs each of its tasks in the pool and answers once, when all have ended.
+// one assign) runs in one executor call and is answered once, with every task's result.
 
 type Assign = Extract<RpcMessage, { t: 'task.assign' }>
 
@@ -31,8 +31,8 @@ export interface TaskWorkerOptions {
 export const RETURNED_KIND = 'returned'
 
 export class TaskWorker {
-  /** attemptId → the coordinator that assigned it, its job, and its tasks' ids in the pool (one per task of a group) */
-  private readonly running = new Map<string, { from: string, jobId: string, poolIds: string[] }>()
+  /** attemptId → the coordinator that assigned it, and its job */
+  private readonly running = new Map<string, { from: string, jobId: string }>()
   /** jobId → the highest coordinator term seen: assignments from older terms are refused. */
   private readonly jobTerms = new Map<string, number>()
   /** code hash → tasks waiting for that code */
@@ -113,7 +113,7 @@ export class TaskWorker {
 
   onAbort (from: string, attemptId: string): void {
     if (this.running.get(attemptId)?.from === from) {
-      this.abortAttempt(attemptId)
+      this.opts.pool.abort(attemptId)
       return
     }
     // Not started yet (its code is on the way): it must not start later.
@@ -140,7 +140,7 @@ export class TaskWorker {
     }
     for (const attemptId of [...this.running.keys()]) {
       this.returning.add(attemptId)
-      if (this.abortAttempt(attemptId)) n++
+      if (this.opts.pool.abort(attemptId)) n++
       else this.returning.delete(attemptId)
     }
     this.tasksReturned += n
@@ -151,14 +151,7 @@ export class TaskWorker {
   onTakeover (jobId: string, term: number, coordinator: string): void {
     if (term <= (this.jobTerms.get(jobId) ?? 0)) return
     this.rememberTerm(jobId, term)
-    for (const [attemptId, r] of this.running) if (r.jobId === jobId && r.from !== coordinator) this.abortAttempt(attemptId)
-  }
-
-  /** Aborts every task of a running attempt in the pool; false if none was still running there. */
-  private abortAttempt (attemptId: string): boolean {
-    let aborted = false
-    for (const id of this.running.get(attemptId)?.poolIds ?? []) if (this.opts.pool.abort(id)) aborted = true
-    return aborted
+    for (const [attemptId, r] of this.running) if (r.jobId === jobId && r.from !== coordinator) this.opts.pool.abort(attemptId)
   }
 
   /**
@@ -201,47 +194,37 @@ export class TaskWorker {
   }
 
   private run (from: string, task: Assign): void {
-    const group = task.group
-    const poolIds = group === undefined ? [task.attemptId] : [task.attemptId, ...group.map((_, k) => `${task.attemptId}#${k + 1}`)]
-    this.running.set(task.attemptId, { from, jobId: task.jobId, poolIds })
+    this.running.set(task.attemptId, { from, jobId: task.jobId })
     this.opts.onLoadChange()
     const { scratchDir, workspaceDir } = this.scratchDirFor(task.jobId, task.codeHash)
-    const modulePath = this.opts.code.pathFor(task.codeHash)
-    const runOne = async (id: string, taskIndex: number, chunk: unknown): Promise<TaskOutcome> => await this.opts.pool.run({
-      id,
+    const group = task.group
+    this.opts.pool.run({
+      id: task.attemptId,
       op: 'map',
-      modulePath,
+      modulePath: this.opts.code.pathFor(task.codeHash),
       codeHash: task.codeHash,
-      arg: chunk,
-      ctx: { jobId: task.jobId, taskIndex, parts: task.parts, peerId: this.opts.selfId, scratchDir, kind: task.kind },
+      arg: task.chunk,
+      ctx: { jobId: task.jobId, taskIndex: task.taskIndex, parts: task.parts, peerId: this.opts.selfId, scratchDir, kind: task.kind },
       workspaceDir,
       ...(task.tools !== undefined ? { tools: task.tools } : {}),
-    })
-    const outcomes = group === undefined
-      ? runOne(task.attemptId, task.taskIndex, task.chunk).then(outcome => [outcome])
-      : Promise.all([[task.taskIndex, task.chunk] as const, ...group].map(async ([taskIndex, chunk], k) => {
-        const outcome = await runOne(poolIds[k] as string, taskIndex, chunk)
-        // One task failed: the group fails (its tasks run again alone), so the rest need not run.
-        if (!outcome.ok) this.abortAttempt(task.attemptId)
-        return outcome
-      }))
-    outcomes.then(all => {
+      ...(group !== undefined ? { group } : {}),
+    }).then(outcome => {
       this.running.delete(task.attemptId)
-      this.tasksRun += all.length
+      this.tasksRun += 1 + (group?.length ?? 0)
       this.opts.onLoadChange()
       const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId }
-      // The failure that ended a group, not the aborts of its siblings that it caused.
-      const failures = all.filter((o): o is Extract<TaskOutcome, { ok: false }> => !o.ok)
-      const failure = failures.find(o => o.kind !== 'aborted') ?? failures[0]
-      const value = (o: TaskOutcome): unknown => task.kind === 'action' || !o.ok ? null : o.value
-      if (this.returning.delete(task.attemptId) && failure !== undefined) this.opts.send(from, { t: 'task.failed', ...base, kind: RETURNED_KIND, error: 'handed back: the node yields to its owner or drains' })
-      else if (failure !== undefined) this.opts.send(from, { t: 'task.failed', ...base, kind: failure.kind, error: failure.error.slice(0, 16_000) })
+      if (this.returning.delete(task.attemptId) && !outcome.ok) this.opts.send(from, { t: 'task.failed', ...base, kind: RETURNED_KIND, error: 'handed back: the node yields to its owner or drains' })
+      else if (!outcome.ok) this.opts.send(from, { t: 'task.failed', ...base, kind: outcome.kind, error: outcome.error.slice(0, 16_000) })
+      else if (group === undefined) this.opts.send(from, { t: 'task.ok', ...base, value: task.kind === 'action' ? null : outcome.value, ms: outcome.durationMs })
       else {
-        let ms = 0
-        for (const o of all) ms += o.durationMs
-        const message: RpcMessage = { t: 'task.ok', ...base, value: value(all[0] as TaskOutcome), ms }
-        if (group !== undefined) message.group = group.map(([taskIndex], k) => [taskIndex, value(all[k + 1] as TaskOutcome)])
-        this.opts.send(from, message)
+        // The executor answers a group with every task's result, this one's first.
+        const values = outcome.value
+        if (!Array.isArray(values) || values.length !== group.length + 1) {
+          this.opts.send(from, { t: 'task.failed', ...base, kind: 'internal', error: `the executor answered a group of ${group.length + 1} tasks with ${Array.isArray(values) ? `${values.length} results` : 'no list'}` })
+          return
+        }
+        const value = (k: number): unknown => task.kind === 'action' ? null : values[k]
+        this.opts.send(from, { t: 'task.ok', ...base, value: value(0), ms: outcome.durationMs, group: group.map(([taskIndex], k) => [taskIndex, value(k + 1)]) })
       }
     }, (err: Error) => {
       // The pool never rejects; if it ever does, the coordinator must still hear of it.

@@ -202,6 +202,29 @@ describe('ExecutorPool: failure kinds (and the pool stays usable)', () => {
 })
 
 describe('ExecutorPool: pipelining', () => {
+  it('runs a group of map tasks in one call: each with its own taskIndex and a ctx of its own, results in order', async () => {
+    const pool = makePool({ slots: 2 })
+    const ctx = { jobId: 'j1', taskIndex: 4, parts: 8 }
+    const grouped = (group: Array<[number, unknown]>, first: unknown = { do: 'ctx' }) => ({ ...req('map', first, 'behaviour.mjs', ctx), group })
+    expect(value(await pool.run(grouped([[5, { do: 'double', n: 5 }], [9, { do: 'ctx' }], [11, { do: 'async', n: 1 }]])))).toEqual([ctx, 10, { ...ctx, taskIndex: 9 }, 2])
+    // Tiny groups stay matched to their ids like tiny tasks.
+    const outs = await Promise.all(Array.from({ length: 200 }, async (_, i) => await pool.run(grouped([[1, { do: 'double', n: i }], [2, { do: 'undefined' }]], { do: 'double', n: 1000 + i }))))
+    expect(outs.map(value)).toEqual(Array.from({ length: 200 }, (_, i) => [(1000 + i) * 2, i * 2, null]))
+    // An action module's group: nulls.
+    expect(value(await pool.run({ ...req('map', 1, 'action.mjs'), group: [[1, 2], [2, 3]] }))).toEqual([null, null, null])
+  })
+
+  it('fails a group at its first failing task, naming it; the child carries on', async () => {
+    const pool = makePool()
+    const ctx = { taskIndex: 0 }
+    const grouped = (first: unknown, group: Array<[number, unknown]>) => ({ ...req('map', first, 'behaviour.mjs', ctx), group })
+    expect(failure(await pool.run(grouped({ do: 'double', n: 1 }, [[1, { do: 'throw', n: 7 }], [2, { do: 'double', n: 2 }]])))).toMatchObject({ kind: 'threw', error: 'task 1: boom 7' })
+    expect(failure(await pool.run(grouped({ do: 'throw', n: 3 }, [[1, { do: 'double', n: 1 }]])))).toMatchObject({ kind: 'threw', error: 'task 0: boom 3' })
+    expect(failure(await pool.run(grouped({ do: 'double', n: 1 }, [[5, { do: 'fn' }]])))).toMatchObject({ kind: 'not-serialisable', error: expect.stringMatching(/^task 5: map\(\) result is not JSON-serialisable/) })
+    expect(value(await pool.run(grouped({ do: 'double', n: 1 }, [[1, { do: 'double', n: 2 }]])))).toEqual([2, 4])
+    expect(pool.stats()).toMatchObject({ restarts: 0 })
+  })
+
   it('matches 5,000 tiny tasks to their ids', async () => {
     const pool = makePool({ slots: 2 })
     const n = 5000

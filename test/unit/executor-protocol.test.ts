@@ -44,6 +44,13 @@ describe('packTasks / unpackTasks', () => {
     expect(unpackTasks(packed)).toEqual(tasks)
   })
 
+  it('keeps a map task\'s group when it cuts the task down', () => {
+    const tasks: WireTask[] = [map('j1:0:1', 'j1', 0), { ...map('j1:1:1', 'j1', 1), group: [[2, 'two'], [3, null]] }]
+    const packed = packTasks(tasks)
+    expect(packed[1]).toEqual({ id: 'j1:1:1', arg: 1, taskIndex: 1, group: [[2, 'two'], [3, null]] })
+    expect(unpackTasks(JSON.parse(JSON.stringify(packed)))).toEqual(JSON.parse(JSON.stringify(tasks)))
+  })
+
   it('refuses a cut-down task with nothing before it', () => {
     expect(() => unpackTasks([{ id: 'x', arg: 1, taskIndex: 0 }])).toThrow(/first/)
   })

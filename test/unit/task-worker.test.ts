@@ -102,29 +102,24 @@ describe('group attempts', () => {
     const code = { has: () => true, pathFor: (hash: string) => `/code/${hash}.mjs` } as unknown as CodeCache
     const log = { info () {}, warn () {}, error () {}, debug () {} } as never
     const worker = new TaskWorker({ selfId: 'self', pool, code, scratchDir: path.join(root, 'scratch'), log, send: (_to, m) => { sent.push(m) }, onLoadChange: () => {} })
-    const end = (id: string, outcome: TaskOutcome): void => {
+    const end = async (id: string, outcome: TaskOutcome): Promise<void> => {
       const p = pending.get(id)
       if (p === undefined) throw new Error(`${id} is not running`)
       pending.delete(id)
       p.resolve(outcome)
+      for (let i = 0; i < 5; i++) await Promise.resolve()
     }
-    const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await Promise.resolve() }
-    return { worker, pending, aborted, sent, end, settle }
+    return { worker, pending, aborted, sent, end }
   }
   const group = (kind: 'function' | 'action' = 'function'): Extract<RpcMessage, { t: 'task.assign' }> =>
     ({ ...assign('job-g', HASH_A, 3), kind, group: [[7, 'seven'], [9, 'nine']] })
 
-  it('runs each of its tasks in the pool, with its own index and chunk, and answers once with every result', async () => {
+  it('runs in one executor call that carries the group, and answers once with each task\'s result', async () => {
     const h = controlledWorker()
     h.worker.onAssign('coord', group())
-    expect([...h.pending.values()].map(p => [p.req.id, p.req.ctx.taskIndex, p.req.arg])).toEqual([['job-g:3:1', 3, 3], ['job-g:3:1#1', 7, 'seven'], ['job-g:3:1#2', 9, 'nine']])
+    expect([...h.pending.values()].map(p => [p.req.id, p.req.ctx.taskIndex, p.req.arg, p.req.group])).toEqual([['job-g:3:1', 3, 3, [[7, 'seven'], [9, 'nine']]]])
     expect(h.worker.runningTasks).toBe(1)
-    h.end('job-g:3:1#2', { ok: true, value: 'r9', durationMs: 0.5 })
-    h.end('job-g:3:1', { ok: true, value: 'r3', durationMs: 0.25 })
-    await h.settle()
-    expect(h.sent).toEqual([])
-    h.end('job-g:3:1#1', { ok: true, value: 'r7', durationMs: 1 })
-    await h.settle()
+    await h.end('job-g:3:1', { ok: true, value: ['r3', 'r7', 'r9'], durationMs: 1.75 })
     expect(h.sent).toEqual([{ t: 'task.ok', jobId: 'job-g', taskIndex: 3, attemptId: 'job-g:3:1', value: 'r3', ms: 1.75, group: [[7, 'r7'], [9, 'r9']] }])
     expect(h.worker.runningTasks).toBe(0)
     expect(h.worker.tasksRun).toBe(3)
@@ -133,38 +128,35 @@ describe('group attempts', () => {
   it('answers an action job\'s group with nulls', async () => {
     const h = controlledWorker()
     h.worker.onAssign('coord', group('action'))
-    for (const id of [...h.pending.keys()]) h.end(id, { ok: true, value: { written: true }, durationMs: 0 })
-    await h.settle()
+    await h.end('job-g:3:1', { ok: true, value: [{ w: 1 }, { w: 2 }, { w: 3 }], durationMs: 0 })
     expect(h.sent).toMatchObject([{ t: 'task.ok', value: null, group: [[7, null], [9, null]] }])
   })
 
-  it('fails as a whole with the failure of the task that failed, its other tasks aborted', async () => {
+  it('fails as a whole, with the executor\'s failure', async () => {
     const h = controlledWorker()
     h.worker.onAssign('coord', group())
-    // The last task fails first (executors run a group's tasks side by side): the earlier ones are aborted.
-    h.end('job-g:3:1#2', { ok: false, kind: 'threw', error: 'Error: nine', durationMs: 0.1 })
-    await h.settle()
-    expect(h.aborted).toEqual(['job-g:3:1', 'job-g:3:1#1'])
-    expect(h.sent).toEqual([{ t: 'task.failed', jobId: 'job-g', taskIndex: 3, attemptId: 'job-g:3:1', kind: 'threw', error: 'Error: nine' }])
+    await h.end('job-g:3:1', { ok: false, kind: 'threw', error: 'task 9: Error: nine', durationMs: 0.1 })
+    expect(h.sent).toEqual([{ t: 'task.failed', jobId: 'job-g', taskIndex: 3, attemptId: 'job-g:3:1', kind: 'threw', error: 'task 9: Error: nine' }])
   })
 
-  it('is aborted whole: every task of the group stops in the pool', async () => {
+  it('refuses an executor answer that is not one result per task', async () => {
     const h = controlledWorker()
     h.worker.onAssign('coord', group())
-    h.end('job-g:3:1', { ok: true, value: 'r3', durationMs: 0.1 })
+    await h.end('job-g:3:1', { ok: true, value: ['r3', 'r7'], durationMs: 0.1 })
+    expect(h.sent).toMatchObject([{ t: 'task.failed', attemptId: 'job-g:3:1', kind: 'internal', error: 'the executor answered a group of 3 tasks with 2 results' }])
+  })
+
+  it('is aborted, or handed back, as one', async () => {
+    const h = controlledWorker()
+    h.worker.onAssign('coord', group())
     h.worker.onAbort('someone-else', 'job-g:3:1')
     expect(h.aborted).toEqual([])
     h.worker.onAbort('coord', 'job-g:3:1')
-    expect(h.aborted).toEqual(['job-g:3:1#1', 'job-g:3:1#2'])
-    await h.settle()
-    expect(h.sent).toMatchObject([{ t: 'task.failed', attemptId: 'job-g:3:1', kind: 'aborted' }])
-  })
-
-  it('is handed back whole when the node gives its tasks back', async () => {
-    const h = controlledWorker()
-    h.worker.onAssign('coord', group())
-    expect(h.worker.giveBack()).toBe(1)
-    await h.settle()
-    expect(h.sent).toMatchObject([{ t: 'task.failed', attemptId: 'job-g:3:1', kind: 'returned' }])
+    expect(h.aborted).toEqual(['job-g:3:1'])
+    const g = controlledWorker()
+    g.worker.onAssign('coord', group())
+    expect(g.worker.giveBack()).toBe(1)
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+    expect(g.sent).toMatchObject([{ t: 'task.failed', attemptId: 'job-g:3:1', kind: 'returned' }])
   })
 })
