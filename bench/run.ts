@@ -71,11 +71,13 @@ const only = arg('only')?.split(',')
 const enabled = (family: string): boolean => only === undefined || only.includes(family)
 
 const sizes = (arg('sizes') ?? (quick ? '3' : '3,5,8')).split(',').map(Number)
-// What Meshwork keeps in flight per node for a job of tiny tasks (SchedulerConfig.shortWindowPerSlot):
-// BullMQ's worker concurrency. Such a job runs on its coordinator's node only
-// (SchedulerConfig.localRunBelowMsPerSlot), so its whole window is this many, whatever the mesh size,
-// and the baselines' latency runs keep as many in flight.
+// What Meshwork keeps in flight per worker node for a job of short tasks (SchedulerConfig.shortWindowPerSlot):
+// BullMQ's worker concurrency.
 const meshWindowPerNode = cores * Math.max(DEFAULT_SCHEDULER_CONFIG.windowPerSlot, DEFAULT_SCHEDULER_CONFIG.shortWindowPerSlot)
+// A job of tiny tasks runs on its coordinator's node only (SchedulerConfig.localRunBelowMsPerSlot), one
+// group of localGroupMax tasks per slot: its whole window is this many tasks, whatever the mesh size,
+// and the baselines' latency runs keep as many in flight.
+const meshKeptInFlight = cores * DEFAULT_SCHEDULER_CONFIG.localGroupMax
 const config: BenchConfig = {
   quick,
   runs: Number(arg('runs') ?? (quick ? 1 : 3)),
@@ -91,6 +93,7 @@ const config: BenchConfig = {
   piscinaConcurrency: [1, Number(arg('piscina-concurrency') ?? 8)],
   bullmqConcurrency: meshWindowPerNode,
   meshWindowPerNode,
+  meshKeptInFlight,
   cores,
   command: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length > 0 ? ' -- ' + argv.join(' ') : ''}` : `node dist/bench/run.js${argv.length > 0 ? ' ' + argv.join(' ') : ''}`,
 }
@@ -401,7 +404,7 @@ try {
   log(`primes below ${config.primesTo}, ${config.primesParts} parts`)
 
   await sequential()
-  const window = config.meshWindowPerNode
+  const window = config.meshKeptInFlight ?? config.meshWindowPerNode
   if (enabled('piscina')) {
     for (const c of config.piscinaConcurrency) {
       await withBaseline(`piscina-${c}`, async () => await startPiscina(distBench, cores, c), { window, words: true })
