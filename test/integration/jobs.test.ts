@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalMesh } from '../../src/node/local-mesh.js'
 import { waitForFullMesh } from '../../src/node/cmd-demo.js'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
+import { DEFAULT_SCHEDULER_CONFIG } from '../../src/jobs/scheduler.js'
 import { runCli, submitJson } from '../helpers/cli.js'
 import { spinValues } from '../helpers/spin.js'
 import { waitFor } from '../helpers/wait.js'
@@ -166,11 +167,11 @@ describe('where tasks run', () => {
     // Only the first few, placed before any task's run time was known, may run elsewhere (spread
     // as before the rule, 4,669 of the 20,000 ran on the other two nodes here).
     expect(tasks - count(peers, coordinator)).toBeLessThanOrEqual(100)
-    // They ran there in groups (8 per attempt); every value above is its own task's.
+    // They ran there in groups (localGroupMax per attempt); every value above is its own task's.
     const at = mesh.nodes.findIndex(n => n.peerId === coordinator)
     const answer = await (await mesh.fetch(at, `/timeline/${jobId}`)).json() as { available: boolean, timeline?: { attempts: Array<{ group?: number }> } }
     expect(answer.available).toBe(true)
-    expect(answer.timeline!.attempts.filter(a => a.group === 8).length).toBeGreaterThan(100)
+    expect(answer.timeline!.attempts.filter(a => a.group === DEFAULT_SCHEDULER_CONFIG.localGroupMax).length).toBeGreaterThan(100)
   })
 
   // 4,000 tiny tasks, one of them misbehaving late in the job, where its node runs them in groups.
