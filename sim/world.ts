@@ -577,7 +577,7 @@ export class World {
         // From its coordinator; a final record may also come from a member that took it over (as the daemon checks).
         if (m.record.coordinator !== this.nodes[from]?.id && !FINAL_STATES.has(m.record.state)) break
         this.submitters.get(node.index)?.noteRecord(m.record)
-        this.replicaBindings.get(node.index)?.holder.noteRecord(m.record)
+        this.replicaBindings.get(node.index)?.holder.noteRecord(m.record, this.nodes[from]?.id)
         break
       case 'job.replica': this.replicaBinding(node).onReplica(from, m); break
       case 'job.replicaAck': this.coordinators.get(node.index)?.onReplicaAck(from, m); break

@@ -128,6 +128,7 @@ export class ReplicaHolder {
       return this.flush()
     }
     observeCoordinator(replica.state, from, m.term)
+    this.heardFrom(replica, from)
     replica.spec = m.spec
     replica.chunks ??= m.chunks
     for (const [index, peerId, result] of m.done ?? []) if (!replica.done.has(index)) replica.done.set(index, [peerId, result])
@@ -139,6 +140,7 @@ export class ReplicaHolder {
   onProgress (from: string, m: Msg<'job.progress'>, now: number): void {
     const replica = this.replicas.get(m.jobId)
     if (replica === undefined || replica.state.coordinator !== from || m.term < replica.state.term) return
+    this.heardFrom(replica, from)
     for (const [index, peer, result] of m.done) if (!replica.done.has(index)) replica.done.set(index, [m.peers[peer] as string, result])
     replica.updatedMs = now
   }
@@ -244,6 +246,7 @@ export class ReplicaHolder {
     if (replica === undefined) return this.flush()
     const wasCoordinator = replica.state.coordinator === this.view.selfId
     if (!observeCoordinator(replica.state, from, m.term)) return this.flush()
+    this.heardFrom(replica, from)
     // Our own claim under a higher term stays in the race: cancelling it here, after its voters
     // have promised that term and yielded, would leave the job with nobody coordinating it.
     if (replica.claim !== undefined && replica.claim.tally.term <= m.term) replica.claim = undefined
@@ -251,9 +254,13 @@ export class ReplicaHolder {
     return this.flush()
   }
 
-  /** A final record from the coordinator (its job.update, or our own) also settles our copy. */
-  noteRecord (record: JobRecord): void {
+  /**
+   * A final record from the coordinator (its job.update, or our own) also settles our copy.
+   * `from`: the peer that sent it; its coordinator's updates tell that process holds the job.
+   */
+  noteRecord (record: JobRecord, from?: string): void {
     const replica = this.replicas.get(record.jobId)
+    if (replica !== undefined && from !== undefined && from === record.coordinator && from === replica.state.coordinator && record.term >= replica.state.term) this.heardFrom(replica, from)
     if (replica !== undefined && FINAL_STATES.has(record.state) && replica.final === undefined && record.term >= replica.state.term) {
       replica.final = record
       replica.chunks = undefined
@@ -339,6 +346,18 @@ export class ReplicaHolder {
     }
     replica.orphanSinceMs ??= now
     return now - replica.orphanSinceMs > (this.config.claimTimeoutMs ?? 5000)
+  }
+
+  /**
+   * A member sent a message only a holder of the job sends (its replica, progress, takeover or
+   * record, as the coordinator): the process now live under that peer id holds the job, whatever
+   * boot was recorded for it. A member out of sight when this node made its replica (a partition)
+   * was recorded with no boot, so never the same process: each member took the job from the one
+   * before as soon as it took over, in a cycle (the chaos test saw terms climb to 3,922 in 120 s).
+   */
+  private heardFrom (replica: Replica, peerId: string): void {
+    const boot = this.view.liveBoot(peerId)
+    if (boot !== undefined && replica.boots.has(peerId)) replica.boots.set(peerId, boot)
   }
 
   /** "Alive" for failover means the same process that held the job: a restarted peer lost it. */

@@ -377,7 +377,7 @@ export class Daemon {
         // From its coordinator; a final record may also come from a member that took it over.
         if (m.record.coordinator !== from && !FINAL_STATES.has(m.record.state)) return this.dropRpc(from, `job.update for a job coordinated by ${m.record.coordinator}`)
         this.registry.upsert(m.record, Date.now())
-        this.replicas.noteRecord(m.record)
+        this.replicas.noteRecord(m.record, from)
         break
       case 'job.cancel':
         if (!this.coordinator.cancel(m.jobId)) this.opts.log.info({ from, jobId: m.jobId }, 'cancel for a job not coordinated here')

@@ -76,7 +76,7 @@ export class ReplicaStore {
   onCommit (from: string, m: Msg<'job.commit'>): void { this.apply(this.holder.onCommit(from, m, this.opts.nowMs())) }
   voteOwnCommit (jobId: string, term: number, record: JobRecord): boolean { return this.holder.voteOwnCommit(jobId, term, record) }
   onTakeover (from: string, m: Msg<'job.takeover'>): void { this.apply(this.holder.onTakeover(from, m)) }
-  noteRecord (record: JobRecord): void { this.holder.noteRecord(record) }
+  noteRecord (record: JobRecord, from?: string): void { this.holder.noteRecord(record, from) }
   tick (): void { this.apply(this.holder.tick(this.opts.nowMs())) }
   onHandover (from: string, m: Msg<'job.handover'>): void { this.apply(this.holder.onHandover(from, m, this.opts.nowMs())) }
 

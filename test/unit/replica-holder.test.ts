@@ -121,6 +121,46 @@ describe('replica holder: terms', () => {
   })
 })
 
+describe('replica holder: members out of sight when the replica was made', () => {
+  // Found by the chaos test: a job submitted during a partition ran 120 s under terms climbing to
+  // 3,922. Each member had recorded the ones it could not see as "no boot", so never again the
+  // same process: each took the job from the last one as soon as it took over, in a cycle.
+  it('a member that sends the job\'s record (as its coordinator) or its takeover holds the job: it counts as alive from then on', () => {
+    const alive = new Set(['A'])
+    // A makes its replica while C and B are out of sight (a partition).
+    const a = holder('A', alive)
+    expect(a.replicaArriving('C', replica(), 0)).toBe(true)
+    a.replicaStored('C', replica(), 0)
+    // The partition heals: the same processes come back. Until C says something about the job,
+    // A cannot tell it from a restarted C that lost it, and claims (one takeover at most).
+    alive.add('B').add('C')
+    expect(claims(a.tick(10)).map(c => c.to)).toEqual(['C', 'B'])
+    // C's record update (it coordinates the job): A gives its claim no successor once it times out.
+    a.noteRecord({ ...record(1), state: 'running' }, 'C')
+    a.tick(10 + 5001) // the claim times out
+    expect(claims(a.tick(5020))).toEqual([])
+    // B takes the job over (C yielded to it): B holds it, A does not claim it from B.
+    a.onTakeover('B', { t: 'job.takeover', jobId: JOB, term: 4, coordinator: 'B' })
+    expect(claims(a.tick(6000))).toEqual([])
+    // B dies: C ranks first after it and is alive (heard from): A waits for C's claim.
+    alive.delete('B')
+    expect(claims(a.tick(6100))).toEqual([])
+    alive.delete('C')
+    expect(claims(a.tick(6200)).map(c => c.term)).toEqual([6, 6])
+  })
+
+  it('a member out of sight that never said anything about the job stays unknown: the first live backup claims past it', () => {
+    const alive = new Set(['B'])
+    const b = holder('B', alive)
+    b.replicaArriving('C', replica(), 0)
+    b.replicaStored('C', replica(), 0)
+    // A ranks before B but was out of sight when B made its replica, and has said nothing since:
+    // it may be a restarted process without the job, so B claims once C is gone.
+    alive.add('A')
+    expect(claims(b.tick(10)).map(c => c.to)).toEqual(['C', 'A'])
+  })
+})
+
 describe('replica holder: the orphan backstop', () => {
   it('the coordinator on record that no longer coordinates claims again after the claim timeout', () => {
     const coordinating = new Set([JOB])
