@@ -30,8 +30,10 @@ const REPLICA_READ_BYTES_PER_MS = 20_000
 
 /** A worker's answer to an attempt, as the binding read it off the wire. */
 export type TaskResult =
-  /** `runMs`: how long the task ran in its executor, as the worker measured it. */
-  /** `group`: a group attempt's other results, [taskIndex, value] in the assign's order (`runMs` is then all of them together). */
+  /**
+   * `runMs`: how long the task ran in its executor, as the worker measured it. `group`: a group
+   * attempt's other results, [taskIndex, value] in the assign's order (`runMs` is then all of them together).
+   */
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'ok', value: unknown, runMs: number, group?: ReadonlyArray<readonly [number, unknown]> }
   /** `error` is the text the scheduler and the timeline keep ("kind: message"). */
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'failed', error: string, retryable?: boolean }

@@ -518,9 +518,12 @@ export class ExecutorPool {
     this.queuedCount--
     const { id, op, modulePath, codeHash, arg, ctx, group } = p.req
     // JSON would turn a Buffer into an array of numbers: send bytes as base64.
-    if (arg instanceof Uint8Array) batch.push({ id, op, modulePath, codeHash, argBase64: Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('base64'), ctx })
-    else if (group !== undefined && op === 'map') batch.push({ id, op, modulePath, codeHash, arg, ctx, group })
-    else batch.push({ id, op, modulePath, codeHash, arg, ctx })
+    const task: WireTask = arg instanceof Uint8Array
+      ? { id, op, modulePath, codeHash, argBase64: Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('base64'), ctx }
+      : { id, op, modulePath, codeHash, arg, ctx }
+    // The child runs a group for a map task only (see WireTask.group).
+    if (group !== undefined) task.group = group
+    batch.push(task)
   }
 
   /**
