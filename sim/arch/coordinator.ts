@@ -62,7 +62,7 @@ export class CoordinatorBinding {
         ? { jobId, taskIndex, attemptId, outcome: 'returned', error: m.error }
         : m.error.startsWith('stale-term')
           ? { jobId, taskIndex, attemptId, outcome: 'staleTerm', error: m.error }
-          : { jobId, taskIndex, attemptId, outcome: 'failed', error: m.error, retryable: m.retryable }
+          : { jobId, taskIndex, attemptId, outcome: 'failed', error: m.error, retryable: m.retryable, ...(m.kind !== undefined ? { kind: m.kind } : {}) }
     this.apply(this.core.taskResult(this.id(from), r, this.now, this.now))
   }
 

@@ -126,7 +126,7 @@ export function executorCrash (w: World, node: SimNode): void {
   node.slotsDown = node.slots
   for (const [attemptId, t] of lost) {
     node.slotBusyMs += w.sim.nowMs - t.startedMs
-    w.send(node.index, t.from, { t: 'task.failed', jobId: t.jobId, taskIndex: t.taskIndex, attemptId, error: 'executor exited unexpectedly', retryable: true })
+    w.send(node.index, t.from, { t: 'task.failed', jobId: t.jobId, taskIndex: t.taskIndex, attemptId, error: 'exited: executor exited unexpectedly', retryable: true, kind: 'exited' })
   }
   w.loadChanged(node)
   const epoch = node.epoch

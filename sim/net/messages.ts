@@ -14,7 +14,8 @@ export type SimMessage =
   | Rpc<'task.abort'>
   /** `ms`: how long the task ran (its modelled duration); `group`: a group attempt's other results. */
   | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number, ms: number, group?: Array<[number, number]> }
-  | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean, returned?: boolean }
+  /** `kind`: as the node's task.failed names it, when it matters to the coordinator ('exited': the executor died: the poison rule). */
+  | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean, returned?: boolean, kind?: string }
   | { t: 'job.submit', jobId: string, term: number }
   | { t: 'job.ack', jobId: string, term: number }
   | Rpc<'job.update'>

@@ -35,8 +35,11 @@ export type TaskResult =
    * attempt's other results, [taskIndex, value] in the assign's order (`runMs` is then all of them together).
    */
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'ok', value: unknown, runMs: number, group?: ReadonlyArray<readonly [number, unknown]> }
-  /** `error` is the text the scheduler and the timeline keep ("kind: message"). */
-  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'failed', error: string, retryable?: boolean }
+  /**
+   * `error` is the text the scheduler and the timeline keep ("kind: message"); `kind` the
+   * worker's failure kind (an executor that died counts toward the poison rule: CRASH_KINDS).
+   */
+  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'failed', error: string, retryable?: boolean, kind?: string }
   /** The worker handed the task back (its owner needs the machine): re-queue it, no failure counted. */
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'returned', error: string }
   /** The worker has seen this job under a higher term: another node coordinates it now. */
@@ -273,7 +276,7 @@ export class CoordinatedJobs {
       this.apply(this.scheduler.step({ type: 'taskOk', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, result: r.value, runMs: r.runMs, ...(r.group !== undefined ? { group: r.group } : {}) }, now), now, wall)
     } else {
       // Failures of attempts the scheduler already ended (aborted losers, cancelled jobs) are ignored there.
-      this.apply(this.scheduler.step({ type: 'taskFailed', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, error: r.error, ...(r.retryable !== undefined ? { retryable: r.retryable } : {}) }, now), now, wall)
+      this.apply(this.scheduler.step({ type: 'taskFailed', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, error: r.error, ...(r.retryable !== undefined ? { retryable: r.retryable } : {}), ...(r.kind !== undefined ? { kind: r.kind } : {}) }, now), now, wall)
     }
     job.dirty = true
     return this.flush()
@@ -347,8 +350,9 @@ export class CoordinatedJobs {
     return this.flush()
   }
 
-  peerUnreachable (peerId: string, now: number, wall: number): CoordinatorEffect[] {
-    this.apply(this.scheduler.step({ type: 'peerUnreachable', peerId }, now), now, wall)
+  /** `left`: the peer announced that it leaves (a graceful stop): its lost attempts do not count toward the poison rule. */
+  peerUnreachable (peerId: string, now: number, wall: number, left = false): CoordinatorEffect[] {
+    this.apply(this.scheduler.step({ type: 'peerUnreachable', peerId, ...(left ? { left } : {}) }, now), now, wall)
     return this.flush()
   }
 

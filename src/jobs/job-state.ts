@@ -87,6 +87,11 @@ export class LiveJob {
    * then on, so a failure counts against the task that caused it, not its whole group.
    */
   readonly solo = new Set<number>()
+  /**
+   * Per task, the distinct nodes on which a solo attempt of it ended with its executor or its
+   * node dead (SchedulerConfig.crashNodesMax). Sparse: only tasks that crashed something.
+   */
+  readonly crashedOn = new Map<number, string[]>()
 
   constructor (jobId: string, seq: number, weight: number, total: number, term: number, done: ReadonlyMap<number, unknown> | undefined, durationSamplesMax: number) {
     this.jobId = jobId

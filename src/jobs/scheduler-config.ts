@@ -62,6 +62,16 @@ export interface SchedulerConfig {
   slotsPerWorkerMax: number
   /** Lost attempts per task (worker died or unreachable) that are forgiven; later losses count as failures, so a task that kills its workers cannot loop forever. */
   lostPerTaskMax: number
+  /**
+   * The poison rule: once solo attempts of one task ended on this many distinct nodes with their
+   * executor dead (a failure of a CRASH_KINDS kind: it exited, was killed, ran out of memory or
+   * broke the executor protocol) or their node dead or unreachable while running it, the job
+   * fails at once instead of placing the task again. A task that kills what runs it would
+   * otherwise take the mesh down one node per retry. Graceful leaves, drains, handed-back tasks,
+   * ordinary thrown errors and timeouts do not count; nor do group attempts (their tasks run again
+   * alone, and count from then on). 0 turns the rule off.
+   */
+  crashNodesMax: number
   /** After a broken stream, the worker gets no new tasks for this long (gossip may still say alive). */
   unreachableCooldownMs: number
   /** Completed-task durations kept per job for the straggler median. */
@@ -89,12 +99,20 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   workersMax: 10_000,
   slotsPerWorkerMax: 1024,
   lostPerTaskMax: 10,
+  crashNodesMax: 2,
   unreachableCooldownMs: 5000,
   durationSamplesMax: 255,
   jobIdLengthMax: 256,
   errorLengthMax: 4096,
   emitTaskDone: false,
 }
+
+/**
+ * Failure kinds (task.failed's `kind`, src/jobs/executor-pool.ts's TaskFailureKind) that mean the
+ * executor itself died or was killed while running the task, or stopped speaking its protocol:
+ * they count toward the poison rule (SchedulerConfig.crashNodesMax).
+ */
+export const CRASH_KINDS: ReadonlySet<string> = new Set(['exited', 'oom', 'protocol'])
 
 // Attempt counters are kept in 8-bit arrays per task (a million tasks stay cheap).
 const PER_TASK_COUNT_MAX = 100
@@ -115,6 +133,7 @@ export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): Sche
   }
   intIn('maxAttempts', 1, PER_TASK_COUNT_MAX)
   intIn('lostPerTaskMax', 0, PER_TASK_COUNT_MAX)
+  intIn('crashNodesMax', 0, PER_TASK_COUNT_MAX)
   intIn('maxTasksPerJob', 0, 2 ** 31 - 1)
   intIn('jobsMax', 1, 1_000_000)
   intIn('finishedJobsMax', 0, 1_000_000)

@@ -47,14 +47,21 @@ export type SchedulerEvent =
    * attempt's other tasks, [taskIndex, result] in the order of the assign's `group`.
    */
   | { type: 'taskOk', jobId: string, taskIndex: number, attemptId: string, result: unknown, runMs?: number, group?: ReadonlyArray<readonly [number, unknown]> }
-  | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean }
+  /**
+   * `kind`: the worker's failure kind (e.g. 'threw', 'timeout', 'exited'); a CRASH_KINDS kind
+   * counts toward the poison rule (SchedulerConfig.crashNodesMax).
+   */
+  | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean, kind?: string }
   /**
    * The worker handed the attempt back unrun or unfinished (its owner is busy, or it drains):
    * re-queued, not a failure; the worker gets no new attempts for unreachableCooldownMs.
    */
   | { type: 'taskReturned', jobId: string, taskIndex: number, attemptId: string }
-  /** The stream to a worker broke: its attempts are lost (re-queued, not failures). */
-  | { type: 'peerUnreachable', peerId: string }
+  /**
+   * The stream to a worker broke: its attempts are lost (re-queued, not failures), and count
+   * toward the poison rule unless `left` (the node announced that it leaves: a graceful stop).
+   */
+  | { type: 'peerUnreachable', peerId: string, left?: boolean }
   | { type: 'cancelJob', jobId: string }
   /** Timeouts and speculative backups. */
   | { type: 'tick' }

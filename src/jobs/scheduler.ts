@@ -3,12 +3,12 @@ import { FairShareQueue } from './fair-share.js'
 import { type Attempt, forEachTask, LiveJob } from './job-state.js'
 import { pickLocal, pickWorker, sanitizeView, windowFor, type WorkerRecord } from './placement.js'
 import { hasRequirements, unsatisfiable, type NodeCaps } from './requires.js'
-import { schedulerConfig, type SchedulerConfig } from './scheduler-config.js'
+import { CRASH_KINDS, schedulerConfig, type SchedulerConfig } from './scheduler-config.js'
 import type { JobStatus, JobSummary, SchedulerEffect, SchedulerEvent, SchedulerStats, WorkerSummary } from './scheduler-types.js'
 import { TASK_DONE, TASK_RUNNING } from './task-queue.js'
 
 export type { SchedulerConfig } from './scheduler-config.js'
-export { DEFAULT_SCHEDULER_CONFIG, schedulerConfig } from './scheduler-config.js'
+export { CRASH_KINDS, DEFAULT_SCHEDULER_CONFIG, schedulerConfig } from './scheduler-config.js'
 export type * from './scheduler-types.js'
 
 // The coordinator's scheduling core for many concurrent jobs. Sans-IO: events in with `now`,
@@ -73,7 +73,7 @@ export class Scheduler {
       case 'taskOk': this.onTaskOk(event, t, out); break
       case 'taskFailed': this.onTaskFailed(event, t, out); break
       case 'taskReturned': this.onTaskReturned(event, t, out); break
-      case 'peerUnreachable': this.onPeerUnreachable(event.peerId, t, out); break
+      case 'peerUnreachable': this.onPeerUnreachable(event.peerId, event.left === true, t, out); break
       case 'cancelJob': this.onCancelJob(event.jobId, t, out); break
       case 'tick': this.onTick(t, out); break
       default: this.counters.droppedEvents++
@@ -180,7 +180,8 @@ export class Scheduler {
     this.workerList = [...nextMap.values()]
     for (const w of gone) {
       const status = latest.get(w.peerId)?.status
-      this.loseWorker(w, status === undefined ? `worker ${w.peerId} left the membership view` : `worker ${w.peerId} is ${status}`, out)
+      // Only a death counts toward the poison rule: a node that left (a drain, a stop) handed its tasks back.
+      this.loseWorker(w, status === undefined ? `worker ${w.peerId} left the membership view` : `worker ${w.peerId} is ${status}`, status === 'dead', out)
     }
     this.freeSlots = 0
     this.freeShortSlots = 0
@@ -276,8 +277,9 @@ export class Scheduler {
       return
     }
     this.release(attempt)
+    const error = this.errorText(e.error)
     if (attempt.group !== undefined && e.retryable !== false) this.ungroup(attempt)
-    else this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, this.errorText(e.error), e.retryable !== false, out)
+    else if (attempt.group === undefined && typeof e.kind === 'string' && CRASH_KINDS.has(e.kind) && this.noteCrash(job, attempt.taskIndex, attempt.worker.peerId, crashText(error, e.kind), true, out)) { /* the job failed */ } else this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, error, e.retryable !== false, out)
     this.pump(t, out)
   }
 
@@ -298,14 +300,14 @@ export class Scheduler {
     this.pump(t, out)
   }
 
-  private onPeerUnreachable (peerId: unknown, t: number, out: SchedulerEffect[]): void {
+  private onPeerUnreachable (peerId: unknown, left: boolean, t: number, out: SchedulerEffect[]): void {
     const worker = typeof peerId === 'string' ? this.workerMap.get(peerId) : undefined
     if (worker === undefined) {
       this.counters.droppedEvents++
       return
     }
     worker.unreachableUntilMs = t + this.config.unreachableCooldownMs
-    this.loseWorker(worker, `stream to worker ${worker.peerId} broke`, out)
+    this.loseWorker(worker, `stream to worker ${worker.peerId} broke`, !left, out)
     this.pump(t, out)
   }
 
@@ -526,8 +528,12 @@ export class Scheduler {
     this.requeueIfIdle(job, i)
   }
 
-  /** A worker is gone or unreachable: its attempts go back to the queue without counting as failures. */
-  private loseWorker (worker: WorkerRecord, reason: string, out: SchedulerEffect[]): void {
+  /**
+   * A worker is gone or unreachable: its attempts go back to the queue without counting as
+   * failures. `died`: it died or became unreachable (not a graceful leave), so each solo attempt
+   * it was running counts toward its task's poison rule.
+   */
+  private loseWorker (worker: WorkerRecord, reason: string, died: boolean, out: SchedulerEffect[]): void {
     for (const a of [...worker.attempts.values()]) {
       if (!this.attempts.has(a.id)) continue // aborted when its job failed earlier in this loop
       this.release(a)
@@ -538,6 +544,7 @@ export class Scheduler {
       }
       const job = a.job
       const i = a.taskIndex
+      if (died && this.noteCrash(job, i, worker.peerId, reason, false, out)) continue
       const lost = job.lost[i] as number
       if (lost < this.config.lostPerTaskMax) {
         job.lost[i] = lost + 1
@@ -547,6 +554,30 @@ export class Scheduler {
         this.recordFailure(job, i, worker.peerId, `lost ${lost + 1} times; last: ${reason}`, true, out)
       }
     }
+  }
+
+  /**
+   * The poison rule (SchedulerConfig.crashNodesMax): a solo attempt of task `i` on `peerId` ended
+   * with its executor or node dead (already released). Once that happened on enough distinct
+   * nodes, the job fails at once, naming them, and the task is never placed again; true then.
+   * `failed`: the attempt also counts as a failed one (an executor death; a lost node does not).
+   */
+  private noteCrash (job: LiveJob, i: number, peerId: string, last: string, failed: boolean, out: SchedulerEffect[]): boolean {
+    const max = this.config.crashNodesMax
+    if (max === 0) return false
+    let nodes = job.crashedOn.get(i)
+    if (nodes === undefined) job.crashedOn.set(i, nodes = [])
+    if (!nodes.includes(peerId)) nodes.push(peerId)
+    if (nodes.length < max) return false
+    if (failed) {
+      job.failures[i] = Math.min(255, (job.failures[i] as number) + 1)
+      job.failuresTotal++
+    }
+    const error = `Task ${i} crashed its executor or node on ${nodes.length} nodes (${nodes.map(shortPeer).join(', ')}): not placed again (last: ${last})`
+    this.abortAll(job, out)
+    out.push({ type: 'jobFailed', jobId: job.jobId, error, taskIndex: i })
+    this.retire(job, 'failed', error)
+    return true
   }
 
   /** Back to the front of the queue, unless another attempt of the task (a backup) still runs. */
@@ -681,6 +712,17 @@ function deepWindow (job: LiveJob): boolean {
 /** Alive and accepting: may get new attempts when its window has room. */
 function takesWork (w: WorkerRecord): boolean {
   return w.status === 'alive' && w.accepting
+}
+
+/** A peer id as the poison rule's error names it: its last 8 characters (libp2p ids share their prefix). */
+function shortPeer (peerId: string): string {
+  return peerId.length > 10 ? `…${peerId.slice(-8)}` : peerId
+}
+
+/** The first line of a failure's text, without the `kind: ` the coordinator puts in front. */
+function crashText (error: string, kind: string): string {
+  const line = error.split('\n', 1)[0] ?? error
+  return line.startsWith(`${kind}: `) ? line.slice(kind.length + 2) : line
 }
 
 function sanitizeWeight (weight: unknown): number {

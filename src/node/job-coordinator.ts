@@ -124,7 +124,9 @@ export class JobCoordinator {
     const { jobId, taskIndex, attemptId } = message
     const result: TaskResult = message.t === 'task.ok'
       ? { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms, ...(message.group !== undefined ? { group: message.group } : {}) }
-      : { jobId, taskIndex, attemptId, outcome: message.kind === 'stale-term' ? 'staleTerm' : message.kind === RETURNED_KIND ? 'returned' : 'failed', error: `${message.kind}: ${message.error}` }
+      : message.kind === 'stale-term' || message.kind === RETURNED_KIND
+        ? { jobId, taskIndex, attemptId, outcome: message.kind === 'stale-term' ? 'staleTerm' : 'returned', error: `${message.kind}: ${message.error}` }
+        : { jobId, taskIndex, attemptId, outcome: 'failed', error: `${message.kind}: ${message.error}`, kind: message.kind }
     this.apply(this.core.taskResult(from, result, this.opts.nowMs(), this.opts.wallMs()))
   }
 
@@ -155,8 +157,11 @@ export class JobCoordinator {
   }
 
   onUnreachable (peerId: string): void {
-    this.timelines.loseAllBut(new Set(this.opts.workers().filter(w => w.peerId !== peerId && (w.status === 'alive' || w.status === 'suspect')).map(w => w.peerId)), this.opts.wallMs())
-    this.apply(this.core.peerUnreachable(peerId, this.opts.nowMs(), this.opts.wallMs()))
+    const workers = this.opts.workers()
+    this.timelines.loseAllBut(new Set(workers.filter(w => w.peerId !== peerId && (w.status === 'alive' || w.status === 'suspect')).map(w => w.peerId)), this.opts.wallMs())
+    // A node that announced its leave closes its streams as it stops: its attempts were handed back, not killed.
+    const left = workers.some(w => w.peerId === peerId && w.status === 'left')
+    this.apply(this.core.peerUnreachable(peerId, this.opts.nowMs(), this.opts.wallMs(), left))
   }
 
   /** Periodic: membership view, timeouts and backups, progress to submitters, commit retries. */

@@ -253,3 +253,31 @@ describe('coordinated jobs: groups of tiny tasks', () => {
     expect(of(reduced, 'reduce')[0]?.results).toEqual(chunks.map((_, i) => `r${i}`))
   })
 })
+
+describe('coordinated jobs: poison pills', () => {
+  it('a task whose executor died on 2 workers fails the job with the poison reason, committed like any failure', () => {
+    const { core, effects } = setup({ tasks: 2 })
+    const first = of(effects, 'assign').find(a => a.message.taskIndex === 0)!
+    const crash = (a: typeof first, now: number): CoordinatorEffect[] =>
+      core.taskResult(a.to, { jobId: JOB, taskIndex: 0, attemptId: a.message.attemptId, outcome: 'failed', error: 'exited: task ended the executor process (signal SIGKILL)', kind: 'exited' }, now, now)
+    const again = of(crash(first, 20), 'assign').find(a => a.message.taskIndex === 0)!
+    expect(again.to).not.toBe(first.to)
+    const out = crash(again, 30)
+    expect(of(out, 'assign')).toEqual([])
+    const commit = sent(out, 'job.commit')[0]!.message as Extract<RpcMessage, { t: 'job.commit' }>
+    expect(commit.record).toMatchObject({ state: 'failed', error: `Task 0 crashed its executor or node on 2 nodes (${first.to}, ${again.to}): not placed again (last: task ended the executor process (signal SIGKILL))` })
+  })
+
+  it('a worker that stops after announcing its leave costs its tasks nothing; one whose stream breaks otherwise counts', () => {
+    const { core, effects } = setup({ tasks: 1 })
+    const first = of(effects, 'assign').find(a => a.message.taskIndex === 0)!
+    const moved = of(core.peerUnreachable(first.to, 20, 20, true), 'assign').find(a => a.message.taskIndex === 0)!
+    expect(moved.to).not.toBe(first.to)
+    expect(core.peerUnreachable(moved.to, 30, 30).some(e => e.type === 'committing')).toBe(false)
+    // Both rest for the scheduler's unreachable cooldown (5 s); the first is back sooner.
+    const back = of(core.tick(WORKERS, 5025, 5025), 'assign').find(a => a.message.taskIndex === 0)!
+    expect(back.to).toBe(first.to)
+    const out = core.peerUnreachable(back.to, 5040, 5040)
+    expect((sent(out, 'job.commit')[0]?.message as Extract<RpcMessage, { t: 'job.commit' }> | undefined)?.record.error).toMatch(/^Task 0 crashed its executor or node on 2 nodes \(W., W.\)/)
+  })
+})

@@ -307,6 +307,141 @@ describe('lost workers', () => {
   })
 })
 
+// ---- poison pills ----
+
+describe('poison pills (crashNodesMax)', () => {
+  const crashed = (a: { jobId: string, taskIndex: number, attemptId: string }, kind = 'exited', error = `${kind}: task ended the executor process (signal SIGKILL)\nstderr line`): SchedulerEvent =>
+    ({ type: 'taskFailed', jobId: a.jobId, taskIndex: a.taskIndex, attemptId: a.attemptId, error, kind })
+  const ids = { A: '12D3KooWAAAAAAAAnodeA001', B: '12D3KooWBBBBBBBBnodeB002', C: '12D3KooWCCCCCCCCnodeC003' }
+
+  it('fails the job once a task killed its executor on 2 nodes, naming them, instead of placing it again', () => {
+    const s = make({ windowPerSlot: 1, maxAttempts: 5 })
+    s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B), worker(ids.C), worker('12D3KooWDDDDDDDDnodeD004')] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0))
+    const poison = first.find(a => a.taskIndex === 0)!
+    const [retry] = assigns(s.step(crashed(poison), 1))
+    expect(retry).toMatchObject({ taskIndex: 0 })
+    expect(retry!.peerId).not.toBe(poison.peerId) // avoided, as after any failure
+    const out = s.step(crashed(retry!, 'oom', 'oom: task ran out of memory (executor heap limit 512 MB)'), 2)
+    const error = `Task 0 crashed its executor or node on 2 nodes (…${poison.peerId.slice(-8)}, …${retry!.peerId.slice(-8)}): not placed again (last: task ran out of memory (executor heap limit 512 MB))`
+    expect(out).toEqual([
+      ...first.filter(a => a.taskIndex !== 0).map(a => abort(a.peerId, 'j', a.taskIndex, 1)),
+      { type: 'jobFailed', jobId: 'j', error, taskIndex: 0 },
+    ])
+    expect(s.job('j')).toMatchObject({ state: 'failed', error, failures: 2, inFlight: 0 })
+    // Late reports of the aborted attempts are absorbed.
+    expect(s.step(ok(first[1]!), 3)).toEqual([])
+  })
+
+  it('counts a malformed-protocol executor as a crash, and the last reason without its kind or stderr lines', () => {
+    const s = make({ windowPerSlot: 1, maxAttempts: 5 })
+    s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B)] }, 0)
+    const [a, b] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 2 }, 0))
+    s.step(ok(b!), 1)
+    const [again] = assigns(s.step(crashed(a!, 'protocol', 'protocol: the executor sent a malformed message'), 2))
+    expect(again!.peerId).toBe(ids.B)
+    expect(s.step(crashed(again!), 3).at(-1)).toMatchObject({ type: 'jobFailed', error: expect.stringMatching(/^Task 0 crashed its executor or node on 2 nodes \(.*\): not placed again \(last: task ended the executor process \(signal SIGKILL\)\)$/) })
+  })
+
+  it('counts distinct nodes: crashes on one node keep the ordinary retry rule until a second node crashes', () => {
+    const s = make({ windowPerSlot: 1, maxAttempts: 5 })
+    s.step({ type: 'workers', workers: [worker(ids.A)] }, 0)
+    let [a] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    ;[a] = assigns(s.step(crashed(a!), 1))
+    ;[a] = assigns(s.step(crashed(a!), 2))
+    expect(a).toMatchObject({ peerId: ids.A, attemptId: 'j:0:3' })
+    expect(assigns(s.step(crashed(a!), 3))).toEqual([assign(ids.A, 'j', 0, 4)])
+    expect(s.job('j')).toMatchObject({ state: 'running', failures: 3 })
+    expect(s.step({ type: 'workers', workers: [worker(ids.A, { slotsFree: 0 }), worker(ids.B)] }, 4)).toEqual([])
+    expect(s.step(crashed(assign(ids.A, 'j', 0, 4)), 5)).toEqual([assign(ids.B, 'j', 0, 5)])
+    expect(s.step(crashed(assign(ids.B, 'j', 0, 5)), 6).at(-1)).toMatchObject({ type: 'jobFailed', error: expect.stringMatching(/^Task 0 crashed its executor or node on 2 nodes \(…nodeA001, …nodeB002\)/) })
+  })
+
+  it('keeps the retry rule for thrown errors and timeouts, which count toward no node', () => {
+    const s = make({ windowPerSlot: 1, maxAttempts: 5, taskTimeoutMs: 1000 })
+    s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B), worker(ids.C)] }, 0)
+    const [a1] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    const [a2] = assigns(s.step(crashed(a1!, 'threw', 'threw: boom'), 1))
+    const [a3] = assigns(s.step({ type: 'tick' }, 1001))
+    expect(new Set([a1, a2, a3].map(a => a!.peerId)).size).toBe(3)
+    expect(s.job('j')).toMatchObject({ state: 'running', failures: 2 })
+    // The first executor death is on the third node; the second, on the node that threw, ends it.
+    const [a4] = assigns(s.step(crashed(a3!), 1002))
+    expect(a4).toBeDefined()
+    const out = s.step(crashed(a4!), 1003)
+    expect(out.at(-1)).toMatchObject({ type: 'jobFailed', error: expect.stringContaining(`on 2 nodes (…${a3!.peerId.slice(-8)}, …${a4!.peerId.slice(-8)})`) })
+  })
+
+  it('counts a node that died or became unreachable while running the task', () => {
+    const s = make({ windowPerSlot: 1, unreachableCooldownMs: 0 })
+    const all = [worker(ids.A), worker(ids.B, { slotsFree: 0 }), worker(ids.C, { slotsFree: 0 })]
+    s.step({ type: 'workers', workers: all }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0))
+    const onA = first.find(a => a.peerId === ids.A)!
+    // A dies: its task goes to a live worker, once that has room.
+    s.step({ type: 'workers', workers: [worker(ids.A, { status: 'dead' }), all[1]!, all[2]!] }, 1)
+    const onB = first.find(a => a.peerId === ids.B)!
+    const [again] = assigns(s.step(ok(onB), 2))
+    expect(again).toMatchObject({ taskIndex: onA.taskIndex, peerId: ids.B })
+    // Then the stream to B breaks while it runs it: 2 nodes.
+    const out = s.step({ type: 'peerUnreachable', peerId: ids.B }, 3)
+    expect(out.at(-1)).toEqual({ type: 'jobFailed', jobId: 'j', taskIndex: onA.taskIndex, error: `Task ${onA.taskIndex} crashed its executor or node on 2 nodes (…nodeA001, …nodeB002): not placed again (last: stream to worker ${ids.B} broke)` })
+    // Lost attempts are not failed ones.
+    expect(s.job('j')).toMatchObject({ state: 'failed', failures: 0 })
+  })
+
+  it('mixes executor deaths and node deaths of one task', () => {
+    const s = make({ windowPerSlot: 1 })
+    s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B)] }, 0)
+    const [a, b] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 2 }, 0))
+    expect(a).toMatchObject({ taskIndex: 0, peerId: ids.A })
+    s.step(ok(b!), 1)
+    expect(s.step(crashed(a!), 2)).toEqual([assign(ids.B, 'j', 0, 2)])
+    const out = s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B, { status: 'dead' })] }, 3)
+    expect(out).toEqual([{ type: 'jobFailed', jobId: 'j', taskIndex: 0, error: `Task 0 crashed its executor or node on 2 nodes (…nodeA001, …nodeB002): not placed again (last: worker ${ids.B} is dead)` }])
+  })
+
+  it('does not count nodes that left, vanished from the view or closed their stream after announcing their leave', () => {
+    const s = make({ windowPerSlot: 1, unreachableCooldownMs: 0, maxAttempts: 5 })
+    let view = ['P', 'Q', 'R', 'S'].map(p => worker(p))
+    s.step({ type: 'workers', workers: view }, 0)
+    const [a1] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    view = view.map(w => w.peerId === a1!.peerId ? { ...w, status: 'left' as const } : w)
+    const [a2] = assigns(s.step({ type: 'workers', workers: view }, 1))
+    view = view.filter(w => w.peerId !== a2!.peerId)
+    const [a3] = assigns(s.step({ type: 'workers', workers: view }, 2))
+    const [a4] = assigns(s.step({ type: 'peerUnreachable', peerId: a3!.peerId, left: true }, 3))
+    expect(new Set([a1, a2, a3].map(a => a!.peerId)).size).toBe(3)
+    // Three nodes lost the task without dying: the first executor death is the first node counted.
+    const [a5] = assigns(s.step(crashed(a4!), 4))
+    expect(s.job('j')).toMatchObject({ state: 'running', failures: 1 })
+    expect(s.step(crashed(a5!), 5).at(-1)).toMatchObject({ type: 'jobFailed', error: expect.stringContaining(`on 2 nodes (${a4!.peerId}, ${a5!.peerId})`) })
+  })
+
+  it('counts a backup copy and its original dying on two nodes', () => {
+    const s = make({ windowPerSlot: 1, backupMinMs: 1000 })
+    s.step({ type: 'workers', workers: [worker(ids.A, { slotsTotal: 2, slotsFree: 2 }), worker(ids.B)] }, 0)
+    const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0))
+    for (const a of first.filter(a => a.taskIndex !== 0)) s.step(ok(a), 100)
+    const [backup] = assigns(s.step({ type: 'tick' }, 1500))
+    expect(backup).toMatchObject({ taskIndex: 0, backup: true })
+    expect(s.step(crashed(backup!), 1600)).toEqual([]) // the original still runs
+    expect(s.step({ type: 'peerUnreachable', peerId: first.find(a => a.taskIndex === 0)!.peerId }, 1700).at(-1)).toMatchObject({ type: 'jobFailed', taskIndex: 0 })
+  })
+
+  it('is off with crashNodesMax 0, and configured within bounds', () => {
+    const s = make({ windowPerSlot: 1, crashNodesMax: 0, maxAttempts: 5 })
+    s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B), worker(ids.C)] }, 0)
+    let [a] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    for (let n = 2; n <= 4; n++) {
+      ;[a] = assigns(s.step(crashed(a!), n))
+      expect(a).toMatchObject({ attemptId: `j:0:${n}` })
+    }
+    expect(() => make({ crashNodesMax: -1 })).toThrow(/crashNodesMax/)
+    expect(() => make({ crashNodesMax: 1.5 })).toThrow(/crashNodesMax/)
+  })
+})
+
 // ---- speculative backups ----
 
 describe('speculative backups', () => {
@@ -753,6 +888,35 @@ describe('groups of tiny tasks on the coordinator\'s node', () => {
     expect(again.map(a => [a.taskIndex, a.group])).toEqual(tasksOf(group).slice(0, again.length).map(i => [i, undefined]))
     s.step(failed(again[0]!, 'threw: this one'), 6)
     expect(s.job('j')!.failures).toBe(1)
+  })
+
+  it('that crash their executor count toward no task\'s poison rule: their tasks run alone and count from then on', () => {
+    const { s, inFlight } = kept(400, { unreachableCooldownMs: 2 })
+    const exited = (a: Assign): SchedulerEvent => ({ type: 'taskFailed', jobId: a.jobId, taskIndex: a.taskIndex, attemptId: a.attemptId, error: 'exited: task ended the executor process (signal SIGKILL)', kind: 'exited' })
+    const group = inFlight.find(a => a.group !== undefined)!
+    expect(assigns(s.step(exited(group), 5)).every(a => a.group === undefined)).toBe(true)
+    expect(s.job('j')!.failures).toBe(0)
+    // L stops gracefully: its attempts go to R, uncounted. A task of the crashed group then kills
+    // its executor on R: one node so far (the group's crash on L was not held against it).
+    const moved = assigns(s.step({ type: 'peerUnreachable', peerId: 'L', left: true }, 6))
+    const onR = moved.find(a => tasksOf(group).includes(a.taskIndex))!
+    expect(onR).toMatchObject({ peerId: 'R' })
+    // L is back (its cooldown is over): the retry avoids R.
+    // L is back (its cooldown is over): the retry avoids R and waits for room on L.
+    const pending = assigns(s.step(exited(onR), 9))
+    let clock = 9
+    let retry = pending.find(a => a.taskIndex === onR.taskIndex)
+    while (retry === undefined && pending.length > 0) {
+      const out = assigns(s.step(done(pending.shift()!), clock += 0.1))
+      pending.push(...out)
+      retry = out.find(a => a.taskIndex === onR.taskIndex)
+    }
+    expect(retry).toMatchObject({ peerId: 'L' })
+    expect(retry!.group).toBeUndefined()
+    expect(s.job('j')).toMatchObject({ state: 'running', failures: 1 })
+    // Its next executor death, on L, is its second node: R first, then L.
+    const out = s.step(exited(retry!), clock + 1)
+    expect(out.at(-1)).toMatchObject({ type: 'jobFailed', taskIndex: onR.taskIndex, error: expect.stringContaining('on 2 nodes (R, L)') })
   })
 
   it('that fail for good fail the job', () => {
