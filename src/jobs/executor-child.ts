@@ -4,13 +4,11 @@
 // Anything fatal (process.exit, heap OOM, a hang) kills only this process; the pool sees it.
 import childProcess from 'node:child_process'
 import { syncBuiltinESMExports } from 'node:module'
-import os from 'node:os'
-import { readdirSync } from 'node:fs'
 import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import type { ChildFailureKind, ChildMessage, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
-import { NICENESS_ENV, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
+import { RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
 /**
@@ -22,8 +20,8 @@ const FLUSH_AFTER_MS = 5
 type Fn = (arg: unknown, ctx: unknown) => unknown
 interface LoadedModule { holder: Record<string, unknown>; named: Record<string, unknown>; kind: unknown }
 
-reniceAllThreads()
 guardChildProcesses()
+exitWithTheChannel()
 const resultBytesMax = Number(process.env[RESULT_BYTES_MAX_ENV] ?? Infinity)
 const splitBytesMax = Number(process.env[SPLIT_BYTES_MAX_ENV] ?? resultBytesMax)
 
@@ -41,15 +39,34 @@ process.on('message', (msg: ParentMessage) => {
   for (const task of unpackTasks(msg.tasks)) queue.push(task)
   if (!draining) void drain()
 })
-// The daemon is gone: an orphaned executor must not keep running tasks.
-process.on('disconnect', () => process.exit(0))
 process.on('uncaughtException', onStrayError)
 process.on('unhandledRejection', onStrayError)
 process.send?.({ t: 'ready' } satisfies ChildMessage)
 
 function onStrayError (err: unknown): void {
+  if (!process.connected) return exitNow()
   if (current !== null) current.fail(err)
-  else process.stderr.write(`executor: uncaught error outside a task: ${describe(err)}\n`)
+  else writeStderr(`executor: uncaught error outside a task: ${describe(err)}\n`)
+}
+
+const reallyExit = ((process as unknown as { reallyExit: (code: number) => never }).reallyExit).bind(process)
+/** Task code may replace process.exit: the binding it calls is taken before any task code loads. */
+function exitNow (): never { return reallyExit(0) }
+
+function writeStderr (text: string): void {
+  try { process.stderr.write(text) } catch { exitNow() }
+}
+
+/**
+ * The daemon is gone (or closed the channel): an orphan must not keep running tasks, nor spin on
+ * writes to a closed stderr (EPIPE → error → a write about it → EPIPE …). Task code could remove
+ * a 'disconnect' listener, so a timer checks the channel too.
+ */
+function exitWithTheChannel (): void {
+  process.on('disconnect', exitNow)
+  process.stderr.on('error', exitNow)
+  process.stdout.on('error', exitNow)
+  setInterval(() => { if (!process.connected) exitNow() }, 500).unref()
 }
 
 async function drain (): Promise<void> {
@@ -97,6 +114,8 @@ async function runTask (task: WireTask): Promise<WireResult> {
     } catch (err) {
       const denial = describeDenial(err)
       if (denial !== undefined) return fail('denied', denial, err instanceof Error ? err.stack : undefined)
+      // Under RLIMIT_AS a big allocation fails in the task instead of the kernel killing it.
+      if (err instanceof RangeError && /allocation failed/i.test(err.message)) return fail('oom', `task ran out of memory: ${err.message} (the executor's memory limit, --memory-limit-mb)`, err.stack)
       return fail('threw', err, err instanceof Error ? err.stack : undefined)
     }
     if (task.op === 'map' && mod.kind === 'action') value = null
@@ -185,20 +204,6 @@ function describe (err: unknown): string {
   if (err instanceof Error) return err.message !== '' ? err.message : err.name
   if (typeof err === 'string') return err
   try { return JSON.stringify(err) ?? String(err) } catch { return String(err) }
-}
-
-/**
- * On Linux, niceness is per thread and setpriority(pid) from the parent reaches only the main
- * thread; V8's platform threads already exist by now, so renice every thread of this process.
- */
-function reniceAllThreads (): void {
-  const niceness = Number(process.env[NICENESS_ENV])
-  if (!Number.isInteger(niceness)) return
-  let tids: string[]
-  try { tids = readdirSync('/proc/self/task') } catch { tids = [String(process.pid)] }
-  for (const tid of tids) {
-    try { os.setPriority(Number(tid), niceness) } catch { /* not permitted: run at the inherited priority */ }
-  }
 }
 
 /**

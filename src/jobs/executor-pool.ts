@@ -5,15 +5,26 @@ import type { ExecutorProcess } from './executor-process.js'
 import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-process.js'
 import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
 import { packTasks, unpackResult, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
-import { readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxChoice, type SandboxPolicy } from './sandbox.js'
+import { BWRAP, bwrapArgs, type BwrapPaths } from '../node/executor/bwrap.js'
+import { parseChildMessage } from '../node/executor/child-messages.js'
+import { executorEnv } from '../node/executor/executor-env.js'
+import { MemoryCaps, type ExecutorCap } from '../node/executor/memory-cap.js'
+import { treeUsage } from '../node/executor/process-tree.js'
 
 export type { TaskOp } from './executor-protocol.js'
 
 export interface ExecutorPoolOptions {
   slots: number
-  /** Per child, via --max-old-space-size (default 512). */
+  /**
+   * Per child: its resident memory (a cgroup limit where the machine delegates one, else
+   * RLIMIT_AS, and the pool watching RSS) and its V8 heap (default 512).
+   */
   memoryLimitMB?: number
+  /** 'auto': a cgroup where one is delegated, else RLIMIT_AS; 'rlimit': RLIMIT_AS only (tests); 'off': only the heap limit and the RSS watch. Default 'auto'. */
+  memoryCap?: 'auto' | 'rlimit' | 'off'
   /** A task running longer is failed as 'timeout'; its child is SIGKILLed and replaced (default 60 000). */
   taskTimeoutMs?: number
   /** Applied to every child right after spawn (default 19). */
@@ -22,7 +33,7 @@ export interface ExecutorPoolOptions {
   pipelineDepth?: number
   /** Tasks waiting for a child beyond this are refused as 'aborted' (default 100 000). */
   maxQueued?: number
-  /** Added to the children's environment (on top of the daemon's, minus MESHWORK_* secrets). */
+  /** Settings added to the children's environment (which is otherwise an allowlist: executor-env.ts). */
   env?: Record<string, string>
   logger?: { warn: (obj: object, msg?: string) => void, info: (obj: object, msg?: string) => void }
   /** The compiled child entry; defaults to executor-child.js beside this module (or under dist/). */
@@ -66,6 +77,10 @@ export interface TaskRequest {
   workspaceDir?: string
   /** Tools the job declares (`requires.tools`): the sandbox lets the task start them if the node allows each. */
   tools?: readonly string[]
+  /** The job declares `network: true`: the node must allow it (`--allow-network`). */
+  network?: boolean
+  /** The job module's own environment variables. */
+  env?: Readonly<Record<string, string>>
   /**
    * A map task's group: more of its job's tasks, [taskIndex, chunk], run in the same call (see
    * WireTask.group); a successful outcome's value is then the array of every task's result.
@@ -73,7 +88,8 @@ export interface TaskRequest {
   group?: Array<[number, unknown]>
 }
 
-export type TaskFailureKind = 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit'
+/** 'protocol': the executor sent a message that does not parse (task code can write to the channel); it was killed. */
+export type TaskFailureKind = 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit' | 'protocol'
 
 export type TaskOutcome =
   | { ok: true; value: unknown; durationMs: number }
@@ -119,6 +135,7 @@ interface Slot {
   sandbox: Sandbox | undefined
   /** CPU time (ms) the child had used when its current head task started. */
   headCpuMs: number
+
   /** A respawn is waiting out its backoff. */
   spawnPending: boolean
 }
@@ -192,7 +209,11 @@ export class ExecutorPool {
   private readonly niceness: number
   private readonly pipelineDepth: number
   private readonly maxQueued: number
-  private readonly env: Record<string, string | undefined>
+  private readonly settingsEnv: Record<string, string>
+  private readonly caps: MemoryCaps | undefined
+  /** Each live child's memory cap (its cgroup's verdict on its death). */
+  private readonly capOf = new Map<ExecutorProcess, ExecutorCap>()
+  private readonly bwrapPaths: BwrapPaths | undefined
   private readonly logger: ExecutorPoolOptions['logger']
   private readonly byId = new Map<string, Pending>()
   // Regular queue: an array with a moving head (shift() is O(n)); settled entries are skipped.
@@ -202,7 +223,7 @@ export class ExecutorPool {
   private queuedCount = 0
   private readonly sandboxChoices = new Map<string, SandboxChoice>()
   /** The last profileOf question and its answer. */
-  private lastProfile: { modulePath: string, scratchDir: string | undefined, tools: readonly string[] | undefined, answer: ReturnType<ExecutorPool['profileOf']> } | undefined
+  private lastProfile: { modulePath: string, scratchDir: string | undefined, tools: readonly string[] | undefined, network: boolean | undefined, env: TaskRequest['env'], answer: ReturnType<ExecutorPool['profileOf']> } | undefined
   /** Moving average of how long tasks ran in a child (starts high: unknown tasks are spread). */
   private recentTaskMs = PACK_BELOW_MS * 10
   /** Per job: how long its tasks recently ran here (unknown jobs count as long). */
@@ -250,11 +271,12 @@ export class ExecutorPool {
     this.permissionFlag = opts.sandbox !== undefined ? permissionFlag() : undefined
     this.sandboxPolicy = this.permissionFlag !== undefined ? opts.sandbox : undefined
     if (opts.sandbox !== undefined && this.permissionFlag === undefined) this.logger?.warn({ node: process.version }, 'this Node has no permission model: task code runs without a sandbox')
-    this.env = { ...process.env, ...opts.env }
-    // Task code comes from other peers: keep the node's own secrets (API token) out of its reach.
-    for (const key of Object.keys(this.env)) if (key.startsWith('MESHWORK_') && !(key in (opts.env ?? {}))) delete this.env[key]
-    if (opts.resultBytesMax !== undefined) this.env[RESULT_BYTES_MAX_ENV] = String(opts.resultBytesMax)
-    if (this.splitBytesMax !== undefined) this.env[SPLIT_BYTES_MAX_ENV] = String(this.splitBytesMax)
+    this.settingsEnv = { ...opts.env }
+    if (opts.resultBytesMax !== undefined) this.settingsEnv[RESULT_BYTES_MAX_ENV] = String(opts.resultBytesMax)
+    if (this.splitBytesMax !== undefined) this.settingsEnv[SPLIT_BYTES_MAX_ENV] = String(this.splitBytesMax)
+    const capChoice = opts.memoryCap ?? 'auto'
+    this.caps = capChoice === 'off' || process.platform !== 'linux' ? undefined : MemoryCaps.detect(capChoice === 'auto')
+    this.bwrapPaths = this.sandboxPolicy?.mode === 'bwrap' ? { nodePath: process.execPath, packageJson: packageJsonAbove(this.entry) } : undefined
     const newSlot = (index: number): Slot => ({ index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false })
     for (let index = 0; index < opts.slots; index++) {
       const slot = newSlot(index)
@@ -263,30 +285,31 @@ export class ExecutorPool {
       if (this.sandboxPolicy === undefined) this.spawn(slot)
     }
     this.control = newSlot(opts.slots)
-    if (this.taskCpuMsMax !== undefined && process.platform === 'linux') {
-      this.cpuTimer = setInterval(() => this.checkCpu(), CPU_CHECK_MS)
+    // Resident memory is watched on every node; CPU time where a limit is set.
+    if (process.platform === 'linux') {
+      this.cpuTimer = setInterval(() => this.checkLimits(), CPU_CHECK_MS)
       this.cpuTimer.unref()
     }
   }
 
   /** The sandbox profile of a task, or the reason it may not run on this node. */
-  private profileOf (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'workspaceDir' | 'tools'>): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
+  private profileOf (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'workspaceDir' | 'tools' | 'network' | 'env'>): { profile: string, sandbox: Sandbox | undefined } | { error: string } {
     if (this.sandboxPolicy === undefined) return { profile: '', sandbox: undefined }
     const scratchDir = req.workspaceDir ?? (typeof req.ctx.scratchDir === 'string' ? req.ctx.scratchDir : undefined)
     // Tasks come in runs of one job: the same question as the last task's is answered without
     // building its key (that string per task was 4 % of a coordinator's CPU for empty tasks).
     const last = this.lastProfile
-    if (last !== undefined && last.modulePath === req.modulePath && last.scratchDir === scratchDir && sameTools(last.tools, req.tools)) return last.answer
+    if (last !== undefined && last.modulePath === req.modulePath && last.scratchDir === scratchDir && sameTools(last.tools, req.tools) && last.network === req.network && last.env === req.env) return last.answer
     // Every task of a job asks the same question: answered once (the paths are resolved and joined per call).
-    const key = `${req.modulePath}\0${scratchDir ?? ''}\0${req.tools?.join(',') ?? ''}`
+    const key = `${req.modulePath}\0${scratchDir ?? ''}\0${req.tools?.join(',') ?? ''}\0${req.network === true ? 'net' : ''}\0${req.env !== undefined ? JSON.stringify(req.env) : ''}`
     let choice = this.sandboxChoices.get(key)
     if (choice === undefined) {
       if (this.sandboxChoices.size >= SANDBOX_CHOICES_MAX) this.sandboxChoices.clear()
-      choice = sandboxFor(this.sandboxPolicy, { childEntry: this.entry, modulePath: req.modulePath, scratchDir, tools: req.tools })
+      choice = sandboxFor(this.sandboxPolicy, { childEntry: this.entry, modulePath: req.modulePath, scratchDir, tools: req.tools, network: req.network, env: req.env })
       this.sandboxChoices.set(key, choice)
     }
     const answer = choice.ok ? { profile: choice.sandbox.key, sandbox: choice.sandbox } : { error: choice.error }
-    this.lastProfile = { modulePath: req.modulePath, scratchDir, tools: req.tools, answer }
+    this.lastProfile = { modulePath: req.modulePath, scratchDir, tools: req.tools, network: req.network, env: req.env, answer }
     return answer
   }
 
@@ -296,7 +319,7 @@ export class ExecutorPool {
    * needs new ones, as the profile includes its code's workspace. Only idle children are
    * replaced, and only when nothing is queued; without a sandbox every child serves every job.
    */
-  prepare (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'workspaceDir' | 'tools'>): void {
+  prepare (req: Pick<TaskRequest, 'modulePath' | 'ctx' | 'workspaceDir' | 'tools' | 'network' | 'env'>): void {
     if (this.sandboxPolicy === undefined || this.closed || this.pausedAtMs !== null) return
     if (this.queuedCount > 0 || this.soloQueue.length > 0) return
     const profile = this.profileOf(req)
@@ -351,11 +374,10 @@ export class ExecutorPool {
       if (slot.inflight.size > 0) slotsBusy++
       if (slot.exec !== null && slot.ready) slotsReady++
       running += slot.inflight.size
-      const pid = slot.exec?.proc.pid
-      if (pid !== undefined) pids.push(pid)
+      if (slot.exec !== null) pids.push(...slot.exec.pids())
     }
     running += this.control.inflight.size
-    for (const exec of [this.control.exec, ...this.spares.map(s => s.exec)]) if (exec?.proc.pid !== undefined) pids.push(exec.proc.pid)
+    for (const exec of [this.control.exec, ...this.spares.map(s => s.exec)]) if (exec !== null) pids.push(...exec.pids())
     return { slotsTotal: this.slots.length, slotsBusy, slotsReady, spares: this.spares.length, running, queued: this.queuedCount, restarts: this.restarts, pids }
   }
 
@@ -402,6 +424,7 @@ export class ExecutorPool {
       }
     }
     await Promise.all([...this.children].map(async exec => await exec.exited))
+    this.caps?.close()
   }
 
   // ---- dispatch ----
@@ -705,34 +728,35 @@ export class ExecutorPool {
     })
   }
 
-  /** CPU time used by a slot's child (user + system, from /proc), or 0 where unknown. */
+  /** CPU time used by a slot's child and what it started (user + system, from /proc), or 0 where unknown. */
   private cpuMsOf (slot: Slot): number {
-    if (this.taskCpuMsMax === undefined) return 0
-    const pid = slot.exec?.proc.pid
-    if (pid === undefined) return 0
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return (Number(fields[11]) + Number(fields[12])) * 10 // clock ticks of 10 ms (USER_HZ = 100)
-    } catch {
-      return 0
-    }
+    if (this.taskCpuMsMax === undefined || slot.exec === null) return 0
+    return treeUsage(slot.exec.pids()).cpuMs
   }
 
-  private checkCpu (): void {
-    const max = this.taskCpuMsMax
-    if (max === undefined || this.pausedAtMs !== null || this.closed) return
+  /** Kills a busy child over its CPU-time or resident-memory limit, failing its task as 'cpu-limit' or 'oom'. */
+  private checkLimits (): void {
+    if (this.pausedAtMs !== null || this.closed) return
+    const cpuMax = this.taskCpuMsMax
+    const rssMax = this.memoryLimitMB * 1024 * 1024
     for (const slot of this.allSlots()) {
       if (slot.inflight.size === 0 || slot.exec === null) continue
-      const usedMs = this.cpuMsOf(slot) - slot.headCpuMs
-      if (usedMs <= max) continue
-      this.replace(slot, 'cpu', (unanswered) => {
+      const usage = treeUsage(slot.exec.pids())
+      let kind: 'cpu-limit' | 'oom' | undefined
+      let error = ''
+      if (usage.rssBytes > rssMax) {
+        kind = 'oom'
+        error = `task ran out of memory: the executor used ${Math.round(usage.rssBytes / 1048576)} MB resident, over its limit of ${this.memoryLimitMB} MB (--memory-limit-mb); executor killed and restarted`
+      } else if (cpuMax !== undefined && usage.cpuMs - slot.headCpuMs > cpuMax) {
+        kind = 'cpu-limit'
+        error = `task used more than ${cpuMax} ms of CPU time (--task-cpu-ms); executor killed and restarted`
+      }
+      if (kind === undefined) continue
+      const failKind = kind
+      this.replace(slot, kind === 'oom' ? 'memory' : 'cpu', (unanswered) => {
         const culprit = unanswered.length === 1 ? unanswered[0] : undefined
-        if (culprit !== undefined) {
-          this.settle(culprit, { ok: false, kind: 'cpu-limit', error: `task used more than ${max} ms of CPU time (--task-cpu-ms); executor killed and restarted`, durationMs: performance.now() - slot.headSinceMs })
-        } else {
-          this.requeueSolo(unanswered)
-        }
+        if (culprit !== undefined) this.settle(culprit, { ok: false, kind: failKind, error, durationMs: performance.now() - slot.headSinceMs })
+        else this.requeueSolo(unanswered)
       })
     }
   }
@@ -818,15 +842,19 @@ export class ExecutorPool {
     slot.sandbox = sandbox
     slot.profile = sandbox?.key ?? ''
     const boxed = sandbox !== undefined && this.permissionFlag !== undefined
+    const cap = this.caps?.forExecutor(this.memoryLimitMB)
+    const settings = boxed && sandbox.tools.length > 0 ? { ...this.settingsEnv, [TOOLS_ENV]: sandbox.tools.join(',') } : this.settingsEnv
     const exec: ExecutorProcess = spawnExecutor({
       entry: this.entry,
       memoryLimitMB: this.memoryLimitMB,
       niceness: this.niceness,
-      env: boxed && sandbox.tools.length > 0 ? { ...this.env, [TOOLS_ENV]: sandbox.tools.join(',') } : this.env,
+      env: executorEnv({ from: process.env, home: sandbox?.home, jobEnv: sandbox?.env ?? {}, settings }),
       execArgv: boxed ? sandboxExecArgv(sandbox, this.permissionFlag as string) : [],
+      wrappers: [...(cap?.prefix ?? []), ...(boxed && sandbox.mode === 'bwrap' && this.bwrapPaths !== undefined ? [BWRAP, ...bwrapArgs(sandbox, this.bwrapPaths)] : [])],
       onMessage: (msg) => this.onChildMessage(exec, msg),
       onGone: (code, signal) => this.onChildGone(exec, code, signal),
     })
+    if (cap !== undefined) this.capOf.set(exec, cap)
     slot.exec = exec
     this.slotOf.set(exec, slot)
     slot.ready = false
@@ -837,7 +865,7 @@ export class ExecutorPool {
   }
 
   /** Kill the slot's child on purpose, hand its unanswered tasks to `then`, start a new child. */
-  private replace (slot: Slot, reason: 'timeout' | 'abort' | 'cpu', then: (unanswered: Pending[]) => void): void {
+  private replace (slot: Slot, reason: 'timeout' | 'abort' | 'cpu' | 'memory' | 'protocol', then: (unanswered: Pending[]) => void): void {
     const exec = slot.exec
     if (exec === null) return
     const unanswered = this.detach(slot)
@@ -848,28 +876,48 @@ export class ExecutorPool {
     this.spawn(slot)
   }
 
-  /** A child's message goes to the slot it serves now; a kept child only says it is ready. */
-  private onChildMessage (exec: ExecutorProcess, msg: ChildMessage): void {
+  /** A child's message goes to the slot it serves now; a kept child only says it is ready. A malformed one ends the child. */
+  private onChildMessage (exec: ExecutorProcess, raw: unknown): void {
+    const parsed = parseChildMessage(raw)
     const slot = this.slotOf.get(exec)
+    if (!parsed.ok) return this.onMalformed(exec, slot, parsed.error)
+    const msg = parsed.message
     if (slot !== undefined) return this.onMessage(slot, exec, msg)
     const spare = this.spares.find(s => s.exec === exec)
     if (spare !== undefined && msg.t === 'ready') spare.ready = true
   }
 
+  /** Fails what the child had in flight as 'protocol' (its task wrote to the channel, or the child is broken) and replaces it. */
+  private onMalformed (exec: ExecutorProcess, slot: Slot | undefined, error: string): void {
+    this.logger?.warn({ pid: exec.proc.pid, error }, 'executor sent a malformed message: killed')
+    if (slot === undefined || slot.exec !== exec) {
+      this.spares = this.spares.filter(s => s.exec !== exec)
+      return exec.kill()
+    }
+    this.replace(slot, 'protocol', (unanswered) => {
+      for (const p of unanswered) this.settle(p, { ok: false, kind: 'protocol', error: `${error}; executor killed`, durationMs: performance.now() - slot.headSinceMs })
+    })
+  }
+
   private onChildGone (exec: ExecutorProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const slot = this.slotOf.get(exec)
     this.slotOf.delete(exec)
-    if (slot !== undefined) return this.onGone(slot, exec, code, signal)
+    // The cgroup's verdict is read before the cgroup goes.
+    const cap = this.capOf.get(exec)
+    const oomKilled = cap?.oomKilled() === true
+    cap?.dispose()
+    this.capOf.delete(exec)
+    if (slot !== undefined) return this.onGone(slot, exec, code, signal, oomKilled)
     // A kept child died idle (the OOM killer, an operator): nothing ran on it; just forget it.
     this.spares = this.spares.filter(s => s.exec !== exec)
   }
 
   /** The child died by itself: blame its only unanswered task, or isolate all of them. */
-  private onGone (slot: Slot, exec: ExecutorProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private onGone (slot: Slot, exec: ExecutorProcess, code: number | null, signal: NodeJS.Signals | null, oomKilled: boolean): void {
     if (slot.exec !== exec || this.closed) return
     const runningMs = performance.now() - slot.headSinceMs
     const unanswered = this.detach(slot)
-    const verdict = classifyDeath(code, signal, exec.stderrTail(), this.memoryLimitMB)
+    const verdict = classifyDeath(code, signal, exec.stderrTail(), this.memoryLimitMB, oomKilled)
     const fields = { slot: slot.index, pid: exec.proc.pid, code, signal, kind: verdict.kind, unanswered: unanswered.length, error: verdict.error }
     // A group signal is most likely this node stopping: expected, not a warning.
     const groupSignal = signal !== null && GROUP_SIGNALS.has(signal)
@@ -924,4 +972,13 @@ function sameTools (a: readonly string[] | undefined, b: readonly string[] | und
   if (a === undefined || b === undefined || a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+/** The package.json that makes the child entry's .js files ES modules (bound into the OS sandbox). */
+function packageJsonAbove (entry: string): string | undefined {
+  for (let dir = dirname(entry); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'package.json')
+    if (existsSync(candidate)) return candidate
+    if (dirname(dir) === dir) return undefined
+  }
 }

@@ -1,11 +1,10 @@
 // One executor child process: how it is started (heap limit, niceness, IPC), what is kept of its
 // stderr, and how its death is classified. The pool decides what a death means for its tasks.
-import { execFile, fork, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import os from 'node:os'
 import { fileURLToPath } from 'node:url'
-import type { ChildMessage, ParentMessage } from './executor-protocol.js'
-import { NICENESS_ENV } from './executor-protocol.js'
+import type { ParentMessage } from './executor-protocol.js'
+import { processTree, signalTree } from '../node/executor/process-tree.js'
 
 /**
  * In every executor's argv, so any node on the machine can tell mesh executors from the owner's
@@ -22,10 +21,17 @@ export interface ExecutorProcessOptions {
   entry: string
   memoryLimitMB: number
   niceness: number
-  env: Record<string, string | undefined>
+  /** The whole environment of the executor (executor-env.ts: an allowlist). */
+  env: Record<string, string>
   /** Extra node flags (the sandbox's permission flags). */
   execArgv?: string[]
-  onMessage: (msg: ChildMessage) => void
+  /**
+   * Words put before `node …`, outermost first: the memory cap's shell, then the OS sandbox
+   * (`bwrap … --`). Each execs the next, so the spawned pid stays the executor's handle.
+   */
+  wrappers?: string[]
+  /** Unvalidated: the pool parses every message with ChildMessageSchema. */
+  onMessage: (msg: unknown) => void
   /** Called once, after the process exited and its stderr drained (or the grace period ended). */
   onGone: (code: number | null, signal: NodeJS.Signals | null) => void
 }
@@ -36,6 +42,8 @@ export interface ExecutorProcess {
   /** Resolves when the OS process is gone (or never started). */
   readonly exited: Promise<void>
   stderrTail: () => string
+  /** The executor's processes (wrappers, Node, what the task started), parents first. */
+  pids: () => number[]
   send: (msg: ParentMessage) => void
   kill: () => void
   stop: () => void
@@ -43,17 +51,25 @@ export interface ExecutorProcess {
 }
 
 export function spawnExecutor (opts: ExecutorProcessOptions): ExecutorProcess {
-  const proc = fork(opts.entry, [EXECUTOR_MARKER], {
+  // Niceness and the idle I/O class are set before exec, so every thread and process of the
+  // executor inherits them (niceness is per thread on Linux: renicing the pid later misses V8's).
+  const lowPriority = [...(opts.niceness > 0 && ioniceAvailable() ? ['ionice', '-c', '3'] : []), 'nice', '-n', String(opts.niceness)]
+  const command = [...(opts.wrappers ?? []), ...(process.platform === 'linux' ? lowPriority : []), process.execPath,
     // Explicit execArgv: never inherit the daemon's flags (--inspect would fight over a port).
-    execArgv: [`--max-old-space-size=${opts.memoryLimitMB}`, ...(opts.execArgv ?? [])],
+    `--max-old-space-size=${opts.memoryLimitMB}`, ...(opts.execArgv ?? []), opts.entry, EXECUTOR_MARKER]
+  const proc = spawn(command[0] as string, command.slice(1), {
     serialization: 'json', // see executor-protocol.ts
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    env: { ...opts.env, [NICENESS_ENV]: String(opts.niceness) },
+    env: opts.env,
   })
   const spawnedAtMs = performance.now()
-  if (proc.pid !== undefined) {
-    try { os.setPriority(proc.pid, opts.niceness) } catch { /* EPERM and the like: the child renices itself too */ }
-    if (opts.niceness > 0) setIdleIoClass(proc.pid)
+  let treeCache: { atMs: number, pids: number[] } | undefined
+  const pids = (): number[] => {
+    if (proc.pid === undefined) return []
+    const nowMs = performance.now()
+    // Asked per sample and per CPU check: the tree changes only when a task starts a tool.
+    if (treeCache === undefined || nowMs - treeCache.atMs > 200) treeCache = { atMs: nowMs, pids: processTree(proc.pid) }
+    return treeCache.pids
   }
 
   let tail = ''
@@ -61,7 +77,7 @@ export function spawnExecutor (opts: ExecutorProcessOptions): ExecutorProcess {
   proc.stderr?.on('data', (chunk: string) => {
     tail = (tail + chunk).slice(-STDERR_TAIL_CHARS)
   })
-  proc.on('message', (msg: ChildMessage) => opts.onMessage(msg))
+  proc.on('message', (msg: unknown) => opts.onMessage(msg))
 
   let gone = false
   let exitInfo: [number | null, NodeJS.Signals | null] = [null, null]
@@ -90,40 +106,38 @@ export function spawnExecutor (opts: ExecutorProcessOptions): ExecutorProcess {
     }
   })
 
-  const signal = (sig: NodeJS.Signals): void => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      try { proc.kill(sig) } catch { /* already gone */ }
-    }
-  }
+  const alive = (): boolean => proc.exitCode === null && proc.signalCode === null
+  // SIGKILL to the outer process is enough: bwrap's --die-with-parent takes the sandbox with it.
+  // STOP and CONT must reach Node itself.
+  const signalAll = (sig: NodeJS.Signals): void => { if (alive()) signalTree(processTree(proc.pid as number), sig) }
   return {
     proc,
     spawnedAtMs,
     exited,
     stderrTail: () => tail,
+    pids,
     send: (msg) => { if (proc.connected) proc.send(msg) },
-    kill: () => signal('SIGKILL'),
-    stop: () => signal('SIGSTOP'),
-    cont: () => signal('SIGCONT'),
+    kill: () => { if (alive()) { try { proc.kill('SIGKILL') } catch { /* already gone */ } } },
+    stop: () => signalAll('SIGSTOP'),
+    cont: () => signalAll('SIGCONT'),
   }
 }
 
-let ioniceMissing = false
-/** The idle I/O class (ionice -c 3) where util-linux has it; nothing otherwise. */
-function setIdleIoClass (pid: number): void {
-  if (ioniceMissing || process.platform !== 'linux') return
-  execFile('ionice', ['-c', '3', '-p', String(pid)], { timeout: 2000 }, (err) => {
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') ioniceMissing = true
-  })
+let ionice: boolean | undefined
+function ioniceAvailable (): boolean {
+  ionice ??= ['/usr/bin/ionice', '/bin/ionice'].some(p => existsSync(p))
+  return ionice
 }
 
 export interface DeathVerdict { kind: 'oom' | 'exited'; error: string }
 
 /** A V8 heap OOM prints "heap out of memory" and aborts (SIGABRT, or 134 through a shell). */
-export function classifyDeath (code: number | null, signal: NodeJS.Signals | null, stderrTail: string, memoryLimitMB: number): DeathVerdict {
+export function classifyDeath (code: number | null, signal: NodeJS.Signals | null, stderrTail: string, memoryLimitMB: number, oomKilled = false): DeathVerdict {
   const excerpt = lastLines(stderrTail, 6)
   const suffix = excerpt === '' ? '' : `\n${excerpt}`
-  if (/heap out of memory/i.test(stderrTail) || signal === 'SIGABRT' || code === 134) {
-    return { kind: 'oom', error: `task ran out of memory (executor heap limit ${memoryLimitMB} MB)${suffix}` }
+  if (oomKilled) return { kind: 'oom', error: `task ran out of memory: the executor went over its limit of ${memoryLimitMB} MB resident (--memory-limit-mb) and the kernel stopped it${suffix}` }
+  if (/heap out of memory|Fatal process out of memory|allocation failed/i.test(stderrTail) || signal === 'SIGABRT' || code === 134) {
+    return { kind: 'oom', error: `task ran out of memory (executor limit ${memoryLimitMB} MB, --memory-limit-mb)${suffix}` }
   }
   const how = signal !== null ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`
   return { kind: 'exited', error: `task ended the executor process (${how})${suffix}` }

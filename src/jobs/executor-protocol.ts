@@ -89,7 +89,7 @@ function sameJob (a: WireTask, b: WireTask): boolean {
 }
 
 /** Failure kinds the child itself can observe (the others are seen by the parent). */
-export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large'
+export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'oom'
 
 export type WireResult =
   | { id: string; ok: true; json: string; durationMs: number }
@@ -113,8 +113,6 @@ export type ParentMessage = { t: 'run'; tasks: PackedTask[] }
 /** 'ready' is sent once at start-up, so start-up time is not counted against the first task's timeout. */
 export type ChildMessage = { t: 'ready' } | { t: 'done'; results: PackedResult[] }
 
-/** Environment variable carrying the niceness the child applies to all of its threads. */
-export const NICENESS_ENV = 'MESHWORK_EXECUTOR_NICENESS'
 /** Environment variable carrying the largest result (JSON bytes) the child may return. */
 export const RESULT_BYTES_MAX_ENV = 'MESHWORK_EXECUTOR_RESULT_BYTES_MAX'
 /** Environment variable carrying the largest split() output (JSON bytes) the child may return. */

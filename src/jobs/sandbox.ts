@@ -1,4 +1,5 @@
-// Executors in a box: task code runs under Node's permission model. An executor process may read
+// Executors in a box. Two layers: an OS sandbox (bubblewrap: namespaces and a root of read-only
+// binds, see src/node/executor/bwrap.ts) and, inside it, Node's permission model. An executor process may read
 // only its own entry code, the job's module file and the code's workspace (the scratch dirs of
 // every job of that code), write only there, and may not start processes or worker threads or
 // load native addons — unless the
@@ -10,6 +11,14 @@
 import { dirname, resolve } from 'node:path'
 
 export interface SandboxPolicy {
+  /**
+   * 'bwrap': the permission model inside a bubblewrap sandbox (new user, PID, mount, IPC and
+   * network namespaces); 'none': the permission model alone, which is no security boundary
+   * (`--sandbox none`). Default 'none' (tests of the pool itself).
+   */
+  mode?: 'bwrap' | 'none'
+  /** Jobs that declare `network: true` may reach the network (`--allow-network`). */
+  allowNetwork?: boolean
   /** Tools (executable names) that job modules may declare and then run. */
   allowExec: string[]
   /** Extra paths every executor may read / write (the operator's choice, e.g. a shared data dir). */
@@ -20,10 +29,17 @@ export interface SandboxPolicy {
 /** The permissions of one executor process. `key` identifies the profile. */
 export interface Sandbox {
   key: string
+  mode: 'bwrap' | 'none'
   fsRead: string[]
   fsWrite: string[]
   /** Executables the task may start (non-empty only when the node allows each of them). */
   tools: string[]
+  /** The task may reach the network (the job declares it and the node allows it). */
+  network: boolean
+  /** The job's own environment variables (`env` in its module), on top of the allowlist. */
+  env: Readonly<Record<string, string>>
+  /** The task's HOME: its code's workspace (undefined without one). */
+  home: string | undefined
 }
 
 export type SandboxChoice = { ok: true, sandbox: Sandbox } | { ok: false, error: string }
@@ -46,6 +62,10 @@ export interface SandboxRequest {
   scratchDir?: string
   /** Tools the job declares (`requires.tools`). */
   tools?: readonly string[]
+  /** The job declares `network: true`. */
+  network?: boolean
+  /** The job's environment variables (validated by JobEnvSchema where the spec arrived). */
+  env?: Readonly<Record<string, string>>
 }
 
 /**
@@ -60,9 +80,38 @@ export function sandboxFor (policy: SandboxPolicy, req: SandboxRequest): Sandbox
   if (missing.length > 0) {
     return { ok: false, error: `permission denied: ChildProcess — the job requires ${missing.join(', ')}, which this node does not allow to run (start it with --allow-exec ${[...policy.allowExec, ...missing].join(',')})` }
   }
-  const fsRead = unique([dirname(resolve(req.childEntry)), resolve(req.modulePath), ...(req.scratchDir !== undefined ? [resolve(req.scratchDir)] : []), '/proc/self/task', ...policy.fsRead.map(p => resolve(p))])
-  const fsWrite = unique([...(req.scratchDir !== undefined ? [resolve(req.scratchDir)] : []), ...policy.fsWrite.map(p => resolve(p))])
-  return { ok: true, sandbox: { key: JSON.stringify([fsRead, fsWrite, tools]), fsRead, fsWrite, tools } }
+  const network = req.network === true
+  if (network && policy.allowNetwork !== true) return { ok: false, error: 'permission denied: network — the job declares network: true, which this node does not allow (start it with --allow-network)' }
+  const envProblem = jobEnvProblem(req.env)
+  if (envProblem !== undefined) return { ok: false, error: `permission denied: ${envProblem}` }
+  const scratch = req.scratchDir !== undefined ? [resolve(req.scratchDir)] : []
+  const fsRead = unique([dirname(resolve(req.childEntry)), resolve(req.modulePath), ...scratch, ...policy.fsRead.map(p => resolve(p))])
+  const fsWrite = unique([...scratch, ...policy.fsWrite.map(p => resolve(p))])
+  const env = Object.fromEntries(Object.entries(req.env ?? {}).sort(([a], [b]) => a < b ? -1 : 1))
+  const mode = policy.mode ?? 'none'
+  const home = scratch[0]
+  return { ok: true, sandbox: { key: JSON.stringify([mode, fsRead, fsWrite, tools, network, env]), mode, fsRead, fsWrite, tools, network, env, home } }
+}
+
+/** A job's own variable may not replace the allowlisted ones nor steer Node, the loader or the executor. */
+export const JOB_ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
+const JOB_ENV_RESERVED_RE = /^(PATH|HOME|NODE_.*|LD_.*|MESHWORK_.*|UV_.*|BASH_ENV|ENV)$/i
+export const JOB_ENV_VARS_MAX = 64
+export const JOB_ENV_VALUE_CHARS_MAX = 4096
+
+/** Why a job's `env` may not be used, or undefined when it may. */
+export function jobEnvProblem (env: Readonly<Record<string, string>> | undefined): string | undefined {
+  if (env === undefined) return undefined
+  const names = Object.keys(env)
+  if (names.length > JOB_ENV_VARS_MAX) return `env: at most ${JOB_ENV_VARS_MAX} variables (got ${names.length})`
+  for (const name of names) {
+    if (!JOB_ENV_NAME_RE.test(name)) return `env: ${JSON.stringify(name.slice(0, 64))} is not a variable name (letters, digits and _, not starting with a digit)`
+    if (JOB_ENV_RESERVED_RE.test(name)) return `env: ${name} is reserved (PATH, HOME, NODE_*, LD_*, MESHWORK_*, UV_* are set by the node)`
+    const value = env[name]
+    if (typeof value !== 'string') return `env.${name} must be a string`
+    if (value.length > JOB_ENV_VALUE_CHARS_MAX || value.includes('\0')) return `env.${name}: at most ${JOB_ENV_VALUE_CHARS_MAX} characters, no NUL`
+  }
+  return undefined
 }
 
 /** The node flags that put an executor in its box (one flag per path: Node 20.20 no longer takes comma lists). */

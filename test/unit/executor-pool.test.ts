@@ -117,10 +117,10 @@ describe('ExecutorPool: running job module operations', () => {
 
   it('runs each child with the heap limit and the niceness (all threads)', async () => {
     const pool = makePool({ slots: 2, niceness: 19, memoryLimitMB: 200 })
-    await waitFor(() => pool.stats().pids.length === 2, 'two children')
+    await waitFor(() => pool.stats().slotsReady === 2, 'two children ready')
     for (const pid of pool.stats().pids) {
       expect(os.getPriority(pid)).toBe(19)
-      // The child renices its own threads too (Linux niceness is per thread).
+      // Started under nice, so every thread inherits it (Linux niceness is per thread).
       await waitFor(() => readdirSync(`/proc/${pid}/task`).every(tid => niceOf(pid, tid) === 19), `all threads of ${pid} at nice 19`)
       expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=200')
     }

@@ -22,7 +22,9 @@ export default {
   split (input) { return [input] },
   map (chunk, ctx) {
     switch (chunk.do) {
-      case 'ssh': return readdirSync(join(homedir(), '.ssh'))
+      case 'ssh': return readdirSync(join(chunk.home, '.ssh'))
+      case 'env': return { ...process.env }
+      case 'home': return homedir()
       case 'passwd': return readFileSync('/etc/passwd', 'utf8').length
       case 'write-scratch': writeFileSync(join(ctx.scratchDir, 'out.txt'), 'ok'); return readFileSync(join(ctx.scratchDir, 'out.txt'), 'utf8')
       case 'write-outside': writeFileSync(chunk.path, 'escaped'); return 'wrote'
@@ -81,7 +83,7 @@ describe('a sandboxed task', () => {
 
   it('may not read ~/.ssh or /etc/passwd: denied, naming FileSystemRead', async () => {
     const pool = makePool()
-    const ssh = await map(pool, { do: 'ssh' })
+    const ssh = await map(pool, { do: 'ssh', home: os.homedir() })
     expect(ssh).toMatchObject({ ok: false, kind: 'denied' })
     expect(!ssh.ok && ssh.error).toMatch(new RegExp(`permission denied: FileSystemRead of ${os.homedir()}/\\.ssh`))
     const passwd = await map(pool, { do: 'passwd' })
