@@ -219,8 +219,9 @@ describe('misbehaving tasks: retried or a clear job error, every daemon stays up
   const failing: Array<[string, RegExp]> = [
     ['throw', /Task 0 failed after 3 attempts: threw: boom on purpose/],
     ['hang', /Task 0 failed after 3 attempts: .*(timeout|timed out)/],
-    ['exit', /Task 0 failed after 3 attempts: exited: .*3/],
-    ['oom', /Task 0 failed after 3 attempts: oom/],
+    // Executor crashes stop at the poison rule: 2 nodes, not 3 attempts.
+    ['exit', /Task 0 crashed its executor or node on 2 nodes \(.*\): not placed again \(last: .*exit code 3/],
+    ['oom', /Task 0 crashed its executor or node on 2 nodes \(.*\): not placed again \(last: .*out of memory/],
     ['nonserial', /Task 0 failed after 3 attempts: not-serialisable: .*function/i],
   ]
   for (const [mode, error] of failing) {
