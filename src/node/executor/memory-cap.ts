@@ -25,6 +25,9 @@ export interface ExecutorCap {
   dispose: () => void
 }
 
+/** Pools of one process (tests) each get their own cgroup dir: one pool's close() must not remove another's. */
+let poolsSeq = 0
+
 export class MemoryCaps {
   private seq = 0
   private constructor (readonly kind: MemoryCapKind, private readonly root: string | undefined) {}
@@ -34,7 +37,7 @@ export class MemoryCaps {
     if (useCgroup && process.platform === 'linux') {
       const found = findDelegatedCgroup()
       if (found !== undefined) {
-        const root = join(found.dir, `meshwork-${process.pid}`)
+        const root = join(found.dir, `meshwork-${process.pid}-${++poolsSeq}`)
         try {
           sweepStale(found.dir)
           mkdirSync(root, { recursive: true })
@@ -112,10 +115,10 @@ function findDelegatedCgroup (): { kind: MemoryCapKind, dir: string } | undefine
   return { kind: 'cgroup-v2', dir }
 }
 
-/** meshwork-<pid> dirs of daemons that are gone (a crash leaves them). */
+/** meshwork-<pid>-<n> dirs of daemons that are gone (a crash leaves them). */
 function sweepStale (dir: string): void {
   for (const name of readdirSync(dir)) {
-    const m = /^meshwork-(\d+)$/.exec(name)
+    const m = /^meshwork-(\d+)-\d+$/.exec(name)
     if (m === null || existsSync(`/proc/${m[1]}`)) continue
     const root = join(dir, name)
     try { for (const e of readdirSync(root)) if (/^e\d+$/.test(e)) tryRmdir(join(root, e)) } catch { /* */ }
