@@ -54,6 +54,9 @@ export class CoordinatorBinding {
   /** A higher term exists: stop coordinating, publish nothing. */
   yieldJob (jobId: string, term: number): void { this.apply(this.core.yieldJob(jobId, term, this.now)) }
 
+  /** The job is cancelled (a tombstone this node's replica holder keeps): stop it if coordinated here. */
+  cancel (jobId: string): void { if (this.core.coordinates(jobId)) this.apply(this.core.cancel(jobId, this.now, this.now)) }
+
   onTaskResult (from: number, m: TaskMessage): void {
     const { jobId, taskIndex, attemptId } = m
     const r: TaskResult = m.t === 'task.ok'

@@ -30,10 +30,10 @@ export class ReplicaBinding {
     if (this.holder.replicaArriving(this.id(from), m, this.now)) this.apply(this.holder.replicaStored(this.id(from), m, this.now))
   }
 
-  onProgress (from: number, m: Msg<'job.progress'>): void { this.holder.onProgress(this.id(from), m, this.now) }
+  onProgress (from: number, m: Msg<'job.progress'>): void { this.apply(this.holder.onProgress(this.id(from), m, this.now)) }
   onClaim (from: number, m: Msg<'job.claim'>): void { this.apply(this.holder.onClaim(this.id(from), m)) }
-  onClaimReply (from: number, m: Msg<'job.claimReply'>): void { this.apply(this.holder.onClaimReply(this.id(from), m)) }
-  onConfirm (from: number, m: Msg<'job.confirm'>): void { this.apply(this.holder.onConfirm(this.id(from), m)) }
+  onClaimReply (from: number, m: Msg<'job.claimReply'>): void { this.apply(this.holder.onClaimReply(this.id(from), m, this.now)) }
+  onConfirm (from: number, m: Msg<'job.confirm'>): void { this.apply(this.holder.onConfirm(this.id(from), m, this.now)) }
   onCommit (from: number, m: Msg<'job.commit'>): void { this.apply(this.holder.onCommit(this.id(from), m, this.now)) }
   onTakeover (from: number, m: Msg<'job.takeover'>): void { this.apply(this.holder.onTakeover(this.id(from), m)) }
 
@@ -53,6 +53,8 @@ export class ReplicaBinding {
           w.submitters.get(this.node.index)?.noteRecord(e.record)
           break
         case 'claim': w.metrics.claims++; break
+        // The simulator's workloads cancel no job; as the daemon does, a coordinator here would stop.
+        case 'cancelled': w.coordinatorOf(this.node)?.cancel(e.jobId); break
         case 'log': break
       }
     }

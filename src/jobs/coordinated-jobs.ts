@@ -1,7 +1,7 @@
 import { VoteTally } from '../election/replica-set.js'
 import type { ReplicaHolder, TakeoverData } from '../election/replica-holder.js'
 import type { Random } from '../util/prng.js'
-import { FINAL_STATES, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './job-spec.js'
+import { FINAL_STATES, guestGrantsOf, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './job-spec.js'
 import { RoundTrips } from './round-trips.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from './scheduler.js'
 import type { RpcMessage } from './wire.js'
@@ -184,6 +184,14 @@ export class CoordinatedJobs {
     const existing = this.jobs.get(spec.jobId)
     if (existing !== undefined && existing.term >= term) return this.flush()
     if (this.replicas.get(spec.jobId)?.final !== undefined) return this.flush()
+    if (this.replicas.isCancelled(spec.jobId)) {
+      // Sent again after it was cancelled (the submitter never heard): it runs nowhere, and the submitter is told.
+      this.out.push({ type: 'log', level: 'info', msg: 'job submitted again after it was cancelled: not run', fields: { jobId: spec.jobId, term } })
+      for (const to of new Set([spec.submitter, ...(spec.standby !== undefined ? [spec.standby] : [])])) {
+        if (to !== this.view.selfId) this.send(to, { t: 'job.cancel', jobId: spec.jobId })
+      }
+      return this.flush()
+    }
     const job = this.newJob(spec, term, replicaSet, 'splitting', now)
     this.out.push({ type: 'split', jobId: spec.jobId, instance: job.instance, term })
     return this.flush()
@@ -236,6 +244,7 @@ export class CoordinatedJobs {
   /** This node won the job's replica set after its coordinator died: carry on from the replica. */
   adopt (data: TakeoverData, now: number, wall: number): CoordinatorEffect[] {
     if (this.stopped) return this.flush() // the other members claim it again once this node has left
+    if (this.replicas.isCancelled(data.spec.jobId)) return this.flush() // the holder takes no cancelled job over; defensive
     const previous = this.jobs.get(data.spec.jobId)
     if (previous !== undefined) this.drop(previous, now)
     const job = this.newJob(data.spec, data.term, data.replicaSet, 'running', now)
@@ -327,12 +336,17 @@ export class CoordinatedJobs {
     return this.flush()
   }
 
-  /** Cancel a job coordinated here (check `coordinates` first). */
+  /**
+   * Cancel a job coordinated here (check `coordinates` first): its attempts are aborted and
+   * 'cancelled' goes to a commit round — also while it waits for its confirm or reduces. A job
+   * whose final record is already in its commit round keeps it (a result, once offered to the
+   * replica set, may have been accepted by a majority).
+   */
   cancel (jobId: string, now: number, wall: number): CoordinatorEffect[] {
     const job = this.jobs.get(jobId)
-    if (job === undefined) return this.flush()
-    if (job.record.state === 'splitting') this.finish(job, { state: 'cancelled' }, now, wall)
-    else this.apply(this.scheduler.step({ type: 'cancelJob', jobId }, now), now, wall)
+    if (job === undefined || job.commit !== undefined || FINAL_STATES.has(job.record.state)) return this.flush()
+    if (this.scheduler.job(jobId)?.state === 'running') this.apply(this.scheduler.step({ type: 'cancelJob', jobId }, now), now, wall)
+    else this.finish(job, { state: 'cancelled' }, now, wall)
     return this.flush()
   }
 
@@ -440,6 +454,8 @@ export class CoordinatedJobs {
             codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
           }
           if (tools !== undefined && tools.length > 0) message.tools = tools
+          const guest = guestGrantsOf(job.spec)
+          if (guest !== undefined) message.guest = guest
           if (effect.group !== undefined) message.group = effect.group.map(i => [i, job.chunks[i]])
           this.out.push({ type: 'assign', to: effect.peerId, backup: effect.backup, message })
           job.dirty = true
@@ -526,6 +542,7 @@ export class CoordinatedJobs {
   /** Build the final record and have the replica set accept it before anyone is told. */
   private finish (job: CoordinatedJob, outcome: Pick<JobRecord, 'state'> & Partial<Pick<JobRecord, 'result' | 'error'>>, now: number, wall: number): void {
     if (this.stopped || FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
+    job.confirm = undefined // a cancel while the confirm was out: no reduce follows
     const summary = this.scheduler.job(job.spec.jobId)
     this.out.push({ type: 'closed', jobId: job.spec.jobId })
     const record: JobRecord = {

@@ -72,8 +72,14 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('code.put'), hash: CodeHashSchema, code: z.string() }).strict(),
   /** coordinator → submitter node: progress and the final record */
   z.object({ t: z.literal('job.update'), record: JobRecordSchema }).strict(),
-  /** any node → coordinator */
-  z.object({ t: z.literal('job.cancel'), jobId: JobIdSchema }).strict(),
+  /**
+   * any node → the job's replica set, coordinator and submitter (again until acknowledged), and a
+   * holder of the cancelled job → a coordinator still running it: cancel it. Each holder keeps a
+   * tombstone (src/election/replica-holder.ts). `record`: the job as the cancelling node shows it, cancelled.
+   */
+  z.object({ t: z.literal('job.cancel'), jobId: JobIdSchema, record: JobRecordSchema.optional() }).strict(),
+  /** → the cancelling node: the tombstone is kept; `final`: the job already has this outcome (it stands) */
+  z.object({ t: z.literal('job.cancelAck'), jobId: JobIdSchema, final: JobRecordSchema.optional() }).strict(),
   /** coordinator → backups: the job's task table, once split */
   /** `done`: results completed so far, when the replica is sent again (the first copy or progress was lost) */
   z.object({ t: z.literal('job.replica'), spec: JobSpecSchema, code: z.string(), chunks: z.array(z.unknown()), replicaSet: ReplicaSet, term: Term, done: z.array(z.tuple([TaskIndex, PeerIdSchema, z.unknown()])).max(10_000_000).optional() }).strict(),
@@ -92,7 +98,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   }).strict().refine(m => m.done.every(([, peer]) => peer < m.peers.length), { message: 'a done entry names a peer beyond peers', path: ['done'] }),
   /** failover votes within a job's replica set (see src/election/replica-set.ts) */
   z.object({ t: z.literal('job.claim'), jobId: JobIdSchema, term: Term }).strict(),
-  z.object({ t: z.literal('job.claimReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term, final: JobRecordSchema.optional() }).strict(),
+  /** `cancelled`: the member holds the job cancelled (a tombstone): the claimer stops, and keeps one too */
+  z.object({ t: z.literal('job.claimReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term, final: JobRecordSchema.optional(), cancelled: z.boolean().optional() }).strict(),
   /** coordinator → members, before the reduce: do I still hold the job? (a member's promise is not changed) */
   z.object({ t: z.literal('job.confirm'), jobId: JobIdSchema, term: Term }).strict(),
   z.object({ t: z.literal('job.confirmReply'), jobId: JobIdSchema, term: Term, ok: z.boolean(), promisedTerm: Term }).strict(),

@@ -180,6 +180,7 @@ export class Daemon {
       takeOver: data => this.coordinator.adopt(data),
       yieldJob: (jobId, term) => this.coordinator.yieldJob(jobId, term), // onYielded then learns its outcome
       onRecord: record => this.registry.upsert(record, Date.now()),
+      onCancelled: (jobId, record) => this.onCancelled(jobId, record),
     })
     this.coordinator = new JobCoordinator({
       selfId, pool: this.pool, code, replicas: this.replicas, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
@@ -379,9 +380,8 @@ export class Daemon {
         this.registry.upsert(m.record, Date.now())
         this.replicas.noteRecord(m.record, from)
         break
-      case 'job.cancel':
-        if (!this.coordinator.cancel(m.jobId)) this.opts.log.info({ from, jobId: m.jobId }, 'cancel for a job not coordinated here')
-        break
+      case 'job.cancel': this.replicas.onCancel(from, m); break // a tombstone; onCancelled stops the job here
+      case 'job.cancelAck': this.replicas.onCancelAck(from, m); break
       case 'job.replica':
         if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(m.spec.submitter)) return this.dropRpc(from, `job.replica of a job submitted by ${m.spec.submitter}, who is not in --allow-submit`)
         void this.replicas.onReplica(from, m)
@@ -414,6 +414,28 @@ export class Daemon {
       case 'timeline.get': this.timelines.onGet(from, m); break
       case 'timeline.found': this.timelines.onFound(from, m); break
     }
+  }
+
+  /**
+   * `meshwork cancel`: the job shows 'cancelled' here at once, and the cancel goes to every
+   * member of its replica set, its coordinator and its submitter until each acknowledges it.
+   * Each keeps a tombstone and never claims or runs the job again, so it works without a
+   * majority (its coordinator dead, its backups cut off); a result already committed stands.
+   */
+  private cancelJob (record: JobRecord): void {
+    const nowMs = Date.now()
+    const cancelled: JobRecord = { ...record, state: 'cancelled', inFlight: 0, finishedAtMs: nowMs, wallMs: nowMs - record.submittedAtMs }
+    this.registry.upsert(cancelled, nowMs)
+    this.replicas.cancel(cancelled, [...new Set([...(record.replicaSet ?? []), record.coordinator, record.submitter])])
+  }
+
+  /** This node holds the job cancelled: it stops the job if it coordinates it, and shows it cancelled. */
+  private onCancelled (jobId: string, record: JobRecord | undefined): void {
+    if (this.coordinator.coordinates(jobId)) this.coordinator.cancel(jobId)
+    const known = this.registry.get(jobId) ?? record
+    if (known === undefined || FINAL_STATES.has(known.state)) return
+    const nowMs = Date.now()
+    this.registry.upsert({ ...known, state: 'cancelled', inFlight: 0, finishedAtMs: nowMs, wallMs: nowMs - known.submittedAtMs }, nowMs)
   }
 
   /** Why this node, as coordinator, refuses a submitter's job (undefined: it accepts it). */
@@ -465,7 +487,7 @@ export class Daemon {
       selfId: this.peerId, election: this.opts.election, members: () => this.members(), registry: this.registry,
       submissions: this.submissions,
       query: async jobId => await this.queryJob(jobId),
-      cancel: record => this.send(record.coordinator, { t: 'job.cancel', jobId: record.jobId }),
+      cancel: record => this.cancelJob(record),
       backups: this.opts.backups,
       wallMs: () => Date.now(),
       capabilities: () => this.workerViews().filter(w => (w.status === 'alive' || w.status === 'suspect') && w.slotsTotal > 0).map(w => w.caps ?? { tools: [], labels: {}, memTotal: 0, cpuCores: 0 }),

@@ -8,6 +8,9 @@ export interface JobRegistryOptions {
   recordsMax: number
 }
 
+/** Which final record wins over another of the same job (see JobRegistry.upsert). */
+const FINAL_RANK: Record<string, number> = { cancelled: 1, failed: 2, done: 3 }
+
 /** Most clients waiting at once for a record to change (a long poll beyond it is answered at once). */
 export const WAITERS_MAX = 10_000
 
@@ -30,6 +33,9 @@ export class JobRegistry {
    * its term (the result was committed by a majority, and only one term can be: a resubmitted
    * job may be finished by its first coordinator while this node expects a later term);
    * otherwise the later term wins, and a final record is never replaced by an unfinished one.
+   * Between final records, a 'done' one is never replaced by another state, and a 'cancelled'
+   * one gives way to 'done' or 'failed' whatever their terms: a cancel is a tombstone decided
+   * without a majority (src/election/replica-holder.ts), so a result committed meanwhile stands.
    */
   upsert (record: JobRecord, nowMs: number): boolean {
     const old = this.records.get(record.jobId)
@@ -37,7 +43,9 @@ export class JobRegistry {
       const oldFinal = FINAL_STATES.has(old.state)
       const newFinal = FINAL_STATES.has(record.state)
       if (oldFinal && !newFinal) return false
-      if (oldFinal === newFinal && record.term < old.term) return false
+      if (oldFinal && newFinal && old.state !== record.state) {
+        if (FINAL_RANK[record.state] < FINAL_RANK[old.state]) return false
+      } else if (oldFinal === newFinal && record.term < old.term) return false
     }
     this.records.delete(record.jobId)
     this.records.set(record.jobId, record)

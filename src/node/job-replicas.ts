@@ -31,6 +31,8 @@ export interface ReplicaStoreOptions {
   yieldJob: (jobId: string, term: number) => void
   /** A record to keep (final records learnt from other members). */
   onRecord: (record: JobRecord) => void
+  /** The job is cancelled here (a tombstone): stop coordinating it, show it cancelled (`record`: as the canceller sent it). */
+  onCancelled: (jobId: string, record: JobRecord | undefined) => void
   claimTimeoutMs?: number
   retentionMs: number
   replicasMax?: number
@@ -69,14 +71,18 @@ export class ReplicaStore {
     this.apply(this.holder.replicaStored(from, m, this.opts.nowMs()))
   }
 
-  onProgress (from: string, m: Msg<'job.progress'>): void { this.holder.onProgress(from, m, this.opts.nowMs()) }
+  onProgress (from: string, m: Msg<'job.progress'>): void { this.apply(this.holder.onProgress(from, m, this.opts.nowMs())) }
   onClaim (from: string, m: Msg<'job.claim'>): void { this.apply(this.holder.onClaim(from, m)) }
-  onClaimReply (from: string, m: Msg<'job.claimReply'>): void { this.apply(this.holder.onClaimReply(from, m)) }
-  onConfirm (from: string, m: Msg<'job.confirm'>): void { this.apply(this.holder.onConfirm(from, m)) }
+  onClaimReply (from: string, m: Msg<'job.claimReply'>): void { this.apply(this.holder.onClaimReply(from, m, this.opts.nowMs())) }
+  onConfirm (from: string, m: Msg<'job.confirm'>): void { this.apply(this.holder.onConfirm(from, m, this.opts.nowMs())) }
   onCommit (from: string, m: Msg<'job.commit'>): void { this.apply(this.holder.onCommit(from, m, this.opts.nowMs())) }
   voteOwnCommit (jobId: string, term: number, record: JobRecord): boolean { return this.holder.voteOwnCommit(jobId, term, record) }
   onTakeover (from: string, m: Msg<'job.takeover'>): void { this.apply(this.holder.onTakeover(from, m)) }
-  noteRecord (record: JobRecord, from?: string): void { this.holder.noteRecord(record, from) }
+  noteRecord (record: JobRecord, from?: string): void { this.apply(this.holder.noteRecord(record, from, this.opts.nowMs())) }
+  /** The API's cancel here: a tombstone, and job.cancel to every peer of `to` until each acknowledges it (see ReplicaHolder.cancel). */
+  cancel (record: JobRecord, to: readonly string[]): void { this.apply(this.holder.cancel(record, to, this.opts.nowMs())) }
+  onCancel (from: string, m: Msg<'job.cancel'>): void { this.apply(this.holder.onCancel(from, m, this.opts.nowMs())) }
+  onCancelAck (from: string, m: Msg<'job.cancelAck'>): void { this.apply(this.holder.onCancelAck(from, m)) }
   tick (): void { this.apply(this.holder.tick(this.opts.nowMs())) }
   onHandover (from: string, m: Msg<'job.handover'>): void { this.apply(this.holder.onHandover(from, m, this.opts.nowMs())) }
 
@@ -87,6 +93,10 @@ export class ReplicaStore {
         case 'takeOver': this.opts.takeOver(e.data); break
         case 'yield': this.opts.yieldJob(e.jobId, e.term); break
         case 'record': this.opts.onRecord(e.record); break
+        case 'cancelled':
+          this.opts.log.info({ jobId: e.jobId }, 'job cancelled: this node keeps a tombstone and never runs it again')
+          this.opts.onCancelled(e.jobId, e.record)
+          break
         case 'claim': this.opts.log.info({ jobId: e.jobId, term: e.term, coordinator: e.coordinator }, CLAIM_REASON_TEXT[e.why]); break
         case 'log': this.opts.log[e.level](e.fields, e.msg); break
       }

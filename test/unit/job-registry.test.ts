@@ -29,6 +29,19 @@ describe('job registry', () => {
     expect(r.upsert(record('running', 3), 2)).toBe(false)
     expect(r.get('j1')).toMatchObject({ state: 'done', term: 1 })
   })
+  it('a cancel shown here gives way to a result committed elsewhere, and never replaces one', () => {
+    const r = new JobRegistry({ retentionMs: 60_000, recordsMax: 100 })
+    r.upsert(record('cancelled', 2), 0)
+    expect(r.upsert(record('done', 1, { result: 42 }), 1)).toBe(true)
+    expect(r.upsert(record('cancelled', 4), 2)).toBe(false)
+    expect(r.upsert(record('failed', 4), 3)).toBe(false)
+    expect(r.get('j1')).toMatchObject({ state: 'done', term: 1, result: 42 })
+    const f = new JobRegistry({ retentionMs: 60_000, recordsMax: 100 })
+    f.upsert(record('cancelled', 3), 0)
+    expect(f.upsert(record('failed', 1, { error: 'Task 3 crashed its executor or node on 2 nodes' }), 1)).toBe(true)
+    expect(f.upsert(record('cancelled', 5), 2)).toBe(false)
+    expect(f.get('j1')).toMatchObject({ state: 'failed', term: 1 })
+  })
 })
 
 describe('waiting for a record to change (long polls)', () => {

@@ -32,6 +32,7 @@ function world () {
       takeOver: data => { coordinating.set(id, data.term) },
       yieldJob: () => { coordinating.delete(id) },
       onRecord: () => {},
+      onCancelled: () => {},
     }))
   }
   const store = (id: Id): ReplicaStore => stores.get(id)!
