@@ -44,7 +44,7 @@ export class JobRegistry {
       const newFinal = FINAL_STATES.has(record.state)
       if (oldFinal && !newFinal) return false
       if (oldFinal && newFinal && old.state !== record.state) {
-        if (FINAL_RANK[record.state] < FINAL_RANK[old.state]) return false
+        if ((FINAL_RANK[record.state] ?? 0) < (FINAL_RANK[old.state] ?? 0)) return false
       } else if (oldFinal === newFinal && record.term < old.term) return false
     }
     this.records.delete(record.jobId)
