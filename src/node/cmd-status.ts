@@ -1,6 +1,7 @@
 import { MeshClient, type ClientOptions } from './client.js'
 import { bytes, colour, percent, shortId, table } from './format.js'
 import type { StatusView } from './status-view.js'
+import { terminalSafe } from './terminal-text.js'
 
 const STATUS_COLOUR: Record<string, number> = { alive: 32, suspect: 33, dead: 31, left: 90 }
 
@@ -16,7 +17,7 @@ export async function statusCommand (opts: ClientOptions & { json?: boolean }): 
 export function formatStatus (view: StatusView): string {
   const rows = view.peers.map(p => [
     shortId(p.peerId) + (p.peerId === view.self ? ' (self)' : ''),
-    colour(STATUS_COLOUR[p.status] ?? 0, p.status) + (p.status !== 'alive' || p.accepting ? '' : colour(33, p.draining === true ? ' draining' : ' yielding')),
+    colour(STATUS_COLOUR[p.status] ?? 0, terminalSafe(p.status)) + (p.status !== 'alive' || p.accepting ? '' : colour(33, p.draining === true ? ' draining' : ' yielding')),
     percent(p.cpuLoad),
     percent(p.ownerCpuLoad),
     `${bytes(p.memFree)} / ${bytes(p.memTotal)}`,

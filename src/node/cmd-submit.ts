@@ -4,6 +4,7 @@ import { shortId } from './format.js'
 import { JobModuleError } from './job-module.js'
 import { UsageError } from './options.js'
 import { ProgressReporter } from './progress.js'
+import { terminalSafe } from './terminal-text.js'
 import { buildSubmitRequest, followJob, SubmitError, type InputSource } from './submit.js'
 
 export interface SubmitCommandOptions extends ClientOptions {
@@ -36,17 +37,17 @@ export async function submitCommand (modulePath: string, opts: SubmitCommandOpti
   const started = Date.now()
   const { jobId, coordinator } = await client.post<{ jobId: string, coordinator: string }>('/jobs', request)
   if (opts.detach === true) {
-    process.stdout.write(opts.json === true ? JSON.stringify({ jobId, coordinator }) + '\n' : `${jobId}\n`)
+    process.stdout.write(opts.json === true ? JSON.stringify({ jobId, coordinator }) + '\n' : `${terminalSafe(jobId)}\n`)
     return
   }
   // Ctrl-C cancels the job on the mesh, then exits.
   const onSigint = (): void => {
-    process.stderr.write(`\ncancelling job ${jobId} …\n`)
+    process.stderr.write(`\ncancelling job ${terminalSafe(jobId)} …\n`)
     client.post(`/jobs/${jobId}/cancel`, {}).catch(() => {}).finally(() => process.exit(130))
   }
   process.once('SIGINT', onSigint)
   const reporter = new ProgressReporter(process.stderr, started)
-  if (opts.json !== true) process.stderr.write(`job ${jobId} → coordinator ${shortId(coordinator)}\n`)
+  if (opts.json !== true) process.stderr.write(`job ${terminalSafe(jobId)} → coordinator ${shortId(coordinator)}\n`)
   let record: JobRecord
   try {
     record = await followJob(client, jobId, r => reporter.update(r))
@@ -60,7 +61,8 @@ export async function submitCommand (modulePath: string, opts: SubmitCommandOpti
 export function printOutcome (record: JobRecord, json: boolean): void {
   if (record.state !== 'done') {
     if (json) process.stdout.write(JSON.stringify({ jobId: record.jobId, coordinator: record.coordinator, state: record.state, error: record.error ?? record.state }) + '\n')
-    throw new JobFailedError(`job ${record.jobId} ${record.state}${record.error !== undefined ? `: ${record.error}` : ''}`)
+    // The error is the job's own text (a task's exception): escaped, its lines kept.
+    throw new JobFailedError(terminalSafe(`job ${record.jobId} ${record.state}${record.error !== undefined ? `: ${record.error}` : ''}`, { keepNewlines: true }))
   }
   if (json) {
     process.stdout.write(JSON.stringify({
@@ -69,6 +71,7 @@ export function printOutcome (record: JobRecord, json: boolean): void {
     return
   }
   const peers = Object.entries(record.tasksByPeer).map(([p, n]) => `${shortId(p)}: ${n}`).join(', ')
-  process.stdout.write(`${JSON.stringify(record.result, null, 2)}\n`)
+  // JSON.stringify escapes C0 but not DEL, C1 or bidi controls; the escapes keep it valid JSON.
+  process.stdout.write(`${terminalSafe(JSON.stringify(record.result, null, 2) ?? 'undefined', { keepNewlines: true })}\n`)
   process.stderr.write(`${record.tasks} tasks in ${record.wallMs ?? 0} ms (${peers || 'no tasks'})\n`)
 }

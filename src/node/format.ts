@@ -1,3 +1,5 @@
+import { terminalSafe } from './terminal-text.js'
+
 // Human-readable formatting for the CLI: sizes, percentages, aligned tables, colour.
 
 /** Colour on a terminal, never when NO_COLOR is set (no-color.org); FORCE_COLOR=1 forces it (e.g. through a pager). */
@@ -24,7 +26,7 @@ export function bytes (n: number): string {
 export function percent (fraction: number): string { return `${Math.round(fraction * 100)}%` }
 
 /** Peer ids are long; the tail is what differs between Ed25519 ids. */
-export function shortId (peerId: string): string { return peerId.length > 10 ? `…${peerId.slice(-8)}` : peerId }
+export function shortId (peerId: string): string { return terminalSafe(peerId.length > 10 ? `…${peerId.slice(-8)}` : peerId) }
 
 export function table (header: string[], rows: string[][]): string {
   const strip = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '')

@@ -1,5 +1,6 @@
 import type { JobRecord } from '../jobs/job-spec.js'
 import { shortId } from './format.js'
+import { terminalSafe } from './terminal-text.js'
 
 // A live progress line for `submit` on a terminal; plain occasional lines elsewhere.
 
@@ -10,7 +11,7 @@ export function progressLine (record: JobRecord, elapsedMs: number, width = 30):
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled)
   const etaMs = fraction > 0 && fraction < 1 ? elapsedMs * (1 - fraction) / fraction : 0
   const perPeer = Object.entries(record.tasksByPeer).map(([p, n]) => `${shortId(p)}:${n}`).join(' ')
-  const state = record.state === 'running' ? '' : ` ${record.state}`
+  const state = record.state === 'running' ? '' : ` ${terminalSafe(record.state)}`
   return `${bar} ${record.done}/${total} tasks  ${(elapsedMs / 1000).toFixed(1)}s${etaMs > 0 ? `  ETA ${(etaMs / 1000).toFixed(1)}s` : ''}${state}${perPeer !== '' ? `  [${perPeer}]` : ''}`
 }
 

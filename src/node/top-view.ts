@@ -1,6 +1,7 @@
 import { FINAL_STATES, type JobRecord } from '../jobs/job-spec.js'
 import { shortId } from './format.js'
 import type { StatusView } from './status-view.js'
+import { terminalSafe } from './terminal-text.js'
 
 // The screen of `meshwork top`, as lines: a header, one row per node, one row per job.
 // Pure (no I/O, no clock): cmd-top.ts fetches the snapshot and draws the lines in place.
@@ -29,11 +30,12 @@ export function renderTop (snap: TopSnapshot, layout: TopLayout): string[] {
   const alive = view?.peers.filter(p => p.status === 'alive').length ?? 0
   const running = jobs.filter(j => !FINAL_STATES.has(j.state)).length
   const clock = new Date(snap.nowMs).toISOString().slice(11, 19)
+  const apiUrl = terminalSafe(snap.apiUrl)
   const head = view === undefined
-    ? `meshwork top — ${snap.apiUrl}`
-    : `meshwork top — node ${shortId(view.self)} at ${snap.apiUrl} · ${alive}/${view.peers.length} alive · ${running} job${running === 1 ? '' : 's'} running · ${clock} UTC`
+    ? `meshwork top — ${apiUrl}`
+    : `meshwork top — node ${shortId(view.self)} at ${apiUrl} · ${alive}/${view.peers.length} alive · ${running} job${running === 1 ? '' : 's'} running · ${clock} UTC`
   lines.push(bold(head) + (layout.interactive ? paint(90, '   q: quit') : ''))
-  if (snap.error !== undefined) lines.push(paint(31, `! ${snap.error}${layout.interactive ? ' — retrying' : ''}${view !== undefined ? ' (showing the last data)' : ''}`))
+  if (snap.error !== undefined) lines.push(paint(31, `! ${terminalSafe(snap.error)}${layout.interactive ? ' — retrying' : ''}${view !== undefined ? ' (showing the last data)' : ''}`))
   lines.push('')
 
   if (view !== undefined) {
@@ -45,7 +47,7 @@ export function renderTop (snap: TopSnapshot, layout: TopLayout): string[] {
       const memUsed = p.memTotal > 0 ? 1 - p.memFree / p.memTotal : 0
       return [
         shortId(p.peerId) + (p.peerId === view.self ? ' *' : ''),
-        paint(STATUS_COLOUR[p.status], p.status) + (p.accepting || gone ? '' : paint(33, ' yielding')),
+        paint(STATUS_COLOUR[p.status], terminalSafe(p.status)) + (p.accepting || gone ? '' : paint(33, ' yielding')),
         gone ? '-' : `${bar(p.cpuLoad, 10, layout.colour ? 34 : undefined, paint)} ${pct(p.cpuLoad).padStart(4)}`,
         gone ? '-' : pct(memUsed),
         gone ? '-' : `${busy}/${p.slotsTotal}`,
@@ -65,15 +67,16 @@ export function renderTop (snap: TopSnapshot, layout: TopLayout): string[] {
     const jobRows = jobs.map(j => {
       const fraction = j.state === 'done' ? 1 : j.tasks > 0 ? j.done / j.tasks : 0
       const elapsed = j.wallMs ?? Math.max(0, snap.nowMs - j.submittedAtMs)
+      // Job ids, states and module names come from the mesh: escaped before they reach the terminal.
       return [
-        j.jobId,
-        paint(JOB_COLOUR[j.state], j.state),
+        terminalSafe(j.jobId),
+        paint(JOB_COLOUR[j.state], terminalSafe(j.state)),
         `${bar(fraction, 20, layout.colour ? JOB_COLOUR[j.state] : undefined, paint)} ${pct(fraction).padStart(4)}`,
         `${j.done}/${j.tasks}`,
         shortId(j.coordinator) + (j.term > 1 ? ` t${j.term}` : ''),
         String(j.failures),
         `${(elapsed / 1000).toFixed(1)}s`,
-        j.moduleName,
+        terminalSafe(j.moduleName),
       ]
     })
     const jobsMax = Math.max(1, layout.rows - lines.length - 2)
