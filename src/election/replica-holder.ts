@@ -370,6 +370,8 @@ export class ReplicaHolder {
       return this.flush()
     }
     const replica = known ?? this.create(m.jobId, record?.replicaSet ?? [this.view.selfId], record?.coordinator ?? from, record?.term ?? 0, now)
+    // Told again while this node coordinates the job (a reminder): the binding cancels it again (a no-op if it did).
+    if (replica.cancelled !== undefined && this.view.coordinates(m.jobId)) this.out.push({ type: 'cancelled', jobId: m.jobId, record: replica.cancelled.record ?? record })
     this.tombstone(replica, record, now)
     this.send(from, { t: 'job.cancelAck', jobId: m.jobId })
     return this.flush()

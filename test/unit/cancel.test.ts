@@ -59,6 +59,13 @@ describe('cancel: the tombstone on each holder', () => {
     expect(a.onCancel('Y', cancelMsg(), 11)).toEqual([{ type: 'send', to: 'Y', message: { t: 'job.cancelAck', jobId: JOB } }])
   })
 
+  it('a coordinator reminded of a cancel it holds is told to cancel the job again (the binding\'s cancel is idempotent)', () => {
+    const c = holder('C', bootsOf('C', 'A', 'B'), new Set([JOB]))
+    c.track(JOB, SET, 'C', 1, 0)
+    expect(of(c.onCancel('X', cancelMsg(rec('cancelled')), 10), 'cancelled')).toHaveLength(1)
+    expect(of(c.onCancel('A', cancelMsg(), 20), 'cancelled')).toEqual([{ type: 'cancelled', jobId: JOB, record: rec('cancelled') }])
+  })
+
   it('refuses claims with "cancelled", promising nothing; the claimer keeps a tombstone and takes nothing over, whatever the others vote', () => {
     const boots = bootsOf('A', 'B')
     const a = backup('A', boots)
