@@ -93,17 +93,18 @@ export function killGroup (pid: number | undefined, signal: NodeJS.Signals = 'SI
 
 let curlAvailable: Promise<boolean> | undefined
 
-/** GET a URL from inside a namespace (a control API on the namespace's own 127.0.0.1). */
-export async function httpGetIn (ns: string, url: string, timeoutMs = 3000): Promise<string> {
+/** GET a URL from inside a namespace (a control API on the namespace's own 127.0.0.1), with these headers. */
+export async function httpGetIn (ns: string, url: string, timeoutMs = 3000, headers: Record<string, string> = {}): Promise<string> {
   curlAvailable ??= run('curl', ['--version']).then(() => true, () => false)
   if (await curlAvailable) {
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)))
-    return (await execIn(ns, 'curl', ['-sS', '--fail', '--max-time', secs, url], { timeoutMs: timeoutMs + 2000 })).stdout
+    const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`])
+    return (await execIn(ns, 'curl', ['-sS', '--fail', '--max-time', secs, ...h, url], { timeoutMs: timeoutMs + 2000 })).stdout
   }
-  const script = 'fetch(process.argv[1], { signal: AbortSignal.timeout(Number(process.argv[2])) })' +
+  const script = 'fetch(process.argv[1], { headers: JSON.parse(process.argv[3]), signal: AbortSignal.timeout(Number(process.argv[2])) })' +
     '.then(async r => { const t = await r.text(); if (!r.ok) throw new Error(`HTTP ${r.status}: ${t}`); process.stdout.write(t) })' +
     '.catch(e => { process.stderr.write(String(e?.message ?? e)); process.exit(1) })'
-  return (await execIn(ns, process.execPath, ['-e', script, url, String(timeoutMs)], { timeoutMs: timeoutMs + 5000 })).stdout
+  return (await execIn(ns, process.execPath, ['-e', script, url, String(timeoutMs), JSON.stringify(headers)], { timeoutMs: timeoutMs + 5000 })).stdout
 }
 
 export async function listNamespaces (): Promise<string[]> {

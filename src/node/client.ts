@@ -1,5 +1,6 @@
 import { API_TOKEN_ENV, ApiTokenError, readApiToken } from '../security/api-token.js'
 import { defaultDataDir, readApiRecord } from './data-dir.js'
+import { terminalSafe } from './terminal-text.js'
 
 // How CLI commands reach a node: --api URL, else the record a running node left in its data dir.
 
@@ -43,11 +44,14 @@ export class MeshClient {
 
   async request<T> (method: string, path: string, body?: unknown): Promise<T> {
     let res: Response
+    // The node takes a POST or DELETE only as JSON with the token in the Authorization header
+    // (what a web page cannot send across sites): say so even when there is no body.
+    const writes = method !== 'GET' && method !== 'HEAD'
     try {
       res = await fetch(this.baseUrl + path, {
         method,
         headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(writes ? { 'content-type': 'application/json' } : {}),
           ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -59,9 +63,10 @@ export class MeshClient {
     let value: unknown
     try { value = text === '' ? undefined : JSON.parse(text) } catch { value = text }
     if (!res.ok) {
-      const message = typeof value === 'object' && value !== null && 'error' in value ? String((value as { error: unknown }).error) : text
+      // The node's error may quote what was sent (a job id, a module name): escaped for the terminal.
+      const message = terminalSafe(typeof value === 'object' && value !== null && 'error' in value ? String((value as { error: unknown }).error) : text, { keepNewlines: true })
       if (res.status === 401) throw new ClientError(`${method} ${path} refused (401): the node at ${this.baseUrl} needs its API token. Run on the node's machine with --data-dir DIR (the token is DIR/api.token), or set $${API_TOKEN_ENV}.`)
-      throw new ClientError(`${method} ${path} failed (${res.status}): ${message}`)
+      throw new ClientError(`${method} ${terminalSafe(path)} failed (${res.status}): ${message}`)
     }
     return value as T
   }

@@ -3,7 +3,8 @@ import { resolveApiToken, resolveApiUrl, type ClientOptions } from './client.js'
 import { dashboardUrl } from './dashboard/token.js'
 
 // `meshwork dashboard`: the address of the local node's web dashboard, with its API token
-// when there is one, so the link opens the page signed in.
+// when there is one, so the link opens the page signed in. The token rides in the fragment
+// (`/#token=…`), which the browser keeps to itself: the page moves it into sessionStorage.
 
 export function registerDashboardCommand (program: Command, addClientOptions: (cmd: Command) => Command): void {
   addClientOptions(program.command('dashboard')
@@ -11,7 +12,7 @@ export function registerDashboardCommand (program: Command, addClientOptions: (c
     .option('--json', 'print { url }')
     .addHelpText('after', `
 Examples:
-  meshwork dashboard                      # then open the link in a browser on this machine
+  meshwork dashboard                      # then open the link in a browser on this machine (it holds the token: do not share it)
   meshwork dashboard --data-dir /tmp/node2
   ssh -L 7070:127.0.0.1:7070 host         # the API listens on 127.0.0.1 only: tunnel to see a remote node`)
     .action((opts: ClientOptions & { json?: boolean }) => {

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { coordinatorFor, type ElectionStrategy, type Member } from '../election/strategy.js'
 import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import { unsatisfiable, type NodeCaps } from '../jobs/requires.js'
-import { ApiError, type ApiServer } from './api-server.js'
+import { ApiError, pathParam, type ApiServer } from './api-server.js'
 import type { JobRegistry } from './job-registry.js'
 import { SubmissionRejectedError, SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
 
@@ -145,7 +145,7 @@ function waitFrom (query: URLSearchParams): number {
 }
 
 function jobIdFrom (path: string, prefix: string): string {
-  const id = decodeURIComponent(path.slice(prefix.length))
+  const id = pathParam(path, prefix)
   if (!JobIdSchema.safeParse(id).success) throw new ApiError(400, `invalid job id ${JSON.stringify(id.slice(0, 80))}`)
   return id
 }

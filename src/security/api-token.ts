@@ -3,8 +3,10 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 // The control API's bearer token. A node keeps it in its data dir (mode 0600) so the local
-// CLI, run by the same user, can read it; nobody else on the machine can. Clients send
-// `Authorization: Bearer <token>`; browsers (the dashboard) may pass `?token=` once.
+// CLI, run by the same user, can read it; nobody else on the machine can. Every client sends
+// `Authorization: Bearer <token>`, the dashboard too (it keeps the token in sessionStorage). No
+// cookie and no `?token=`: a browser attaches cookies to requests other pages make, and query
+// strings end up in history and logs.
 
 export const API_TOKEN_FILE = 'api.token'
 export const API_TOKEN_ENV = 'MESHWORK_TOKEN'
@@ -48,26 +50,12 @@ export function tokenMatches (presented: string | undefined, token: string): boo
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-export const TOKEN_COOKIE = 'meshwork_token'
-
 /**
- * The token a request presents: `Authorization: Bearer …`, else `?token=` (a browser's first page
- * load or an EventSource cannot set headers), else the `meshwork_token` cookie a page sets for itself.
+ * The token a request presents: the `Authorization: Bearer …` header, nothing else (an old
+ * `meshwork_token` cookie or a `?token=` no longer counts).
  */
-export function presentedToken (headers: { authorization?: string, cookie?: string }, query: URLSearchParams): string | undefined {
-  const bearer = bearerToken(headers.authorization)
-  if (bearer !== undefined) return bearer
-  const fromQuery = query.get('token')
-  if (fromQuery !== null && fromQuery !== '') return fromQuery
-  for (const part of (headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq < 0 || part.slice(0, eq).trim() !== TOKEN_COOKIE) continue
-    try {
-      const value = decodeURIComponent(part.slice(eq + 1).trim())
-      if (value !== '') return value
-    } catch { /* a malformed cookie is no token */ }
-  }
-  return undefined
+export function presentedToken (headers: { authorization?: string }): string | undefined {
+  return bearerToken(headers.authorization)
 }
 
 /** The token in an `Authorization: Bearer …` header. */

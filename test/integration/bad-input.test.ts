@@ -76,15 +76,19 @@ describe('garbage on the control API', () => {
     const notFound = await fetch(`${api}/nope`, { headers: auth })
     expect(notFound.status).toBe(404)
     expect(await notFound.json()).toEqual({ error: 'No route GET /nope' })
-    const wrongMethod = await fetch(`${api}/status`, { method: 'POST', body: '{{{{', headers: auth })
+    const wrongMethod = await fetch(`${api}/status`, { method: 'POST', body: '{{{{', headers: { ...auth, 'content-type': 'application/json' } })
     expect(wrongMethod.status).toBe(404)
     // Not HTTP at all, straight on the socket.
     const port = Number(new URL(api).port)
-    await new Promise<void>(resolve => {
+    const answer = await new Promise<string>(resolve => {
+      let text = ''
       const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from([0, 1, 2, 255, 13, 10, 13, 10])))
-      socket.on('close', () => resolve())
-      socket.on('error', () => resolve())
+      socket.setEncoding('utf8')
+      socket.on('data', d => { text += d }) // the node answers (then closes): read it
+      socket.on('close', () => resolve(text))
+      socket.on('error', () => resolve(text))
     })
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request[\s\S]*\{"error":"malformed HTTP request"\}$/)
     const ok = await fetch(`${api}/status`, { headers: auth })
     expect(ok.status).toBe(200)
     expect((await ok.json() as { self: string }).self).toBe(mesh.nodes[0]!.peerId)

@@ -11,6 +11,8 @@ import { runCli } from '../helpers/cli.js'
 // playwright-core): a 3-node mesh, the page served by node 0, a job submitted with the CLI
 // whose progress reaches 100% and whose tasks (with a retry and a backup copy) appear in the
 // timeline, then a node killed with SIGKILL turning dead. Screenshots go to test-artifacts/.
+// The token comes in the link's fragment and lives in sessionStorage only: no cookie is ever
+// set, every data request carries it in the Authorization header, no URL carries it.
 
 const root = join(import.meta.dirname, '..', '..')
 const artifacts = join(root, 'test-artifacts')
@@ -37,6 +39,13 @@ beforeAll(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
   page.setDefaultTimeout(DEADLINE_MS)
   page.on('pageerror', err => { pageErrors.push(err.message) })
+  // Every response and request, headers included (allHeaders fails once the browser is closed: ignored).
+  page.on('response', res => {
+    res.allHeaders().then(h => { if (h['set-cookie'] !== undefined) cookiesSet.push(`${res.url()}: ${h['set-cookie']}`) }, () => {})
+  })
+  page.on('request', req => {
+    req.allHeaders().then(h => { requests.push({ url: req.url(), authorization: h.authorization }) }, () => {})
+  })
 })
 
 afterAll(async () => {
@@ -46,10 +55,15 @@ afterAll(async () => {
 })
 
 const pageErrors: string[] = []
+const cookiesSet: string[] = []
+const requests: Array<{ url: string, authorization: string | undefined }> = []
 
 describe('the dashboard in a real browser', () => {
   it('shows the mesh, a job reaching 100% and its tasks in the timeline with a retry and a backup marked', async () => {
-    await page.goto(`${api(0)}/?token=${mesh.token}`)
+    // What `meshwork dashboard` prints: the token in the fragment.
+    const link = await runCli(['dashboard', '--data-dir', mesh.nodes[0]!.dataDir])
+    expect(link.stdout.trim()).toBe(`${api(0)}/#token=${mesh.token}`)
+    await page.goto(link.stdout.trim())
     await page.locator('.node[data-status="alive"]').nth(2).waitFor()
     expect(await page.locator('.node').count()).toBe(3)
     await page.locator('#conn[data-state="live"]').waitFor()
@@ -99,13 +113,45 @@ describe('the dashboard in a real browser', () => {
     expect(pageErrors).toEqual([])
   })
 
+  it('keeps the token in sessionStorage only: no cookie, not in the address bar, sent as a header', async () => {
+    expect(page.url()).not.toContain(mesh.token)
+    expect(page.url()).not.toContain('token=')
+    expect(await page.evaluate(() => sessionStorage.getItem('meshwork.token'))).toBe(mesh.token)
+    expect(await page.evaluate(() => document.cookie)).toBe('')
+    expect(await page.context().cookies()).toEqual([])
+    expect(cookiesSet).toEqual([])
+    // Data requests carry the header; no request carries the token in its URL.
+    const data = requests.filter(r => /\/(events|timeline\/)/.test(new URL(r.url).pathname))
+    expect(data.length).toBeGreaterThan(0)
+    for (const r of data) expect(r.authorization, r.url).toBe(`Bearer ${mesh.token}`)
+    for (const r of requests) expect(r.url).not.toContain(mesh.token)
+    // A reload keeps the session (sessionStorage), and stays live.
+    await page.reload()
+    await page.locator('#conn[data-state="live"]').waitFor()
+    expect(await page.context().cookies()).toEqual([])
+    // Another browser session, without the link, has no token and says what to do.
+    const other = await browser!.newPage()
+    try {
+      await other.goto(`${api(0)}/`)
+      await other.locator('#conn[data-state="refused"]').waitFor({ timeout: DEADLINE_MS })
+      expect(await other.locator('#conn').textContent()).toMatch(/meshwork dashboard/)
+    } finally {
+      await other.close()
+    }
+  })
+
   it('serves a fixed set of files with a strict content security policy, and checks timeline requests', async () => {
     const index = await mesh.fetch(0, '/')
     expect(index.status).toBe(200)
     expect(index.headers.get('content-type')).toContain('text/html')
     expect(index.headers.get('content-security-policy')).toContain("script-src 'self'")
     expect(index.headers.get('referrer-policy')).toBe('no-referrer')
-    expect((await fetch(`${api(0)}/dashboard/app.js`)).status).toBe(401) // every file is behind the token
+    // The page's own files are public (a browser cannot send a token on a page load): they hold no data.
+    const script = await fetch(`${api(0)}/dashboard/app.js`)
+    expect(script.status).toBe(200)
+    expect(script.headers.get('set-cookie')).toBeNull()
+    expect((await fetch(`${api(0)}/events`)).status).toBe(401)
+    expect((await fetch(`${api(0)}/timeline/jnosuchjob`)).status).toBe(401)
     expect((await mesh.fetch(0, '/dashboard/app.js')).headers.get('content-type')).toContain('javascript')
     expect((await fetch(`${api(0)}/dashboard/../package.json`, { headers: mesh.authHeaders() })).status).toBe(404)
     expect((await fetch(`${api(0)}/dashboard/%2e%2e%2fpackage.json`, { headers: mesh.authHeaders() })).status).toBe(404)

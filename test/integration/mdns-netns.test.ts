@@ -98,7 +98,7 @@ async function waitReady (node: NetNode, deadline: number): Promise<void> {
 
 async function statusOf (node: NetNode): Promise<StatusView | undefined> {
   try {
-    return JSON.parse(await httpGetIn(node.host.ns, `${node.apiUrl}/status?token=${TOKEN}`)) as StatusView
+    return JSON.parse(await httpGetIn(node.host.ns, `${node.apiUrl}/status`, 3000, { authorization: `Bearer ${TOKEN}` })) as StatusView
   } catch {
     return undefined
   }

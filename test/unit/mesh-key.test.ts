@@ -61,11 +61,9 @@ describe('the control API token', () => {
     expect(() => readApiToken(dir)).toThrow(/does not hold an API token/)
   })
 
-  it('is read from the Authorization header, then ?token=, then the meshwork_token cookie', () => {
-    const q = (s: string): URLSearchParams => new URLSearchParams(s)
-    expect(presentedToken({ authorization: 'Bearer abc', cookie: 'meshwork_token=c' }, q('token=b'))).toBe('abc')
-    expect(presentedToken({ cookie: 'meshwork_token=c' }, q('token=b'))).toBe('b')
-    expect(presentedToken({ cookie: 'x=1; meshwork_token=c%20d' }, q(''))).toBe('c d')
-    expect(presentedToken({ authorization: 'Basic abc' }, q(''))).toBeUndefined()
+  it('is read from the Authorization header only (no ?token=, no cookie)', () => {
+    expect(presentedToken({ authorization: 'Bearer abc' })).toBe('abc')
+    expect(presentedToken({ cookie: 'meshwork_token=c' } as { authorization?: string })).toBeUndefined()
+    expect(presentedToken({ authorization: 'Basic abc' })).toBeUndefined()
   })
 })

@@ -1,13 +1,13 @@
-// The dashboard's side of the control API's token (issue 7): a browser cannot set an
-// Authorization header on a page load or on an EventSource, so the link the CLI prints carries
-// the token as `?token=`, and the page then sends it as a header or in the `meshwork_token`
-// cookie. Which of these a request presents is read in one place: presentedToken in
-// src/security/api-token.ts, which the API's token check calls.
+// The dashboard's side of the control API's token. A browser cannot put an Authorization header
+// on a page load, so the link the CLI prints carries the token in the URL's fragment
+// (`/#token=…`), which browsers never send to a server, nor in a Referer. The page (app.js)
+// moves it at once into sessionStorage, strips it from the address bar, and sends it as
+// `Authorization: Bearer …` on every request; the API reads the token from that header only.
 
-export const TOKEN_QUERY = 'token'
+export const TOKEN_FRAGMENT = 'token'
 
 /** The link that opens the dashboard with its token (the page moves it out of the address bar at once). */
 export function dashboardUrl (apiUrl: string, token?: string): string {
   const base = `${apiUrl.replace(/\/+$/, '')}/`
-  return token === undefined || token === '' ? base : `${base}?${TOKEN_QUERY}=${encodeURIComponent(token)}`
+  return token === undefined || token === '' ? base : `${base}#${TOKEN_FRAGMENT}=${encodeURIComponent(token)}`
 }

@@ -1,6 +1,7 @@
 // Meshwork dashboard: plain JavaScript and SVG, no framework, no build step.
-// Live data comes from GET /events (Server-Sent Events: `status` and `jobs` snapshots);
-// the selected job's task timeline from GET /timeline/<jobId>.
+// Live data comes from GET /events (Server-Sent Events: `status` and `jobs` snapshots, read
+// with fetch() so that it carries the token header); the selected job's task timeline from
+// GET /timeline/<jobId>. The token lives in sessionStorage only (see takeToken).
 // Everything from the network is put into the page with textContent / attributes, never as HTML.
 
 const TOKEN_KEY = 'meshwork.token'
@@ -25,27 +26,33 @@ const state = {
   timelineAtMs: 0,
   timelineBusy: false,
   timelineAgain: false,
-  source: null,
 }
 
 // ---- the token (see src/node/dashboard/token.ts) ----
 
-/** `?token=` on the first load moves into sessionStorage and a SameSite cookie, and out of the address bar. */
+/**
+ * The link `meshwork dashboard` prints carries the token in its fragment (`#token=`), which the
+ * browser never sends to a server: it moves into this tab's sessionStorage and out of the
+ * address bar. No cookie: the browser would attach one to requests other pages make.
+ */
 function takeToken () {
-  const url = new URL(location.href)
-  const fromUrl = url.searchParams.get('token')
+  const params = new URLSearchParams(location.hash.slice(1))
+  const fromUrl = params.get('token')
   if (fromUrl) {
-    try { sessionStorage.setItem(TOKEN_KEY, fromUrl) } catch { /* storage disabled: the cookie still works */ }
-    document.cookie = `meshwork_token=${encodeURIComponent(fromUrl)}; path=/; SameSite=Strict`
-    url.searchParams.delete('token')
-    history.replaceState(null, '', url.pathname + url.search + url.hash)
+    params.delete('token')
+    const rest = params.toString()
+    history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`)
+    try { sessionStorage.setItem(TOKEN_KEY, fromUrl) } catch { /* storage disabled: this page still holds it */ }
     return fromUrl
   }
   try { return sessionStorage.getItem(TOKEN_KEY) } catch { return null }
 }
 
+const authHeaders = () => (token ? { authorization: `Bearer ${token}` } : {})
+const NO_TOKEN = 'the node wants its API token: open the link `meshwork dashboard` prints'
+
 async function getJson (path) {
-  const res = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {}, cache: 'no-store' })
+  const res = await fetch(path, { headers: authHeaders(), cache: 'no-store' })
   const text = await res.text()
   let body
   try { body = JSON.parse(text) } catch { body = { error: text } }
@@ -59,32 +66,70 @@ async function getJson (path) {
 
 // ---- the live stream ----
 
-function connect () {
-  const source = new EventSource(token ? `/events?token=${encodeURIComponent(token)}` : '/events')
-  state.source = source
-  source.addEventListener('open', () => setConn('live', 'live'))
-  source.addEventListener('hello', e => {
-    const hello = JSON.parse(e.data)
-    state.self = hello.self
-  })
-  source.addEventListener('status', e => onStatus(JSON.parse(e.data)))
-  source.addEventListener('jobs', e => onJobs(JSON.parse(e.data).jobs))
-  source.addEventListener('error', () => {
-    if (source.readyState === EventSource.CONNECTING) {
-      setConn('reconnecting', 'connection lost — reconnecting…')
-      return
+/** Server-Sent Events read with fetch(): EventSource cannot send the Authorization header. */
+const STREAM_RETRY_MS = 2000
+/** The node sends a comment every 15 s: a stream silent for longer than this is dead. */
+const STREAM_SILENT_MS = 45_000
+
+async function connect () {
+  if (!token) { setConn('refused', NO_TOKEN); return }
+  const abort = new AbortController()
+  let heardMs = Date.now()
+  const watchdog = setInterval(() => { if (Date.now() - heardMs > STREAM_SILENT_MS) abort.abort() }, 5000)
+  let retryMs = STREAM_RETRY_MS
+  try {
+    const res = await fetch('/events', { headers: { ...authHeaders(), accept: 'text/event-stream' }, cache: 'no-store', signal: abort.signal })
+    if (!res.ok) {
+      let message = `HTTP ${res.status}`
+      try { message = JSON.parse(await res.text()).error ?? message } catch { /* not JSON */ }
+      const refused = res.status === 401 || res.status === 403
+      setConn(refused ? 'refused' : 'reconnecting', refused ? NO_TOKEN : `${message} — retrying…`)
+      retryMs = refused ? 5000 : 3000
+    } else {
+      setConn('live', 'live')
+      await readEvents(res.body, (event, data) => {
+        heardMs = Date.now()
+        if (event === 'hello') state.self = JSON.parse(data).self
+        else if (event === 'status') onStatus(JSON.parse(data))
+        else if (event === 'jobs') onJobs(JSON.parse(data).jobs)
+      }, () => { heardMs = Date.now() })
+      setConn('reconnecting', 'stream closed — reconnecting…')
     }
-    // Closed for good (an HTTP error such as 401): find out why, then try again later.
-    source.close()
-    getJson('/status').then(
-      () => setConn('reconnecting', 'stream closed — reconnecting…'),
-      err => setConn(err.status === 401 || err.status === 403 ? 'refused' : 'reconnecting',
-        err.status === 401 || err.status === 403
-          ? 'the node wants its API token: open the link `meshwork dashboard` prints'
-          : `node unreachable (${err.message}) — retrying…`),
-    )
-    setTimeout(connect, 3000)
-  })
+  } catch (err) {
+    setConn('reconnecting', abort.signal.aborted ? 'connection lost — reconnecting…' : `node unreachable (${err.message}) — retrying…`)
+  } finally {
+    clearInterval(watchdog)
+  }
+  setTimeout(connect, retryMs)
+}
+
+/** Calls onEvent(event, data) for each event of a text/event-stream body, onBytes for anything read. */
+async function readEvents (body, onEvent, onBytes) {
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return
+    onBytes()
+    buffer += decoder.decode(value, { stream: true })
+    let end
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      let event = 'message'
+      const data = []
+      for (const line of block.split('\n')) {
+        if (line === '' || line.startsWith(':')) continue // a comment: the heartbeat
+        const colon = line.indexOf(':')
+        const field = colon < 0 ? line : line.slice(0, colon)
+        const text = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1))
+        if (field === 'event') event = text
+        else if (field === 'data') data.push(text)
+      }
+      if (data.length > 0) onEvent(event, data.join('\n'))
+    }
+  }
 }
 
 function setConn (kind, text) {
