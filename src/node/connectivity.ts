@@ -1,10 +1,13 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { MeshLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
+import { MESH_KEY_MISMATCH_EVENT, type MeshKeyMismatch } from '../security/mesh-key-check.js'
+import { MeshKeyRefusals } from './mesh-key-refusals.js'
 
 // Keeps the mesh connected: re-dials bootstrap addresses (a restarted bootstrap peer comes
 // back on its own), dials peers learned from gossip, and dials what mDNS finds (mDNS only
-// discovers; tie-break on peer id so only one side dials).
+// discovers; tie-break on peer id so only one side dials). Tells the operator about peers that
+// connect with another mesh key (mesh-key-refusals.ts), which would otherwise fail silently.
 
 export interface PeerAddrs { peerId: string, addrs: string[] }
 
@@ -18,6 +21,12 @@ export class Connectivity {
       const { id, multiaddrs } = evt.detail
       if (this.isConnected(id.toString()) || !this.weDial(id.toString())) return
       this.dial(id.toString(), multiaddrs)
+    })
+    const refusals = new MeshKeyRefusals(log)
+    // Dispatched by the mesh key's connection protector (src/security/mesh-key-check.ts).
+    ;(node as unknown as EventTarget).addEventListener(MESH_KEY_MISMATCH_EVENT, evt => {
+      const detail = (evt as CustomEvent<MeshKeyMismatch>).detail
+      if (detail !== undefined) refusals.note(detail, Date.now())
     })
   }
 

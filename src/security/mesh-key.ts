@@ -2,6 +2,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { generateKey, preSharedKey } from '@libp2p/pnet'
 import { patchPnetCipher } from './pnet-patch.js'
+import { checkingMeshKey, pnetKeyBytes, type ProtectorFactory } from './mesh-key-check.js'
 
 // The mesh key: a libp2p private-network pre-shared key (pnet, v1 format). Every connection is
 // protected with it before noise even starts, so a peer without the key cannot connect at all,
@@ -16,10 +17,13 @@ export class MeshKeyError extends Error {
   override readonly name = 'MeshKeyError'
 }
 
-/** The libp2p connection protector for a mesh key (with the cipher fix of pnet-patch.ts applied). */
-export function meshKeyProtector (psk: Uint8Array): ReturnType<typeof preSharedKey> {
+/**
+ * The libp2p connection protector for a mesh key (with the cipher fix of pnet-patch.ts applied),
+ * reporting peers that hold another key (mesh-key-check.ts; Connectivity logs them).
+ */
+export function meshKeyProtector (psk: Uint8Array): ProtectorFactory {
   patchPnetCipher()
-  return preSharedKey({ psk })
+  return checkingMeshKey(preSharedKey({ psk }), pnetKeyBytes(psk))
 }
 
 /** A fresh key in the format `@libp2p/pnet` reads. */
