@@ -65,13 +65,19 @@ export interface SchedulerConfig {
   /**
    * The poison rule: once solo attempts of one task ended on this many distinct nodes with their
    * executor dead (a failure of a CRASH_KINDS kind: it exited, was killed, ran out of memory or
-   * broke the executor protocol) or their node dead or unreachable while running it, the job
+   * broke the executor protocol) or their node dead while running it, the job
    * fails at once instead of placing the task again. A task that kills what runs it would
    * otherwise take the mesh down one node per retry. Graceful leaves, drains, handed-back tasks,
    * ordinary thrown errors and timeouts do not count; nor do group attempts (their tasks run again
    * alone, and count from then on). 0 turns the rule off.
    */
   crashNodesMax: number
+  /**
+   * A broken stream alone is not a death: a partition or a paused process breaks streams too.
+   * Attempts lost that way count toward the poison rule only if the membership declares that
+   * node dead within this long after the break.
+   */
+  brokenThenDeadWithinMs: number
   /** After a broken stream, the worker gets no new tasks for this long (gossip may still say alive). */
   unreachableCooldownMs: number
   /** Completed-task durations kept per job for the straggler median. */
@@ -101,6 +107,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   lostPerTaskMax: 10,
   crashNodesMax: 2,
   unreachableCooldownMs: 5000,
+  brokenThenDeadWithinMs: 15_000,
   durationSamplesMax: 255,
   jobIdLengthMax: 256,
   errorLengthMax: 4096,
@@ -152,6 +159,7 @@ export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): Sche
   if (!(config.shortTaskBelowMs >= 0 && Number.isFinite(config.shortTaskBelowMs))) throw new Error(`Scheduler config shortTaskBelowMs must be a finite number >= 0, got ${config.shortTaskBelowMs}`)
   if (!(config.localRunBelowMsPerSlot >= 0 && Number.isFinite(config.localRunBelowMsPerSlot))) throw new Error(`Scheduler config localRunBelowMsPerSlot must be a finite number >= 0, got ${config.localRunBelowMsPerSlot}`)
   if (config.shortTaskBelowMs > config.pipelineBelowMs) throw new Error(`Scheduler config shortTaskBelowMs (${config.shortTaskBelowMs}) must not exceed pipelineBelowMs (${config.pipelineBelowMs})`)
+  if (!(config.brokenThenDeadWithinMs >= 0)) throw new Error(`Scheduler config brokenThenDeadWithinMs must be >= 0, got ${config.brokenThenDeadWithinMs}`)
   if (!(config.unreachableCooldownMs >= 0)) throw new Error(`Scheduler config unreachableCooldownMs must be >= 0, got ${config.unreachableCooldownMs}`)
   return config
 }

@@ -38,6 +38,8 @@ export class Scheduler {
   private workerList: WorkerRecord[] = []
   /** Every running attempt, in start order, so timeouts look only at the oldest. */
   private readonly attempts = new Map<string, Attempt>()
+  /** Per peer, solo attempts lost to a broken stream: crashes only if the peer is declared dead soon after. */
+  private readonly brokenOn = new Map<string, BrokenAttempt[]>()
   /**
    * Free window slots on alive, accepting workers (unreachable cooldowns ignored, so an upper
    * bound). When it is 0 a pump returns at once instead of scanning every worker: in a busy
@@ -181,8 +183,11 @@ export class Scheduler {
     for (const w of gone) {
       const status = latest.get(w.peerId)?.status
       // Only a death counts toward the poison rule: a node that left (a drain, a stop) handed its tasks back.
-      this.loseWorker(w, status === undefined ? `worker ${w.peerId} left the membership view` : `worker ${w.peerId} is ${status}`, status === 'dead', out)
+      const reason = status === undefined ? `worker ${w.peerId} left the membership view` : `worker ${w.peerId} is ${status}`
+      this.loseWorker(w, reason, status === 'dead', out)
+      if (status === 'dead') this.countBrokenAsCrashed(w.peerId, reason, t, out)
     }
+    this.forgetOldBreaks(t)
     this.freeSlots = 0
     this.freeShortSlots = 0
     for (const w of this.workerList) {
@@ -307,7 +312,8 @@ export class Scheduler {
       return
     }
     worker.unreachableUntilMs = t + this.config.unreachableCooldownMs
-    this.loseWorker(worker, `stream to worker ${worker.peerId} broke`, !left, out)
+    if (!left) this.rememberBroken(worker, t)
+    this.loseWorker(worker, `stream to worker ${worker.peerId} broke`, false, out)
     this.pump(t, out)
   }
 
@@ -556,6 +562,32 @@ export class Scheduler {
     }
   }
 
+  private rememberBroken (worker: WorkerRecord, t: number): void {
+    let list = this.brokenOn.get(worker.peerId)
+    for (const a of worker.attempts.values()) {
+      if (a.group !== undefined || !this.attempts.has(a.id)) continue
+      if (list === undefined) this.brokenOn.set(worker.peerId, list = [])
+      if (list.length < BROKEN_PER_PEER_MAX) list.push({ job: a.job, taskIndex: a.taskIndex, atMs: t })
+    }
+  }
+
+  /** The peer is dead: the attempts its stream lost shortly before were crashes after all. */
+  private countBrokenAsCrashed (peerId: string, reason: string, t: number, out: SchedulerEffect[]): void {
+    const list = this.brokenOn.get(peerId)
+    if (list === undefined) return
+    this.brokenOn.delete(peerId)
+    for (const b of list) {
+      if (t - b.atMs > this.config.brokenThenDeadWithinMs || this.active.get(b.job.jobId) !== b.job || b.job.taskState[b.taskIndex] === TASK_DONE) continue
+      this.noteCrash(b.job, b.taskIndex, peerId, `${reason} after its stream broke`, false, out)
+    }
+  }
+
+  private forgetOldBreaks (t: number): void {
+    for (const [peerId, list] of this.brokenOn) {
+      if (list.every(b => t - b.atMs > this.config.brokenThenDeadWithinMs)) this.brokenOn.delete(peerId)
+    }
+  }
+
   /**
    * The poison rule (SchedulerConfig.crashNodesMax): a solo attempt of task `i` on `peerId` ended
    * with its executor or node dead (already released). Once that happened on enough distinct
@@ -713,6 +745,11 @@ function deepWindow (job: LiveJob): boolean {
 function takesWork (w: WorkerRecord): boolean {
   return w.status === 'alive' && w.accepting
 }
+
+/** Cap on remembered broken attempts per peer (one stream break per window of attempts, a few breaks). */
+const BROKEN_PER_PEER_MAX = 4096
+
+interface BrokenAttempt { job: LiveJob, taskIndex: number, atMs: number }
 
 /** A peer id as the poison rule's error names it: its last 8 characters (libp2p ids share their prefix). */
 function shortPeer (peerId: string): string {

@@ -383,11 +383,28 @@ describe('poison pills (crashNodesMax)', () => {
     const onB = first.find(a => a.peerId === ids.B)!
     const [again] = assigns(s.step(ok(onB), 2))
     expect(again).toMatchObject({ taskIndex: onA.taskIndex, peerId: ids.B })
-    // Then the stream to B breaks while it runs it: 2 nodes.
-    const out = s.step({ type: 'peerUnreachable', peerId: ids.B }, 3)
-    expect(out.at(-1)).toEqual({ type: 'jobFailed', jobId: 'j', taskIndex: onA.taskIndex, error: `Task ${onA.taskIndex} crashed its executor or node on 2 nodes (…nodeA001, …nodeB002): not placed again (last: stream to worker ${ids.B} broke)` })
+    // Then the stream to B breaks while it runs it: not yet a death (a partition breaks streams too)…
+    expect(s.step({ type: 'peerUnreachable', peerId: ids.B }, 3).some(e => e.type === 'jobFailed')).toBe(false)
+    // …until the membership declares B dead soon after: 2 nodes.
+    const out = s.step({ type: 'workers', workers: [worker(ids.B, { status: 'dead' }), all[2]!] }, 4500)
+    expect(out.at(-1)).toEqual({ type: 'jobFailed', jobId: 'j', taskIndex: onA.taskIndex, error: expect.stringContaining(`Task ${onA.taskIndex} crashed its executor or node on 2 nodes (…nodeA001, …nodeB002): not placed again (last: worker ${ids.B} is dead`) })
     // Lost attempts are not failed ones.
     expect(s.job('j')).toMatchObject({ state: 'failed', failures: 0 })
+  })
+
+  it('does not count a broken stream whose node stays alive, or is declared dead only long after', () => {
+    const s = make({ windowPerSlot: 1, brokenThenDeadWithinMs: 10_000, maxAttempts: 5 })
+    const view = [worker(ids.A), worker(ids.B), worker(ids.C)]
+    s.step({ type: 'workers', workers: view }, 0)
+    const [a1] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    // A partition: the stream breaks, the node stays alive in the view.
+    const [a2] = assigns(s.step({ type: 'peerUnreachable', peerId: a1!.peerId }, 1))
+    s.step({ type: 'workers', workers: view }, 2000)
+    const [a3] = assigns(s.step({ type: 'peerUnreachable', peerId: a2!.peerId }, 2001))
+    // The first node is declared dead 20 s after its break: too late to blame the task.
+    const later = view.map(w => w.peerId === a1!.peerId ? { ...w, status: 'dead' as const } : w)
+    expect(s.step({ type: 'workers', workers: later }, 20_001).some(e => e.type === 'jobFailed')).toBe(false)
+    expect(s.step(ok(a3!), 20_002).at(-1)).toMatchObject({ type: 'jobDone', jobId: 'j' })
   })
 
   it('mixes executor deaths and node deaths of one task', () => {
@@ -426,7 +443,10 @@ describe('poison pills (crashNodesMax)', () => {
     const [backup] = assigns(s.step({ type: 'tick' }, 1500))
     expect(backup).toMatchObject({ taskIndex: 0, backup: true })
     expect(s.step(crashed(backup!), 1600)).toEqual([]) // the original still runs
-    expect(s.step({ type: 'peerUnreachable', peerId: first.find(a => a.taskIndex === 0)!.peerId }, 1700).at(-1)).toMatchObject({ type: 'jobFailed', taskIndex: 0 })
+    const original = first.find(a => a.taskIndex === 0)!.peerId
+    s.step({ type: 'peerUnreachable', peerId: original }, 1700)
+    const view = [worker(ids.A, { slotsTotal: 2, slotsFree: 2 }), worker(ids.B)].map(w => w.peerId === original ? { ...w, status: 'dead' as const } : w)
+    expect(s.step({ type: 'workers', workers: view }, 6000).at(-1)).toMatchObject({ type: 'jobFailed', taskIndex: 0 })
   })
 
   it('is off with crashNodesMax 0, and configured within bounds', () => {
