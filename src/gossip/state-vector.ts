@@ -30,6 +30,8 @@ export const StateVectorSchema = z.object({
   accepting: z.boolean(),
   labels: z.record(shortText, shortText).refine(r => Object.keys(r).length <= 64, 'at most 64 labels'),
   tools: z.array(shortText).max(64),
+  /** Jobs that declare `network: true` may run here (`--allow-network`). */
+  network: z.boolean().optional(),
   os: shortText,
   arch: shortText,
   nodeVersion: shortText,
@@ -47,7 +49,7 @@ export type LocalMetrics = Omit<StateVector, 'peerId' | 'incarnation' | 'version
 
 /** Fields whose change is worth publishing at once rather than on the next interval. */
 export const IMMEDIATE_FIELDS: ReadonlyArray<keyof LocalMetrics> = [
-  'addrs', 'slotsTotal', 'accepting', 'labels', 'tools', 'apiUrl', 'draining',
+  'addrs', 'slotsTotal', 'accepting', 'labels', 'tools', 'network', 'apiUrl', 'draining',
 ]
 
 /**

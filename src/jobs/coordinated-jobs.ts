@@ -1,7 +1,7 @@
 import { VoteTally } from '../election/replica-set.js'
 import type { ReplicaHolder, TakeoverData } from '../election/replica-holder.js'
 import type { Random } from '../util/prng.js'
-import { FINAL_STATES, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './job-spec.js'
+import { FINAL_STATES, guestGrantsOf, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './job-spec.js'
 import { RoundTrips } from './round-trips.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from './scheduler.js'
 import type { RpcMessage } from './wire.js'
@@ -454,6 +454,8 @@ export class CoordinatedJobs {
             codeHash: job.spec.codeHash, kind: job.spec.kind, parts: job.chunks.length, chunk: job.chunks[effect.taskIndex],
           }
           if (tools !== undefined && tools.length > 0) message.tools = tools
+          const guest = guestGrantsOf(job.spec)
+          if (guest !== undefined) message.guest = guest
           if (effect.group !== undefined) message.group = effect.group.map(i => [i, job.chunks[i]])
           this.out.push({ type: 'assign', to: effect.peerId, backup: effect.backup, message })
           job.dirty = true

@@ -8,7 +8,7 @@ import { packTasks, unpackResult, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYT
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { permissionFlag, sandboxExecArgv, sandboxFor, TOOLS_ENV, type Sandbox, type SandboxChoice, type SandboxPolicy } from './sandbox.js'
-import { BWRAP, bwrapArgs, type BwrapPaths } from '../node/executor/bwrap.js'
+import { BWRAP, bwrapArgs, probeBwrap, type BwrapPaths, type BwrapProbe } from '../node/executor/bwrap.js'
 import { parseChildMessage } from '../node/executor/child-messages.js'
 import { executorEnv } from '../node/executor/executor-env.js'
 import { MemoryCaps, type ExecutorCap } from '../node/executor/memory-cap.js'
@@ -290,6 +290,16 @@ export class ExecutorPool {
       this.cpuTimer = setInterval(() => this.checkLimits(), CPU_CHECK_MS)
       this.cpuTimer.unref()
     }
+  }
+
+  /** What boxes this pool's executors, as the node's banner says it: the sandbox and the memory cap. */
+  get isolation (): { sandbox: string, memoryCap: string } {
+    const policy = this.sandboxPolicy
+    const sandbox = policy === undefined
+      ? 'none: task code runs with every permission of this user'
+      : `${policy.mode === 'bwrap' ? 'bubblewrap + ' : ''}Node permission model, network ${policy.allowNetwork === true ? 'for jobs that declare it' : 'off'}`
+    const memoryCap = `${this.caps === undefined ? 'resident memory watched' : `${this.caps.describe()} + resident memory watched`} (${this.memoryLimitMB} MB per executor)`
+    return { sandbox, memoryCap }
   }
 
   /** The sandbox profile of a task, or the reason it may not run on this node. */
@@ -975,6 +985,11 @@ function sameTools (a: readonly string[] | undefined, b: readonly string[] | und
 }
 
 /** The package.json that makes the child entry's .js files ES modules (bound into the OS sandbox). */
+/** Whether bubblewrap can box an executor on this machine, as the pool would run it (one boxed Node). */
+export function probeExecutorSandbox (childEntry = defaultChildEntry()): BwrapProbe {
+  return probeBwrap({ nodePath: process.execPath, packageJson: packageJsonAbove(childEntry) })
+}
+
 function packageJsonAbove (entry: string): string | undefined {
   for (let dir = dirname(entry); ; dir = dirname(dir)) {
     const candidate = join(dir, 'package.json')

@@ -17,8 +17,14 @@ export const RequiresSchema = z.object({
   labels: z.record(z.string().max(64), z.string().max(256)).optional(),
   memoryMB: z.number().int().min(0).max(1_048_576).optional(),
   cpus: z.number().int().min(0).max(1024).optional(),
+  /** The job's tasks reach the network: only nodes started with --allow-network run them (a module says `network: true`). */
+  network: z.boolean().optional(),
 }).strict()
 export type Requires = z.infer<typeof RequiresSchema>
+
+/** Environment variables a job module gives its tasks (`env: { NAME: 'value' }`); sandbox.ts says which names are reserved. */
+export const JobEnvSchema = z.record(z.string().max(128), z.string().max(4096))
+  .refine(r => Object.keys(r).length <= 64, 'at most 64 variables')
 
 /** Job input: a JSON value, or bytes (from --input FILE) carried as base64. */
 export const JobInputSchema = z.discriminatedUnion('type', [
@@ -35,6 +41,7 @@ export const JobSpecSchema = z.object({
   parts: z.number().int().min(1).max(1_000_000).optional(),
   priority: PrioritySchema,
   requires: RequiresSchema.optional(),
+  env: JobEnvSchema.optional(),
   /** The node whose API received the job: it follows the job for its client. */
   submitter: PeerIdSchema,
   /** When the submitter coordinates the job itself, a second node holds the submission until it is replicated. */
@@ -47,6 +54,18 @@ export const JobSpecSchema = z.object({
   submittedAtMs: z.number().min(0),
 }).strict()
 export type JobSpec = z.infer<typeof JobSpecSchema>
+
+/** What a worker's sandbox grants a job's tasks beyond the default (tools travel on their own): its network and its env. */
+export const GuestGrantsSchema = z.object({ network: z.literal(true).optional(), env: JobEnvSchema.optional() }).strict()
+export type GuestGrants = z.infer<typeof GuestGrantsSchema>
+
+/** The grants of `spec`'s tasks, or undefined when it asks for none (messages then carry nothing). */
+export function guestGrantsOf (spec: Pick<JobSpec, 'requires' | 'env'>): GuestGrants | undefined {
+  const network = spec.requires?.network === true
+  const env = spec.env !== undefined && Object.keys(spec.env).length > 0 ? spec.env : undefined
+  if (!network && env === undefined) return undefined
+  return { ...(network ? { network: true as const } : {}), ...(env !== undefined ? { env } : {}) }
+}
 
 export const JobStateSchema = z.enum(['pending', 'splitting', 'running', 'reducing', 'done', 'failed', 'cancelled'])
 export type JobState = z.infer<typeof JobStateSchema>

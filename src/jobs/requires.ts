@@ -9,11 +9,13 @@ export interface NodeCaps {
   labels: Readonly<Record<string, string>>
   memTotal: number
   cpuCores: number
+  /** Tasks of jobs that declare `network: true` may reach the network here (`--allow-network`). */
+  network?: boolean
 }
 
 const MIB = 1024 * 1024
 
-/** The requirements this node lacks, each named (`tools.cc`, `labels.zone=b`, `memoryMB>=4096`, `cpus>=8`); empty when it satisfies all. */
+/** The requirements this node lacks, each named (`tools.cc`, `labels.zone=b`, `memoryMB>=4096`, `cpus>=8`, `network …`); empty when it satisfies all. */
 export function missingOn (req: Requires | undefined, caps: NodeCaps | undefined): string[] {
   if (req === undefined) return []
   const missing: string[] = []
@@ -21,6 +23,7 @@ export function missingOn (req: Requires | undefined, caps: NodeCaps | undefined
   for (const [k, v] of Object.entries(req.labels ?? {})) if (caps?.labels[k] !== v) missing.push(`labels.${k}=${v}`)
   if (req.memoryMB !== undefined && req.memoryMB > 0 && !((caps?.memTotal ?? 0) / MIB >= req.memoryMB)) missing.push(`memoryMB>=${req.memoryMB}`)
   if (req.cpus !== undefined && req.cpus > 0 && !((caps?.cpuCores ?? 0) >= req.cpus)) missing.push(`cpus>=${req.cpus}`)
+  if (req.network === true && caps?.network !== true) missing.push('network (nodes started with --allow-network)')
   return missing
 }
 

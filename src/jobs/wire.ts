@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { CodeHashSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema, PeerIdSchema } from './job-spec.js'
+import { CodeHashSchema, GuestGrantsSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema, PeerIdSchema } from './job-spec.js'
 import { GROUP_TASKS_MAX } from './scheduler-config.js'
 import { JobTimelineSchema } from './task-timeline.js'
 
@@ -34,6 +34,8 @@ const AssignShared = {
   parts: z.number().int().min(1),
   /** The tools the job declares (`requires.tools`): the worker's sandbox lets the task run them only if it allows each. */
   tools: Tools.optional(),
+  /** The job's network and env (job-spec.ts guestGrantsOf): the worker's sandbox grants them only if the node allows each. */
+  guest: GuestGrantsSchema.optional(),
 }
 
 export const RpcMessageSchema = z.discriminatedUnion('t', [
@@ -55,7 +57,7 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
    * coordinator → workers, as a job arrives (before its split): start executors for it now, so
    * its first tasks do not wait for them. A hint only; nothing depends on it.
    */
-  z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: Tools.optional() }).strict(),
+  z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: Tools.optional(), guest: GuestGrantsSchema.optional() }).strict(),
   /** workers → coordinator */
   /** `ms`: for a group, all its tasks together */
   z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs, group: Group.optional() }).strict(),

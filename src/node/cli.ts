@@ -74,7 +74,8 @@ Examples:
     .option('--allow-exec <tools>', 'programs that job modules may run when they declare them (requires: { tools: [...] }), e.g. cc,make', parseList)
     .option('--allow-fs-read <paths>', 'extra paths task code may read (default: only its job code and its code\'s scratch dirs)', parseList)
     .option('--allow-fs-write <paths>', 'extra paths task code may write (default: only its code\'s scratch dirs)', parseList)
-    .option('--no-sandbox', 'run task code without the Node permission model (not recommended)')
+    .addOption(new Option('--sandbox <mode>', 'bwrap: each executor in a bubblewrap sandbox (no host files, no network) and the Node permission model; none: task code runs with every permission of this user (only for code you trust; see SECURITY.md)').choices(['bwrap', 'none']).default('bwrap'))
+    .option('--allow-network', 'run jobs that declare `network: true` (their tasks get the network; others never do)')
     .option('--task-cpu-ms <ms>', 'a task using more CPU time than this is killed (default: no limit besides --task-timeout-ms)', parseIntOption('--task-cpu-ms', 10, 86_400_000))
     .option('--max-result-bytes <n>', 'largest task or reduce result (JSON bytes); the chunks split() returns are bounded by --max-message-bytes', parseIntOption('--max-result-bytes', 1024, 1024 ** 3), 64 * 1024 * 1024)
     .option('--max-tasks-per-job <n>', 'most tasks (chunks from split) a job may have', parseIntOption('--max-tasks-per-job', 1, 10_000_000), 1_000_000)
@@ -83,7 +84,8 @@ Examples:
     .addHelpText('after', `
 Security: peers without the node's mesh key cannot connect; the control API listens on 127.0.0.1
 only and requires the token in DATA_DIR/api.token (the CLI reads it); task code runs under the
-Node permission model (its scratch dir only, no processes unless --allow-exec); see SECURITY.md.
+bubblewrap sandbox and the Node permission model (its scratch dir only, no network unless the job
+declares it and the node allows it, no processes unless --allow-exec); see SECURITY.md.
 
 Examples:
   meshwork init && meshwork start                  # a new private mesh; copy ~/.meshwork/mesh.key to the others

@@ -1,6 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TOOL_NAME_RE } from '../jobs/sandbox.js'
+import { probeExecutorSandbox } from '../jobs/executor-pool.js'
 import { parseElectionSpec } from '../election/strategy.js'
 import { Daemon } from './daemon.js'
 import { defaultDataDir } from './data-dir.js'
@@ -66,7 +67,8 @@ export interface StartOptions extends OwnerStartOptions {
   allowExec?: string[]
   allowFsRead?: string[]
   allowFsWrite?: string[]
-  sandbox: boolean
+  sandbox: 'bwrap' | 'none'
+  allowNetwork?: boolean
   taskCpuMs?: number
   maxResultBytes: number
   maxTasksPerJob: number
@@ -100,7 +102,11 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   }
   const apiToken = loadOrCreateApiToken(dataDir)
   const log = createLogger(opts.logLevel)
-  if (!opts.sandbox) log.warn('--no-sandbox: task code from the mesh runs with every permission of this user')
+  if (opts.sandbox === 'bwrap') {
+    // Never silently weaker: without a working sandbox the node does not start.
+    const probe = probeExecutorSandbox()
+    if (!probe.ok) throw new UsageError(`the task sandbox cannot run here: ${probe.reason}. Fix that, or start with --sandbox none to run task code from the mesh with every permission of this user (see SECURITY.md)`)
+  } else log.warn('--sandbox none: task code from the mesh runs with every permission of this user')
   if (meshKey.psk === undefined) log.warn('open mesh (--insecure-open-mesh): any peer that can reach this node can join the mesh and run code on it')
   const daemon = await Daemon.start({
     dataDir,
@@ -125,7 +131,8 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     backups: opts.backups,
     rpcFrameBytesMax: opts.maxMessageBytes,
     security: {
-      sandbox: opts.sandbox ? { allowExec: opts.allowExec ?? [], fsRead: opts.allowFsRead ?? [], fsWrite: opts.allowFsWrite ?? [] } : undefined,
+      sandbox: opts.sandbox === 'bwrap' ? { mode: 'bwrap', allowNetwork: opts.allowNetwork === true, allowExec: opts.allowExec ?? [], fsRead: opts.allowFsRead ?? [], fsWrite: opts.allowFsWrite ?? [] } : undefined,
+      allowNetwork: opts.allowNetwork === true,
       taskCpuMsMax: opts.taskCpuMs,
       resultBytesMax: opts.maxResultBytes,
       tasksPerJobMax: opts.maxTasksPerJob,
@@ -144,6 +151,8 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     `  control API: ${daemon.apiUrl} (token in ${dataDir}/api.token)`,
     `  mesh key:    ${meshKey.path ?? 'none — OPEN MESH (--insecure-open-mesh)'}`,
     `  data dir:    ${daemon.opts.dataDir}`,
+    `  sandbox:     ${daemon.pool.isolation.sandbox}`,
+    `  memory cap:  ${daemon.pool.isolation.memoryCap}`,
     `  policy:      ${policy.policy}${opts.maxCpu !== undefined ? `, executors capped at ${Math.round(opts.maxCpu * 100)}% CPU` : ''}${opts.hours !== undefined ? `, hours ${opts.hours.startMin}–${opts.hours.endMin} min` : ''}`,
     '',
   ].join('\n'))

@@ -255,7 +255,7 @@ export class Daemon {
     return this.membership.peers().map(p => ({
       peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, slotsFree: p.vector.slotsFree, cpuLoad: p.vector.cpuLoad,
       memFree: p.vector.memFree, accepting: p.vector.accepting && p.vector.slotsTotal > 0, status: p.status,
-      caps: { tools: p.vector.tools, labels: p.vector.labels, memTotal: p.vector.memTotal, cpuCores: p.vector.cpuCores },
+      caps: { tools: p.vector.tools, labels: p.vector.labels, memTotal: p.vector.memTotal, cpuCores: p.vector.cpuCores, ...(p.vector.network === true ? { network: true } : {}) },
     }))
   }
 
@@ -552,6 +552,7 @@ export class Daemon {
       ownerCpuLoad: this.guard.ownerCpuLoad,
       accepting: this.guard.accepting,
       tools: this.tools,
+      ...(this.security.allowNetwork ? { network: true } : {}),
       ...(this.drainer.state !== 'serving' ? { draining: true } : {}),
     }
     this.apply(this.membership.step({ type: 'metrics', metrics }, now()))

@@ -1,6 +1,6 @@
 import { CoordinatedJobs, type CoordinatorEffect, type TaskResult } from '../jobs/coordinated-jobs.js'
 import type { ExecutorPool, TaskOutcome } from '../jobs/executor-pool.js'
-import type { JobInput, JobRecord, JobSpec } from '../jobs/job-spec.js'
+import { guestGrantsOf, type JobInput, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import type { SchedulerConfig, WorkerView } from '../jobs/scheduler.js'
 import { TaskTimelines, type JobTimeline } from '../jobs/task-timeline.js'
 import type { RpcMessage } from '../jobs/wire.js'
@@ -108,7 +108,8 @@ export class JobCoordinator {
    */
   private prepareWorkers (spec: JobSpec): void {
     const tools = spec.requires?.tools
-    const message: RpcMessage = { t: 'job.prepare', jobId: spec.jobId, codeHash: spec.codeHash, ...(tools !== undefined && tools.length > 0 ? { tools } : {}) }
+    const guest = guestGrantsOf(spec)
+    const message: RpcMessage = { t: 'job.prepare', jobId: spec.jobId, codeHash: spec.codeHash, ...(tools !== undefined && tools.length > 0 ? { tools } : {}), ...(guest !== undefined ? { guest } : {}) }
     for (const w of this.opts.workers()) {
       if (w.status === 'alive' && w.slotsTotal > 0 && w.accepting) this.opts.send(w.peerId, message)
     }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { RequiresSchema, type Requires } from '../jobs/job-spec.js'
+import { JobEnvSchema, RequiresSchema, type Requires } from '../jobs/job-spec.js'
+import { jobEnvProblem } from '../jobs/sandbox.js'
 import { bundleJobModule } from './bundle.js'
 
 // Turns a user's job module into what the mesh runs: one bundled file, named by its hash,
@@ -16,6 +17,8 @@ export interface PreparedModule {
   moduleName: string
   kind: 'function' | 'action'
   requires?: Requires
+  /** Variables the module gives its tasks (`env: { NAME: 'value' }`). */
+  env?: Record<string, string>
 }
 
 export async function prepareJobModule (modulePath: string): Promise<PreparedModule> {
@@ -55,5 +58,17 @@ export async function prepareJobModule (modulePath: string): Promise<PreparedMod
     }
     requires = parsed.data
   }
-  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}) }
+  // `network: true`: the tasks reach the network, so they run only where a node allows it.
+  const network = mod.network ?? ns.network
+  if (network !== undefined && typeof network !== 'boolean') throw new JobModuleError(`Job module ${modulePath}: network must be true or false, got ${JSON.stringify(network)}`)
+  if (network === true) requires = { ...requires, network: true }
+  const rawEnv = mod.env ?? ns.env
+  let env: Record<string, string> | undefined
+  if (rawEnv !== undefined) {
+    const parsed = JobEnvSchema.safeParse(rawEnv)
+    const problem = parsed.success ? jobEnvProblem(parsed.data) : `env: ${parsed.error.issues[0]?.message ?? 'invalid'} (expected { NAME: 'value' })`
+    if (problem !== undefined) throw new JobModuleError(`Job module ${modulePath}: ${problem}`)
+    env = parsed.data
+  }
+  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}) }
 }

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { coordinatorFor, type ElectionStrategy, type Member } from '../election/strategy.js'
-import { FINAL_STATES, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
+import { FINAL_STATES, JobEnvSchema, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import { unsatisfiable, type NodeCaps } from '../jobs/requires.js'
+import { jobEnvProblem } from '../jobs/sandbox.js'
 import { ApiError, pathParam, type ApiServer } from './api-server.js'
 import type { JobRegistry } from './job-registry.js'
 import { SubmissionRejectedError, SubmissionsFullError, type JobSubmissions } from './job-submissions.js'
@@ -17,6 +18,7 @@ export const SubmitRequestSchema = z.object({
   parts: z.number().int().min(1).max(1_000_000).optional(),
   priority: PrioritySchema.default('normal'),
   requires: RequiresSchema.optional(),
+  env: JobEnvSchema.optional(),
   input: JobInputSchema,
 }).strict()
 export type SubmitRequest = z.input<typeof SubmitRequestSchema>
@@ -61,6 +63,8 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
     if (deps.jobsPerSubmitterMax !== undefined && unfinished >= deps.jobsPerSubmitterMax) {
       throw new ApiError(429, `this node already has ${unfinished} unfinished jobs, the limit (--max-jobs-per-submitter ${deps.jobsPerSubmitterMax}); wait for one to finish`)
     }
+    const envProblem = jobEnvProblem(body.env)
+    if (envProblem !== undefined) throw new ApiError(400, `job cannot run: ${envProblem}`)
     const why = deps.capabilities === undefined ? undefined : unsatisfiable(body.requires, deps.capabilities())
     if (why !== undefined) throw new ApiError(422, `job cannot run: ${why}${/tools\./.test(why) ? ' (a node offers a tool only when it is on its PATH and, in the task sandbox, allowed with --allow-exec)' : ''}`)
     const jobId = `j${deps.wallMs().toString(36)}${randomBytes(5).toString('hex')}`
@@ -76,6 +80,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       submittedAtMs: deps.wallMs(),
       ...(body.parts !== undefined ? { parts: body.parts } : {}),
       ...(body.requires !== undefined ? { requires: body.requires } : {}),
+      ...(body.env !== undefined ? { env: body.env } : {}),
     }
     const ranked = deps.election.rank(jobId, deps.members())
     spec.replicaSet = [coordinator, ...ranked.filter(p => p !== coordinator).slice(0, deps.backups)]

@@ -27,6 +27,7 @@ export async function buildSubmitRequest (modulePath: string, input: InputSource
     input: jobInput,
     ...(opts.parts !== undefined ? { parts: opts.parts } : {}),
     ...(prepared.requires !== undefined ? { requires: prepared.requires } : {}),
+    ...(prepared.env !== undefined ? { env: prepared.env } : {}),
   }
 }
 

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import type { ExecutorPool } from '../jobs/executor-pool.js'
 import type { RpcMessage } from '../jobs/wire.js'
+import type { GuestGrants } from '../jobs/job-spec.js'
 import type { CodeCache } from './code-cache.js'
 import type { Logger } from './logger.js'
 
@@ -50,7 +51,7 @@ export class TaskWorker {
   get runningTasks (): number { return this.running.size }
 
   /** A job is about to send tasks here: have its executors started (see ExecutorPool.prepare). */
-  onPrepare (m: { jobId: string, codeHash: string, tools?: string[] }): void {
+  onPrepare (m: { jobId: string, codeHash: string, tools?: string[], guest?: GuestGrants }): void {
     if (this.opts.accepting?.() === false || !this.opts.code.has(m.codeHash)) return
     if ((this.jobTerms.get(m.jobId) ?? 0) > 0) return // its tasks already came
     const { scratchDir, workspaceDir } = this.scratchDirFor(m.jobId, m.codeHash)
@@ -59,6 +60,7 @@ export class TaskWorker {
       ctx: { scratchDir },
       workspaceDir,
       ...(m.tools !== undefined ? { tools: m.tools } : {}),
+      ...guestRequest(m.guest),
     })
   }
 
@@ -207,6 +209,7 @@ export class TaskWorker {
       ctx: { jobId: task.jobId, taskIndex: task.taskIndex, parts: task.parts, peerId: this.opts.selfId, scratchDir, kind: task.kind },
       workspaceDir,
       ...(task.tools !== undefined ? { tools: task.tools } : {}),
+      ...guestRequest(task.guest),
       ...(group !== undefined ? { group } : {}),
     }).then(outcome => {
       this.running.delete(task.attemptId)
@@ -239,4 +242,10 @@ export class TaskWorker {
 /** The key of a job's dirs in TaskWorker.scratchDirs. */
 function scratchKey (codeHash: string, jobId: string): string {
   return `${codeHash}/${jobId}`
+}
+
+/** A job's grants as the pool's request fields (one object per job: the pool answers a run of them from its last profile). */
+function guestRequest (guest: GuestGrants | undefined): { network?: boolean, env?: Readonly<Record<string, string>> } {
+  if (guest === undefined) return {}
+  return { ...(guest.network === true ? { network: true } : {}), ...(guest.env !== undefined ? { env: guest.env } : {}) }
 }

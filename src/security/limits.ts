@@ -4,8 +4,10 @@ import type { SandboxPolicy } from '../jobs/sandbox.js'
 // going over one gives the sender a clear error naming that flag, never a crash or an unbounded queue.
 
 export interface SecurityOptions {
-  /** Executors run under Node's permission model with this policy; undefined: --no-sandbox. */
+  /** Executors run in bubblewrap (mode 'bwrap') and Node's permission model with this policy; undefined: no box at all (tests). */
   sandbox: SandboxPolicy | undefined
+  /** Jobs that declare `network: true` run here (--allow-network); the node says so in its state vector. */
+  allowNetwork: boolean
   /** CPU time a task may use (--task-cpu-ms); undefined: only the wall-clock --task-timeout-ms. */
   taskCpuMsMax: number | undefined
   /** Largest task or job result, as JSON bytes (--max-result-bytes). */
@@ -19,7 +21,8 @@ export interface SecurityOptions {
 }
 
 export const DEFAULT_SECURITY: SecurityOptions = {
-  sandbox: { allowExec: [], fsRead: [], fsWrite: [] },
+  sandbox: { mode: 'bwrap', allowNetwork: false, allowExec: [], fsRead: [], fsWrite: [] },
+  allowNetwork: false,
   taskCpuMsMax: undefined,
   resultBytesMax: 64 * 1024 * 1024,
   tasksPerJobMax: 1_000_000,

@@ -17,17 +17,33 @@ export function procInfo (pid: number): ProcInfo | undefined {
   }
 }
 
-/** The executor processes a node daemon (by pid) has forked. */
+/**
+ * The executors a node daemon (by pid) has forked, one entry each: its outermost process (a
+ * bubblewrap or a Node) with the CPU ticks of its whole process tree, and 'T' as its state only
+ * when every process in that tree is stopped.
+ */
 export function executorsOf (daemonPid: number): ProcInfo[] {
-  const out: ProcInfo[] = []
+  const all: ProcInfo[] = []
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
-    const pid = Number(name)
-    const info = procInfo(pid)
-    if (info?.ppid !== daemonPid) continue
+    const info = procInfo(Number(name))
+    if (info !== undefined) all.push(info)
+  }
+  const children = new Map<number, ProcInfo[]>()
+  for (const p of all) {
+    const list = children.get(p.ppid)
+    if (list === undefined) children.set(p.ppid, [p])
+    else list.push(p)
+  }
+  const out: ProcInfo[] = []
+  for (const top of children.get(daemonPid) ?? []) {
     let argv: string[] = []
-    try { argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') } catch { continue }
-    if (argv.includes(EXECUTOR_MARKER)) out.push(info)
+    try { argv = readFileSync(`/proc/${top.pid}/cmdline`, 'utf8').split('\0') } catch { continue }
+    if (!argv.includes(EXECUTOR_MARKER)) continue
+    const tree = [top]
+    for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!.pid) ?? []))
+    const running = tree.find(p => p.state !== 'T')
+    out.push({ pid: top.pid, ppid: daemonPid, state: running?.state ?? 'T', ticks: tree.reduce((t, p) => t + p.ticks, 0) })
   }
   return out
 }

@@ -173,7 +173,7 @@ describe('who may submit', () => {
 
 describe('executors in a box', () => {
   const denied: Array<[string, () => object, RegExp]> = [
-    ['reads ~/.ssh', () => ({ mode: 'read-ssh' }), new RegExp(`denied: permission denied: FileSystemRead of ${homedir()}/\\.ssh`)],
+    ['reads ~/.ssh', () => ({ mode: 'read-ssh', path: join(homedir(), '.ssh') }), new RegExp(`denied: permission denied: FileSystemRead of ${homedir()}/\\.ssh`)],
     ['writes outside its scratch dir', () => ({ mode: 'write-outside', path: join(tmpdir(), 'meshwork-escaped.txt') }), /denied: permission denied: FileSystemWrite of .*meshwork-escaped\.txt/],
     ['writes into a dir the node lets it read', () => ({ mode: 'write-outside', path: join(work, 'escaped.txt') }), /denied: permission denied: FileSystemWrite of .*escaped\.txt/],
     ['spawns a process', () => ({ mode: 'spawn' }), /denied: permission denied: ChildProcess .*--allow-exec/],

@@ -97,9 +97,9 @@ export class TaskBatcher {
 export function unbatch (message: RpcMessage): RpcMessage[] {
   switch (message.t) {
     case 'task.assigns': {
-      const { jobId, term, codeHash, kind, parts, tools } = message
+      const { jobId, term, codeHash, kind, parts, tools, guest } = message
       return message.tasks.map(([taskIndex, attemptId, chunk]) => ({
-        t: 'task.assign', jobId, taskIndex, attemptId, term, codeHash, kind, parts, chunk, ...(tools !== undefined ? { tools } : {}),
+        t: 'task.assign', jobId, taskIndex, attemptId, term, codeHash, kind, parts, chunk, ...(tools !== undefined ? { tools } : {}), ...(guest !== undefined ? { guest } : {}),
       }))
     }
     case 'task.results': {
@@ -121,7 +121,7 @@ function batchKey (m: BatchedMessage): string {
 
 function batchHead (m: BatchedMessage): string {
   if (m.t !== 'task.assign') return `{"t":"task.results","jobId":${JSON.stringify(m.jobId)},"ok":[`
-  const shared = { t: 'task.assigns', jobId: m.jobId, term: m.term, codeHash: m.codeHash, kind: m.kind, parts: m.parts, ...(m.tools !== undefined ? { tools: m.tools } : {}) }
+  const shared = { t: 'task.assigns', jobId: m.jobId, term: m.term, codeHash: m.codeHash, kind: m.kind, parts: m.parts, ...(m.tools !== undefined ? { tools: m.tools } : {}), ...(m.guest !== undefined ? { guest: m.guest } : {}) }
   return `${JSON.stringify(shared).slice(0, -1)},"tasks":[`
 }
 
