@@ -148,14 +148,14 @@ describe('a map task that kills its own executor (sandboxed nodes)', () => {
   }, 400_000)
 })
 
-describe('a map task that kills its node (--no-sandbox)', () => {
+describe('a map task that kills its node (--sandbox none)', () => {
   let mesh: LocalMesh | undefined
   /** Nodes whose daemon is dead (this test kills none itself), and how many deaths in all. */
   const died = new Set<number>()
   let deaths = 0
   const watch = (m: LocalMesh, i: number): void => { m.nodes[i]!.proc?.once('exit', () => { died.add(i); deaths++ }) }
   beforeAll(async () => {
-    mesh = await LocalMesh.start({ nodes: N, policy: 'dedicated', args: ['--policy', 'dedicated', '--slots', '2', '--no-sandbox'] })
+    mesh = await LocalMesh.start({ nodes: N, policy: 'dedicated', args: ['--policy', 'dedicated', '--slots', '2', '--sandbox', 'none'] })
     await waitForFullMesh(mesh, N, 60_000)
     for (let i = 0; i < N; i++) watch(mesh, i)
   }, 120_000)
