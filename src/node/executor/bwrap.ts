@@ -12,8 +12,11 @@ export const BWRAP = 'bwrap'
 
 /** Top-level system dirs: bound read-only where they are dirs, recreated where they are symlinks (merged /usr). */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']
-/** Files under /etc a program may need: the loader cache and the time zone. Not passwd, not shadow. */
-const ETC_ALWAYS = ['/etc/ld.so.cache', '/etc/localtime']
+/**
+ * What under /etc a program may need: the loader cache, the time zone, and the alternatives
+ * (Debian's /usr/bin/cc is a link through /etc/alternatives). Not passwd, not shadow.
+ */
+const ETC_ALWAYS = ['/etc/ld.so.cache', '/etc/localtime', '/etc/alternatives']
 /** ... and for a job that may use the network: name resolution and certificates. */
 const ETC_NETWORK = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl', '/etc/ca-certificates', '/etc/pki']
 
