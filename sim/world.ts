@@ -16,6 +16,7 @@ import { Collector } from './metrics/collector.js'
 import { Ledger } from './metrics/ledger.js'
 import { ControlPlane } from './model/control-plane.js'
 import { nodeIndexOf, SimNode } from './model/sim-node.js'
+import { WorkerCore } from '../src/jobs/worker-core.js'
 import * as worker from './model/worker.js'
 import { jobIdOf, messageBytes, type SimMessage } from './net/messages.js'
 import { Network } from './net/network.js'
@@ -281,7 +282,7 @@ export class World {
     node.queueHead = 0
     node.queued.clear()
     node.slotsDown = 0
-    node.jobTerms.clear()
+    node.worker = new WorkerCore()
     node.membership = undefined
     node.observer = false
     node.fullView = false
@@ -590,7 +591,7 @@ export class World {
       case 'job.commitReply': this.coordinators.get(node.index)?.onCommitReply(from, m); break
       case 'job.takeover':
         this.replicaBindings.get(node.index)?.onTakeover(from, m)
-        worker.onTakeover(this, node, m.jobId, m.term, nodeIndexOf(m.coordinator))
+        worker.onTakeover(this, node, m.jobId, m.term, m.coordinator)
         break
       case 'db.rows': this.store?.onRows(node, m); break
       case 'db.write': case 'db.result': case 'db.read': break

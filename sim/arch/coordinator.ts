@@ -1,6 +1,6 @@
 import { backupsFor, coordinatorFor } from '../../src/election/strategy.js'
 import type { TakeoverData } from '../../src/election/replica-holder.js'
-import { CoordinatedJobs, type CoordinatorEffect, type TaskResult } from '../../src/jobs/coordinated-jobs.js'
+import { CoordinatedJobs, taskResultOf, type CoordinatorEffect } from '../../src/jobs/coordinated-jobs.js'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
 import type { SimMessage } from '../net/messages.js'
 import type { SimNode } from '../model/sim-node.js'
@@ -58,15 +58,7 @@ export class CoordinatorBinding {
   cancel (jobId: string): void { if (this.core.coordinates(jobId)) this.apply(this.core.cancel(jobId, this.now, this.now)) }
 
   onTaskResult (from: number, m: TaskMessage): void {
-    const { jobId, taskIndex, attemptId } = m
-    const r: TaskResult = m.t === 'task.ok'
-      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: m.value, runMs: m.ms, ...(m.group !== undefined ? { group: m.group } : {}) }
-      : m.returned === true
-        ? { jobId, taskIndex, attemptId, outcome: 'returned', error: m.error }
-        : m.error.startsWith('stale-term')
-          ? { jobId, taskIndex, attemptId, outcome: 'staleTerm', error: m.error }
-          : { jobId, taskIndex, attemptId, outcome: 'failed', error: m.error, retryable: m.retryable, ...(m.kind !== undefined ? { kind: m.kind } : {}) }
-    this.apply(this.core.taskResult(this.id(from), r, this.now, this.now))
+    this.apply(this.core.taskResult(this.id(from), taskResultOf(m), this.now, this.now))
   }
 
   onReplicaAck (from: number, m: Msg<'job.replicaAck'>): void { this.core.replicaAck(this.id(from), m) }

@@ -1,5 +1,6 @@
 import type { Membership } from '../../src/gossip/membership.js'
 import type { OwnerPolicy } from '../../src/jobs/owner-policy.js'
+import { WorkerCore } from '../../src/jobs/worker-core.js'
 import type { ControlPlane } from './control-plane.js'
 
 // One simulated machine: its hardware, liveness, and the state its bindings keep. The
@@ -46,7 +47,8 @@ export class SimNode {
   readonly queued = new Set<string>()
   /** Executor slots down while their daemon restarts them. */
   slotsDown = 0
-  readonly jobTerms = new Map<string, number>()
+  /** The worker role's core, as every real node runs it (src/jobs/worker-core.ts). */
+  worker = new WorkerCore()
   ownerBusy = false
   /** The owner-policy core (src/jobs/owner-policy.ts) of a node with an owner, when the run names a policy. */
   policy: OwnerPolicy | undefined

@@ -1,44 +1,58 @@
+import { ABORTED_KIND, type ExecOutcome, type WorkerEffect } from '../../src/jobs/worker-core.js'
 import type { World } from '../world.js'
 import { taskWorkMs } from '../workload/workloads.js'
 import { expectedResult } from '../workload/task-values.js'
 import type { SimMessage } from '../net/messages.js'
-import type { RunningTask, SimNode } from './sim-node.js'
+import { nodeIndexOf, type RunningTask, type SimNode } from './sim-node.js'
 
-// The worker side of a node, as src/node/task-worker.ts does it: refuse assignments from a
-// stale coordinator term, run tasks on free executor slots (FIFO beyond them), answer each
-// with task.ok to the coordinator that sent it, abort on request or takeover. A group attempt
-// (several tasks in one assign) takes one slot for all of its tasks' run time.
+// The worker role of a simulated node: its decisions are the node's own WorkerCore
+// (src/jobs/worker-core.ts: stale terms, hand-backs, takeovers, the answers); this file binds
+// it to a model of the executor pool — free slots run attempts, FIFO beyond them, each takes
+// its tasks' modelled work time, the owner policy pauses them — in place of real executors.
+// A group attempt takes one slot for all of its tasks' run time.
 
 const QUEUE_MAX = 10_000
 
 type Assign = Extract<SimMessage, { t: 'task.assign' }>
 
 export function onAssign (w: World, node: SimNode, from: number, m: Assign): void {
-  const known = node.jobTerms.get(m.jobId) ?? 0
-  if (m.term < known) {
-    w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: `stale-term: job has a coordinator with term ${known}`, retryable: true })
-    return
-  }
-  if (m.term > known) rememberTerm(node, m.jobId, m.term)
-  if (node.running.has(m.attemptId) || node.queued.has(m.attemptId)) return
-  if (node.policy !== undefined && !node.policy.view().accepting) {
-    // Yielding to its owner: hand it back (the binding's TaskWorker does the same).
-    w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: 'returned: node not accepting', retryable: true, returned: true })
-    return
-  }
-  const group = m.group?.map(([i]) => i)
-  if (!node.paused && node.slotsFree > 0 && node.queued.size === 0) return start(w, node, from, m.jobId, m.taskIndex, m.attemptId, group)
-  if (node.queued.size >= QUEUE_MAX) {
-    w.send(node.index, from, { t: 'task.failed', jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, error: 'overloaded: worker queue full', retryable: true })
-    return
-  }
-  node.queue.push({ from, jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, term: m.term, ...(group !== undefined ? { group } : {}) })
-  node.queued.add(m.attemptId)
+  const accepting = node.policy === undefined || node.policy.view().accepting
+  apply(w, node, node.worker.assign(w.nodes[from]!.id, m, accepting, true))
 }
 
-function rememberTerm (node: SimNode, jobId: string, term: number): void {
-  if (node.jobTerms.size >= 10_000) node.jobTerms.delete(node.jobTerms.keys().next().value as string)
-  node.jobTerms.set(jobId, term)
+export function onAbort (w: World, node: SimNode, from: number, attemptId: string): void {
+  apply(w, node, node.worker.abort(w.nodes[from]!.id, attemptId))
+}
+
+/** A new coordinator took the job over: attempts for the old one are abandoned. */
+export function onTakeover (w: World, node: SimNode, jobId: string, term: number, coordinator: string): void {
+  apply(w, node, node.worker.takeover(jobId, term, coordinator))
+}
+
+/** The owner stayed busy past the grace period: hand running and queued tasks back. */
+export function giveBackTasks (w: World, node: SimNode): void {
+  apply(w, node, node.worker.giveBack())
+  w.loadChanged(node)
+}
+
+function apply (w: World, node: SimNode, effects: WorkerEffect[]): void {
+  for (const e of effects) {
+    if (e.type === 'send') w.send(node.index, nodeIndexOf(e.to), e.message as SimMessage)
+    else if (e.type === 'run') run(w, node, nodeIndexOf(e.from), e.task)
+    else abortAttempt(w, node, e.attemptId)
+  }
+}
+
+function finished (w: World, node: SimNode, attemptId: string, outcome: ExecOutcome): void {
+  apply(w, node, node.worker.finished(attemptId, outcome))
+}
+
+function run (w: World, node: SimNode, from: number, m: Assign): void {
+  const group = m.group?.map(([i]) => i)
+  if (!node.paused && node.slotsFree > 0 && node.queued.size === 0) return start(w, node, from, m.jobId, m.taskIndex, m.attemptId, group)
+  if (node.queued.size >= QUEUE_MAX) return finished(w, node, m.attemptId, { ok: false, kind: 'overloaded', error: 'worker queue full' })
+  node.queue.push({ from, jobId: m.jobId, taskIndex: m.taskIndex, attemptId: m.attemptId, term: m.term, ...(group !== undefined ? { group } : {}) })
+  node.queued.add(m.attemptId)
 }
 
 function start (w: World, node: SimNode, from: number, jobId: string, taskIndex: number, attemptId: string, group?: readonly number[]): void {
@@ -56,7 +70,7 @@ function start (w: World, node: SimNode, from: number, jobId: string, taskIndex:
 
 /** Ends the task after `afterMs` of run time, unless it was aborted, paused or crashed meanwhile. */
 function complete (w: World, node: SimNode, attemptId: string, task: RunningTask, afterMs: number): void {
-  const { jobId, taskIndex, from, durationMs, group } = task
+  const { jobId, taskIndex, durationMs, group } = task
   const plan = w.jobsById.get(jobId)
   if (plan === undefined) return
   const epoch = node.epoch
@@ -71,7 +85,7 @@ function complete (w: World, node: SimNode, attemptId: string, task: RunningTask
     const tasks = 1 + (group?.length ?? 0)
     node.tasksRun += tasks
     w.metrics.taskExecutions += tasks
-    w.send(node.index, from, { t: 'task.ok', jobId, taskIndex, attemptId, value: valueOf(taskIndex), ms: durationMs, ...(group !== undefined ? { group: group.map(i => [i, valueOf(i)] as [number, number]) } : {}) })
+    finished(w, node, attemptId, { ok: true, value: group === undefined ? valueOf(taskIndex) : [valueOf(taskIndex), ...group.map(valueOf)], durationMs })
     w.loadChanged(node)
     startNext(w, node)
   })
@@ -82,7 +96,6 @@ export function startNext (w: World, node: SimNode): void {
     const q = node.queue[node.queueHead++]
     if (q === undefined) break
     if (!node.queued.delete(q.attemptId)) continue // aborted while queued
-    if ((node.jobTerms.get(q.jobId) ?? 0) > q.term) continue
     start(w, node, q.from, q.jobId, q.taskIndex, q.attemptId, q.group)
   }
   if (node.queueHead > 1024 && node.queueHead * 2 > node.queue.length) {
@@ -91,34 +104,24 @@ export function startNext (w: World, node: SimNode): void {
   }
 }
 
+/** The pool stops an attempt, running or queued (as ExecutorPool.abort); its end goes to the core. */
 function abortAttempt (w: World, node: SimNode, attemptId: string): void {
   const task = node.running.get(attemptId)
   if (task !== undefined) {
     node.running.delete(attemptId)
-    node.slotBusyMs += w.sim.nowMs - task.startedMs // partial work, wasted
+    // Partial work, wasted (a paused task did none while paused).
+    node.slotBusyMs += Math.max(0, task.durationMs - (task.remainingMs ?? Math.max(0, task.startedMs + task.durationMs - w.sim.nowMs)))
     w.loadChanged(node)
     startNext(w, node)
-  } else {
-    node.queued.delete(attemptId)
+  } else if (!node.queued.delete(attemptId)) {
+    return
   }
-}
-
-export function onAbort (w: World, node: SimNode, from: number, attemptId: string): void {
-  const task = node.running.get(attemptId)
-  if (task !== undefined && task.from !== from) return
-  abortAttempt(w, node, attemptId)
-}
-
-/** A new coordinator took the job over: attempts for the old one are abandoned. */
-export function onTakeover (w: World, node: SimNode, jobId: string, term: number, coordinator: number): void {
-  if (term <= (node.jobTerms.get(jobId) ?? 0)) return
-  rememberTerm(node, jobId, term)
-  for (const [attemptId, t] of [...node.running]) if (t.jobId === jobId && t.from !== coordinator) abortAttempt(w, node, attemptId)
+  finished(w, node, attemptId, { ok: false, kind: ABORTED_KIND, error: 'task aborted' })
 }
 
 /**
  * The executors die (crash-worker) on a supervised node: the daemon sees it at once, reports
- * every running task as failed (retryable) and restarts the executors after executorRestartMs.
+ * every running task as failed and restarts the executors after executorRestartMs.
  */
 export function executorCrash (w: World, node: SimNode): void {
   const lost = [...node.running]
@@ -126,7 +129,7 @@ export function executorCrash (w: World, node: SimNode): void {
   node.slotsDown = node.slots
   for (const [attemptId, t] of lost) {
     node.slotBusyMs += w.sim.nowMs - t.startedMs
-    w.send(node.index, t.from, { t: 'task.failed', jobId: t.jobId, taskIndex: t.taskIndex, attemptId, error: 'exited: executor exited unexpectedly', retryable: true, kind: 'exited' })
+    finished(w, node, attemptId, { ok: false, kind: 'exited', error: 'executor exited unexpectedly' })
   }
   w.loadChanged(node)
   const epoch = node.epoch
@@ -159,28 +162,10 @@ export function resumeTasks (w: World, node: SimNode): void {
   for (const [attemptId, t] of [...node.running]) {
     const left = t.remainingMs ?? 0
     // Run time so far is kept: the task ends `left` from now, as if started that much earlier.
-    const resumed: RunningTask = { from: t.from, jobId: t.jobId, taskIndex: t.taskIndex, startedMs: now + left - t.durationMs, durationMs: t.durationMs }
+    const resumed: RunningTask = { from: t.from, jobId: t.jobId, taskIndex: t.taskIndex, startedMs: now + left - t.durationMs, durationMs: t.durationMs, ...(t.group !== undefined ? { group: t.group } : {}) }
     node.running.set(attemptId, resumed)
     complete(w, node, attemptId, resumed, left)
   }
   w.loadChanged(node)
   startNext(w, node)
-}
-
-/** The owner stayed busy past the grace period: hand running and queued tasks back. */
-export function giveBackTasks (w: World, node: SimNode): void {
-  const now = w.sim.nowMs
-  for (const [attemptId, t] of [...node.running]) {
-    node.running.delete(attemptId)
-    node.slotBusyMs += Math.max(0, t.durationMs - (t.remainingMs ?? Math.max(0, t.startedMs + t.durationMs - now))) // partial work, wasted
-    w.send(node.index, t.from, { t: 'task.failed', jobId: t.jobId, taskIndex: t.taskIndex, attemptId, error: 'returned: owner busy', retryable: true, returned: true })
-  }
-  for (let i = node.queueHead; i < node.queue.length; i++) {
-    const q = node.queue[i]
-    if (q === undefined || !node.queued.delete(q.attemptId)) continue
-    w.send(node.index, q.from, { t: 'task.failed', jobId: q.jobId, taskIndex: q.taskIndex, attemptId: q.attemptId, error: 'returned: owner busy', retryable: true, returned: true })
-  }
-  node.queue = []
-  node.queueHead = 0
-  w.loadChanged(node)
 }

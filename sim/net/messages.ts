@@ -2,9 +2,9 @@ import type { RpcMessage } from '../../src/jobs/wire.js'
 
 // Messages between simulated nodes. The job lifecycle's messages are src/jobs/wire.ts's own
 // (the cores in src/jobs and src/election produce them, here as in the node); the sim carries
-// them as objects (it does not serialise them) with a modelled size in bytes. Task results
-// and the submission are sim-shaped: values are numbers, and the job's plan stands in for its
-// code and input.
+// them as objects (it does not serialise them) with a modelled size in bytes; so are the
+// worker core's (src/jobs/worker-core.ts), whose values here are numbers. The submission is
+// sim-shaped: the job's plan stands in for its code and input.
 
 type Rpc<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
 
@@ -12,10 +12,8 @@ export type SimMessage =
   | { t: 'vector', origin: number, data: Uint8Array }
   | Rpc<'task.assign'>
   | Rpc<'task.abort'>
-  /** `ms`: how long the task ran (its modelled duration); `group`: a group attempt's other results. */
-  | { t: 'task.ok', jobId: string, taskIndex: number, attemptId: string, value: number, ms: number, group?: Array<[number, number]> }
-  /** `kind`: as the node's task.failed names it, when it matters to the coordinator ('exited': the executor died: the poison rule). */
-  | { t: 'task.failed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable: boolean, returned?: boolean, kind?: string }
+  | Rpc<'task.ok'>
+  | Rpc<'task.failed'>
   | { t: 'job.submit', jobId: string, term: number }
   | { t: 'job.ack', jobId: string, term: number }
   | Rpc<'job.update'>

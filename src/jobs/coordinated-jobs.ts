@@ -6,6 +6,7 @@ import { RoundTrips } from './round-trips.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from './scheduler.js'
 import type { RpcMessage } from './wire.js'
 import { packProgress } from './wire.js'
+import { RETURNED_KIND, STALE_TERM_KIND } from './worker-core.js'
 
 // The coordinator's side of every job a node coordinates, as a sans-IO core: split → replicate
 // the task table to the backups (again until each acknowledges it) → schedule on the real
@@ -46,6 +47,16 @@ export type TaskResult =
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'staleTerm', error: string }
 
 export type Outcome = { ok: true, value: unknown } | { ok: false, error: string }
+
+/** A worker's task.ok or task.failed as the coordinator core takes it: the one reading of failure kinds. */
+export function taskResultOf (message: Extract<RpcMessage, { t: 'task.ok' | 'task.failed' }>): TaskResult {
+  const { jobId, taskIndex, attemptId } = message
+  if (message.t === 'task.ok') return { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms, ...(message.group !== undefined ? { group: message.group } : {}) }
+  const error = `${message.kind}: ${message.error}`
+  if (message.kind === STALE_TERM_KIND) return { jobId, taskIndex, attemptId, outcome: 'staleTerm', error }
+  if (message.kind === RETURNED_KIND) return { jobId, taskIndex, attemptId, outcome: 'returned', error }
+  return { jobId, taskIndex, attemptId, outcome: 'failed', error, kind: message.kind }
+}
 
 export type CoordinatorEffect =
   | { type: 'send', to: string, message: RpcMessage }

@@ -1,4 +1,4 @@
-import { CoordinatedJobs, type CoordinatorEffect, type TaskResult } from '../jobs/coordinated-jobs.js'
+import { CoordinatedJobs, taskResultOf, type CoordinatorEffect } from '../jobs/coordinated-jobs.js'
 import type { ExecutorPool, TaskOutcome } from '../jobs/executor-pool.js'
 import { guestGrantsOf, type JobInput, type JobRecord, type JobSpec } from '../jobs/job-spec.js'
 import type { SchedulerConfig, WorkerView } from '../jobs/scheduler.js'
@@ -8,7 +8,6 @@ import type { Random } from '../util/prng.js'
 import type { CodeCache } from './code-cache.js'
 import type { ReplicaStore, TakeoverData } from './job-replicas.js'
 import type { Logger } from './logger.js'
-import { RETURNED_KIND } from './task-worker.js'
 
 // The coordinator side of every node, bound to executors, the code cache and the RPC layer.
 // The job lifecycle — split, replicate until acknowledged, schedule, confirm, reduce, commit,
@@ -122,13 +121,7 @@ export class JobCoordinator {
   yieldJob (jobId: string, term: number): void { this.apply(this.core.yieldJob(jobId, term, this.opts.nowMs())) }
 
   onTaskResult (from: string, message: Msg<'task.ok'> | Msg<'task.failed'>): void {
-    const { jobId, taskIndex, attemptId } = message
-    const result: TaskResult = message.t === 'task.ok'
-      ? { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms, ...(message.group !== undefined ? { group: message.group } : {}) }
-      : message.kind === 'stale-term' || message.kind === RETURNED_KIND
-        ? { jobId, taskIndex, attemptId, outcome: message.kind === 'stale-term' ? 'staleTerm' : 'returned', error: `${message.kind}: ${message.error}` }
-        : { jobId, taskIndex, attemptId, outcome: 'failed', error: `${message.kind}: ${message.error}`, kind: message.kind }
-    this.apply(this.core.taskResult(from, result, this.opts.nowMs(), this.opts.wallMs()))
+    this.apply(this.core.taskResult(from, taskResultOf(message), this.opts.nowMs(), this.opts.wallMs()))
   }
 
   onCodeRequest (from: string, hash: string): void {
