@@ -17,6 +17,7 @@ import { Ledger } from './metrics/ledger.js'
 import { ControlPlane } from './model/control-plane.js'
 import { nodeIndexOf, SimNode } from './model/sim-node.js'
 import { WorkerCore } from '../src/jobs/worker-core.js'
+import { isRouted, routeMessage, type NodeRoles } from '../src/jobs/message-routes.js'
 import * as worker from './model/worker.js'
 import { jobIdOf, messageBytes, type SimMessage } from './net/messages.js'
 import { Network } from './net/network.js'
@@ -553,7 +554,11 @@ export class World {
     return sent && target.up
   }
 
+  /** Per node index, its roles for the message table (built once: they look their bindings up per message). */
+  private readonly roles: Array<NodeRoles<number> | undefined> = []
+
   private receive (node: SimNode, from: number, m: SimMessage): void {
+    if (isRouted(m)) return routeMessage(this.rolesOf(node), from, this.nodes[from]!.id, m)
     const svc = this.cfg.service
     switch (m.t) {
       case 'vector':
@@ -564,38 +569,49 @@ export class World {
           this.applyMembership(node, node.membership?.step({ type: 'message', from: this.nodes[m.origin]!.id, data: m.data }, this.sim.nowMs))
         }
         break
-      case 'task.assign': worker.onAssign(this, node, from, m); break
-      case 'task.abort': worker.onAbort(this, node, from, m.attemptId); break
-      case 'task.ok':
-      case 'task.failed':
-        node.cpu.handle(this.resultCostUs(node), () => { if (node.up) this.coordinators.get(node.index)?.onTaskResult(from, m) })
-        break
       case 'job.submit':
         node.cpu.handle(svc.otherUs, () => { if (node.up) this.coordinatorBinding(node).onSubmit(from, m.jobId, m.term) })
         break
       case 'job.ack': this.submitters.get(node.index)?.onAccepted(from, m.jobId, m.term); break
-      case 'job.update':
-        // From its coordinator; a final record may also come from a member that took it over (as the daemon checks).
-        if (m.record.coordinator !== this.nodes[from]?.id && !FINAL_STATES.has(m.record.state)) break
-        this.submitters.get(node.index)?.noteRecord(m.record)
-        this.replicaBindings.get(node.index)?.holder.noteRecord(m.record, this.nodes[from]?.id)
-        break
-      case 'job.replica': this.replicaBinding(node).onReplica(from, m); break
-      case 'job.replicaAck': this.coordinators.get(node.index)?.onReplicaAck(from, m); break
-      case 'job.progress': this.replicaBindings.get(node.index)?.onProgress(from, m); break
-      case 'job.claim': this.replicaBinding(node).onClaim(from, m); break
-      case 'job.claimReply': this.replicaBindings.get(node.index)?.onClaimReply(from, m); break
-      case 'job.confirm': this.replicaBinding(node).onConfirm(from, m); break
-      case 'job.confirmReply': this.coordinators.get(node.index)?.onConfirmReply(from, m); break
-      case 'job.commit': this.replicaBinding(node).onCommit(from, m); break
-      case 'job.commitReply': this.coordinators.get(node.index)?.onCommitReply(from, m); break
-      case 'job.takeover':
-        this.replicaBindings.get(node.index)?.onTakeover(from, m)
-        worker.onTakeover(this, node, m.jobId, m.term, m.coordinator)
-        break
       case 'db.rows': this.store?.onRows(node, m); break
       case 'db.write': case 'db.result': case 'db.read': break
     }
+  }
+
+  /** A node's roles as the message table (src/jobs/message-routes.ts) addresses them, as the daemon's. */
+  private rolesOf (node: SimNode): NodeRoles<number> {
+    const known = this.roles[node.index]
+    if (known !== undefined) return known
+    const roles: NodeRoles<number> = {
+      drop: () => {}, // refused as the daemon refuses it (the daemon also logs it)
+      worker: {
+        assign: (from, m) => worker.onAssign(this, node, from, m),
+        abort: (from, attemptId) => worker.onAbort(this, node, from, attemptId),
+        takeover: (jobId, term, coordinator) => worker.onTakeover(this, node, jobId, term, coordinator),
+      },
+      coordinator: {
+        // Results cost the coordinator's control plane.
+        taskResult: (from, m) => node.cpu.handle(this.resultCostUs(node), () => { if (node.up) this.coordinators.get(node.index)?.onTaskResult(from, m) }),
+        replicaAck: (from, m) => this.coordinators.get(node.index)?.onReplicaAck(from, m),
+        confirmReply: (from, m) => this.coordinators.get(node.index)?.onConfirmReply(from, m),
+        commitReply: (from, m) => this.coordinators.get(node.index)?.onCommitReply(from, m),
+      },
+      replicas: {
+        record: (from, record) => {
+          this.submitters.get(node.index)?.noteRecord(record)
+          this.replicaBindings.get(node.index)?.holder.noteRecord(record, this.nodes[from]?.id)
+        },
+        replica: (from, m) => this.replicaBinding(node).onReplica(from, m),
+        progress: (from, m) => this.replicaBindings.get(node.index)?.onProgress(from, m),
+        claim: (from, m) => this.replicaBinding(node).onClaim(from, m),
+        claimReply: (from, m) => this.replicaBindings.get(node.index)?.onClaimReply(from, m),
+        confirm: (from, m) => this.replicaBinding(node).onConfirm(from, m),
+        commit: (from, m) => this.replicaBinding(node).onCommit(from, m),
+        takeover: (from, m) => this.replicaBindings.get(node.index)?.onTakeover(from, m),
+      },
+    }
+    this.roles[node.index] = roles
+    return roles
   }
 
   /** Control-plane cost of a task result at a coordinator: handling plus the placement scan of its view. */

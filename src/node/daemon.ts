@@ -3,6 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { cpus, platform, arch } from 'node:os'
 import { join } from 'node:path'
 import { backupsFor, type ElectionStrategy, type Member } from '../election/strategy.js'
+import { isRouted, routeMessage, type NodeRoles } from '../jobs/message-routes.js'
 import { FINAL_STATES, type JobRecord } from '../jobs/job-spec.js'
 import { ExecutorPool } from '../jobs/executor-pool.js'
 import type { SchedulerConfig, WorkerView } from '../jobs/scheduler.js'
@@ -255,7 +256,7 @@ export class Daemon {
     return this.membership.peers().map(p => ({
       peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, slotsFree: p.vector.slotsFree, cpuLoad: p.vector.cpuLoad,
       memFree: p.vector.memFree, accepting: p.vector.accepting && p.vector.slotsTotal > 0, status: p.status,
-      caps: { tools: p.vector.tools, labels: p.vector.labels, memTotal: p.vector.memTotal, cpuCores: p.vector.cpuCores, ...(p.vector.network === true ? { network: true } : {}) },
+      caps: { tools: p.vector.tools, labels: p.vector.labels, memTotal: p.vector.memTotal, cpuCores: p.vector.cpuCores, ...(p.vector.network === true ? { network: true } : {}), ...(p.vector.unboxed === true ? { unboxed: true } : {}) },
     }))
   }
 
@@ -344,7 +345,51 @@ export class Daemon {
     for (const message of unbatch(decoded.message)) this.onRpc(from, message)
   }
 
+  /** The node's roles as the message table (src/jobs/message-routes.ts) addresses them. */
+  private readonly roles: NodeRoles<string> = {
+    drop: (from, reason) => this.dropRpc(from, reason),
+    worker: {
+      assign: (from, m) => this.worker.onAssign(from, m),
+      abort: (from, attemptId) => this.worker.onAbort(from, attemptId),
+      takeover: (jobId, term, coordinator) => this.worker.onTakeover(jobId, term, coordinator),
+      prepare: m => this.worker.onPrepare(m),
+      code: (from, hash, code) => { void this.worker.onCode(from, hash, code) },
+    },
+    coordinator: {
+      taskResult: (from, m) => this.coordinator.onTaskResult(from, m),
+      replicaAck: (from, m) => this.coordinator.onReplicaAck(from, m),
+      confirmReply: (from, m) => this.coordinator.onConfirmReply(from, m),
+      commitReply: (from, m) => this.coordinator.onCommitReply(from, m),
+      codeRequest: (from, hash) => this.coordinator.onCodeRequest(from, hash),
+    },
+    replicas: {
+      record: (from, record) => {
+        this.registry.upsert(record, Date.now())
+        this.replicas.noteRecord(record, from)
+      },
+      replica: (from, m) => {
+        if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(m.spec.submitter)) return this.dropRpc(from, `job.replica of a job submitted by ${m.spec.submitter}, who is not in --allow-submit`)
+        void this.replicas.onReplica(from, m)
+      },
+      progress: (from, m) => this.replicas.onProgress(from, m),
+      claim: (from, m) => this.replicas.onClaim(from, m),
+      claimReply: (from, m) => this.replicas.onClaimReply(from, m),
+      confirm: (from, m) => this.replicas.onConfirm(from, m),
+      commit: (from, m) => this.replicas.onCommit(from, m),
+      takeover: (from, m) => {
+        this.replicas.onTakeover(from, m)
+        if (m.coordinator !== from) return
+        const r = this.registry.get(m.jobId)
+        if (r !== undefined && !FINAL_STATES.has(r.state)) this.registry.upsert({ ...r, coordinator: m.coordinator, term: m.term }, Date.now())
+      },
+      cancel: (from, m) => this.replicas.onCancel(from, m), // a tombstone; onCancelled stops the job here
+      cancelAck: (from, m) => this.replicas.onCancelAck(from, m),
+      handover: (from, m) => this.replicas.onHandover(from, m),
+    },
+  }
+
   private onRpc (from: string, m: RpcMessage): void {
+    if (isRouted(m)) return routeMessage(this.roles, from, from, m)
     switch (m.t) {
       case 'job.submit': {
         if (m.spec.submitter !== from && m.spec.standby !== from) return this.dropRpc(from, `job.submit names submitter ${m.spec.submitter}`)
@@ -366,43 +411,7 @@ export class Daemon {
         this.send(from, { t: 'job.standbyAck', jobId: m.spec.jobId })
         break
       case 'job.standbyAck': this.submissions.onStandbyAck(from, m.jobId); break
-      case 'task.assign': this.worker.onAssign(from, m); break
-      case 'job.prepare': this.worker.onPrepare(m); break
-      case 'task.abort': this.worker.onAbort(from, m.attemptId); break
-      case 'task.ok':
-      case 'task.failed': this.coordinator.onTaskResult(from, m); break
       case 'task.assigns': case 'task.results': break // unbatched in onFrame
-      case 'code.get': this.coordinator.onCodeRequest(from, m.hash); break
-      case 'code.put': void this.worker.onCode(from, m.hash, m.code); break
-      case 'job.update':
-        // From its coordinator; a final record may also come from a member that took it over.
-        if (m.record.coordinator !== from && !FINAL_STATES.has(m.record.state)) return this.dropRpc(from, `job.update for a job coordinated by ${m.record.coordinator}`)
-        this.registry.upsert(m.record, Date.now())
-        this.replicas.noteRecord(m.record, from)
-        break
-      case 'job.cancel': this.replicas.onCancel(from, m); break // a tombstone; onCancelled stops the job here
-      case 'job.cancelAck': this.replicas.onCancelAck(from, m); break
-      case 'job.replica':
-        if (this.security.allowSubmit !== undefined && !this.security.allowSubmit.has(m.spec.submitter)) return this.dropRpc(from, `job.replica of a job submitted by ${m.spec.submitter}, who is not in --allow-submit`)
-        void this.replicas.onReplica(from, m)
-        break
-      case 'job.replicaAck': this.coordinator.onReplicaAck(from, m); break
-      case 'job.progress': this.replicas.onProgress(from, m); break
-      case 'job.claim': this.replicas.onClaim(from, m); break
-      case 'job.claimReply': this.replicas.onClaimReply(from, m); break
-      case 'job.confirm': this.replicas.onConfirm(from, m); break
-      case 'job.confirmReply': this.coordinator.onConfirmReply(from, m); break
-      case 'job.commit': this.replicas.onCommit(from, m); break
-      case 'job.commitReply': this.coordinator.onCommitReply(from, m); break
-      case 'job.takeover':
-        this.replicas.onTakeover(from, m)
-        this.worker.onTakeover(m.jobId, m.term, m.coordinator)
-        if (m.coordinator === from) {
-          const r = this.registry.get(m.jobId)
-          if (r !== undefined && !FINAL_STATES.has(r.state)) this.registry.upsert({ ...r, coordinator: m.coordinator, term: m.term }, Date.now())
-        }
-        break
-      case 'job.handover': this.replicas.onHandover(from, m); break
       case 'job.query': {
         const record = this.registry.get(m.jobId)
         if (record !== undefined) this.send(from, { t: 'job.found', record })
@@ -553,6 +562,7 @@ export class Daemon {
       accepting: this.guard.accepting,
       tools: this.tools,
       ...(this.security.allowNetwork ? { network: true } : {}),
+      ...(this.security.sandbox === undefined ? { unboxed: true } : {}),
       ...(this.drainer.state !== 'serving' ? { draining: true } : {}),
     }
     this.apply(this.membership.step({ type: 'metrics', metrics }, now()))
