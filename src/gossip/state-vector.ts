@@ -32,6 +32,8 @@ export const StateVectorSchema = z.object({
   tools: z.array(shortText).max(64),
   /** Jobs that declare `network: true` may run here (`--allow-network`). */
   network: z.boolean().optional(),
+  /** Its tasks run without a sandbox (`--sandbox none`): one of them could kill the node. */
+  unboxed: z.boolean().optional(),
   os: shortText,
   arch: shortText,
   nodeVersion: shortText,
@@ -49,7 +51,7 @@ export type LocalMetrics = Omit<StateVector, 'peerId' | 'incarnation' | 'version
 
 /** Fields whose change is worth publishing at once rather than on the next interval. */
 export const IMMEDIATE_FIELDS: ReadonlyArray<keyof LocalMetrics> = [
-  'addrs', 'slotsTotal', 'accepting', 'labels', 'tools', 'network', 'apiUrl', 'draining',
+  'addrs', 'slotsTotal', 'accepting', 'labels', 'tools', 'network', 'unboxed', 'apiUrl', 'draining',
 ]
 
 /**

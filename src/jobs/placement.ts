@@ -63,6 +63,7 @@ function sanitizeCaps (caps: unknown): NodeCaps {
     memTotal: clamp(c.memTotal, 0, Number.MAX_SAFE_INTEGER, 0),
     cpuCores: clamp(c.cpuCores, 0, 1_000_000, 0),
     ...(c.network === true ? { network: true } : {}),
+    ...(c.unboxed === true ? { unboxed: true } : {}),
   }
 }
 

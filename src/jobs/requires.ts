@@ -11,6 +11,8 @@ export interface NodeCaps {
   cpuCores: number
   /** Tasks of jobs that declare `network: true` may reach the network here (`--allow-network`). */
   network?: boolean
+  /** Tasks run here without a sandbox (`--sandbox none`): a task may kill the node (the poison rule counts its death). */
+  unboxed?: boolean
 }
 
 const MIB = 1024 * 1024

@@ -65,7 +65,8 @@ export interface SchedulerConfig {
   /**
    * The poison rule: once solo attempts of one task ended on this many distinct nodes with their
    * executor dead (a failure of a CRASH_KINDS kind: it exited, was killed, ran out of memory or
-   * broke the executor protocol) or their node dead while running it, the job
+   * broke the executor protocol) or, on a node whose tasks run unboxed (`--sandbox none`: a task
+   * could kill it), their node dead while running it, the job
    * fails at once instead of placing the task again. A task that kills what runs it would
    * otherwise take the mesh down one node per retry. Graceful leaves, drains, handed-back tasks,
    * ordinary thrown errors and timeouts do not count; nor do group attempts (their tasks run again

@@ -184,8 +184,11 @@ export class Scheduler {
       const status = latest.get(w.peerId)?.status
       // Only a death counts toward the poison rule: a node that left (a drain, a stop) handed its tasks back.
       const reason = status === undefined ? `worker ${w.peerId} left the membership view` : `worker ${w.peerId} is ${status}`
-      this.loseWorker(w, reason, status === 'dead', out)
-      if (status === 'dead') this.countBrokenAsCrashed(w.peerId, reason, t, out)
+      // A boxed task cannot kill its node: only the death of an unboxed one may be the task's doing.
+      const blame = status === 'dead' && w.caps?.unboxed === true
+      this.loseWorker(w, reason, blame, out)
+      if (blame) this.countBrokenAsCrashed(w.peerId, reason, t, out)
+      else this.brokenOn.delete(w.peerId)
     }
     this.forgetOldBreaks(t)
     this.freeSlots = 0

@@ -309,6 +309,11 @@ describe('lost workers', () => {
 
 // ---- poison pills ----
 
+/** A worker whose tasks run without a sandbox (--sandbox none): its death may be the task's doing. */
+function unboxed (peerId: string, o: Partial<WorkerView> = {}): WorkerView {
+  return worker(peerId, { caps: { tools: [], labels: {}, memTotal: 0, cpuCores: 0, unboxed: true }, ...o })
+}
+
 describe('poison pills (crashNodesMax)', () => {
   const crashed = (a: { jobId: string, taskIndex: number, attemptId: string }, kind = 'exited', error = `${kind}: task ended the executor process (signal SIGKILL)\nstderr line`): SchedulerEvent =>
     ({ type: 'taskFailed', jobId: a.jobId, taskIndex: a.taskIndex, attemptId: a.attemptId, error, kind })
@@ -374,19 +379,19 @@ describe('poison pills (crashNodesMax)', () => {
 
   it('counts a node that died or became unreachable while running the task', () => {
     const s = make({ windowPerSlot: 1, unreachableCooldownMs: 0 })
-    const all = [worker(ids.A), worker(ids.B, { slotsFree: 0 }), worker(ids.C, { slotsFree: 0 })]
+    const all = [unboxed(ids.A), unboxed(ids.B, { slotsFree: 0 }), unboxed(ids.C, { slotsFree: 0 })]
     s.step({ type: 'workers', workers: all }, 0)
     const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0))
     const onA = first.find(a => a.peerId === ids.A)!
     // A dies: its task goes to a live worker, once that has room.
-    s.step({ type: 'workers', workers: [worker(ids.A, { status: 'dead' }), all[1]!, all[2]!] }, 1)
+    s.step({ type: 'workers', workers: [unboxed(ids.A, { status: 'dead' }), all[1]!, all[2]!] }, 1)
     const onB = first.find(a => a.peerId === ids.B)!
     const [again] = assigns(s.step(ok(onB), 2))
     expect(again).toMatchObject({ taskIndex: onA.taskIndex, peerId: ids.B })
     // Then the stream to B breaks while it runs it: not yet a death (a partition breaks streams too)…
     expect(s.step({ type: 'peerUnreachable', peerId: ids.B }, 3).some(e => e.type === 'jobFailed')).toBe(false)
     // …until the membership declares B dead soon after: 2 nodes.
-    const out = s.step({ type: 'workers', workers: [worker(ids.B, { status: 'dead' }), all[2]!] }, 4500)
+    const out = s.step({ type: 'workers', workers: [unboxed(ids.B, { status: 'dead' }), all[2]!] }, 4500)
     expect(out.at(-1)).toEqual({ type: 'jobFailed', jobId: 'j', taskIndex: onA.taskIndex, error: expect.stringContaining(`Task ${onA.taskIndex} crashed its executor or node on 2 nodes (…nodeA001, …nodeB002): not placed again (last: worker ${ids.B} is dead`) })
     // Lost attempts are not failed ones.
     expect(s.job('j')).toMatchObject({ state: 'failed', failures: 0 })
@@ -394,7 +399,7 @@ describe('poison pills (crashNodesMax)', () => {
 
   it('does not count a broken stream whose node stays alive, or is declared dead only long after', () => {
     const s = make({ windowPerSlot: 1, brokenThenDeadWithinMs: 10_000, maxAttempts: 5 })
-    const view = [worker(ids.A), worker(ids.B), worker(ids.C)]
+    const view = [unboxed(ids.A), unboxed(ids.B), unboxed(ids.C)]
     s.step({ type: 'workers', workers: view }, 0)
     const [a1] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
     // A partition: the stream breaks, the node stays alive in the view.
@@ -407,14 +412,26 @@ describe('poison pills (crashNodesMax)', () => {
     expect(s.step(ok(a3!), 20_002).at(-1)).toMatchObject({ type: 'jobDone', jobId: 'j' })
   })
 
+  it('does not count the death of a node whose tasks run boxed: a task cannot kill it', () => {
+    const s = make({ windowPerSlot: 1, maxAttempts: 5 })
+    const view = [worker(ids.A), worker(ids.B), worker(ids.C)]
+    s.step({ type: 'workers', workers: view }, 0)
+    const [a1] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
+    const [a2] = assigns(s.step({ type: 'workers', workers: view.map(w => w.peerId === a1!.peerId ? { ...w, status: 'dead' as const } : w) }, 1))
+    const [a3] = assigns(s.step({ type: 'peerUnreachable', peerId: a2!.peerId }, 2))
+    expect(a3).toMatchObject({ taskIndex: 0 })
+    expect(s.step({ type: 'workers', workers: view.filter(w => w.peerId !== a1!.peerId).map(w => w.peerId === a2!.peerId ? { ...w, status: 'dead' as const } : w) }, 3000)).toEqual([])
+    expect(s.step(ok(a3!), 3001).at(-1)).toMatchObject({ type: 'jobDone', jobId: 'j' })
+  })
+
   it('mixes executor deaths and node deaths of one task', () => {
     const s = make({ windowPerSlot: 1 })
-    s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B)] }, 0)
+    s.step({ type: 'workers', workers: [unboxed(ids.A), unboxed(ids.B)] }, 0)
     const [a, b] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 2 }, 0))
     expect(a).toMatchObject({ taskIndex: 0, peerId: ids.A })
     s.step(ok(b!), 1)
     expect(s.step(crashed(a!), 2)).toEqual([assign(ids.B, 'j', 0, 2)])
-    const out = s.step({ type: 'workers', workers: [worker(ids.A), worker(ids.B, { status: 'dead' })] }, 3)
+    const out = s.step({ type: 'workers', workers: [unboxed(ids.A), unboxed(ids.B, { status: 'dead' })] }, 3)
     expect(out).toEqual([{ type: 'jobFailed', jobId: 'j', taskIndex: 0, error: `Task 0 crashed its executor or node on 2 nodes (…nodeA001, …nodeB002): not placed again (last: worker ${ids.B} is dead)` }])
   })
 
@@ -437,7 +454,7 @@ describe('poison pills (crashNodesMax)', () => {
 
   it('counts a backup copy and its original dying on two nodes', () => {
     const s = make({ windowPerSlot: 1, backupMinMs: 1000 })
-    s.step({ type: 'workers', workers: [worker(ids.A, { slotsTotal: 2, slotsFree: 2 }), worker(ids.B)] }, 0)
+    s.step({ type: 'workers', workers: [unboxed(ids.A, { slotsTotal: 2, slotsFree: 2 }), unboxed(ids.B)] }, 0)
     const first = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 3 }, 0))
     for (const a of first.filter(a => a.taskIndex !== 0)) s.step(ok(a), 100)
     const [backup] = assigns(s.step({ type: 'tick' }, 1500))
@@ -445,7 +462,7 @@ describe('poison pills (crashNodesMax)', () => {
     expect(s.step(crashed(backup!), 1600)).toEqual([]) // the original still runs
     const original = first.find(a => a.taskIndex === 0)!.peerId
     s.step({ type: 'peerUnreachable', peerId: original }, 1700)
-    const view = [worker(ids.A, { slotsTotal: 2, slotsFree: 2 }), worker(ids.B)].map(w => w.peerId === original ? { ...w, status: 'dead' as const } : w)
+    const view = [unboxed(ids.A, { slotsTotal: 2, slotsFree: 2 }), unboxed(ids.B)].map(w => w.peerId === original ? { ...w, status: 'dead' as const } : w)
     expect(s.step({ type: 'workers', workers: view }, 6000).at(-1)).toMatchObject({ type: 'jobFailed', taskIndex: 0 })
   })
 
