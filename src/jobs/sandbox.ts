@@ -13,8 +13,9 @@ import { dirname, resolve } from 'node:path'
 export interface SandboxPolicy {
   /**
    * 'bwrap': the permission model inside a bubblewrap sandbox (new user, PID, mount, IPC and
-   * network namespaces); 'none': the permission model alone, which is no security boundary
-   * (`--sandbox none`). Default 'none' (tests of the pool itself).
+   * network namespaces), as `meshwork start` runs it; 'none': the permission model alone, which
+   * is no security boundary (tests of the pool itself). `--sandbox none` runs no policy at all.
+   * Default 'none'.
    */
   mode?: 'bwrap' | 'none'
   /** Jobs that declare `network: true` may reach the network (`--allow-network`). */

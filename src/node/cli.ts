@@ -52,7 +52,7 @@ Examples:
     .option('--dead-after-ms <ms>', 'silence before a peer is marked dead', parseIntOption('--dead-after-ms', 30, 600_000), 4500)
     .option('--election <strategy>', 'who coordinates each job: rendezvous (per-job, the default) or fixed:<peerId> (master-slave)', 'rendezvous')
     .option('--task-timeout-ms <ms>', 'a task running longer is killed and retried elsewhere', parseIntOption('--task-timeout-ms', 100, 86_400_000), 60_000)
-    .option('--memory-limit-mb <mb>', 'heap limit of each executor process', parseIntOption('--memory-limit-mb', 32, 1_048_576), 512)
+    .option('--memory-limit-mb <mb>', 'resident memory of each executor (a cgroup limit where the machine delegates one, else RLIMIT_AS, and the node watching RSS) and its JS heap; over it a task fails as oom', parseIntOption('--memory-limit-mb', 32, 1_048_576), 512)
     .option('--idle-executors <n>', "idle executors kept for their code's next job, each for up to 60 s (default: twice --slots; 0: none)", parseIntOption('--idle-executors', 0, 256))
     .option('--backups <k>', 'backup peers per job holding its task table and results (failover needs a majority of 1 + k)', parseIntOption('--backups', 0, 8), 2)
     .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
