@@ -4,9 +4,8 @@ import { packageRoot } from '../package-root.js'
 import { MeshClient } from './client.js'
 import { formatStatus } from './cmd-status.js'
 import { shortId } from './format.js'
-import { LocalMesh } from './local-mesh.js'
+import { LocalMesh, waitForFullMesh } from './local-mesh.js'
 import { ProgressReporter } from './progress.js'
-import type { StatusView } from './status-view.js'
 import { buildSubmitRequest, followJob } from './submit.js'
 
 // `meshwork demo` (what `npm start` runs): a local mesh of real node processes on 127.0.0.1
@@ -53,12 +52,3 @@ async function runWordCount (mesh: LocalMesh): Promise<void> {
   process.stdout.write(`\n${record.tasks} tasks, wall time ${record.wallMs} ms\n\n`)
 }
 
-export async function waitForFullMesh (mesh: LocalMesh, n: number, timeoutMs: number): Promise<StatusView> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const views = await Promise.all(mesh.nodes.map(async (_, i) => await mesh.status(i)))
-    if (views.every(v => v.peers.filter(p => p.status === 'alive').length === n)) return views[0] as StatusView
-    if (Date.now() > deadline) throw new Error(`the mesh did not converge to ${n} alive nodes within ${timeoutMs} ms`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}

@@ -211,3 +211,14 @@ export class LocalMesh {
     if (this.ownsBaseDir && process.env.MESHWORK_KEEP_MESH_DIR === undefined) rmSync(this.baseDir, { recursive: true, force: true })
   }
 }
+
+/** Waits until every node of the mesh sees `n` alive nodes; the first node's view. */
+export async function waitForFullMesh (mesh: LocalMesh, n: number, timeoutMs: number): Promise<StatusView> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const views = await Promise.all(mesh.nodes.map(async (_, i) => await mesh.status(i)))
+    if (views.every(v => v.peers.filter(p => p.status === 'alive').length === n)) return views[0] as StatusView
+    if (Date.now() > deadline) throw new Error(`the mesh did not converge to ${n} alive nodes within ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}

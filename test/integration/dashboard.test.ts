@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { waitForFullMesh } from '../../src/node/cmd-demo.js'
+import { waitForFullMesh } from '../../src/node/local-mesh.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
 import { runCli } from '../helpers/cli.js'
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import { waitForFullMesh } from '../../src/node/cmd-demo.js'
+import { waitForFullMesh } from '../../src/node/local-mesh.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
 import { runCli } from '../helpers/cli.js'
 import { spinValues } from '../helpers/spin.js'

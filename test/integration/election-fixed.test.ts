@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../../src/index.js'
-import { waitForFullMesh } from '../../src/node/cmd-demo.js'
+import { waitForFullMesh } from '../../src/node/local-mesh.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
 import { submitJson } from '../helpers/cli.js'
 
