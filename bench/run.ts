@@ -12,6 +12,7 @@ import { cpuBusyOver, machineFacts } from './lib/machine.js'
 import { cleanupAll, installExitHandlers, RUN_MARKER_ENV } from './lib/procs.js'
 import { startRedis, type RedisServer } from './lib/redis.js'
 import { renderReport, type BenchConfig } from './lib/report.js'
+import { measureSandboxCost, type SandboxFigures } from './lib/sandbox-cost.js'
 import { p50, p99, Results } from './lib/results.js'
 import { loadModules, modulePaths, runWindowed, type JobModule, type Kind } from './lib/workloads.js'
 import { startBullmq } from './systems/bullmq.js'
@@ -22,7 +23,8 @@ import type { Baseline } from './systems/types.js'
 
 // npm run bench [-- --quick] [--out DIR] [--runs N] [--sizes 3,5,8] [--tasks N] [--latency-tasks N]
 //                 [--primes-to N] [--primes-parts N] [--corpus-mb N] [--words-parts N]
-//                 [--piscina-concurrency N] [--only meshwork,piscina,moleculer,bullmq]
+//                 [--piscina-concurrency N] [--only meshwork,piscina,moleculer,bullmq,sandbox]
+//                 [--sandbox-starts N] [--sandbox-niceness N]
 // npm run bench -- --render bench/results/benchmarks.json    (rewrite the report and chart only)
 //
 // Defaults: the full run writes BENCHMARKS.md at the package root and the chart and raw figures
@@ -56,7 +58,10 @@ temporary directory instead).
   --corpus-mb N           word-count corpus size (default 100)
   --words-parts N         word-count parts (default 64)
   --piscina-concurrency N the second piscina setting (default 8)
-  --only LIST             meshwork,piscina,moleculer,bullmq (the single process always runs)
+  --only LIST             meshwork,piscina,moleculer,bullmq,sandbox (the single process always runs)
+  --sandbox-starts N      executor starts per sandbox configuration (default 20; quick 10); the
+                          sandbox's cost alone: node dist/bench/sandbox.js --help
+  --sandbox-niceness N    the executors' niceness in the sandbox measurement (default 0)
   --render FILE           rewrite the report and chart from a benchmarks.json, measuring nothing
 `)
   process.exit(0)
@@ -102,12 +107,15 @@ const assetsDir = outDir === root ? join(root, 'bench', 'results') : outDir
 
 // --render FILE: rewrite BENCHMARKS.md and the chart from a run's benchmarks.json (no measuring).
 const renderFrom = arg('render')
+/** The sandbox's cost (issue 21), measured after the systems. */
+let sandboxFigures: SandboxFigures | undefined
 if (renderFrom !== undefined) {
-  const saved = JSON.parse(readFileSync(renderFrom, 'utf8')) as { config: BenchConfig, facts: ReturnType<typeof machineFacts>, totalS: number, results: Results['data'], errors: Results['errors'], counts?: Results['counts'] }
+  const saved = JSON.parse(readFileSync(renderFrom, 'utf8')) as { config: BenchConfig, facts: ReturnType<typeof machineFacts>, totalS: number, results: Results['data'], errors: Results['errors'], counts?: Results['counts'], sandbox?: SandboxFigures }
   const r = new Results()
   Object.assign(r.data, saved.results)
   Object.assign(r.errors, saved.errors)
   Object.assign(r.counts, saved.counts ?? {})
+  sandboxFigures = saved.sandbox
   await writeOutputs(r, saved.config, saved.facts, saved.totalS)
   process.exit(0)
 }
@@ -116,7 +124,7 @@ async function writeOutputs (r: Results, c: BenchConfig, f: ReturnType<typeof ma
   mkdirSync(outDir, { recursive: true })
   mkdirSync(assetsDir, { recursive: true })
   const jsonPath = join(assetsDir, 'benchmarks.json')
-  if (runId !== undefined) writeFileSync(jsonPath, JSON.stringify({ config: c, facts: f, runId, totalS, results: r.data, errors: r.errors, counts: r.counts }, null, 2) + '\n')
+  if (runId !== undefined) writeFileSync(jsonPath, JSON.stringify({ config: c, facts: f, runId, totalS, results: r.data, errors: r.errors, counts: r.counts, ...(sandboxFigures !== undefined ? { sandbox: sandboxFigures } : {}) }, null, 2) + '\n')
   let charts: { svg?: string, png?: string } = {}
   try {
     charts = await renderChart(r, c, assetsDir)
@@ -124,7 +132,7 @@ async function writeOutputs (r: Results, c: BenchConfig, f: ReturnType<typeof ma
     process.stderr.write(`chart: ${(err as Error).message}\n`)
   }
   const rel = (p: string | undefined): string | undefined => p === undefined ? undefined : relative(outDir, p)
-  writeFileSync(join(outDir, 'BENCHMARKS.md'), renderReport({ results: r, config: c, facts: f, totalS, charts: { svg: rel(charts.svg), png: rel(charts.png) }, json: relative(outDir, jsonPath) }))
+  writeFileSync(join(outDir, 'BENCHMARKS.md'), renderReport({ results: r, config: c, facts: f, totalS, charts: { svg: rel(charts.svg), png: rel(charts.png) }, json: relative(outDir, jsonPath), ...(sandboxFigures !== undefined ? { sandbox: sandboxFigures } : {}) }))
 }
 
 installExitHandlers()
@@ -426,6 +434,30 @@ try {
     if (enabled('bullmq') && redis !== undefined) {
       const port = redis.port
       await withBaseline(`bullmq-${n}`, async () => await startBullmq({ distBench, workers: n, concurrency: config.bullmqConcurrency, redisPort: port, runId, logDir, env: childEnv }), { window, words })
+    }
+  }
+  // Last, with every other system stopped: executor start times are sensitive to other load.
+  if (enabled('sandbox')) {
+    try {
+      log('sandbox: executor start and empty-task throughput with and without the sandbox')
+      sandboxFigures = await measureSandboxCost({
+        workDir,
+        root,
+        starts: Number(arg('sandbox-starts') ?? (quick ? 10 : 20)),
+        tasks: quick ? 5000 : config.tasks,
+        runs: quick ? 3 : 7,
+        slots: 2,
+        niceness: Number(arg('sandbox-niceness') ?? 0),
+        // The mesh comparison starts two more meshes: full runs only.
+        ...(quick ? {} : { mesh: { nodes: config.headline, tasks: config.tasks, runs: 10, shortTasks: 32 } }),
+        env: childEnv,
+        log,
+        quick,
+        command: config.command,
+      })
+    } catch (err) {
+      log(`sandbox: FAILED: ${(err as Error).stack ?? String(err)}`)
+      results.fail('sandbox', err)
     }
   }
 } catch (err) {

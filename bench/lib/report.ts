@@ -4,6 +4,8 @@ import { MOLECULER_MAX_PACKET_BYTES } from '../systems/moleculer.js'
 import { BULLMQ_ADD_BULK_BATCH } from '../systems/bullmq.js'
 import { POLL_MS } from '../systems/meshwork.js'
 import type { MachineFacts } from './machine.js'
+import type { SandboxFigures } from './sandbox-cost.js'
+import { renderSandboxSection } from './sandbox-report.js'
 import type { Metric, Results } from './results.js'
 
 // BENCHMARKS.md from one run's figures.
@@ -38,6 +40,8 @@ export interface ReportInput {
   totalS: number
   charts: { svg?: string, png?: string }
   json: string
+  /** The sandbox's cost (bench/lib/sandbox-cost.ts), when measured. */
+  sandbox?: SandboxFigures
 }
 
 const nf = (digits: number) => new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
@@ -283,7 +287,7 @@ function incidents (r: Results): string[] {
   return lines.length > 0 ? ['## Incidents during the run', '', ...lines, ''] : []
 }
 
-export function renderReport ({ results, config: c, facts, totalS, charts, json }: ReportInput): string {
+export function renderReport ({ results, config: c, facts, totalS, charts, json, sandbox }: ReportInput): string {
   const ts = targets(results, c)
   const mark = (m: boolean | undefined): string => m === undefined ? 'not measured' : m ? '**met**' : '**missed**'
   const errors = Object.entries(results.errors)
@@ -325,6 +329,7 @@ export function renderReport ({ results, config: c, facts, totalS, charts, json 
     ...primesTable(results, c),
     ...wordsTable(results, c),
     ...scalingTables(results, c),
+    ...(sandbox !== undefined ? renderSandboxSection(sandbox) : []),
     '## How each system was run',
     '',
     '- **Single process**: the job module\'s split, map and reduce called in a loop in the benchmark process (no I/O, no serialisation).',

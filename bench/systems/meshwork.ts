@@ -1,5 +1,5 @@
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import { waitForFullMesh } from '../../src/node/cmd-demo.js'
+import { waitForFullMesh } from '../../src/node/local-mesh.js'
 import { ClientError, MeshClient } from '../../src/node/client.js'
 import type { SubmitRequest } from '../../src/node/jobs-api.js'
 import { LocalMesh } from '../../src/node/local-mesh.js'
@@ -28,8 +28,8 @@ export interface MeshworkSystem {
   stop: () => Promise<void>
 }
 
-export async function startMeshwork (opts: { nodes: number, baseDir: string, env: NodeJS.ProcessEnv, pollMs?: number }): Promise<MeshworkSystem> {
-  const mesh = new LocalMesh({ nodes: opts.nodes, fastTimers: false, logLevel: 'warn', baseDir: opts.baseDir, env: opts.env })
+export async function startMeshwork (opts: { nodes: number, baseDir: string, env: NodeJS.ProcessEnv, pollMs?: number, /** Extra `meshwork start` arguments (e.g. --sandbox none). */ args?: string[] }): Promise<MeshworkSystem> {
+  const mesh = new LocalMesh({ nodes: opts.nodes, fastTimers: false, logLevel: 'warn', baseDir: opts.baseDir, env: opts.env, ...(opts.args !== undefined ? { args: opts.args } : {}) })
   const untracks: Array<() => void> = []
   const stop = async (): Promise<void> => {
     unregister()
