@@ -1,7 +1,7 @@
 import '../src/polyfill.js'
 import { cpus } from 'node:os'
-import { LocalMesh } from '../src/node/local-mesh.js'
-import type { StatusView } from '../src/node/status-view.js'
+import { LocalMesh } from '../src/node/testing/local-mesh.js'
+import type { StatusView } from '../src/node/cli/status-view.js'
 import { spread } from './stats.js'
 
 // npm run bench:mesh [-- --sizes 3,5,8 --runs 3]

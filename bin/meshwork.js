@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `meshwork` command: the polyfill must load before libp2p.
 import '../dist/src/polyfill.js'
-import { main } from '../dist/src/node/cli.js'
+import { main } from '../dist/src/node/cli/cli.js'
 
 // A closed pipe (`meshwork status | head`) is not an error worth a stack trace.
 process.stdout.on('error', err => { if (err.code === 'EPIPE') process.exit(0); throw err })

@@ -1,6 +1,6 @@
 import { createServer, request } from 'node:http'
 import { rmSync } from 'node:fs'
-import { readApiRecord } from '../src/node/data-dir.js'
+import { readApiRecord } from '../src/node/host/data-dir.js'
 
 // Runs inside a node's network namespace: accepts HTTP on a Unix socket (a file, reachable
 // from every namespace) and forwards each request to the node's control API on the

@@ -3,7 +3,7 @@ import { createServer, connect, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { existsSync, rmSync } from 'node:fs'
-import type { NodeLauncher } from '../src/node/local-mesh.js'
+import type { NodeLauncher } from '../src/node/testing/local-mesh.js'
 import { packageRoot } from '../src/package-root.js'
 import type { Network } from './netns.js'
 

@@ -4,12 +4,12 @@
 //   const { result } = await mesh.submit('examples/primes.mjs', { from: 0, to: 1e6 }, { parts: 16 })
 import './polyfill.js'
 import type { JobRecord, Priority } from './jobs/job-spec.js'
-import { MeshClient, type ClientOptions } from './node/client.js'
-import type { StatusView } from './node/status-view.js'
-import { buildSubmitRequest, followJob, type InputSource } from './node/submit.js'
+import { MeshClient, type ClientOptions } from './node/cli/client.js'
+import type { StatusView } from './node/cli/status-view.js'
+import { buildSubmitRequest, followJob, type InputSource } from './node/cli/submit.js'
 
 export type { JobRecord, Priority } from './jobs/job-spec.js'
-export type { StatusView } from './node/status-view.js'
+export type { StatusView } from './node/cli/status-view.js'
 
 export interface JobResult {
   jobId: string

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { readMachine } from '../../src/node/owner-probe.js'
+import { readMachine } from '../../src/node/host/owner-probe.js'
 import { redisVersion } from './redis.js'
 
 // Facts about the machine and the software a run measured, for BENCHMARKS.md.

@@ -1,9 +1,9 @@
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import { waitForFullMesh } from '../../src/node/local-mesh.js'
-import { ClientError, MeshClient } from '../../src/node/client.js'
-import type { SubmitRequest } from '../../src/node/jobs-api.js'
-import { LocalMesh } from '../../src/node/local-mesh.js'
-import { buildSubmitRequest, followJob, type InputSource } from '../../src/node/submit.js'
+import { waitForFullMesh } from '../../src/node/testing/local-mesh.js'
+import { ClientError, MeshClient } from '../../src/node/cli/client.js'
+import type { SubmitRequest } from '../../src/node/api/jobs-api.js'
+import { LocalMesh } from '../../src/node/testing/local-mesh.js'
+import { buildSubmitRequest, followJob, type InputSource } from '../../src/node/cli/submit.js'
 import { onCleanup, trackGroup } from '../lib/procs.js'
 
 // Meshwork: a local mesh of real `meshwork start` processes on 127.0.0.1 (default LAN timers),

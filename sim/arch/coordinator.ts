@@ -1,5 +1,5 @@
 import { backupsFor, coordinatorFor } from '../../src/election/strategy.js'
-import type { TakeoverData } from '../../src/election/replica-holder.js'
+import type { TakeoverData } from '../../src/jobs/replica-holder.js'
 import { CoordinatedJobs, taskResultOf, type CoordinatorEffect } from '../../src/jobs/coordinated-jobs.js'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
 import type { SimMessage } from '../net/messages.js'

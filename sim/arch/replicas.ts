@@ -1,11 +1,11 @@
-import { ReplicaHolder, type HolderEffect } from '../../src/election/replica-holder.js'
+import { ReplicaHolder, type HolderEffect } from '../../src/jobs/replica-holder.js'
 import type { SimMessage } from '../net/messages.js'
 import { outcomeOf } from './coordinator.js'
 import type { SimNode } from '../model/sim-node.js'
 import type { World } from '../world.js'
 
 // This node's part in the replica sets of jobs: the same ReplicaHolder core the daemon's
-// ReplicaStore (src/node/job-replicas.ts) binds, fed from this node's membership view and the
+// ReplicaStore (src/node/daemon/job-replicas.ts) binds, fed from this node's membership view and the
 // simulated network. Only the I/O differs: there is no code to store, and a claim is counted.
 
 type Msg<T extends SimMessage['t']> = Extract<SimMessage, { t: T }>

@@ -31,7 +31,7 @@ export function scheduleOwners (w: World, fraction: number, ownerOn: Uint8Array)
 }
 
 /**
- * The owner-policy core on a simulated machine, as src/node/owner-guard.ts binds it: a sample
+ * The owner-policy core on a simulated machine, as src/node/host/owner-guard.ts binds it: a sample
  * of the owner's load every second, effects performed on the node's executors.
  */
 const SAMPLE_MS = 1000

@@ -1,5 +1,5 @@
 import { VoteTally } from '../election/replica-set.js'
-import type { ReplicaHolder, TakeoverData } from '../election/replica-holder.js'
+import type { ReplicaHolder, TakeoverData } from './replica-holder.js'
 import type { Random } from '../util/prng.js'
 import { FINAL_STATES, guestGrantsOf, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './job-spec.js'
 import { RoundTrips } from './round-trips.js'
@@ -16,7 +16,7 @@ import { RETURNED_KIND, STALE_TERM_KIND } from './worker-core.js'
 // yield and publish nothing. Split and reduce run outside (executors in the node, modelled
 // time in the simulator): the core asks for them with an effect and is told the outcome.
 // Time comes in with every event (`now` for timers, `wall` for the record's timestamps).
-// src/node/job-coordinator.ts and sim/arch/coordinator.ts bind it.
+// src/node/daemon/job-coordinator.ts and sim/arch/coordinator.ts bind it.
 
 type Msg<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
 

@@ -2,7 +2,7 @@ import { FINAL_STATES, type JobRecord } from './job-spec.js'
 import type { RpcMessage } from './wire.js'
 
 // Which role of a node takes each job-lifecycle message, and what is refused before any role
-// sees it: one table for the daemon (src/node/daemon.ts) and the simulator (sim/world.ts), so
+// sees it: one table for the daemon (src/node/daemon/daemon.ts) and the simulator (sim/world.ts), so
 // that the simulator's nodes route and admit what real nodes do. `F` is how a binding names
 // the sender (a peer id in the daemon, a node index in the simulator); `fromId` is its peer id.
 

@@ -1,5 +1,5 @@
 // The owner policy of one node: when the mesh may use this machine. A sans-IO core — the
-// binding (src/node/owner-guard.ts) and the simulator (sim/) feed it samples with the time
+// binding (src/node/host/owner-guard.ts) and the simulator (sim/) feed it samples with the time
 // and perform the effects it returns; it never reads a clock or the OS.
 //
 // desktop: accept tasks while the owner's own CPU load is low (and the console idle, where the

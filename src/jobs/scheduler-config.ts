@@ -116,7 +116,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
 }
 
 /**
- * Failure kinds (task.failed's `kind`, src/jobs/executor-pool.ts's TaskFailureKind) that mean the
+ * Failure kinds (task.failed's `kind`, src/node/executor/executor-pool.ts's TaskFailureKind) that mean the
  * executor itself died or was killed while running the task, or stopped speaking its protocol:
  * they count toward the poison rule (SchedulerConfig.crashNodesMax).
  */

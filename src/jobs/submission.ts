@@ -9,7 +9,7 @@ import type { JobRecord } from './job-spec.js'
 // coordinator that never accepts the job in time is passed over the same way. The client is
 // answered once a coordinator accepts the job (and the standby, when there is one, holds a copy).
 // `P` is what a re-send carries (the node: spec, code and input; the simulator: nothing).
-// src/node/job-submissions.ts and sim/arch/submitter.ts bind it.
+// src/node/daemon/job-submissions.ts and sim/arch/submitter.ts bind it.
 
 interface Submission<P> {
   jobId: string

@@ -50,7 +50,7 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('job.accepted'), jobId: JobIdSchema, term: Term }).strict(),
   /** coordinator → workers */
   z.object({ t: z.literal('task.assign'), ...AssignShared, taskIndex: TaskIndex, attemptId: AttemptId, chunk: z.unknown(), group: Group.optional() }).strict(),
-  /** coordinator → a worker: task.assign messages of one job sent in one turn, the shared fields once (src/node/rpc/task-batches.ts) */
+  /** coordinator → a worker: task.assign messages of one job sent in one turn, the shared fields once (src/node/net/rpc/task-batches.ts) */
   z.object({ t: z.literal('task.assigns'), ...AssignShared, tasks: z.array(z.tuple([TaskIndex, AttemptId, z.unknown()])).min(1).max(BATCH_ENTRIES_MAX) }).strict(),
   z.object({ t: z.literal('task.abort'), attemptId: AttemptId }).strict(),
   /**
@@ -77,7 +77,7 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /**
    * any node → the job's replica set, coordinator and submitter (again until acknowledged), and a
    * holder of the cancelled job → a coordinator still running it: cancel it. Each holder keeps a
-   * tombstone (src/election/replica-holder.ts). `record`: the job as the cancelling node shows it, cancelled.
+   * tombstone (src/jobs/replica-holder.ts). `record`: the job as the cancelling node shows it, cancelled.
    */
   z.object({ t: z.literal('job.cancel'), jobId: JobIdSchema, record: JobRecordSchema.optional() }).strict(),
   /** → the cancelling node: the tombstone is kept; `final`: the job already has this outcome (it stands) */

@@ -1,4 +1,4 @@
-import type { SandboxPolicy } from '../jobs/sandbox.js'
+import type { SandboxPolicy } from '../node/executor/sandbox.js'
 
 // What a node accepts, from whom, and how much. Every limit has a flag on `meshwork start`;
 // going over one gives the sender a clear error naming that flag, never a crash or an unbounded queue.

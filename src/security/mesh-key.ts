@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKey, preSharedKey } from '@libp2p/pnet'
-import { patchPnetCipher } from './pnet-patch.js'
+import { patchPnetCipher } from '../node/net/pnet-patch.js'
 import { checkingMeshKey, pnetKeyBytes, type ProtectorFactory } from './mesh-key-check.js'
 
 // The mesh key: a libp2p private-network pre-shared key (pnet, v1 format). Every connection is

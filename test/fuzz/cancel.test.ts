@@ -6,7 +6,7 @@ import { CORE_RUNS } from './runs.js'
 // The lifecycle histories of test/fuzz/lifecycle.test.ts — a replica set [C, A, B] on a network
 // the history controls: delivery in any order, loss, views flipping, time jumping — with
 // cancels from any member at any moment (meshwork cancel on that node: a tombstone there, sent
-// to the others until acknowledged; src/election/replica-holder.ts). Whatever happens, the job
+// to the others until acknowledged; src/jobs/replica-holder.ts). Whatever happens, the job
 // has at most one outcome, and a 'done' one is the right result: a cancel never replaces a
 // result, nor lets the job be reduced twice. After the heal, nobody coordinates the job any
 // more, and it has an outcome unless a member holds it cancelled.

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { ReplicaHolder, type HolderEffect } from '../../src/election/replica-holder.js'
+import { ReplicaHolder, type HolderEffect } from '../../src/jobs/replica-holder.js'
 import { CoordinatedJobs, type CoordinatorEffect } from '../../src/jobs/coordinated-jobs.js'
 import type { JobRecord, JobSpec } from '../../src/jobs/job-spec.js'
 import type { WorkerView } from '../../src/jobs/scheduler.js'

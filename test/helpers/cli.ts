@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { BIN_PATH } from '../../src/node/local-mesh.js'
+import { BIN_PATH } from '../../src/node/testing/local-mesh.js'
 
 export interface CliResult { code: number, stdout: string, stderr: string }
 

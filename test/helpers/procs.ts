@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { EXECUTOR_MARKER } from '../../src/jobs/executor-process.js'
+import { EXECUTOR_MARKER } from '../../src/node/executor/executor-process.js'
 
 // /proc readings for tests: a node's executors, their state and CPU time, the machine's CPU,
 // and CPU hogs that stand in for a machine's owner (always killed, even on failure).

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { waitForFullMesh } from '../../src/node/local-mesh.js'
-import { LocalMesh } from '../../src/node/local-mesh.js'
+import { waitForFullMesh } from '../../src/node/testing/local-mesh.js'
+import { LocalMesh } from '../../src/node/testing/local-mesh.js'
 import { runCli } from '../helpers/cli.js'
 
 // The dashboard end to end, in real headless Chromium (Debian's `chromium`, driven by

@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../../src/index.js'
-import { waitForFullMesh } from '../../src/node/local-mesh.js'
-import { LocalMesh } from '../../src/node/local-mesh.js'
+import { waitForFullMesh } from '../../src/node/testing/local-mesh.js'
+import { LocalMesh } from '../../src/node/testing/local-mesh.js'
 import { submitJson } from '../helpers/cli.js'
 
 // Master-slave with the same binary: `--election fixed:<peer>` makes one node coordinate every

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LocalMesh } from '../../src/node/local-mesh.js'
-import type { StatusView } from '../../src/node/status-view.js'
+import { LocalMesh } from '../../src/node/testing/local-mesh.js'
+import type { StatusView } from '../../src/node/cli/status-view.js'
 import { waitFor } from '../helpers/wait.js'
 
 // Real node processes on 127.0.0.1, formed by --bootstrap. LocalMesh's fast timers:

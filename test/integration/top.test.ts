@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { waitForFullMesh } from '../../src/node/local-mesh.js'
-import { shortId } from '../../src/node/format.js'
-import { BIN_PATH, LocalMesh } from '../../src/node/local-mesh.js'
+import { waitForFullMesh } from '../../src/node/testing/local-mesh.js'
+import { shortId } from '../../src/node/cli/format.js'
+import { BIN_PATH, LocalMesh } from '../../src/node/testing/local-mesh.js'
 import { runCli } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait.js'
 

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { UnauthenticatedConnections } from '../../src/node/api-connections.js'
-import { ApiServer } from '../../src/node/api-server.js'
-import { createLogger } from '../../src/node/logger.js'
+import { UnauthenticatedConnections } from '../../src/node/api/api-connections.js'
+import { ApiServer } from '../../src/node/api/api-server.js'
+import { createLogger } from '../../src/node/host/logger.js'
 import { waitFor } from '../helpers/wait.js'
 
 class FakeSocket extends EventEmitter {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkRequest, loopbackHosts, type RequestFacts } from '../../src/node/api-request-checks.js'
+import { checkRequest, loopbackHosts, type RequestFacts } from '../../src/node/api/api-request-checks.js'
 
 // What the control API accepts before the token and the route: method, target and headers in,
 // verdict out. The API is bound to port 7070 here.

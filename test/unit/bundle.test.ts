@@ -6,12 +6,12 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ExecutorPool } from '../../src/jobs/executor-pool.js'
-import { bundleJobModule } from '../../src/node/bundle.js'
-import { CodeCache } from '../../src/node/code-cache.js'
+import { ExecutorPool } from '../../src/node/executor/executor-pool.js'
+import { bundleJobModule } from '../../src/node/cli/bundle.js'
+import { CodeCache } from '../../src/node/daemon/code-cache.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
-const childEntry = path.join(repoRoot, 'dist/src/jobs/executor-child.js')
+const childEntry = path.join(repoRoot, 'dist/src/node/executor/executor-child.js')
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
 
 // Fixtures live under the repo (test-artifacts/ is git-ignored) so `zod` resolves from its node_modules.

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { ReplicaHolder, type HolderEffect } from '../../src/election/replica-holder.js'
+import { ReplicaHolder, type HolderEffect } from '../../src/jobs/replica-holder.js'
 import { CoordinatedJobs, type CoordinatorEffect } from '../../src/jobs/coordinated-jobs.js'
 import type { JobRecord, JobSpec } from '../../src/jobs/job-spec.js'
 import type { WorkerView } from '../../src/jobs/scheduler.js'
 import type { RpcMessage } from '../../src/jobs/wire.js'
 import { seededRandom } from '../../src/util/prng.js'
 
-// Cancel as a tombstone every holder of the job keeps (src/election/replica-holder.ts), so it
+// Cancel as a tombstone every holder of the job keeps (src/jobs/replica-holder.ts), so it
 // works without a majority: replica set [C, A, B], C coordinates, X cancels through its API.
 
 const JOB = 'j1'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildProgram } from '../../src/node/cli.js'
+import { buildProgram } from '../../src/node/cli/cli.js'
 import { runCli } from '../helpers/cli.js'
 
 // Every command answers --help with examples (the real bin, as a user runs it).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ReplicaHolder } from '../../src/election/replica-holder.js'
+import { ReplicaHolder } from '../../src/jobs/replica-holder.js'
 import { CoordinatedJobs, type CoordinatorEffect } from '../../src/jobs/coordinated-jobs.js'
 import type { JobSpec } from '../../src/jobs/job-spec.js'
 import type { WorkerView } from '../../src/jobs/scheduler.js'

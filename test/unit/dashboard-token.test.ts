@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dashboardUrl } from '../../src/node/dashboard/token.js'
+import { dashboardUrl } from '../../src/node/api/dashboard/token.js'
 import { presentedToken } from '../../src/security/api-token.js'
 
 describe('the dashboard token', () => {

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import { ApiServer } from '../../src/node/api-server.js'
-import { EventsStream } from '../../src/node/events-stream.js'
-import { createLogger } from '../../src/node/logger.js'
-import type { StatusView } from '../../src/node/status-view.js'
+import { ApiServer } from '../../src/node/api/api-server.js'
+import { EventsStream } from '../../src/node/api/events-stream.js'
+import { createLogger } from '../../src/node/host/logger.js'
+import type { StatusView } from '../../src/node/cli/status-view.js'
 import { waitFor } from '../helpers/wait.js'
 
 // GET /events over a real HTTP server on 127.0.0.1, read the way a browser's EventSource does.

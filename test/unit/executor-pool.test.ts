@@ -6,10 +6,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ExecutorPool, type ExecutorPoolOptions, type TaskOp, type TaskOutcome } from '../../src/jobs/executor-pool.js'
+import { ExecutorPool, type ExecutorPoolOptions, type TaskOp, type TaskOutcome } from '../../src/node/executor/executor-pool.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
-const childEntry = path.join(repoRoot, 'dist/src/jobs/executor-child.js')
+const childEntry = path.join(repoRoot, 'dist/src/node/executor/executor-child.js')
 
 // One fixture module whose map() does what the chunk asks, so one code hash serves most tests.
 const BEHAVIOUR = `

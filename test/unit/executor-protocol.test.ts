@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { packResult, packTasks, unpackResult, unpackTasks, type WireResult, type WireTask } from '../../src/jobs/executor-protocol.js'
+import { packResult, packTasks, unpackResult, unpackTasks, type WireResult, type WireTask } from '../../src/node/executor/executor-protocol.js'
 
 const ctxOf = (jobId: string, taskIndex?: number): Record<string, unknown> => ({
   jobId, ...(taskIndex !== undefined ? { taskIndex } : {}), parts: 4, peerId: '12D3KooWPeer', scratchDir: `/scratch/${jobId}`, kind: 'function',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { gossipCopyId } from '../../src/node/libp2p.js'
+import { gossipCopyId } from '../../src/node/net/libp2p.js'
 
 const b = (s: string) => new TextEncoder().encode(s)
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import { JobRegistry } from '../../src/node/job-registry.js'
+import { JobRegistry } from '../../src/node/daemon/job-registry.js'
 
 const record = (state: JobRecord['state'], term: number, extra: Partial<JobRecord> = {}): JobRecord => ({
   jobId: 'j1', kind: 'function', moduleName: 'm', state, coordinator: `c${term}`, term, submitter: 's', priority: 'normal',

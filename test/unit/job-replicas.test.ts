@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { JobSpec } from '../../src/jobs/job-spec.js'
 import type { RpcMessage } from '../../src/jobs/wire.js'
-import type { CodeCache } from '../../src/node/code-cache.js'
-import { ReplicaStore } from '../../src/node/job-replicas.js'
-import type { Logger } from '../../src/node/logger.js'
+import type { CodeCache } from '../../src/node/daemon/code-cache.js'
+import { ReplicaStore } from '../../src/node/daemon/job-replicas.js'
+import type { Logger } from '../../src/node/host/logger.js'
 
 // Three replica stores on an in-memory network whose deliveries the test controls, replaying
 // the interleaving a 5-minute chaos run found: a backup's claim under a higher term, then the

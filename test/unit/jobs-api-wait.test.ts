@@ -2,11 +2,11 @@
 // changes, at once for a finished job, and refused with a clear error for a bad wait.
 import { afterEach, describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import { ApiServer } from '../../src/node/api-server.js'
-import { JobRegistry } from '../../src/node/job-registry.js'
-import type { JobSubmissions } from '../../src/node/job-submissions.js'
-import { registerJobRoutes } from '../../src/node/jobs-api.js'
-import { jobFollowPath } from '../../src/node/submit.js'
+import { ApiServer } from '../../src/node/api/api-server.js'
+import { JobRegistry } from '../../src/node/daemon/job-registry.js'
+import type { JobSubmissions } from '../../src/node/daemon/job-submissions.js'
+import { registerJobRoutes } from '../../src/node/api/jobs-api.js'
+import { jobFollowPath } from '../../src/node/cli/submit.js'
 import { waitFor } from '../helpers/wait.js'
 
 const record = (state: JobRecord['state'], done: number): JobRecord => ({

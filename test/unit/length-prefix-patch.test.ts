@@ -3,7 +3,7 @@
 // (where it throws, which is what cost a thrown exception per chunk read).
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { describe, expect, it } from 'vitest'
-import { patchLengthPrefixedDecoder } from '../../src/node/length-prefix-patch.js'
+import { patchLengthPrefixedDecoder } from '../../src/node/net/length-prefix-patch.js'
 
 /** noise's decoder: a 2-byte big-endian length, RangeError when fewer than 2 bytes are buffered. */
 type LengthDecoder = NonNullable<NonNullable<ConstructorParameters<typeof LengthPrefixedDecoder>[0]>['lengthDecoder']>

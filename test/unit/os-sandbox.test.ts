@@ -7,12 +7,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ExecutorPool, type ExecutorPoolOptions, type TaskOutcome } from '../../src/jobs/executor-pool.js'
+import { ExecutorPool, type ExecutorPoolOptions, type TaskOutcome } from '../../src/node/executor/executor-pool.js'
 import { probeBwrap } from '../../src/node/executor/bwrap.js'
 import { MemoryCaps } from '../../src/node/executor/memory-cap.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
-const childEntry = path.join(repoRoot, 'dist/src/jobs/executor-child.js')
+const childEntry = path.join(repoRoot, 'dist/src/node/executor/executor-child.js')
 
 const PROBE = `
 import { spawnSync } from 'node:child_process'

@@ -133,8 +133,8 @@ describe('owner policy core', () => {
 
 describe('owner probe helpers', () => {
   it('tells Meshwork executors and daemons (of any node) from the owner\'s processes', async () => {
-    const { isMeshProcess } = await import('../../src/node/owner-probe.js')
-    expect(isMeshProcess(['/usr/bin/node', '--max-old-space-size=512', '/x/dist/src/jobs/executor-child.js', '--meshwork-executor'])).toBe(true)
+    const { isMeshProcess } = await import('../../src/node/host/owner-probe.js')
+    expect(isMeshProcess(['/usr/bin/node', '--max-old-space-size=512', '/x/dist/src/node/executor/executor-child.js', '--meshwork-executor'])).toBe(true)
     expect(isMeshProcess(['/usr/bin/node', '/work/other/bin/meshwork.js', 'start', '--port', '0'])).toBe(true)
     expect(isMeshProcess(['meshwork', 'start'])).toBe(true)
     expect(isMeshProcess(['/usr/bin/node', '-e', 'for (;;) {}'])).toBe(false)
@@ -143,7 +143,7 @@ describe('owner probe helpers', () => {
   })
 
   it('finds tools on PATH from the configured list', async () => {
-    const { findTools } = await import('../../src/node/capabilities.js')
+    const { findTools } = await import('../../src/node/host/capabilities.js')
     const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import('node:fs')
     const { join } = await import('node:path')
     const { tmpdir } = await import('node:os')

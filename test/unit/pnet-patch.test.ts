@@ -2,11 +2,11 @@ import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { meshKeyProtector, newMeshKey } from '../../src/security/mesh-key.js'
-import { patchPnetCipher } from '../../src/security/pnet-patch.js'
+import { patchPnetCipher } from '../../src/node/net/pnet-patch.js'
 
 // The cipher under @libp2p/pnet (xsalsa20 1.2, WebAssembly) shares one memory between all
 // instances; a grown memory detaches the others' views and each of their updates grew it again,
-// until "Maximum memory size exceeded" killed the node. See src/security/pnet-patch.ts.
+// until "Maximum memory size exceeded" killed the node. See src/node/net/pnet-patch.ts.
 
 type Cipher = { update: (input: Uint8Array) => Uint8Array }
 const XSalsa20 = createRequire(import.meta.url)('xsalsa20') as (nonce: Uint8Array, key: Uint8Array) => Cipher

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import { progressLine, ProgressReporter } from '../../src/node/progress.js'
+import { progressLine, ProgressReporter } from '../../src/node/cli/progress.js'
 
 // `submit`'s progress: a bar redrawn in place on a terminal, a plain line now and then elsewhere.
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ReplicaHolder, type HolderEffect } from '../../src/election/replica-holder.js'
+import { ReplicaHolder, type HolderEffect } from '../../src/jobs/replica-holder.js'
 import type { JobRecord, JobSpec } from '../../src/jobs/job-spec.js'
 import type { RpcMessage } from '../../src/jobs/wire.js'
 

@@ -5,12 +5,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ExecutorPool, type ExecutorPoolOptions, type TaskOutcome } from '../../src/jobs/executor-pool.js'
-import { describeDenial, permissionFlag, sandboxFor } from '../../src/jobs/sandbox.js'
+import { ExecutorPool, type ExecutorPoolOptions, type TaskOutcome } from '../../src/node/executor/executor-pool.js'
+import { describeDenial, permissionFlag, sandboxFor } from '../../src/node/executor/sandbox.js'
 import { waitFor } from '../helpers/wait.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
-const childEntry = path.join(repoRoot, 'dist/src/jobs/executor-child.js')
+const childEntry = path.join(repoRoot, 'dist/src/node/executor/executor-child.js')
 
 const ESCAPE = `
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { scratchDirExpired, ScratchSweeper, type ScratchJobDir } from '../../src/node/scratch-sweeper.js'
-import { createLogger } from '../../src/node/logger.js'
+import { scratchDirExpired, ScratchSweeper, type ScratchJobDir } from '../../src/node/daemon/scratch-sweeper.js'
+import { createLogger } from '../../src/node/host/logger.js'
 
 const DAY = 24 * 3_600_000
 const NOW = Date.parse('2026-11-27T12:00:00Z')

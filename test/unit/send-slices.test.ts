@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
-import { sendSlices } from '../../src/node/rpc/channels.js'
+import { sendSlices } from '../../src/node/net/rpc/channels.js'
 
 const MB = 1024 * 1024
 

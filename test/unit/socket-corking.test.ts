@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { corkPerTurn } from '../../src/node/socket-corking.js'
+import { corkPerTurn } from '../../src/node/net/socket-corking.js'
 
 // A real loopback TCP connection: the writes of one turn must leave in one writev, in order,
 // and nothing may wait for a later turn.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeRpc, encodeRpc, type RpcMessage } from '../../src/jobs/wire.js'
-import { isBatched, TaskBatcher, unbatch } from '../../src/node/rpc/task-batches.js'
+import { isBatched, TaskBatcher, unbatch } from '../../src/node/net/rpc/task-batches.js'
 
 const hash = 'ab'.repeat(32)
 type Assign = Extract<RpcMessage, { t: 'task.assign' }>

@@ -4,10 +4,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import type { ExecutorPool, TaskOutcome, TaskRequest } from '../../src/jobs/executor-pool.js'
+import type { ExecutorPool, TaskOutcome, TaskRequest } from '../../src/node/executor/executor-pool.js'
 import type { RpcMessage } from '../../src/jobs/wire.js'
-import type { CodeCache } from '../../src/node/code-cache.js'
-import { TaskWorker } from '../../src/node/task-worker.js'
+import type { CodeCache } from '../../src/node/daemon/code-cache.js'
+import { TaskWorker } from '../../src/node/daemon/task-worker.js'
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'meshwork-worker-'))
 afterAll(() => { rmSync(root, { recursive: true, force: true }) })

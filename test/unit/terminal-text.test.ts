@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { formatStatus } from '../../src/node/cmd-status.js'
-import { terminalSafe } from '../../src/node/terminal-text.js'
-import { renderTop } from '../../src/node/top-view.js'
+import { formatStatus } from '../../src/node/cli/cmd-status.js'
+import { terminalSafe } from '../../src/node/cli/terminal-text.js'
+import { renderTop } from '../../src/node/cli/top-view.js'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
 
 // Text from the mesh on its way to a terminal: every control character shown as \uXXXX.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
 import { TaskTimelines } from '../../src/jobs/task-timeline.js'
 import type { RpcMessage } from '../../src/jobs/wire.js'
-import { TimelineService, TimelineUnknownJobError } from '../../src/node/timeline-service.js'
+import { TimelineService, TimelineUnknownJobError } from '../../src/node/daemon/timeline-service.js'
 
 // Where a job's timeline comes from: this node's own copy, else its coordinator over RPC.
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/jobs/job-spec.js'
-import type { PeerRow, StatusView } from '../../src/node/status-view.js'
-import { clip, renderTop } from '../../src/node/top-view.js'
+import type { PeerRow, StatusView } from '../../src/node/cli/status-view.js'
+import { clip, renderTop } from '../../src/node/cli/top-view.js'
 
 const peer = (id: string, status: PeerRow['status'], extra: Partial<PeerRow> = {}): PeerRow => ({
   peerId: id, addrs: [], incarnation: 1, version: 1, status, cpuCores: 2, cpuLoad: 0.5, memFree: 1024, memTotal: 4096, diskFree: 1e9, ioLoad: 0,

@@ -3,7 +3,7 @@
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { describe, expect, it } from 'vitest'
-import { patchYamuxWindowUpdates } from '../../src/node/yamux-window.js'
+import { patchYamuxWindowUpdates } from '../../src/node/net/yamux-window.js'
 
 const WINDOW = 256 * 1024
 /** Yamux frame types (the spec's numbers; the package does not export its enum). */

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, lstatSync, realpathSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { Sandbox } from '../../jobs/sandbox.js'
+import type { Sandbox } from './sandbox.js'
 
 export const BWRAP = 'bwrap'
 

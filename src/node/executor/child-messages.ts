@@ -2,7 +2,7 @@
 // anything on it (`process.send` is within its reach), so every message is parsed here before the
 // pool reads a field. A message that does not parse ends that executor (ExecutorPool: 'protocol').
 import { z } from 'zod'
-import type { ChildMessage } from '../../jobs/executor-protocol.js'
+import type { ChildMessage } from './executor-protocol.js'
 
 /** Most results in one message (the child sends one per task it ran since the last one). */
 const RESULTS_MAX = 100_000

@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { coordinatorFor, type ElectionStrategy, type Member } from '../../election/strategy.js'
+import { FINAL_STATES, JobEnvSchema, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
+import { unsatisfiable, type NodeCaps } from '../../jobs/requires.js'
+import { jobEnvProblem } from '../executor/sandbox.js'
+import { ApiError, pathParam, type ApiServer } from './api-server.js'
+import type { JobRegistry } from '../daemon/job-registry.js'
+import { SubmissionRejectedError, SubmissionsFullError, type JobSubmissions } from '../daemon/job-submissions.js'
+
+// Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
+// over), list, read one, cancel. Request bodies are parsed with schemas; errors name the field.
+
+export const SubmitRequestSchema = z.object({
+  code: z.string().min(1),
+  moduleName: z.string().max(256),
+  kind: z.enum(['function', 'action']),
+  parts: z.number().int().min(1).max(1_000_000).optional(),
+  priority: PrioritySchema.default('normal'),
+  requires: RequiresSchema.optional(),
+  env: JobEnvSchema.optional(),
+  input: JobInputSchema,
+}).strict()
+export type SubmitRequest = z.input<typeof SubmitRequestSchema>
+
+/** A submission carries the bundled code and the input (base64 for bytes). */
+export const SUBMIT_BYTES_MAX = 256 * 1024 * 1024
+
+export interface JobsApiDeps {
+  selfId: string
+  election: ElectionStrategy
+  members: () => Member[]
+  registry: JobRegistry
+  submissions: JobSubmissions
+  /** Ask the mesh for a job this node does not know. */
+  query: (jobId: string) => Promise<JobRecord | undefined>
+  cancel: (record: JobRecord) => void
+  /** Backups per job: the replica set is the coordinator and the next `backups` in election order. */
+  backups: number
+  wallMs: () => number
+  /** What each live node offers: a job whose `requires` none satisfies is refused at once. */
+  capabilities?: () => NodeCaps[]
+  /** Peer ids allowed to submit jobs (--allow-submit); undefined: every peer of the mesh. */
+  allowSubmit?: ReadonlySet<string>
+  /** Most unfinished jobs this node may have submitted at once (--max-jobs-per-submitter). */
+  jobsPerSubmitterMax?: number
+  /** Largest submission body: peers refuse larger messages (--max-message-bytes), so refuse it here first. */
+  submitBytesMax?: number
+}
+
+export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
+  api.route('POST', '/jobs', async req => {
+    const parsed = SubmitRequestSchema.safeParse(req.body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new ApiError(400, `invalid job: ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`)
+    }
+    const body = parsed.data
+    if (deps.allowSubmit !== undefined && !deps.allowSubmit.has(deps.selfId)) {
+      throw new ApiError(403, `this node (${deps.selfId}) may not submit jobs: it is not in its --allow-submit list`)
+    }
+    const unfinished = deps.registry.list().filter(r => r.submitter === deps.selfId && !FINAL_STATES.has(r.state)).length
+    if (deps.jobsPerSubmitterMax !== undefined && unfinished >= deps.jobsPerSubmitterMax) {
+      throw new ApiError(429, `this node already has ${unfinished} unfinished jobs, the limit (--max-jobs-per-submitter ${deps.jobsPerSubmitterMax}); wait for one to finish`)
+    }
+    const envProblem = jobEnvProblem(body.env)
+    if (envProblem !== undefined) throw new ApiError(400, `job cannot run: ${envProblem}`)
+    const why = deps.capabilities === undefined ? undefined : unsatisfiable(body.requires, deps.capabilities())
+    if (why !== undefined) throw new ApiError(422, `job cannot run: ${why}${/tools\./.test(why) ? ' (a node offers a tool only when it is on its PATH and, in the task sandbox, allowed with --allow-exec)' : ''}`)
+    const jobId = `j${deps.wallMs().toString(36)}${randomBytes(5).toString('hex')}`
+    const coordinator = coordinatorFor(deps.election, jobId, deps.members())
+    if (coordinator === undefined) throw new ApiError(503, `no live node can coordinate jobs (election ${deps.election.name})`)
+    const spec: JobSpec = {
+      jobId,
+      kind: body.kind,
+      codeHash: createHash('sha256').update(body.code).digest('hex'),
+      moduleName: body.moduleName,
+      priority: body.priority,
+      submitter: deps.selfId,
+      submittedAtMs: deps.wallMs(),
+      ...(body.parts !== undefined ? { parts: body.parts } : {}),
+      ...(body.requires !== undefined ? { requires: body.requires } : {}),
+      ...(body.env !== undefined ? { env: body.env } : {}),
+    }
+    const ranked = deps.election.rank(jobId, deps.members())
+    spec.replicaSet = [coordinator, ...ranked.filter(p => p !== coordinator).slice(0, deps.backups)]
+    if (coordinator === deps.selfId) {
+      // This node alone would hold the job until it is replicated: a second node keeps a copy.
+      const standby = deps.election.rank(jobId, deps.members()).find(p => p !== deps.selfId)
+      if (standby !== undefined) spec.standby = standby
+    }
+    const record: JobRecord = {
+      jobId, kind: spec.kind, moduleName: spec.moduleName, state: 'pending', coordinator, term: 0, submitter: deps.selfId,
+      priority: spec.priority, tasks: 0, done: 0, inFlight: 0, failures: 0, tasksByPeer: {}, submittedAtMs: spec.submittedAtMs,
+    }
+    deps.registry.upsert(record, deps.wallMs())
+    // Answer only once a coordinator has the job: a job id the client holds is never lost with this node.
+    try {
+      await deps.submissions.submit(spec, body.code, body.input, coordinator)
+    } catch (err) {
+      if (err instanceof SubmissionsFullError) throw new ApiError(503, err.message)
+      if (err instanceof SubmissionRejectedError) {
+        deps.registry.upsert({ ...record, state: 'failed', error: err.message }, deps.wallMs())
+        throw new ApiError(403, err.message)
+      }
+      throw err
+    }
+    return { jobId, coordinator: deps.registry.get(jobId)?.coordinator ?? coordinator }
+  }, { bodyBytesMax: Math.min(SUBMIT_BYTES_MAX, deps.submitBytesMax ?? SUBMIT_BYTES_MAX) })
+
+  api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
+
+  api.route('GET', '/jobs/*', async req => {
+    const jobId = jobIdFrom(req.path, '/jobs/')
+    const waitMs = waitFrom(req.query)
+    const known = deps.registry.get(jobId)
+    let record = known ?? await deps.query(jobId)
+    if (record === undefined) throw new ApiError(404, `unknown job ${jobId}: no live node knows it (results are kept for a limited time)`)
+    // A long poll: an unfinished job's record is sent once it changes (or the wait is up), so a
+    // client following a job asks a few times per update instead of polling on a timer. Only for
+    // a job this node's registry holds: one found by asking the mesh gets no updates here.
+    if (waitMs > 0 && known !== undefined && !FINAL_STATES.has(record.state)) {
+      await deps.registry.changed(jobId, waitMs)
+      record = deps.registry.get(jobId) ?? record
+    }
+    return record
+  })
+
+  api.route('POST', '/jobs/*', async req => {
+    const [jobId, action] = req.path.slice('/jobs/'.length).split('/')
+    if (action !== 'cancel') throw new ApiError(404, `No route POST ${req.path}`)
+    const id = jobIdFrom(`/jobs/${jobId ?? ''}`, '/jobs/')
+    const record = deps.registry.get(id) ?? await deps.query(id)
+    if (record === undefined) throw new ApiError(404, `unknown job ${id}`)
+    if (FINAL_STATES.has(record.state)) throw new ApiError(409, `job ${id} already ${record.state}`)
+    deps.cancel(record)
+    return { jobId: id, cancelling: true }
+  })
+}
+
+/** Longest long poll (`?wait=` on GET /jobs/:id), in ms. */
+export const JOB_WAIT_MS_MAX = 30_000
+
+function waitFrom (query: URLSearchParams): number {
+  const text = query.get('wait')
+  if (text === null) return 0
+  const ms = Number(text)
+  if (text === '' || !Number.isInteger(ms) || ms < 0 || ms > JOB_WAIT_MS_MAX) throw new ApiError(400, `invalid wait ${JSON.stringify(text.slice(0, 40))}: expected whole milliseconds from 0 to ${JOB_WAIT_MS_MAX}`)
+  return ms
+}
+
+function jobIdFrom (path: string, prefix: string): string {
+  const id = pathParam(path, prefix)
+  if (!JobIdSchema.safeParse(id).success) throw new ApiError(400, `invalid job id ${JSON.stringify(id.slice(0, 80))}`)
+  return id
+}
+
+function withoutResult (record: JobRecord): Omit<JobRecord, 'result'> {
+  const { result: _result, ...rest } = record
+  return rest
+}

@@ -1,0 +1,73 @@
+import { API_TOKEN_ENV, ApiTokenError, readApiToken } from '../../security/api-token.js'
+import { defaultDataDir, readApiRecord } from '../host/data-dir.js'
+import { terminalSafe } from './terminal-text.js'
+
+// How CLI commands reach a node: --api URL, else the record a running node left in its data dir.
+
+export class ClientError extends Error {}
+
+export interface ClientOptions { api?: string, dataDir?: string, token?: string }
+
+/**
+ * The control API token: given, else $MESHWORK_TOKEN, else the one the node keeps in its data dir
+ * (--data-dir, or the default one when no --api is given or its node is the one at --api).
+ */
+export function resolveApiToken (opts: ClientOptions, url: string): string | undefined {
+  if (opts.token !== undefined) return opts.token
+  const fromEnv = process.env[API_TOKEN_ENV]
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  const dir = opts.dataDir ?? defaultDataDir()
+  if (opts.api !== undefined && opts.dataDir === undefined && readApiRecord(dir)?.url !== url) return undefined
+  try { return readApiToken(dir) } catch (err) { throw new ClientError((err as ApiTokenError).message) }
+}
+
+export function resolveApiUrl (opts: ClientOptions): string {
+  if (opts.api !== undefined) return opts.api.replace(/\/+$/, '')
+  const dir = opts.dataDir ?? defaultDataDir()
+  const record = readApiRecord(dir)
+  if (record === undefined) {
+    throw new ClientError(`No running node found in ${dir}. Start one with \`meshwork start --data-dir ${dir}\`, or pass --api http://127.0.0.1:PORT.`)
+  }
+  return record.url
+}
+
+export class MeshClient {
+  constructor (readonly baseUrl: string, readonly token: string | undefined = process.env[API_TOKEN_ENV]) {}
+
+  static fromOptions (opts: ClientOptions): MeshClient {
+    const url = resolveApiUrl(opts)
+    return new MeshClient(url, resolveApiToken(opts, url))
+  }
+
+  async get<T> (path: string): Promise<T> { return await this.request<T>('GET', path) }
+  async post<T> (path: string, body: unknown): Promise<T> { return await this.request<T>('POST', path, body) }
+
+  async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response
+    // The node takes a POST or DELETE only as JSON with the token in the Authorization header
+    // (what a web page cannot send across sites): say so even when there is no body.
+    const writes = method !== 'GET' && method !== 'HEAD'
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          ...(writes ? { 'content-type': 'application/json' } : {}),
+          ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    } catch (err) {
+      throw new ClientError(`Cannot reach the node at ${this.baseUrl} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}). Is \`meshwork start\` running?`)
+    }
+    const text = await res.text()
+    let value: unknown
+    try { value = text === '' ? undefined : JSON.parse(text) } catch { value = text }
+    if (!res.ok) {
+      // The node's error may quote what was sent (a job id, a module name): escaped for the terminal.
+      const message = terminalSafe(typeof value === 'object' && value !== null && 'error' in value ? String((value as { error: unknown }).error) : text, { keepNewlines: true })
+      if (res.status === 401) throw new ClientError(`${method} ${path} refused (401): the node at ${this.baseUrl} needs its API token. Run on the node's machine with --data-dir DIR (the token is DIR/api.token), or set $${API_TOKEN_ENV}.`)
+      throw new ClientError(`${method} ${terminalSafe(path)} failed (${res.status}): ${message}`)
+    }
+    return value as T
+  }
+}

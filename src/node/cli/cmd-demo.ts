@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { packageRoot } from '../../package-root.js'
+import { MeshClient } from './client.js'
+import { formatStatus } from './cmd-status.js'
+import { shortId } from './format.js'
+import { LocalMesh, waitForFullMesh } from '../testing/local-mesh.js'
+import { ProgressReporter } from './progress.js'
+import { buildSubmitRequest, followJob } from './submit.js'
+
+// `meshwork demo` (what `npm start` runs): a local mesh of real node processes on 127.0.0.1
+// runs word count over the bundled corpus, then shuts down.
+
+const CORPUS_REPEATS = 40
+
+export async function demoCommand (opts: { nodes: number }): Promise<void> {
+  const started = Date.now()
+  process.stdout.write(`Starting a local mesh of ${opts.nodes} nodes on 127.0.0.1 …\n`)
+  const mesh = await LocalMesh.start({ nodes: opts.nodes, logLevel: 'warn' })
+  const stopOnSignal = (): void => { void mesh.stop().then(() => process.exit(130)) }
+  process.once('SIGINT', stopOnSignal)
+  try {
+    const view = await waitForFullMesh(mesh, opts.nodes, 60_000)
+    process.stdout.write(`All ${opts.nodes} nodes see each other after ${Date.now() - started} ms:\n\n${formatStatus(view)}\n\n`)
+    await runWordCount(mesh)
+  } finally {
+    process.stdout.write('Stopping the mesh …\n')
+    await mesh.stop()
+    process.off('SIGINT', stopOnSignal)
+  }
+}
+
+async function runWordCount (mesh: LocalMesh): Promise<void> {
+  const root = packageRoot()
+  const corpus = readFileSync(join(root, 'examples', 'corpus', 'licenses.txt'))
+  const input = Buffer.concat(Array.from({ length: CORPUS_REPEATS }, () => corpus))
+  process.stdout.write(`Word count over the bundled corpus ×${CORPUS_REPEATS} (${(input.length / 1e6).toFixed(1)} MB), submitted on node 1:\n`)
+  const client = new MeshClient(mesh.nodes[1]!.apiUrl, mesh.token)
+  const request = await buildSubmitRequest(join(root, 'examples', 'wordcount.mjs'), { bytes: input }, { parts: 48 })
+  const t0 = Date.now()
+  const { jobId, coordinator } = await client.post<{ jobId: string, coordinator: string }>('/jobs', request)
+  process.stdout.write(`job ${jobId}, coordinator ${shortId(coordinator)}\n`)
+  const reporter = new ProgressReporter(process.stdout, t0)
+  const record = await followJob(client, jobId, r => reporter.update(r))
+  reporter.end()
+  if (record.state !== 'done') throw new Error(`the demo job ${record.state}: ${record.error ?? ''}`)
+  const result = record.result as { words: number, distinct: number, top: Array<[string, number]> }
+  process.stdout.write(`\n${result.words} words, ${result.distinct} distinct. Top 10:\n`)
+  for (const [word, count] of result.top.slice(0, 10)) process.stdout.write(`  ${word.padEnd(12)} ${count}\n`)
+  process.stdout.write('\nTasks per node:\n')
+  for (const [peer, n] of Object.entries(record.tasksByPeer)) process.stdout.write(`  ${shortId(peer)}  ${n}\n`)
+  process.stdout.write(`\n${record.tasks} tasks, wall time ${record.wallMs} ms\n\n`)
+}
+

@@ -1,0 +1,32 @@
+import type { JobRecord } from '../../jobs/job-spec.js'
+import { ClientError, MeshClient, type ClientOptions } from './client.js'
+import { colour, percent, shortId, table } from './format.js'
+import { terminalSafe } from './terminal-text.js'
+
+const JOB_COLOUR: Record<string, number> = { done: 32, failed: 31, cancelled: 90, running: 36, splitting: 36, reducing: 36, pending: 36 }
+import { printOutcome } from './cmd-submit.js'
+
+export async function jobsCommand (opts: ClientOptions & { json?: boolean }): Promise<void> {
+  const { jobs } = await MeshClient.fromOptions(opts).get<{ jobs: JobRecord[] }>('/jobs')
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify({ jobs }) + '\n')
+    return
+  }
+  const rows = jobs.map(j => [
+    // Module names and states come from the mesh: escaped, never sent to the terminal raw.
+    terminalSafe(j.jobId), colour(JOB_COLOUR[j.state] ?? 0, terminalSafe(j.state)), shortId(j.coordinator), String(j.term),
+    `${j.done}/${j.tasks} ${percent(j.state === 'done' ? 1 : j.tasks > 0 ? j.done / j.tasks : 0)}`, terminalSafe(j.moduleName), j.wallMs !== undefined ? `${j.wallMs} ms` : '',
+  ])
+  process.stdout.write(rows.length === 0 ? 'no jobs known to this node (submit one with `meshwork submit MODULE`)\n' : table(['JOB', 'STATE', 'COORDINATOR', 'TERM', 'PROGRESS', 'MODULE', 'WALL'], rows) + '\n')
+}
+
+export async function resultCommand (jobId: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
+  const record = await MeshClient.fromOptions(opts).get<JobRecord>(`/jobs/${encodeURIComponent(jobId)}`)
+  if (record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') return printOutcome(record, opts.json === true)
+  throw new ClientError(`job ${terminalSafe(jobId)} is still ${terminalSafe(record.state)} (${record.done}/${record.tasks} tasks): watch it with \`meshwork top\`, or run this again once it is done`)
+}
+
+export async function cancelCommand (jobId: string, opts: ClientOptions): Promise<void> {
+  await MeshClient.fromOptions(opts).post(`/jobs/${encodeURIComponent(jobId)}/cancel`, {})
+  process.stdout.write(`cancelling job ${terminalSafe(jobId)}\n`)
+}

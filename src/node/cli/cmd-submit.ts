@@ -1,0 +1,77 @@
+import type { JobRecord, Priority } from '../../jobs/job-spec.js'
+import { MeshClient, type ClientOptions } from './client.js'
+import { shortId } from './format.js'
+import { JobModuleError } from './job-module.js'
+import { UsageError } from './options.js'
+import { ProgressReporter } from './progress.js'
+import { terminalSafe } from './terminal-text.js'
+import { buildSubmitRequest, followJob, SubmitError, type InputSource } from './submit.js'
+
+export interface SubmitCommandOptions extends ClientOptions {
+  input?: string
+  inputJson?: string
+  parts?: number
+  priority: Priority
+  json?: boolean
+  detach?: boolean
+}
+
+export class JobFailedError extends Error { readonly exitCode = 1 }
+
+export async function submitCommand (modulePath: string, opts: SubmitCommandOptions): Promise<void> {
+  if (opts.input !== undefined && opts.inputJson !== undefined) throw new UsageError('give either --input FILE or --input-json JSON, not both')
+  let input: InputSource
+  if (opts.inputJson !== undefined) {
+    try { input = { json: JSON.parse(opts.inputJson) } } catch (err) { throw new UsageError(`--input-json is not valid JSON: ${(err as Error).message}`) }
+  } else if (opts.input !== undefined) {
+    input = { file: opts.input }
+  }
+  const client = MeshClient.fromOptions(opts)
+  let request
+  try {
+    request = await buildSubmitRequest(modulePath, input, { parts: opts.parts, priority: opts.priority })
+  } catch (err) {
+    if (err instanceof JobModuleError || err instanceof SubmitError) throw new UsageError(err.message)
+    throw err
+  }
+  const started = Date.now()
+  const { jobId, coordinator } = await client.post<{ jobId: string, coordinator: string }>('/jobs', request)
+  if (opts.detach === true) {
+    process.stdout.write(opts.json === true ? JSON.stringify({ jobId, coordinator }) + '\n' : `${terminalSafe(jobId)}\n`)
+    return
+  }
+  // Ctrl-C cancels the job on the mesh, then exits.
+  const onSigint = (): void => {
+    process.stderr.write(`\ncancelling job ${terminalSafe(jobId)} …\n`)
+    client.post(`/jobs/${jobId}/cancel`, {}).catch(() => {}).finally(() => process.exit(130))
+  }
+  process.once('SIGINT', onSigint)
+  const reporter = new ProgressReporter(process.stderr, started)
+  if (opts.json !== true) process.stderr.write(`job ${terminalSafe(jobId)} → coordinator ${shortId(coordinator)}\n`)
+  let record: JobRecord
+  try {
+    record = await followJob(client, jobId, r => reporter.update(r))
+  } finally {
+    reporter.end()
+    process.off('SIGINT', onSigint)
+  }
+  printOutcome(record, opts.json === true)
+}
+
+export function printOutcome (record: JobRecord, json: boolean): void {
+  if (record.state !== 'done') {
+    if (json) process.stdout.write(JSON.stringify({ jobId: record.jobId, coordinator: record.coordinator, state: record.state, error: record.error ?? record.state }) + '\n')
+    // The error is the job's own text (a task's exception): escaped, its lines kept.
+    throw new JobFailedError(terminalSafe(`job ${record.jobId} ${record.state}${record.error !== undefined ? `: ${record.error}` : ''}`, { keepNewlines: true }))
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify({
+      jobId: record.jobId, coordinator: record.coordinator, result: record.result, tasks: record.tasks, wallMs: record.wallMs, tasksByPeer: record.tasksByPeer,
+    }) + '\n')
+    return
+  }
+  const peers = Object.entries(record.tasksByPeer).map(([p, n]) => `${shortId(p)}: ${n}`).join(', ')
+  // JSON.stringify escapes C0 but not DEL, C1 or bidi controls; the escapes keep it valid JSON.
+  process.stdout.write(`${terminalSafe(JSON.stringify(record.result, null, 2) ?? 'undefined', { keepNewlines: true })}\n`)
+  process.stderr.write(`${record.tasks} tasks in ${record.wallMs ?? 0} ms (${peers || 'no tasks'})\n`)
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { JobEnvSchema, RequiresSchema, type Requires } from '../../jobs/job-spec.js'
+import { jobEnvProblem } from '../executor/sandbox.js'
+import { bundleJobModule } from './bundle.js'
+
+// Turns a user's job module into what the mesh runs: one bundled file, named by its hash,
+// checked here — before anything is sent — to have the documented shape.
+
+export class JobModuleError extends Error {}
+
+export interface PreparedModule {
+  code: string
+  hash: string
+  moduleName: string
+  kind: 'function' | 'action'
+  requires?: Requires
+  /** Variables the module gives its tasks (`env: { NAME: 'value' }`). */
+  env?: Record<string, string>
+}
+
+export async function prepareJobModule (modulePath: string): Promise<PreparedModule> {
+  let bundled
+  try {
+    bundled = await bundleJobModule(modulePath)
+  } catch (err) {
+    throw new JobModuleError((err as Error).message)
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'meshwork-module-'))
+  let ns: Record<string, unknown>
+  try {
+    const file = join(dir, `${bundled.hash}.mjs`)
+    writeFileSync(file, bundled.code)
+    ns = await import(pathToFileURL(file).href) as Record<string, unknown>
+  } catch (err) {
+    throw new JobModuleError(`Job module ${modulePath} failed to load: ${(err as Error).message}`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const def = ns.default
+  const mod = (def !== null && typeof def === 'object') ? def as Record<string, unknown> : ns
+  const fn = (name: string): boolean => typeof (mod[name] ?? ns[name]) === 'function'
+  const kind = mod.kind ?? ns.kind ?? 'function'
+  if (kind !== 'function' && kind !== 'action') throw new JobModuleError(`Job module ${modulePath}: kind must be 'function' or 'action', got ${JSON.stringify(kind)}`)
+  const missing = ['split', 'map', ...(kind === 'function' ? ['reduce'] : [])].filter(name => !fn(name))
+  if (missing.length > 0) {
+    throw new JobModuleError(`Job module ${modulePath} has no ${missing.map(m => `${m}()`).join(' or ')}: export default { ${kind === 'function' ? 'split, map, reduce' : "kind: 'action', split, map"} }`)
+  }
+  const rawRequires = mod.requires ?? ns.requires
+  let requires: Requires | undefined
+  if (rawRequires !== undefined) {
+    const parsed = RequiresSchema.safeParse(rawRequires)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new JobModuleError(`Job module ${modulePath}: requires.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'} (expected { tools?: string[], labels?: { key: value }, memoryMB?: number, cpus?: number })`)
+    }
+    requires = parsed.data
+  }
+  // `network: true`: the tasks reach the network, so they run only where a node allows it.
+  const network = mod.network ?? ns.network
+  if (network !== undefined && typeof network !== 'boolean') throw new JobModuleError(`Job module ${modulePath}: network must be true or false, got ${JSON.stringify(network)}`)
+  if (network === true) requires = { ...requires, network: true }
+  const rawEnv = mod.env ?? ns.env
+  let env: Record<string, string> | undefined
+  if (rawEnv !== undefined) {
+    const parsed = JobEnvSchema.safeParse(rawEnv)
+    const problem = parsed.success ? jobEnvProblem(parsed.data) : `env: ${parsed.error.issues[0]?.message ?? 'invalid'} (expected { NAME: 'value' })`
+    if (problem !== undefined) throw new JobModuleError(`Job module ${modulePath}: ${problem}`)
+    env = parsed.data
+  }
+  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}) }
+}
