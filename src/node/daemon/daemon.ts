@@ -154,8 +154,10 @@ export class Daemon {
     const channels = this.channels
     this.batches = new TaskBatcher((peerId, bytes) => channels.send(peerId, bytes), () => channels.wake())
     const send = (peerId: string, message: RpcMessage): number => this.send(peerId, message)
-    // Advertise only tools a task may really run here: in the sandbox, those --allow-exec names.
-    const found = findTools(opts.tools ?? DEFAULT_TOOLS)
+    // Advertise only tools a task may really run here: in the sandbox, those --allow-exec names
+    // (looked for on PATH even when --tools does not list them: allowing one means offering it).
+    const wanted = [...new Set([...(opts.tools ?? DEFAULT_TOOLS), ...(sec.sandbox?.allowExec ?? [])])]
+    const found = findTools(wanted)
     this.tools = sec.sandbox === undefined ? found : found.filter(t => sec.sandbox!.allowExec.includes(t))
     this.guard = new OwnerGuard({
       policy: opts.owner?.policy ?? DEFAULT_OWNER_POLICY.desktop,
