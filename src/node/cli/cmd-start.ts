@@ -5,7 +5,7 @@ import { probeExecutorSandbox } from '../executor/executor-pool.js'
 import { parseElectionSpec } from '../../election/strategy.js'
 import { Daemon } from '../daemon/daemon.js'
 import { defaultDataDir } from '../host/data-dir.js'
-import { createLogger } from '../host/logger.js'
+import { createLogger, defaultLogFormat, type LogFormat } from '../host/logger.js'
 import { UsageError } from './options.js'
 import { OwnerPolicyError, ownerPolicyConfig, parseHours, type HoursWindow, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
 import { ensureDataDir } from '../host/data-dir.js'
@@ -51,6 +51,7 @@ export interface StartOptions extends OwnerStartOptions {
   dataDir?: string
   label: Record<string, string>
   logLevel: string
+  logFormat?: LogFormat
   publishIntervalMs: number
   suspectAfterMs: number
   deadAfterMs: number
@@ -101,7 +102,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     throw err
   }
   const apiToken = loadOrCreateApiToken(dataDir)
-  const log = createLogger(opts.logLevel)
+  const log = createLogger(opts.logLevel, {}, opts.logFormat ?? defaultLogFormat())
   if (opts.sandbox === 'bwrap') {
     // Never silently weaker: without a working sandbox the node does not start.
     const probe = probeExecutorSandbox()
