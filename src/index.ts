@@ -7,6 +7,9 @@ import type { JobRecord, Priority } from './jobs/job-spec.js'
 import { MeshClient, type ClientOptions } from './node/cli/client.js'
 import type { StatusView } from './node/cli/status-view.js'
 import { buildSubmitRequest, followJob, type InputSource } from './node/cli/submit.js'
+import { MeshworkError } from './util/errors.js'
+
+export { MeshworkError }
 
 export type { JobRecord, Priority } from './jobs/job-spec.js'
 export type { StatusView } from './node/cli/status-view.js'
@@ -28,7 +31,8 @@ export interface MeshSubmitOptions {
   onProgress?: (record: JobRecord) => void
 }
 
-export class JobError extends Error {
+export class JobError extends MeshworkError {
+  readonly code = 'job'
   constructor (readonly record: JobRecord) { super(`job ${record.jobId} ${record.state}${record.error !== undefined ? `: ${record.error}` : ''}`) }
 }
 

@@ -1,4 +1,5 @@
 import { rankCandidates } from './rendezvous.js'
+import { MeshworkError } from '../util/errors.js'
 
 // Who coordinates job J, and who backs it up: a pluggable ranking over the membership view.
 // The ranking must come out the same on every node despite gossip lag, so it uses only
@@ -23,13 +24,7 @@ export const DEFAULT_ELECTION_SPEC = 'rendezvous'
 const FIXED_PREFIX = 'fixed:'
 const PEER_ID_LENGTH_MAX = 128
 
-export class InvalidElectionSpecError extends Error {
-  static readonly NAME = 'InvalidElectionSpecError'
-  constructor (message: string) {
-    super(message)
-    this.name = InvalidElectionSpecError.NAME
-  }
-}
+export class InvalidElectionSpecError extends MeshworkError { readonly code = 'election-spec' }
 
 /**
  * The default: weighted rendezvous hashing, weight = slotsTotal. Alive members first, then

@@ -1,3 +1,4 @@
+import { MeshworkError } from '../util/errors.js'
 // The owner policy of one node: when the mesh may use this machine. A sans-IO core — the
 // binding (src/node/host/owner-guard.ts) and the simulator (sim/) feed it samples with the time
 // and perform the effects it returns; it never reads a clock or the OS.
@@ -38,7 +39,7 @@ export const DEFAULT_OWNER_POLICY: Readonly<Record<OwnerPolicyName, OwnerPolicyC
   dedicated: { policy: 'dedicated', busyAbove: 1, idleBelow: 1, busyForMs: 3000, idleForMs: 3000, giveBackAfterMs: 30_000, useConsole: false },
 }
 
-export class OwnerPolicyError extends Error { override name = 'OwnerPolicyError' }
+export class OwnerPolicyError extends MeshworkError { readonly code = 'owner-policy' }
 
 export function ownerPolicyConfig (name: string, overrides: Partial<Omit<OwnerPolicyConfig, 'policy'>> = {}): OwnerPolicyConfig {
   if (name !== 'desktop' && name !== 'dedicated') throw new OwnerPolicyError(`--policy must be desktop or dedicated, got "${name}"`)

@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { MeshworkError } from '../util/errors.js'
 
 // The control API's bearer token. A node keeps it in its data dir (mode 0600) so the local
 // CLI, run by the same user, can read it; nobody else on the machine can. Every client sends
@@ -12,9 +13,7 @@ export const API_TOKEN_FILE = 'api.token'
 export const API_TOKEN_ENV = 'MESHWORK_TOKEN'
 const TOKEN_RE = /^[A-Za-z0-9_-]{16,256}$/
 
-export class ApiTokenError extends Error {
-  override readonly name = 'ApiTokenError'
-}
+export class ApiTokenError extends MeshworkError { readonly code = 'api-token' }
 
 /** The token in the data dir, or a new one written there (mode 0600). */
 export function loadOrCreateApiToken (dataDir: string): string {

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { generateKey, preSharedKey } from '@libp2p/pnet'
 import { patchPnetCipher } from '../node/net/pnet-patch.js'
 import { checkingMeshKey, pnetKeyBytes, type ProtectorFactory } from './mesh-key-check.js'
+import { MeshworkError } from '../util/errors.js'
 
 // The mesh key: a libp2p private-network pre-shared key (pnet, v1 format). Every connection is
 // protected with it before noise even starts, so a peer without the key cannot connect at all,
@@ -13,9 +14,7 @@ export const MESH_KEY_ENV = 'MESHWORK_MESH_KEY'
 const PSK_BYTES = 95
 const PSK_RE = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}\s*$/
 
-export class MeshKeyError extends Error {
-  override readonly name = 'MeshKeyError'
-}
+export class MeshKeyError extends MeshworkError { readonly code = 'mesh-key' }
 
 /**
  * The libp2p connection protector for a mesh key (with the cipher fix of pnet-patch.ts applied),

@@ -4,6 +4,7 @@ import type { Logger } from '../host/logger.js'
 import { presentedToken, tokenMatches } from '../../security/api-token.js'
 import { UnauthenticatedConnections } from './api-connections.js'
 import { checkRequest } from './api-request-checks.js'
+import { MeshworkError } from '../../util/errors.js'
 
 // The control API: HTTP on 127.0.0.1 only. Routes get a parsed request and return a
 // value (sent as JSON) or throw an ApiError; nothing a client sends can crash the node.
@@ -23,7 +24,8 @@ export const REQUEST_TIMEOUT_MS = 120_000
 /** How often Node enforces the two timeouts above (its default, 30 s, would triple the first). */
 const TIMEOUT_CHECK_MS = 1000
 
-export class ApiError extends Error {
+export class ApiError extends MeshworkError {
+  readonly code = 'api'
   constructor (readonly statusCode: number, message: string) { super(message) }
 }
 

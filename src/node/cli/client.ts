@@ -1,10 +1,11 @@
 import { API_TOKEN_ENV, ApiTokenError, readApiToken } from '../../security/api-token.js'
 import { defaultDataDir, readApiRecord } from '../host/data-dir.js'
 import { terminalSafe } from './terminal-text.js'
+import { MeshworkError } from '../../util/errors.js'
 
 // How CLI commands reach a node: --api URL, else the record a running node left in its data dir.
 
-export class ClientError extends Error {}
+export class ClientError extends MeshworkError { readonly code = 'client' }
 
 export interface ClientOptions { api?: string, dataDir?: string, token?: string }
 

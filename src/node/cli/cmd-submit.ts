@@ -6,6 +6,7 @@ import { UsageError } from './options.js'
 import { ProgressReporter } from './progress.js'
 import { terminalSafe } from './terminal-text.js'
 import { buildSubmitRequest, followJob, SubmitError, type InputSource } from './submit.js'
+import { MeshworkError } from '../../util/errors.js'
 
 export interface SubmitCommandOptions extends ClientOptions {
   input?: string
@@ -16,7 +17,10 @@ export interface SubmitCommandOptions extends ClientOptions {
   detach?: boolean
 }
 
-export class JobFailedError extends Error { readonly exitCode = 1 }
+export class JobFailedError extends MeshworkError {
+  readonly code = 'job-failed'
+  readonly exitCode = 1
+}
 
 export async function submitCommand (modulePath: string, opts: SubmitCommandOptions): Promise<void> {
   if (opts.input !== undefined && opts.inputJson !== undefined) throw new UsageError('give either --input FILE or --input-json JSON, not both')

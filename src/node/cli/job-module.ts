@@ -5,11 +5,12 @@ import { pathToFileURL } from 'node:url'
 import { JobEnvSchema, RequiresSchema, type Requires } from '../../jobs/job-spec.js'
 import { jobEnvProblem } from '../executor/sandbox.js'
 import { bundleJobModule } from './bundle.js'
+import { MeshworkError } from '../../util/errors.js'
 
 // Turns a user's job module into what the mesh runs: one bundled file, named by its hash,
 // checked here — before anything is sent — to have the documented shape.
 
-export class JobModuleError extends Error {}
+export class JobModuleError extends MeshworkError { readonly code = 'job-module' }
 
 export interface PreparedModule {
   code: string

@@ -1,8 +1,9 @@
 import { cpus } from 'node:os'
+import { MeshworkError } from '../../util/errors.js'
 
 // Parsing of CLI values that commander leaves as strings; each error names the flag.
 
-export class UsageError extends Error {}
+export class UsageError extends MeshworkError { readonly code = 'usage' }
 
 export function parseIntOption (flag: string, min: number, max: number) {
   return (value: string): number => {

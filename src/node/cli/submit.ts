@@ -3,11 +3,12 @@ import { FINAL_STATES, type JobInput, type JobRecord, type Priority } from '../.
 import type { MeshClient } from './client.js'
 import type { SubmitRequest } from '../api/jobs-api.js'
 import { prepareJobModule } from './job-module.js'
+import { MeshworkError } from '../../util/errors.js'
 
 // Submitting a job and following it to the end: shared by `meshwork submit` and the
 // programmatic API. The node the client talks to elects the coordinator; we poll that node.
 
-export class SubmitError extends Error {}
+export class SubmitError extends MeshworkError { readonly code = 'submit' }
 
 export type InputSource = { json: unknown } | { file: string } | { bytes: Uint8Array } | undefined
 

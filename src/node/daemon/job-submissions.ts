@@ -2,6 +2,7 @@ import type { JobInput, JobRecord, JobSpec } from '../../jobs/job-spec.js'
 import { Submissions, type SubmissionEffect } from '../../jobs/submission.js'
 import type { RpcMessage } from '../../jobs/wire.js'
 import type { Logger } from '../host/logger.js'
+import { MeshworkError } from '../../util/errors.js'
 
 // The submitter's node, bound to the RPC layer and the API's waiting client. When to re-send
 // a job and to whom is the Submissions core's (src/jobs/submission.ts), which the simulator
@@ -25,9 +26,9 @@ export interface JobSubmissionsOptions {
   acceptTimeoutMs?: number
 }
 
-export class SubmissionsFullError extends Error {}
+export class SubmissionsFullError extends MeshworkError { readonly code = 'submissions-full' }
 /** A coordinator refused the job: the submitter is not allowed, or is over its limits. */
-export class SubmissionRejectedError extends Error {}
+export class SubmissionRejectedError extends MeshworkError { readonly code = 'submission-rejected' }
 
 export class JobSubmissions {
   private readonly core: Submissions<Held>

@@ -1,13 +1,14 @@
 import type { JobRecord } from '../../jobs/job-spec.js'
 import type { JobTimeline } from '../../jobs/task-timeline.js'
 import type { RpcMessage } from '../../jobs/wire.js'
+import { MeshworkError } from '../../util/errors.js'
 
 // The task timeline of a job, from whichever node is asked: the coordinator keeps it (see
 // src/jobs/task-timeline.ts); any other node asks the job's coordinator over RPC.
 
 type Msg<T extends RpcMessage['t']> = Extract<RpcMessage, { t: T }>
 
-export class TimelineUnknownJobError extends Error { override name = 'TimelineUnknownJobError' }
+export class TimelineUnknownJobError extends MeshworkError { readonly code = 'timeline-unknown-job' }
 
 export interface TimelineServiceOptions {
   selfId: string

@@ -1,11 +1,12 @@
+import { MeshworkError } from '../../../util/errors.js'
 // Length-prefixed frames (4-byte big-endian length, then the payload) for the peer-to-peer
 // RPC streams. The decoder is incremental: chunks arrive in any split and every complete
 // frame in a chunk is returned at once, without a promise per frame.
 
 export const FRAME_HEADER_BYTES = 4
 
-export class FrameTooLargeError extends Error {
-  override readonly name = 'FrameTooLargeError'
+export class FrameTooLargeError extends MeshworkError {
+  readonly code = 'frame-too-large'
 }
 
 export function encodeFrames (payloads: Uint8Array[]): Buffer {
