@@ -18,6 +18,8 @@ function syntheticProject (n) {
 export default {
   kind: 'function',
   requires: { tools: ['cc'] },
+  // The input is one JSON file, parsed by split() below: not cut into lines.
+  records: 'whole',
   split (input) {
     const project = Buffer.isBuffer(input) || input instanceof Uint8Array ? JSON.parse(Buffer.from(input).toString('utf8')) : input
     const { files } = typeof project?.synthetic === 'number' ? syntheticProject(project.synthetic) : project

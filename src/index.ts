@@ -6,7 +6,7 @@ import './polyfill.js'
 import type { JobRecord, Priority } from './jobs/job-spec.js'
 import { MeshClient, type ClientOptions } from './node/cli/client.js'
 import type { StatusView } from './node/cli/status-view.js'
-import { buildSubmitRequest, followJob, type InputSource } from './node/cli/submit.js'
+import { followJob, prepareJob, sendJob, type InputSource } from './node/cli/submit.js'
 import { MeshworkError } from './util/errors.js'
 
 export { MeshworkError }
@@ -44,8 +44,7 @@ export class Mesh {
     const source: InputSource = opts.inputFile !== undefined
       ? { file: opts.inputFile }
       : input instanceof Uint8Array ? { bytes: input } : input === undefined ? undefined : { json: input }
-    const request = await buildSubmitRequest(modulePath, source, { parts: opts.parts, priority: opts.priority })
-    const { jobId } = await this.client.post<{ jobId: string }>('/jobs', request)
+    const { jobId } = await sendJob(this.client, await prepareJob(modulePath, source, { parts: opts.parts, priority: opts.priority }))
     const record = await followJob(this.client, jobId, opts.onProgress)
     if (record.state !== 'done') throw new JobError(record)
     return { jobId, coordinator: record.coordinator, result: record.result, tasks: record.tasks, wallMs: record.wallMs ?? 0, tasksByPeer: record.tasksByPeer }

@@ -1,9 +1,8 @@
 import type { JobRecord } from '../../src/jobs/job-spec.js'
 import { waitForFullMesh } from '../../src/node/testing/local-mesh.js'
 import { ClientError, MeshClient } from '../../src/node/cli/client.js'
-import type { SubmitRequest } from '../../src/node/api/jobs-api.js'
 import { LocalMesh } from '../../src/node/testing/local-mesh.js'
-import { buildSubmitRequest, followJob, type InputSource } from '../../src/node/cli/submit.js'
+import { followJob, prepareJob, sendJob, type InputSource, type PreparedJob } from '../../src/node/cli/submit.js'
 import { onCleanup, trackGroup } from '../lib/procs.js'
 
 // Meshwork: a local mesh of real `meshwork start` processes on 127.0.0.1 (default LAN timers),
@@ -23,8 +22,8 @@ export interface MeshRun { clientWallMs: number, record: JobRecord, pollErrors: 
 export interface MeshworkSystem {
   id: string
   nodes: number
-  build: (modulePath: string, input: InputSource, parts?: number) => Promise<SubmitRequest>
-  run: (request: SubmitRequest) => Promise<MeshRun>
+  build: (modulePath: string, input: InputSource, parts?: number) => Promise<PreparedJob>
+  run: (job: PreparedJob) => Promise<MeshRun>
   stop: () => Promise<void>
 }
 
@@ -56,7 +55,7 @@ export async function startMeshwork (opts: { nodes: number, baseDir: string, env
   return {
     id: `meshwork-${opts.nodes}`,
     nodes: opts.nodes,
-    build: async (modulePath, input, parts) => await buildSubmitRequest(modulePath, input, parts !== undefined ? { parts } : {}),
+    build: async (modulePath, input, parts) => await prepareJob(modulePath, input, parts !== undefined ? { parts } : {}),
     run: async request => {
       const t0 = performance.now()
       const { jobId, retries: postRetries } = await submit(client, request)
@@ -70,14 +69,14 @@ export async function startMeshwork (opts: { nodes: number, baseDir: string, env
 }
 
 /**
- * POST /jobs, sent again once when the connection broke before any answer (EPIPE/ECONNRESET on a
+ * The upload and POST /jobs (sendJob), sent again once when the connection broke before any answer (EPIPE/ECONNRESET on a
  * kept-alive socket the busy daemon closed while the body was being written). Only errors
  * without an HTTP status are retried: the node cannot have accepted a body it did not read.
  */
-async function submit (client: MeshClient, request: SubmitRequest): Promise<{ jobId: string, retries: number }> {
+async function submit (client: MeshClient, job: PreparedJob): Promise<{ jobId: string, retries: number }> {
   for (let retries = 0; ; retries++) {
     try {
-      const { jobId } = await client.post<{ jobId: string }>('/jobs', request)
+      const { jobId } = await sendJob(client, job)
       return { jobId, retries }
     } catch (err) {
       if (retries >= 1 || !(err instanceof ClientError) || !err.message.startsWith('Cannot reach the node')) throw err

@@ -1,6 +1,7 @@
 import { VoteTally } from '../election/replica-set.js'
 import type { ReplicaHolder, TakeoverData } from './replica-holder.js'
 import type { Random } from '../util/prng.js'
+import { sourceRefOf, type SourceRef } from './input-source.js'
 import { FINAL_STATES, guestGrantsOf, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './job-spec.js'
 import { RoundTrips } from './round-trips.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from './scheduler.js'
@@ -100,6 +101,8 @@ interface CoordinatedJob {
   replicaSet: readonly string[]
   record: JobRecord
   chunks: readonly unknown[]
+  /** What every assign of a job with stored input says about reading it (computed once). */
+  sourceRef: SourceRef | undefined
   /** attemptId → worker and send time; a result is accepted only from the worker that got the task. */
   attempts: Map<string, { peerId: string, sentMs: number }>
   roundTrips: RoundTrips
@@ -421,6 +424,8 @@ export class CoordinatedJobs {
         replicated: false,
       },
       chunks: [],
+      // A module that splits the input itself (records 'whole') makes chunks of its own.
+      sourceRef: spec.source !== undefined && spec.source.records?.whole !== true ? sourceRefOf(spec.source) : undefined,
       attempts: new Map(),
       roundTrips: new RoundTrips(),
       restoredByPeer: {},
@@ -467,6 +472,7 @@ export class CoordinatedJobs {
           if (tools !== undefined && tools.length > 0) message.tools = tools
           const guest = guestGrantsOf(job.spec)
           if (guest !== undefined) message.guest = guest
+          if (job.sourceRef !== undefined) message.source = job.sourceRef
           if (effect.group !== undefined) message.group = effect.group.map(i => [i, job.chunks[i]])
           this.out.push({ type: 'assign', to: effect.peerId, backup: effect.backup, message })
           job.dirty = true

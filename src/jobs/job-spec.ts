@@ -3,10 +3,10 @@ import { z } from 'zod'
 // What a job is, as it travels between nodes. Parsed with these schemas wherever it
 // arrives (control API, RPC) before any core sees it.
 
-export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/
-export const JobIdSchema = z.string().regex(JOB_ID_RE, 'job ids are 1–64 letters, digits, _ or -')
-export const PeerIdSchema = z.string().min(1).max(128)
-export const CodeHashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest')
+import { CodeHashSchema, JobIdSchema, PeerIdSchema } from './ids.js'
+import { InputSourceSchema } from './input-source.js'
+
+export { CodeHashSchema, JOB_ID_RE, JobIdSchema, PeerIdSchema } from './ids.js'
 
 export const PrioritySchema = z.enum(['high', 'normal', 'low'])
 export type Priority = z.infer<typeof PrioritySchema>
@@ -26,10 +26,14 @@ export type Requires = z.infer<typeof RequiresSchema>
 export const JobEnvSchema = z.record(z.string().max(128), z.string().max(4096))
   .refine(r => Object.keys(r).length <= 64, 'at most 64 variables')
 
-/** Job input: a JSON value, or bytes (from --input FILE) carried as base64. */
+/**
+ * Job input: a JSON value; bytes carried as base64 (small programmatic inputs); or `source`:
+ * files stored as blobs on their holders (spec.source says which), read where they lie.
+ */
 export const JobInputSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('json'), value: z.unknown() }).strict(),
   z.object({ type: z.literal('bytes'), base64: z.string() }).strict(),
+  z.object({ type: z.literal('source') }).strict(),
 ])
 export type JobInput = z.infer<typeof JobInputSchema>
 
@@ -42,6 +46,8 @@ export const JobSpecSchema = z.object({
   priority: PrioritySchema,
   requires: RequiresSchema.optional(),
   env: JobEnvSchema.optional(),
+  /** The job's input files, when it has some (input `source`): split into ranges, each task reads its own from a holder. */
+  source: InputSourceSchema.optional(),
   /** The node whose API received the job: it follows the job for its client. */
   submitter: PeerIdSchema,
   /** When the submitter coordinates the job itself, a second node holds the submission until it is replicated. */

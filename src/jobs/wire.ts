@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { CodeHashSchema, GuestGrantsSchema, JobIdSchema, JobInputSchema, JobRecordSchema, JobSpecSchema, PeerIdSchema } from './job-spec.js'
 import { GROUP_TASKS_MAX } from './scheduler-config.js'
+import { SourceRefSchema } from './input-source.js'
 import { JobTimelineSchema } from './task-timeline.js'
 
 // The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
@@ -36,6 +37,8 @@ const AssignShared = {
   tools: Tools.optional(),
   /** The job's network and env (job-spec.ts guestGrantsOf): the worker's sandbox grants them only if the node allows each. */
   guest: GuestGrantsSchema.optional(),
+  /** The job reads stored input (spec.source): each chunk is an InputSplit the worker fetches from these holders. */
+  source: SourceRefSchema.optional(),
 }
 
 export const RpcMessageSchema = z.discriminatedUnion('t', [

@@ -78,8 +78,10 @@ export function checkRequest (req: RequestFacts, bound: BoundApi): Verdict {
   const method = req.method.toUpperCase()
   if (!READS.has(method)) {
     const type = (h['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase()
-    if (type !== 'application/json') {
-      return refuse(415, `${method} needs "Content-Type: application/json"${h['content-type'] !== undefined ? ` (got ${JSON.stringify(h['content-type'])})` : ''}`)
+    // Uploads (PUT) carry bytes; neither type is one a page may send cross-origin without asking.
+    const expected = method === 'PUT' ? 'application/octet-stream' : 'application/json'
+    if (type !== expected) {
+      return refuse(415, `${method} needs "Content-Type: ${expected}"${h['content-type'] !== undefined ? ` (got ${JSON.stringify(h['content-type'])})` : ''}`)
     }
     if (bound.tokenRequired && h.authorization === undefined) {
       return refuse(401, `${method} needs the API token in an "Authorization: Bearer <token>" header; the node keeps it in DATA_DIR/api.token`)

@@ -51,7 +51,7 @@ export interface ApiServerOptions {
   unauthenticatedConnectionsMax?: number
 }
 
-interface Route { handler: Handler, bodyBytesMax: number, public: boolean }
+interface Route { handler: Handler, bodyBytesMax: number, public: boolean, rawBody: boolean }
 
 export class ApiServer {
   private readonly routes = new Map<string, Route>()
@@ -67,8 +67,8 @@ export class ApiServer {
    * `bodyBytesMax` overrides the server's default for this route (job submissions carry input);
    * `public` routes answer without the token (only what holds no data: the dashboard's files).
    */
-  route (method: string, path: string, handler: Handler, opts: { bodyBytesMax?: number, public?: boolean } = {}): void {
-    this.routes.set(`${method} ${path}`, { handler, bodyBytesMax: opts.bodyBytesMax ?? this.opts.bodyBytesMax, public: opts.public === true })
+  route (method: string, path: string, handler: Handler, opts: { bodyBytesMax?: number, public?: boolean, rawBody?: boolean } = {}): void {
+    this.routes.set(`${method} ${path}`, { handler, bodyBytesMax: opts.bodyBytesMax ?? this.opts.bodyBytesMax, public: opts.public === true, rawBody: opts.rawBody === true })
   }
 
   async listen (): Promise<string> {
@@ -112,7 +112,8 @@ export class ApiServer {
         this.unauthenticated.authenticated(req.socket)
       }
       if (route === undefined) throw new ApiError(404, `No route ${method} ${url.pathname}`)
-      const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req, route.bodyBytesMax)
+      // A `rawBody` route (an upload) reads the request stream itself.
+      const body = method === 'GET' || method === 'HEAD' || route.rawBody ? undefined : await readJsonBody(req, route.bodyBytesMax)
       const value = await route.handler({ method, path: url.pathname, query: url.searchParams, body, raw: req, res })
       if (value !== undefined) sendJson(res, 200, value)
     } catch (err) {

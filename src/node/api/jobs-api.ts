@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { coordinatorFor, type ElectionStrategy, type Member } from '../../election/strategy.js'
-import { FINAL_STATES, JobEnvSchema, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
+import { FINAL_STATES, JobEnvSchema, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobInput, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
 import { unsatisfiable, type NodeCaps } from '../../jobs/requires.js'
+import { BLOB_NAME_MAX, BlobIdSchema, RecordsSchema, SOURCE_FILES_MAX, type InputSource, type SourceFile } from '../../jobs/input-source.js'
 import { jobEnvProblem } from '../executor/sandbox.js'
 import { ApiError, pathParam, type ApiServer } from './api-server.js'
 import type { JobRegistry } from '../daemon/job-registry.js'
@@ -19,7 +20,13 @@ export const SubmitRequestSchema = z.object({
   priority: PrioritySchema.default('normal'),
   requires: RequiresSchema.optional(),
   env: JobEnvSchema.optional(),
-  input: JobInputSchema,
+  input: z.union([
+    JobInputSchema,
+    /** Files uploaded to this node first (PUT /blobs): the job reads them where they lie. */
+    z.object({ type: z.literal('blobs'), files: z.array(z.object({ blob: BlobIdSchema, name: z.string().max(BLOB_NAME_MAX) }).strict()).min(1).max(SOURCE_FILES_MAX) }).strict(),
+  ]),
+  /** How the input files are cut into records (the module's `records`). */
+  records: RecordsSchema.optional(),
 }).strict()
 export type SubmitRequest = z.input<typeof SubmitRequestSchema>
 
@@ -46,6 +53,8 @@ export interface JobsApiDeps {
   jobsPerSubmitterMax?: number
   /** Largest submission body: peers refuse larger messages (--max-message-bytes), so refuse it here first. */
   submitBytesMax?: number
+  /** The blobs this node holds (a job's input files were uploaded to it). */
+  blobs?: { manifest: (id: string) => Promise<{ size: number } | undefined> }
 }
 
 export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
@@ -62,6 +71,23 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
     const unfinished = deps.registry.list().filter(r => r.submitter === deps.selfId && !FINAL_STATES.has(r.state)).length
     if (deps.jobsPerSubmitterMax !== undefined && unfinished >= deps.jobsPerSubmitterMax) {
       throw new ApiError(429, `this node already has ${unfinished} unfinished jobs, the limit (--max-jobs-per-submitter ${deps.jobsPerSubmitterMax}); wait for one to finish`)
+    }
+    let source: InputSource | undefined
+    let input: JobInput
+    if (body.input.type === 'blobs') {
+      const files: SourceFile[] = []
+      for (const f of body.input.files) {
+        const m = await deps.blobs?.manifest(f.blob)
+        if (m === undefined) throw new ApiError(400, `invalid job: input ${JSON.stringify(f.name)}: this node holds no blob ${f.blob}; upload the file with PUT /blobs first`)
+        files.push({ blob: f.blob, size: m.size, name: f.name })
+      }
+      if (body.records?.whole === true && files.length > 1) throw new ApiError(400, `invalid job: records 'whole' gives the module's split() one file, and the input has ${files.length}`)
+      source = { files, holders: [deps.selfId], ...(body.records !== undefined ? { records: body.records } : {}) }
+      input = { type: 'source' }
+    } else if (body.input.type === 'source') {
+      throw new ApiError(400, 'invalid job: input.type: "source" is the mesh\'s own; upload files with PUT /blobs and give { type: "blobs", files }')
+    } else {
+      input = body.input
     }
     const envProblem = jobEnvProblem(body.env)
     if (envProblem !== undefined) throw new ApiError(400, `job cannot run: ${envProblem}`)
@@ -81,6 +107,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       ...(body.parts !== undefined ? { parts: body.parts } : {}),
       ...(body.requires !== undefined ? { requires: body.requires } : {}),
       ...(body.env !== undefined ? { env: body.env } : {}),
+      ...(source !== undefined ? { source } : {}),
     }
     const ranked = deps.election.rank(jobId, deps.members())
     spec.replicaSet = [coordinator, ...ranked.filter(p => p !== coordinator).slice(0, deps.backups)]
@@ -96,7 +123,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
     deps.registry.upsert(record, deps.wallMs())
     // Answer only once a coordinator has the job: a job id the client holds is never lost with this node.
     try {
-      await deps.submissions.submit(spec, body.code, body.input, coordinator)
+      await deps.submissions.submit(spec, body.code, input, coordinator)
     } catch (err) {
       if (err instanceof SubmissionsFullError) throw new ApiError(503, err.message)
       if (err instanceof SubmissionRejectedError) {

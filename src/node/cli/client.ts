@@ -1,3 +1,7 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import { pipeline } from 'node:stream/promises'
 import { API_TOKEN_ENV, ApiTokenError, readApiToken } from '../../security/api-token.js'
 import { defaultDataDir, readApiRecord } from '../host/data-dir.js'
 import { terminalSafe } from './terminal-text.js'
@@ -42,6 +46,36 @@ export class MeshClient {
 
   async get<T> (path: string): Promise<T> { return await this.request<T>('GET', path) }
   async post<T> (path: string, body: unknown): Promise<T> { return await this.request<T>('POST', path, body) }
+
+  /**
+   * Streams a file (or bytes) to the node's PUT /blobs: its content id and size. Node's http
+   * client rather than fetch: it pipes a file with backpressure and no copy into web streams.
+   */
+  async upload (source: { file: string } | { bytes: Uint8Array }): Promise<{ blob: string, size: number }> {
+    const size = 'file' in source ? (await stat(source.file)).size : source.bytes.length
+    const url = new URL('/blobs', this.baseUrl + '/')
+    const text = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+      const req = httpRequest(url, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': size, ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}) },
+      }, res => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
+        res.on('error', reject)
+      })
+      req.on('error', err => reject(new ClientError(`Cannot upload to the node at ${this.baseUrl} (${err.message}). Is \`meshwork start\` running?`)))
+      if ('file' in source) pipeline(createReadStream(source.file), req).catch(reject)
+      else req.end(source.bytes)
+    })
+    let value: unknown
+    try { value = JSON.parse(text.body) } catch { value = text.body }
+    if (text.status !== 200) {
+      const message = typeof value === 'object' && value !== null && 'error' in value ? String((value as { error: unknown }).error) : text.body
+      throw new ClientError(terminalSafe(`uploading ${'file' in source ? source.file : 'the input'} failed (${text.status}): ${message}`, { keepNewlines: true }))
+    }
+    return value as { blob: string, size: number }
+  }
 
   async request<T> (method: string, path: string, body?: unknown): Promise<T> {
     let res: Response

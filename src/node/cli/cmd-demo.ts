@@ -6,7 +6,7 @@ import { formatStatus } from './cmd-status.js'
 import { shortId } from './format.js'
 import { LocalMesh, waitForFullMesh } from '../testing/local-mesh.js'
 import { ProgressReporter } from './progress.js'
-import { buildSubmitRequest, followJob } from './submit.js'
+import { followJob, prepareJob, sendJob } from './submit.js'
 
 // `meshwork demo` (what `npm start` runs): a local mesh of real node processes on 127.0.0.1
 // runs word count over the bundled corpus, then shuts down.
@@ -36,9 +36,9 @@ async function runWordCount (mesh: LocalMesh): Promise<void> {
   const input = Buffer.concat(Array.from({ length: CORPUS_REPEATS }, () => corpus))
   process.stdout.write(`Word count over the bundled corpus ×${CORPUS_REPEATS} (${(input.length / 1e6).toFixed(1)} MB), submitted on node 1:\n`)
   const client = new MeshClient(mesh.nodes[1]!.apiUrl, mesh.token)
-  const request = await buildSubmitRequest(join(root, 'examples', 'wordcount.mjs'), { bytes: input }, { parts: 48 })
+  const job = await prepareJob(join(root, 'examples', 'wordcount.mjs'), { bytes: input }, { parts: 48 })
   const t0 = Date.now()
-  const { jobId, coordinator } = await client.post<{ jobId: string, coordinator: string }>('/jobs', request)
+  const { jobId, coordinator } = await sendJob(client, job)
   process.stdout.write(`job ${jobId}, coordinator ${shortId(coordinator)}\n`)
   const reporter = new ProgressReporter(process.stdout, t0)
   const record = await followJob(client, jobId, r => reporter.update(r))

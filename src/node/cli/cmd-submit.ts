@@ -5,7 +5,7 @@ import { JobModuleError } from './job-module.js'
 import { UsageError } from './options.js'
 import { ProgressReporter } from './progress.js'
 import { terminalSafe } from './terminal-text.js'
-import { buildSubmitRequest, followJob, SubmitError, type InputSource } from './submit.js'
+import { followJob, prepareJob, sendJob, SubmitError, type InputSource } from './submit.js'
 import { MeshworkError } from '../../util/errors.js'
 
 export interface SubmitCommandOptions extends ClientOptions {
@@ -31,15 +31,15 @@ export async function submitCommand (modulePath: string, opts: SubmitCommandOpti
     input = { file: opts.input }
   }
   const client = MeshClient.fromOptions(opts)
-  let request
+  let prepared
   try {
-    request = await buildSubmitRequest(modulePath, input, { parts: opts.parts, priority: opts.priority })
+    prepared = await prepareJob(modulePath, input, { parts: opts.parts, priority: opts.priority })
   } catch (err) {
     if (err instanceof JobModuleError || err instanceof SubmitError) throw new UsageError(err.message)
     throw err
   }
   const started = Date.now()
-  const { jobId, coordinator } = await client.post<{ jobId: string, coordinator: string }>('/jobs', request)
+  const { jobId, coordinator } = await sendJob(client, prepared)
   if (opts.detach === true) {
     process.stdout.write(opts.json === true ? JSON.stringify({ jobId, coordinator }) + '\n' : `${terminalSafe(jobId)}\n`)
     return

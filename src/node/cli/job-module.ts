@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { JobEnvSchema, RequiresSchema, type Requires } from '../../jobs/job-spec.js'
+import { RecordsSchema, type Records } from '../../jobs/input-source.js'
 import { jobEnvProblem } from '../executor/sandbox.js'
 import { bundleJobModule } from './bundle.js'
 import { MeshworkError } from '../../util/errors.js'
@@ -20,6 +21,8 @@ export interface PreparedModule {
   requires?: Requires
   /** Variables the module gives its tasks (`env: { NAME: 'value' }`). */
   env?: Record<string, string>
+  /** How input files are cut into records (`records`; absent: lines, as text). */
+  records?: Records
 }
 
 export async function prepareJobModule (modulePath: string): Promise<PreparedModule> {
@@ -71,5 +74,19 @@ export async function prepareJobModule (modulePath: string): Promise<PreparedMod
     if (problem !== undefined) throw new JobModuleError(`Job module ${modulePath}: ${problem}`)
     env = parsed.data
   }
-  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}) }
+  const records = recordsOf(mod.records ?? ns.records, modulePath)
+  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}), ...(records !== undefined ? { records } : {}) }
+}
+
+/** `records: 'lines' | 'file' | 'whole' | { delimiter?, file?, whole?, encoding? }` as the job spec carries it. */
+function recordsOf (raw: unknown, modulePath: string): Records | undefined {
+  if (raw === undefined || raw === 'lines') return undefined
+  if (raw === 'file') return { file: true }
+  if (raw === 'whole') return { whole: true }
+  const parsed = RecordsSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new JobModuleError(`Job module ${modulePath}: records${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'} (expected 'lines', 'file', 'whole' or { delimiter?: string, file?: true, whole?: true, encoding?: 'utf8' | 'bytes' })`)
+  }
+  return parsed.data
 }

@@ -1,5 +1,7 @@
-import { readFile } from 'node:fs/promises'
-import { FINAL_STATES, type JobInput, type JobRecord, type Priority } from '../../jobs/job-spec.js'
+import { readdir, stat } from 'node:fs/promises'
+import { basename, join, relative, sep } from 'node:path'
+import { SOURCE_FILES_MAX } from '../../jobs/input-source.js'
+import { FINAL_STATES, type JobRecord, type Priority } from '../../jobs/job-spec.js'
 import type { MeshClient } from './client.js'
 import type { SubmitRequest } from '../api/jobs-api.js'
 import { prepareJobModule } from './job-module.js'
@@ -10,6 +12,11 @@ import { MeshworkError } from '../../util/errors.js'
 
 export class SubmitError extends MeshworkError { readonly code = 'submit' }
 
+/**
+ * A job's input: a JSON value; bytes; or a file or directory (`file`), uploaded to the node as
+ * bytes and read by each task where it lies — a file in ranges of records, a directory one file
+ * per task.
+ */
 export type InputSource = { json: unknown } | { file: string } | { bytes: Uint8Array } | undefined
 
 export interface SubmitOptions {
@@ -17,33 +24,77 @@ export interface SubmitOptions {
   priority?: Priority
 }
 
-export async function buildSubmitRequest (modulePath: string, input: InputSource, opts: SubmitOptions = {}): Promise<SubmitRequest> {
-  const jobInput = await readInput(input)
+/** A job ready to send: the module bundled and checked, the input not yet uploaded. */
+export interface PreparedJob {
+  request: Omit<SubmitRequest, 'input'>
+  input: InputSource
+  /** Files to upload (a directory's, sorted by name), when the input is a path. */
+  files?: Array<{ path: string, name: string }>
+}
+
+export async function prepareJob (modulePath: string, input: InputSource, opts: SubmitOptions = {}): Promise<PreparedJob> {
+  const files = input !== undefined && 'file' in input ? await inputFiles(input.file) : undefined
+  if (input !== undefined && 'json' in input) {
+    try { JSON.stringify(input.json) } catch (err) { throw new SubmitError(`input is not JSON-serialisable: ${(err as Error).message}`) }
+  }
   const prepared = await prepareJobModule(modulePath)
-  return {
+  const request: PreparedJob['request'] = {
     code: prepared.code,
     moduleName: prepared.moduleName,
     kind: prepared.kind,
     priority: opts.priority ?? 'normal',
-    input: jobInput,
     ...(opts.parts !== undefined ? { parts: opts.parts } : {}),
     ...(prepared.requires !== undefined ? { requires: prepared.requires } : {}),
     ...(prepared.env !== undefined ? { env: prepared.env } : {}),
+    ...(prepared.records !== undefined ? { records: prepared.records } : {}),
   }
+  return { request, input, ...(files !== undefined ? { files } : {}) }
 }
 
-async function readInput (input: InputSource): Promise<JobInput> {
-  if (input === undefined) return { type: 'json', value: null }
-  if ('json' in input) {
-    try { JSON.stringify(input.json) } catch (err) { throw new SubmitError(`input is not JSON-serialisable: ${(err as Error).message}`) }
-    return { type: 'json', value: input.json }
+/** Uploads the job's files or bytes to the node (PUT /blobs), then submits it (POST /jobs). */
+export async function sendJob (client: MeshClient, job: PreparedJob): Promise<{ jobId: string, coordinator: string }> {
+  let input: SubmitRequest['input']
+  if (job.input === undefined) input = { type: 'json', value: null }
+  else if ('json' in job.input) input = { type: 'json', value: job.input.json }
+  else if ('bytes' in job.input) {
+    const { blob } = await client.upload({ bytes: job.input.bytes })
+    input = { type: 'blobs', files: [{ blob, name: 'input' }] }
+  } else {
+    const files = job.files ?? await inputFiles(job.input.file)
+    const uploaded = []
+    for (const f of files) uploaded.push({ blob: (await client.upload({ file: f.path })).blob, name: f.name })
+    input = { type: 'blobs', files: uploaded }
   }
-  if ('bytes' in input) return { type: 'bytes', base64: Buffer.from(input.bytes).toString('base64') }
+  return await client.post<{ jobId: string, coordinator: string }>('/jobs', { ...job.request, input })
+}
+
+/** A request with its input inline, for JSON inputs (and small bytes, as base64): no upload. */
+export async function buildSubmitRequest (modulePath: string, input: InputSource, opts: SubmitOptions = {}): Promise<SubmitRequest> {
+  if (input !== undefined && 'file' in input) throw new SubmitError('a file input is uploaded, not inlined: use prepareJob and sendJob')
+  const job = await prepareJob(modulePath, input, opts)
+  const inline: SubmitRequest['input'] = input === undefined
+    ? { type: 'json', value: null }
+    : 'json' in input ? { type: 'json', value: input.json } : { type: 'bytes', base64: Buffer.from(input.bytes).toString('base64') }
+  return { ...job.request, input: inline }
+}
+
+/** The files of an input path: the file itself, or a directory's files (recursively, hidden ones left out). */
+async function inputFiles (path: string): Promise<Array<{ path: string, name: string }>> {
+  let s
   try {
-    return { type: 'bytes', base64: (await readFile(input.file)).toString('base64') }
+    s = await stat(path)
   } catch (err) {
-    throw new SubmitError(`cannot read input file ${input.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
+    throw new SubmitError(`cannot read input file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
   }
+  if (s.isFile()) return [{ path, name: basename(path) }]
+  if (!s.isDirectory()) throw new SubmitError(`input ${path} is neither a file nor a directory`)
+  const names = (await readdir(path, { recursive: true, withFileTypes: true }))
+    .filter(d => d.isFile() && !relative(path, join(d.parentPath, d.name)).split(sep).some(part => part.startsWith('.')))
+    .map(d => relative(path, join(d.parentPath, d.name)))
+    .sort()
+  if (names.length === 0) throw new SubmitError(`input directory ${path} holds no files`)
+  if (names.length > SOURCE_FILES_MAX) throw new SubmitError(`input directory ${path} holds ${names.length} files; a job takes at most ${SOURCE_FILES_MAX}`)
+  return names.map(name => ({ path: join(path, name), name }))
 }
 
 export interface FollowRetries {

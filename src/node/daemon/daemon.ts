@@ -19,6 +19,11 @@ import { registerJobRoutes } from '../api/jobs-api.js'
 import { Channels } from '../net/rpc/channels.js'
 import { isBatched, TaskBatcher, unbatch } from '../net/rpc/task-batches.js'
 import { TaskWorker } from './task-worker.js'
+import { BlobStore } from '../data/blob-store.js'
+import { BlobProtocol } from '../data/blob-protocol.js'
+import { SplitReader } from '../data/split-reader.js'
+import { dialPeer } from '../net/dial.js'
+import { DEFAULT_BLOB_BYTES_MAX, registerBlobRoutes } from '../api/blobs-api.js'
 import { DEFAULT_SCRATCH_RETENTION_MS, ScratchSweeper } from './scratch-sweeper.js'
 import { Membership, type MembershipEffect } from '../../gossip/membership.js'
 import { MEMBERSHIP_TOPIC } from '../../gossip/messages.js'
@@ -63,8 +68,10 @@ export interface DaemonOptions {
   /** Idle executors kept for their code's next job (default: twice the slots). */
   idleExecutors?: number
   resultRetentionMs: number
-  /** A job's scratch dir untouched this long is removed (0: never; default 7 days). */
+  /** A job's scratch dir (and an input blob) untouched this long is removed (0: never; default 7 days). */
   scratchRetentionMs?: number
+  /** Largest input file one upload may store here (default 64 GiB). */
+  blobBytesMax?: number
   /** Backups per job that hold its task table and results (the replica set is 1 + this). */
   backups: number
   rpcFrameBytesMax: number
@@ -113,6 +120,10 @@ export class Daemon {
   readonly timelines: TimelineService
   readonly guard: OwnerGuard
   readonly drainer: Drainer
+  /** Input files held here, served to peers, and read in splits by this node's tasks. */
+  readonly blobs: BlobStore
+  private readonly blobProtocol: BlobProtocol
+  readonly splits: SplitReader
   private readonly tools: string[]
   private readonly channels: Channels
   /** Tasks and results to each peer, one batch per job and turn. */
@@ -169,7 +180,10 @@ export class Daemon {
       nowMs: now,
       minuteOfDay: () => { const d = new Date(); return d.getHours() * 60 + d.getMinutes() },
     })
-    this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange(), accepting: () => this.guard.accepting })
+    this.blobs = new BlobStore(join(opts.dataDir, 'blobs'))
+    this.blobProtocol = new BlobProtocol(node, this.blobs, async (peerId, protocol, signal) => await dialPeer(node, peerId, protocol, this.membership.peer(peerId)?.vector.addrs ?? [], signal), log)
+    this.splits = new SplitReader(selfId, this.blobs, this.blobProtocol)
+    this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange(), accepting: () => this.guard.accepting, inputs: this.splits })
     const isAlive = (peerId: string): boolean => this.statusOf(peerId) === 'alive'
     // The boot of a live peer: a peer that restarted since (same id, new boot) lost its jobs.
     const liveBoot = (peerId: string): string | undefined => {
@@ -198,6 +212,7 @@ export class Daemon {
       nowMs: now,
       wallMs: () => Date.now(),
       scratchDirFor: (jobId, codeHash) => this.worker.scratchDirFor(jobId, codeHash),
+      inputs: this.splits,
     })
     this.submissions = new JobSubmissions({
       send, log, liveBoot,
@@ -241,6 +256,7 @@ export class Daemon {
     const connectivity = new Connectivity(node, opts.bootstrap, opts.log)
     const daemon = new Daemon(opts, node, membership, api, probe, connectivity, apiUrl)
     await daemon.channels.start()
+    await daemon.blobProtocol.start()
     daemon.wire()
     writeApiRecord(opts.dataDir, { url: apiUrl, pid: process.pid, peerId: node.peerId.toString() })
     return daemon
@@ -506,7 +522,9 @@ export class Daemon {
       jobsPerSubmitterMax: this.security.jobsPerSubmitterMax,
       // The job travels to its coordinator in one message, with room for the spec around code and input.
       submitBytesMax: this.opts.rpcFrameBytesMax - 64 * 1024,
+      blobs: this.blobs,
     })
+    registerBlobRoutes(this.api, { store: this.blobs, bytesMax: this.opts.blobBytesMax ?? DEFAULT_BLOB_BYTES_MAX })
     registerDashboardRoutes(this.api, {
       events: new EventsStream({ selfId: this.peerId, status: () => this.status(), jobs: () => this.registry.list(), log: this.opts.log }),
       timelines: this.timelines,
@@ -530,7 +548,11 @@ export class Daemon {
       onRemoved: (codeHash, jobId) => this.worker.forgetScratchDir(codeHash, jobId),
       log: this.opts.log,
     })
-    const sweep = (): void => { void sweeper.sweep() }
+    const retentionMs = this.opts.scratchRetentionMs ?? DEFAULT_SCRATCH_RETENTION_MS
+    const sweep = (): void => {
+      void sweeper.sweep()
+      void this.blobs.sweep(Date.now(), retentionMs).then(n => { if (n > 0) this.opts.log.info({ removed: n }, 'removed input blobs unused for the scratch retention time') })
+    }
     this.timers.push(setTimeout(sweep, SCRATCH_FIRST_SWEEP_MS).unref())
     this.every(SCRATCH_SWEEP_MS, sweep)
   }

@@ -4,6 +4,7 @@ import { guestGrantsOf, type JobInput, type JobRecord, type JobSpec } from '../.
 import type { SchedulerConfig, WorkerView } from '../../jobs/scheduler.js'
 import { TaskTimelines, type JobTimeline } from '../../jobs/task-timeline.js'
 import type { RpcMessage } from '../../jobs/wire.js'
+import { planSplits, type InputSplit, type SourceRef } from '../../jobs/input-source.js'
 import type { Random } from '../../util/prng.js'
 import type { CodeCache } from './code-cache.js'
 import type { ReplicaStore, TakeoverData } from './job-replicas.js'
@@ -34,6 +35,8 @@ export interface JobCoordinatorOptions {
   onRecord: (record: JobRecord) => void
   nowMs: () => number
   wallMs: () => number
+  /** Reads stored input: the whole file of a job whose module splits it (`records: 'whole'`). */
+  inputs: { read: (split: InputSplit, ref: SourceRef) => Promise<Buffer> }
   /** The job's scratch dir on this node (ctx.scratchDir of split and reduce, as of map) and the workspace the sandbox grants. */
   scratchDirFor: (jobId: string, codeHash: string) => { scratchDir: string, workspaceDir: string }
   /** The job was yielded to a higher term (a claim, a refused vote, a stale-term worker): learn its outcome elsewhere. */
@@ -92,7 +95,30 @@ export class JobCoordinator {
       return
     }
     this.prepareWorkers(spec)
-    const arg = input.type === 'json' ? input.value : Buffer.from(input.base64, 'base64')
+    if (spec.source !== undefined && spec.source.records?.whole !== true) {
+      // Stored input is cut into ranges here, without running job code: each task reads its own.
+      // Parts the user asked for are kept however small; the default ones are at least 64 KiB.
+      const splits = planSplits(spec.source, spec.parts ?? this.defaultParts(), spec.parts !== undefined ? 1 : undefined)
+      this.apply(this.core.splitDone(jobId, instance, splits, this.opts.nowMs(), this.opts.wallMs()), code)
+      return
+    }
+    if (input.type === 'source' && spec.source === undefined) {
+      this.apply(this.core.splitFailed(jobId, instance, 'the job\'s input is stored files but its spec names none', this.opts.nowMs(), this.opts.wallMs()))
+      return
+    }
+    let arg: unknown
+    if (spec.source !== undefined) {
+      // `records: 'whole'`: the module splits the file itself, as it did before inputs were stored.
+      const [file] = spec.source.files
+      try {
+        arg = await this.opts.inputs.read({ file: file!, start: 0, end: file!.size }, { holders: spec.source.holders, records: { file: true } })
+      } catch (err) {
+        if (this.core.instanceOf(jobId) === instance) this.apply(this.core.splitFailed(jobId, instance, `split failed: ${(err as Error).message}`, this.opts.nowMs(), this.opts.wallMs()))
+        return
+      }
+    } else {
+      arg = input.type === 'json' ? input.value : Buffer.from((input as { base64: string }).base64, 'base64')
+    }
     const { scratchDir, workspaceDir } = this.opts.scratchDirFor(jobId, spec.codeHash)
     const outcome = await this.opts.pool.run({ id: `${jobId}:split:${term}`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId, scratchDir }, workspaceDir })
     const now = this.opts.nowMs()

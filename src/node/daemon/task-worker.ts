@@ -1,5 +1,8 @@
 import { join } from 'node:path'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { InputSplitSchema, type InputSplit, type SourceRef } from '../../jobs/input-source.js'
+import type { ArgFile, GroupEntry } from '../executor/executor-protocol.js'
+import { SplitReadError } from '../data/split-reader.js'
 import type { ExecutorPool } from '../executor/executor-pool.js'
 import type { RpcMessage } from '../../jobs/wire.js'
 import { RETURNED_KIND, WorkerCore, type Assign, type ExecOutcome, type WorkerEffect } from '../../jobs/worker-core.js'
@@ -25,6 +28,8 @@ export interface TaskWorkerOptions {
   waitingForCodeMax?: number
   /** False while the owner policy yields or the node drains: new assignments are handed back. */
   accepting?: () => boolean
+  /** Reads a split of a job's stored input (tasks of jobs with a source). */
+  inputs?: { read: (split: InputSplit, ref: SourceRef) => Promise<Buffer> }
 }
 
 export { RETURNED_KIND }
@@ -33,6 +38,10 @@ export class TaskWorker {
   private readonly core: WorkerCore
   /** `codeHash/jobId` → the job's dirs, created already (path.join per task shows in profiles), and when a task last used them (wall clock). */
   private readonly scratchDirs = new Map<string, { scratchDir: string, workspaceDir: string, usedMs: number }>()
+
+  /** Attempts fetching their input split, and those of them aborted meanwhile. */
+  private readonly fetching = new Set<string>()
+  private readonly abortedWhileFetching = new Set<string>()
 
   constructor (private readonly opts: TaskWorkerOptions) {
     this.core = new WorkerCore(opts.waitingForCodeMax !== undefined ? { waitingForCodeMax: opts.waitingForCodeMax } : {})
@@ -123,13 +132,67 @@ export class TaskWorker {
     for (const e of effects) {
       if (e.type === 'send') this.opts.send(e.to, e.message)
       else if (e.type === 'run') this.run(e.task)
-      else this.opts.pool.abort(e.attemptId)
+      else {
+        // An attempt still fetching its input is not in the pool yet: it stops once fetched.
+        if (this.fetching.has(e.attemptId)) this.abortedWhileFetching.add(e.attemptId)
+        this.opts.pool.abort(e.attemptId)
+      }
     }
   }
 
   private run (task: Assign): void {
     this.opts.onLoadChange()
+    if (task.source !== undefined) {
+      void this.runFromSource(task, task.source)
+      return
+    }
+    this.execute(task)
+  }
+
+  /**
+   * A task of stored input: its split's records are fetched (from this node's store or a holder)
+   * into a file in the job's workspace, which the executor reads; the file goes with the outcome.
+   */
+  private async runFromSource (task: Assign, ref: SourceRef): Promise<void> {
+    const { workspaceDir } = this.scratchDirFor(task.jobId, task.codeHash)
+    const entries: Array<[number, unknown]> = [[task.taskIndex, task.chunk], ...(task.group ?? [])]
+    const files: string[] = []
+    const encoding = ref.records?.encoding ?? 'utf8'
+    const cleanup = (): void => { for (const f of files) rmSync(f, { force: true }) }
+    this.fetching.add(task.attemptId)
+    try {
+      const inputs = this.opts.inputs
+      if (inputs === undefined) throw new SplitReadError('input-gone', 'this node cannot read stored input')
+      const dir = join(workspaceDir, '.inputs')
+      mkdirSync(dir, { recursive: true })
+      for (const [taskIndex, chunk] of entries) {
+        const split = InputSplitSchema.safeParse(chunk)
+        if (!split.success) throw new SplitReadError('input-gone', `task ${taskIndex}'s chunk is not an input split: ${split.error.issues[0]?.message ?? 'invalid'}`)
+        const bytes = await inputs.read(split.data, ref)
+        const file = join(dir, `${task.attemptId.replace(/[^A-Za-z0-9_-]/g, '_')}-${taskIndex}`)
+        writeFileSync(file, bytes)
+        files.push(file)
+      }
+    } catch (err) {
+      cleanup()
+      const kind = err instanceof SplitReadError ? err.kind : 'input-gone'
+      this.finished(task.attemptId, this.abortedWhileFetching.delete(task.attemptId) ? { ok: false, kind: 'aborted', error: 'aborted' } : { ok: false, kind, error: (err as Error).message })
+      return
+    } finally {
+      this.fetching.delete(task.attemptId)
+    }
+    if (this.abortedWhileFetching.delete(task.attemptId)) {
+      cleanup()
+      this.finished(task.attemptId, { ok: false, kind: 'aborted', error: 'aborted' })
+      return
+    }
+    const [first, ...rest] = files
+    this.execute(task, { path: first as string, encoding }, rest.map((path, i) => [entries[i + 1]?.[0] as number, null, { path, encoding }]), cleanup)
+  }
+
+  private execute (task: Assign, argFile?: ArgFile, groupFiles?: GroupEntry[], done?: () => void): void {
     const { scratchDir, workspaceDir } = this.scratchDirFor(task.jobId, task.codeHash)
+    const group = groupFiles !== undefined && groupFiles.length > 0 ? groupFiles : argFile !== undefined ? undefined : task.group
     this.opts.pool.run({
       id: task.attemptId,
       op: 'map',
@@ -140,10 +203,13 @@ export class TaskWorker {
       workspaceDir,
       ...(task.tools !== undefined ? { tools: task.tools } : {}),
       ...guestRequest(task.guest),
-      ...(task.group !== undefined ? { group: task.group } : {}),
+      ...(group !== undefined ? { group } : {}),
+      ...(argFile !== undefined ? { argFile } : {}),
     }).then(outcome => {
+      done?.()
       this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs } : { ok: false, kind: outcome.kind, error: outcome.error })
     }, (err: Error) => {
+      done?.()
       // The pool never rejects; if it ever does, the coordinator must still hear of it.
       this.opts.log.error({ err }, 'executor pool rejected a task')
       this.finished(task.attemptId, { ok: false, kind: 'internal', error: err.message })

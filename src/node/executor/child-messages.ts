@@ -13,7 +13,7 @@ const PackedOk = z.tuple([Id, z.string(), Duration])
 const PackedFailed = z.object({
   id: Id,
   ok: z.literal(false),
-  kind: z.enum(['threw', 'not-serialisable', 'bad-module', 'denied', 'too-large', 'oom']),
+  kind: z.enum(['threw', 'not-serialisable', 'bad-module', 'denied', 'too-large', 'oom', 'bad-input']),
   error: z.string().max(1_000_000),
   stack: z.string().max(1_000_000).optional(),
   durationMs: Duration,

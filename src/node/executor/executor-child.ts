@@ -3,11 +3,12 @@
 // order, and returns results in batches (one IPC message per event-loop turn).
 // Anything fatal (process.exit, heap OOM, a hang) kills only this process; the pool sees it.
 import childProcess from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { syncBuiltinESMExports } from 'node:module'
 import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
-import type { ChildFailureKind, ChildMessage, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
+import type { ArgFile, ChildFailureKind, ChildMessage, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
 import { RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
@@ -129,18 +130,39 @@ async function runTask (task: WireTask): Promise<WireResult> {
     return { json }
   }
 
-  const first = await call(task.argBase64 !== undefined ? Buffer.from(task.argBase64, 'base64') : task.arg, task.ctx)
+  let firstArg: unknown
+  try {
+    firstArg = task.argFile !== undefined ? readArgFile(task.argFile) : task.argBase64 !== undefined ? Buffer.from(task.argBase64, 'base64') : task.arg
+  } catch (err) {
+    return fail('bad-input', err)
+  }
+  const first = await call(firstArg, task.ctx)
   if (task.group === undefined || task.op !== 'map') return 'json' in first ? { id: task.id, ok: true, json: first.json, durationMs: performance.now() - startMs } : first
   // A group: every task with its own ctx (task code may change it), results in one JSON array;
   // the first failure ends it, naming its task.
   if (!('json' in first)) return { ...first, error: `task ${String(task.ctx.taskIndex)}: ${first.error}` }
   const parts = [first.json]
-  for (const [taskIndex, arg] of task.group) {
-    const r = await call(arg, { ...task.ctx, taskIndex })
+  for (const [taskIndex, arg, file] of task.group) {
+    let input: unknown
+    try { input = file !== undefined ? readArgFile(file) : arg } catch (err) { return fail('bad-input', `task ${taskIndex}: ${describe(err)}`) }
+    const r = await call(input, { ...task.ctx, taskIndex })
     if (!('json' in r)) return { ...r, error: `task ${taskIndex}: ${r.error}` }
     parts.push(r.json)
   }
   return { id: task.id, ok: true, json: `[${parts.join(',')}]`, durationMs: performance.now() - startMs }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** A split of stored input, as the worker wrote it for this task: text (checked UTF-8) or bytes. */
+function readArgFile (file: ArgFile): string | Buffer {
+  const bytes = readFileSync(file.path)
+  if (file.encoding === 'bytes') return bytes
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw new Error(`the task's input (${bytes.length} bytes) is not valid UTF-8 text; a module that reads bytes says records: { encoding: 'bytes' }`)
+  }
 }
 
 /** Awaits user code, failing early if one of its callbacks throws outside the promise chain. */

@@ -3,7 +3,7 @@
 // Tasks are pipelined (several in flight per child) and batched per event-loop turn both ways.
 import type { ExecutorProcess } from './executor-process.js'
 import { classifyDeath, defaultChildEntry, spawnExecutor } from './executor-process.js'
-import type { ChildMessage, TaskOp, WireResult, WireTask } from './executor-protocol.js'
+import type { ArgFile, ChildMessage, GroupEntry, TaskOp, WireResult, WireTask } from './executor-protocol.js'
 import { packTasks, unpackResult, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV } from './executor-protocol.js'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -85,11 +85,13 @@ export interface TaskRequest {
    * A map task's group: more of its job's tasks, [taskIndex, chunk], run in the same call (see
    * WireTask.group); a successful outcome's value is then the array of every task's result.
    */
-  group?: Array<[number, unknown]>
+  group?: GroupEntry[]
+  /** The input is this file (a split of stored input); `arg` is then ignored. */
+  argFile?: ArgFile
 }
 
 /** 'protocol': the executor sent a message that does not parse (task code can write to the channel); it was killed. */
-export type TaskFailureKind = 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit' | 'protocol'
+export type TaskFailureKind = 'bad-input' | 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit' | 'protocol'
 
 export type TaskOutcome =
   | { ok: true; value: unknown; durationMs: number }
@@ -549,11 +551,13 @@ export class ExecutorPool {
     p.slot = slot
     slot.inflight.set(p.req.id, p)
     this.queuedCount--
-    const { id, op, modulePath, codeHash, arg, ctx, group } = p.req
-    // JSON would turn a Buffer into an array of numbers: send bytes as base64.
-    const task: WireTask = arg instanceof Uint8Array
-      ? { id, op, modulePath, codeHash, argBase64: Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('base64'), ctx }
-      : { id, op, modulePath, codeHash, arg, ctx }
+    const { id, op, modulePath, codeHash, arg, ctx, group, argFile } = p.req
+    // JSON would turn a Buffer into an array of numbers: send bytes as base64 (stored input goes as a file).
+    const task: WireTask = argFile !== undefined
+      ? { id, op, modulePath, codeHash, argFile, ctx }
+      : arg instanceof Uint8Array
+        ? { id, op, modulePath, codeHash, argBase64: Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('base64'), ctx }
+        : { id, op, modulePath, codeHash, arg, ctx }
     // The child runs a group for a map task only (see WireTask.group).
     if (group !== undefined) task.group = group
     batch.push(task)

@@ -8,6 +8,12 @@
 
 export type TaskOp = 'map' | 'reduce' | 'split'
 
+/** A task's input as a file in its workspace (a split of stored input): the child reads it, as text or bytes. */
+export interface ArgFile { path: string; encoding: 'utf8' | 'bytes' }
+
+/** A group's task: [taskIndex, chunk], or [taskIndex, null, its input file]. */
+export type GroupEntry = [number, unknown] | [number, unknown, ArgFile]
+
 /** One task, as the pool hands it over and the child runs it. */
 export interface WireTask {
   id: string
@@ -17,13 +23,15 @@ export interface WireTask {
   /** Absent when `argBase64` carries a Buffer instead. */
   arg?: unknown
   argBase64?: string
+  /** The input is this file (then `arg` is absent). */
+  argFile?: ArgFile
   ctx: Record<string, unknown>
   /**
    * A map task's group (SchedulerConfig.localGroupMax): more of its job's tasks, [taskIndex, arg],
    * run after this one in the same call, each with its own ctx.taskIndex. The result is then the
    * JSON array of every task's result, this one's first; one task failing fails them all.
    */
-  group?: Array<[number, unknown]>
+  group?: GroupEntry[]
 }
 
 /**
@@ -33,7 +41,7 @@ export interface WireTask {
  * that the daemon wrote and the child parsed, ten times the task itself for tiny tasks.
  */
 export type PackedTask = WireTask | ShortTask
-type ShortTask = { id: string; arg?: unknown; argBase64?: string; taskIndex?: number; group?: Array<[number, unknown]> }
+type ShortTask = { id: string; arg?: unknown; argBase64?: string; argFile?: ArgFile; taskIndex?: number; group?: GroupEntry[] }
 
 /** `tasks` for one 'run' message: each task that repeats the previous one's job is cut down. */
 export function packTasks (tasks: WireTask[]): PackedTask[] {
@@ -44,6 +52,7 @@ export function packTasks (tasks: WireTask[]): PackedTask[] {
     else {
       const packed: ShortTask = { id: task.id }
       if (task.argBase64 !== undefined) packed.argBase64 = task.argBase64
+      else if (task.argFile !== undefined) packed.argFile = task.argFile
       else packed.arg = task.arg
       if ('taskIndex' in task.ctx) packed.taskIndex = task.ctx.taskIndex as number
       if (task.group !== undefined) packed.group = task.group
@@ -65,6 +74,7 @@ export function unpackTasks (packed: PackedTask[]): WireTask[] {
       if (prev === undefined) throw new Error(`task ${p.id} refers to a task before it, and is first`)
       task = { id: p.id, op: prev.op, modulePath: prev.modulePath, codeHash: prev.codeHash, ctx: p.taskIndex !== undefined ? { ...prev.ctx, taskIndex: p.taskIndex } : { ...prev.ctx } }
       if (p.argBase64 !== undefined) task.argBase64 = p.argBase64
+      else if (p.argFile !== undefined) task.argFile = p.argFile
       else task.arg = p.arg
       if (p.group !== undefined) task.group = p.group
     }
@@ -89,7 +99,7 @@ function sameJob (a: WireTask, b: WireTask): boolean {
 }
 
 /** Failure kinds the child itself can observe (the others are seen by the parent). */
-export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'oom'
+export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'oom' | 'bad-input'
 
 export type WireResult =
   | { id: string; ok: true; json: string; durationMs: number }

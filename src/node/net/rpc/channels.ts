@@ -1,7 +1,6 @@
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import type { MeshLibp2p } from '../libp2p.js'
+import { dialPeer } from '../dial.js'
 import type { Logger } from '../../host/logger.js'
 import { encodeFrames, FrameDecoder } from './frames.js'
 
@@ -111,12 +110,7 @@ export class Channels {
   }
 
   private async open (peerId: string, o: Outbound): Promise<Stream> {
-    const id = peerIdFromString(peerId)
-    // A peer known only from gossip has no addresses in libp2p's peer store yet: dialling it by
-    // id alone fails ("no valid addresses"), so give the store what its vector announces.
-    const addrs = this.opts.addrsOf?.(peerId) ?? []
-    if (addrs.length > 0) await this.node.peerStore.merge(id, { multiaddrs: addrs.map(a => multiaddr(a)) }).catch(() => {})
-    const stream = await this.node.dialProtocol(id, RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const stream = await dialPeer(this.node, peerId, RPC_PROTOCOL, this.opts.addrsOf?.(peerId) ?? [], AbortSignal.timeout(10_000))
     stream.maxWriteBufferLength = 64 * SLICE_BYTES
     stream.addEventListener('close', () => { if (o.stream === stream) o.stream = undefined })
     // Nothing comes back on our outbound stream (replies use the peer's own stream to us).
