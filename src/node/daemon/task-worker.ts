@@ -25,6 +25,8 @@ export interface TaskWorkerOptions {
   waitingForCodeMax?: number
   /** False while the owner policy yields or the node drains: new assignments are handed back. */
   accepting?: () => boolean
+  /** Each executor call for an attempt of `tasks` tasks ended: `ok` or the failure kind, and how long it took (metrics). */
+  onOutcome?: (outcome: string, durationMs: number, tasks: number) => void
 }
 
 export { RETURNED_KIND }
@@ -142,6 +144,7 @@ export class TaskWorker {
       ...guestRequest(task.guest),
       ...(task.group !== undefined ? { group: task.group } : {}),
     }).then(outcome => {
+      this.opts.onOutcome?.(outcome.ok ? 'ok' : outcome.kind, outcome.durationMs, 1 + (task.group?.length ?? 0))
       this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs } : { ok: false, kind: outcome.kind, error: outcome.error })
     }, (err: Error) => {
       // The pool never rejects; if it ever does, the coordinator must still hear of it.
