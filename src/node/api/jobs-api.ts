@@ -7,6 +7,7 @@ import { BLOB_NAME_MAX, BlobIdSchema, RecordsSchema, SOURCE_FILES_MAX, type Inpu
 import { jobEnvProblem } from '../executor/sandbox.js'
 import { ApiError, pathParam, type ApiServer } from './api-server.js'
 import type { JobRegistry } from '../daemon/job-registry.js'
+import { HISTORY_RESULT_BYTES_MAX, type HistoryEntry, type HistoryRecord } from '../daemon/job-history.js'
 import { SubmissionRejectedError, SubmissionsFullError, type JobSubmissions } from '../daemon/job-submissions.js'
 
 // Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
@@ -38,6 +39,8 @@ export interface JobsApiDeps {
   election: ElectionStrategy
   members: () => Member[]
   registry: JobRegistry
+  /** Finished jobs kept on disk (`GET /jobs?all=1`, `meshwork jobs --all`); none when absent. */
+  history?: { list: () => HistoryRecord[], get: (jobId: string) => HistoryEntry | undefined }
   submissions: JobSubmissions
   /** Ask the mesh for a job this node does not know. */
   query: (jobId: string) => Promise<JobRecord | undefined>
@@ -135,13 +138,27 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
     return { jobId, coordinator: deps.registry.get(jobId)?.coordinator ?? coordinator }
   }, { bodyBytesMax: Math.min(SUBMIT_BYTES_MAX, deps.submitBytesMax ?? SUBMIT_BYTES_MAX) })
 
-  api.route('GET', '/jobs', () => ({ jobs: deps.registry.list().map(withoutResult) }))
+  api.route('GET', '/jobs', req => {
+    const live = deps.registry.list().map(withoutResult)
+    if (!allFrom(req.query)) return { jobs: live }
+    // The registry's record is the newer word on a job it still holds; the oldest submitted first.
+    const jobs = new Map<string, HistoryRecord>()
+    for (const r of deps.history?.list() ?? []) jobs.set(r.jobId, r)
+    for (const r of live) jobs.set(r.jobId, r)
+    return { jobs: [...jobs.values()].sort((a, b) => a.submittedAtMs - b.submittedAtMs) }
+  })
 
   api.route('GET', '/jobs/*', async req => {
     const jobId = jobIdFrom(req.path, '/jobs/')
     const waitMs = waitFrom(req.query)
     const known = deps.registry.get(jobId)
-    let record = known ?? await deps.query(jobId)
+    // After the registry, the history (a job finished before this node restarted, or long ago),
+    // unless it lost the result for its size: then a peer may still hold it.
+    const kept = known === undefined ? deps.history?.get(jobId) : undefined
+    let record = known ?? (kept !== undefined && kept.resultOmittedBytes === undefined ? kept.record : await deps.query(jobId))
+    if (record === undefined && kept !== undefined) {
+      throw new ApiError(410, `job ${jobId} ${kept.record.state} at ${new Date(kept.record.finishedAtMs ?? 0).toISOString()}; its result (${kept.resultOmittedBytes} bytes of JSON) is no longer held by any live node, and results over ${HISTORY_RESULT_BYTES_MAX} bytes are not kept in the history (\`meshwork jobs --all\` lists the job)`)
+    }
     if (record === undefined) throw new ApiError(404, `unknown job ${jobId}: no live node knows it (results are kept for a limited time)`)
     // A long poll: an unfinished job's record is sent once it changes (or the wait is up), so a
     // client following a job asks a few times per update instead of polling on a timer. Only for
@@ -174,6 +191,14 @@ function waitFrom (query: URLSearchParams): number {
   const ms = Number(text)
   if (text === '' || !Number.isInteger(ms) || ms < 0 || ms > JOB_WAIT_MS_MAX) throw new ApiError(400, `invalid wait ${JSON.stringify(text.slice(0, 40))}: expected whole milliseconds from 0 to ${JOB_WAIT_MS_MAX}`)
   return ms
+}
+
+/** `?all=1` (or `true`): the history too; `0`, `false` or absent: the jobs the registry holds. */
+function allFrom (query: URLSearchParams): boolean {
+  const text = query.get('all')
+  if (text === null || text === '0' || text === 'false') return false
+  if (text === '1' || text === 'true') return true
+  throw new ApiError(400, `invalid all ${JSON.stringify(text.slice(0, 40))}: expected 1, true, 0 or false`)
 }
 
 function jobIdFrom (path: string, prefix: string): string {

@@ -13,6 +13,7 @@ import { drainCommand } from './cmd-drain.js'
 import { hoursOption } from './cmd-start.js'
 import { initCommand } from './cmd-init.js'
 import { DEFAULT_SCRATCH_RETENTION_MS } from '../daemon/scratch-sweeper.js'
+import { DEFAULT_HISTORY_BYTES_MAX, DEFAULT_HISTORY_MAX } from '../daemon/job-history.js'
 
 const apiOption = (): Option => new Option('--api <url>', 'control API of the node to talk to (default: the node recorded in --data-dir; the API token comes from that data dir or $MESHWORK_TOKEN)')
 const dataDirOption = (): Option => new Option('--data-dir <dir>', 'data dir of the local node: its control URL, API token (api.token) and mesh key (default: $MESHWORK_DATA_DIR or ~/.meshwork)')
@@ -58,6 +59,8 @@ Examples:
     .option('--backups <k>', 'backup peers per job holding its task table and results (failover needs a majority of 1 + k)', parseIntOption('--backups', 0, 8), 2)
     .option('--result-retention-ms <ms>', 'how long finished jobs and their results are kept', parseIntOption('--result-retention-ms', 1000, 2_592_000_000), 3_600_000)
     .option('--scratch-retention-ms <ms>', "a job's scratch dir on this node (what its tasks wrote) is removed once untouched this long; 0: never", parseIntOption('--scratch-retention-ms', 0, 315_360_000_000), DEFAULT_SCRATCH_RETENTION_MS)
+    .option('--history-max <n>', 'finished jobs kept in DATA_DIR/jobs-history.jsonl, across restarts, for `meshwork jobs --all` and `meshwork result` (results up to 1 MiB; 0: no history)', parseIntOption('--history-max', 0, 1_000_000), DEFAULT_HISTORY_MAX)
+    .option('--history-max-bytes <n>', 'bytes of job history kept (the oldest jobs go first; the file may reach twice this before it is compacted)', parseIntOption('--history-max-bytes', 65_536, 2 ** 32), DEFAULT_HISTORY_BYTES_MAX)
     // Owner policy and capabilities (issue 10): see README "A good guest".
     .option('--policy <name>', 'desktop: yield to the owner (pause tasks, give them back); dedicated: run whenever slots are free', 'desktop')
     .option('--max-cpu <pct>', "cap the executors' CPU at this percentage of the whole machine", parsePercentOption('--max-cpu', 1, 100))
@@ -131,10 +134,12 @@ Examples:
     .description('List the jobs this node knows: state, coordinator, term, progress.')
     .addOption(apiOption())
     .addOption(dataDirOption())
+    .option('--all', 'also the finished jobs of its history (DATA_DIR/jobs-history.jsonl, kept across restarts; --history-max)')
     .option('--json', 'print { jobs: [...] }')
     .addHelpText('after', `
 Examples:
   meshwork jobs
+  meshwork jobs --all                              # with every finished job the node remembers, oldest first
   meshwork jobs --json | jq '.jobs[] | select(.state == "running")'`)
     .action(jobsCommand)
 

@@ -6,8 +6,8 @@ import { terminalSafe } from './terminal-text.js'
 const JOB_COLOUR: Record<string, number> = { done: 32, failed: 31, cancelled: 90, running: 36, splitting: 36, reducing: 36, pending: 36 }
 import { printOutcome } from './cmd-submit.js'
 
-export async function jobsCommand (opts: ClientOptions & { json?: boolean }): Promise<void> {
-  const { jobs } = await MeshClient.fromOptions(opts).get<{ jobs: JobRecord[] }>('/jobs')
+export async function jobsCommand (opts: ClientOptions & { json?: boolean, all?: boolean }): Promise<void> {
+  const { jobs } = await MeshClient.fromOptions(opts).get<{ jobs: JobRecord[] }>(opts.all === true ? '/jobs?all=1' : '/jobs')
   if (opts.json === true) {
     process.stdout.write(JSON.stringify({ jobs }) + '\n')
     return
@@ -17,7 +17,8 @@ export async function jobsCommand (opts: ClientOptions & { json?: boolean }): Pr
     terminalSafe(j.jobId), colour(JOB_COLOUR[j.state] ?? 0, terminalSafe(j.state)), shortId(j.coordinator), String(j.term),
     `${j.done}/${j.tasks} ${percent(j.state === 'done' ? 1 : j.tasks > 0 ? j.done / j.tasks : 0)}`, terminalSafe(j.moduleName), j.wallMs !== undefined ? `${j.wallMs} ms` : '',
   ])
-  process.stdout.write(rows.length === 0 ? 'no jobs known to this node (submit one with `meshwork submit MODULE`)\n' : table(['JOB', 'STATE', 'COORDINATOR', 'TERM', 'PROGRESS', 'MODULE', 'WALL'], rows) + '\n')
+  const none = opts.all === true ? 'no jobs known to this node, nor in its history (submit one with `meshwork submit MODULE`)\n' : 'no jobs known to this node (submit one with `meshwork submit MODULE`; `--all` lists its history too)\n'
+  process.stdout.write(rows.length === 0 ? none : table(['JOB', 'STATE', 'COORDINATOR', 'TERM', 'PROGRESS', 'MODULE', 'WALL'], rows) + '\n')
 }
 
 export async function resultCommand (jobId: string, opts: ClientOptions & { json?: boolean }): Promise<void> {

@@ -61,6 +61,8 @@ export interface StartOptions extends OwnerStartOptions {
   idleExecutors?: number
   resultRetentionMs: number
   scratchRetentionMs: number
+  historyMax: number
+  historyMaxBytes: number
   backups: number
   meshKey?: string
   insecureOpenMesh?: boolean
@@ -129,6 +131,8 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     ...(opts.idleExecutors !== undefined ? { idleExecutors: opts.idleExecutors } : {}),
     resultRetentionMs: opts.resultRetentionMs,
     scratchRetentionMs: opts.scratchRetentionMs,
+    historyMax: opts.historyMax,
+    historyBytesMax: opts.historyMaxBytes,
     backups: opts.backups,
     rpcFrameBytesMax: opts.maxMessageBytes,
     security: {

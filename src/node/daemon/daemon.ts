@@ -12,6 +12,7 @@ import { seededRandom } from '../../util/prng.js'
 import { CodeCache } from './code-cache.js'
 import { JobCoordinator } from './job-coordinator.js'
 import { JobRegistry } from './job-registry.js'
+import { DEFAULT_HISTORY_MAX, HISTORY_FILE, JobHistory } from './job-history.js'
 import { ReplicaStore } from './job-replicas.js'
 import { corkingProtector } from '../net/socket-corking.js'
 import { JobSubmissions } from './job-submissions.js'
@@ -42,6 +43,7 @@ import { HostProbe, type HostSample } from '../host/probe.js'
 import { statusView, type StatusView } from '../cli/status-view.js'
 import { registerDashboardRoutes } from '../api/dashboard/routes.js'
 import { EventsStream } from '../api/events-stream.js'
+import { NodeMetrics, registerMetricsRoute } from '../api/metrics.js'
 import { TimelineService } from './timeline-service.js'
 import { DEFAULT_OWNER_POLICY, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
 import { DEFAULT_TOOLS, findTools } from '../host/capabilities.js'
@@ -72,6 +74,10 @@ export interface DaemonOptions {
   scratchRetentionMs?: number
   /** Largest input file one upload may store here (default 64 GiB). */
   blobBytesMax?: number
+  /** Finished jobs kept in DATA_DIR/jobs-history.jsonl for `meshwork jobs --all` (0: none; default 10,000). */
+  historyMax?: number
+  /** ... and at most this many bytes of it (default 32 MiB). */
+  historyBytesMax?: number
   /** Backups per job that hold its task table and results (the replica set is 1 + this). */
   backups: number
   rpcFrameBytesMax: number
@@ -113,6 +119,9 @@ export class Daemon {
   readonly startedAtMs = Date.now()
   readonly pool: ExecutorPool
   readonly registry: JobRegistry
+  readonly history: JobHistory
+  /** Built once the node knows its peer id and everything it reads (wire()). */
+  metrics: NodeMetrics | undefined
   readonly worker: TaskWorker
   readonly coordinator: JobCoordinator
   readonly replicas: ReplicaStore
@@ -153,7 +162,14 @@ export class Daemon {
       splitBytesMax: Math.max(sec.resultBytesMax ?? 0, opts.rpcFrameBytesMax - 1024 * 1024),
     })
     const code = new CodeCache(join(opts.dataDir, 'code'))
-    this.registry = new JobRegistry({ retentionMs: opts.resultRetentionMs, recordsMax: 10_000 })
+    const history = this.history = new JobHistory({ file: join(opts.dataDir, HISTORY_FILE), jobsMax: opts.historyMax ?? DEFAULT_HISTORY_MAX, ...(opts.historyBytesMax !== undefined ? { bytesMax: opts.historyBytesMax } : {}), log })
+    this.registry = new JobRegistry({
+      retentionMs: opts.resultRetentionMs, recordsMax: 10_000,
+      onFinal: (record, first) => {
+        history.record(record)
+        if (first) this.metrics?.jobFinished(record.state, record.wallMs)
+      },
+    })
     this.channels = new Channels(node, {
       frameBytesMax: opts.rpcFrameBytesMax,
       log,
@@ -183,7 +199,11 @@ export class Daemon {
     this.blobs = new BlobStore(join(opts.dataDir, 'blobs'))
     this.blobProtocol = new BlobProtocol(node, this.blobs, async (peerId, protocol, signal) => await dialPeer(node, peerId, protocol, this.membership.peer(peerId)?.vector.addrs ?? [], signal), log)
     this.splits = new SplitReader(selfId, this.blobs, this.blobProtocol)
-    this.worker = new TaskWorker({ selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange(), accepting: () => this.guard.accepting, inputs: this.splits })
+    this.worker = new TaskWorker({
+      selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange(), accepting: () => this.guard.accepting,
+      inputs: this.splits,
+      onOutcome: (outcome, durationMs, tasks) => this.metrics?.attempt(outcome, durationMs, tasks),
+    })
     const isAlive = (peerId: string): boolean => this.statusOf(peerId) === 'alive'
     // The boot of a live peer: a peer that restarted since (same id, new boot) lost its jobs.
     const liveBoot = (peerId: string): string | undefined => {
@@ -505,6 +525,7 @@ export class Daemon {
       if (msg.topic !== MEMBERSHIP_TOPIC) return
       // StrictSign: unsigned messages never reach us, `from` is the verified origin.
       if (msg.type !== 'signed') return
+      this.metrics?.vectorReceived()
       this.apply(this.membership.step({ type: 'message', from: msg.from.toString(), data: msg.data }, now()))
     })
     this.api.route('GET', '/status', () => this.status())
@@ -512,6 +533,7 @@ export class Daemon {
     this.api.route('GET', '/drain', () => ({ ...this.drainer.progress(), owner: this.guard.view() }))
     registerJobRoutes(this.api, {
       selfId: this.peerId, election: this.opts.election, members: () => this.members(), registry: this.registry,
+      history: this.history,
       submissions: this.submissions,
       query: async jobId => await this.queryJob(jobId),
       cancel: record => this.cancelJob(record),
@@ -529,6 +551,20 @@ export class Daemon {
       events: new EventsStream({ selfId: this.peerId, status: () => this.status(), jobs: () => this.registry.list(), log: this.opts.log }),
       timelines: this.timelines,
     })
+    const metrics = this.metrics = new NodeMetrics({
+      selfId: this.peerId,
+      version: SOFTWARE_VERSION,
+      uptimeMs: () => Date.now() - this.startedAtMs,
+      peers: () => this.membership.peers(),
+      self: () => { const v = this.membership.peers()[0]?.vector; return v === undefined ? undefined : { ...v, draining: v.draining === true } },
+      jobs: () => this.registry.list(),
+      historyJobs: () => this.history.size,
+      coordinating: () => this.coordinator.activeJobs,
+      executors: () => this.pool.stats(),
+      tasksReturned: () => this.worker.tasksReturned,
+      rpcDropped: () => this.rpcDropped,
+    })
+    registerMetricsRoute(this.api, metrics)
     this.refreshMetrics()
     this.every(TICK_MS, () => {
       this.apply(this.membership.step({ type: 'tick' }, now()))
@@ -607,9 +643,11 @@ export class Daemon {
             .catch((err: Error) => this.opts.log.debug({ err: err.message }, 'publish failed'))
           break
         case 'peerStatus':
+          this.metrics?.peerStatusChanged(effect.status)
           this.opts.log.info({ peer: effect.peerId, status: effect.status, previous: effect.previous }, 'peer status')
           break
         case 'dropped':
+          this.metrics?.gossipMessageDropped()
           this.opts.log.warn({ from: effect.from, reason: effect.reason }, 'dropped gossip message')
           break
         case 'refuted':

@@ -6,6 +6,8 @@ import { FINAL_STATES, type JobRecord } from '../../jobs/job-spec.js'
 export interface JobRegistryOptions {
   retentionMs: number
   recordsMax: number
+  /** Called for every final record taken; `first` when the job had not finished here before (as far as the registry remembers). */
+  onFinal?: (record: JobRecord, first: boolean) => void
 }
 
 /** Which final record wins over another of the same job (see JobRegistry.upsert). */
@@ -50,8 +52,11 @@ export class JobRegistry {
     this.records.delete(record.jobId)
     this.records.set(record.jobId, record)
     this.updatedAt.set(record.jobId, nowMs)
-    if (FINAL_STATES.has(record.state) && !this.finishedAt.has(record.jobId)) this.finishedAt.set(record.jobId, nowMs)
+    const final = FINAL_STATES.has(record.state)
+    const first = final && !this.finishedAt.has(record.jobId)
+    if (first) this.finishedAt.set(record.jobId, nowMs)
     this.evict(nowMs)
+    if (final) this.opts.onFinal?.(record, first)
     const waiting = this.waiters.get(record.jobId)
     if (waiting !== undefined) for (const wake of [...waiting]) wake()
     return true

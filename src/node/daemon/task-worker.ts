@@ -30,6 +30,8 @@ export interface TaskWorkerOptions {
   accepting?: () => boolean
   /** Reads a split of a job's stored input (tasks of jobs with a source). */
   inputs?: { read: (split: InputSplit, ref: SourceRef) => Promise<Buffer> }
+  /** Each executor call for an attempt of `tasks` tasks ended: `ok` or the failure kind, and how long it took (metrics). */
+  onOutcome?: (outcome: string, durationMs: number, tasks: number) => void
 }
 
 export { RETURNED_KIND }
@@ -207,6 +209,7 @@ export class TaskWorker {
       ...(argFile !== undefined ? { argFile } : {}),
     }).then(outcome => {
       done?.()
+      this.opts.onOutcome?.(outcome.ok ? 'ok' : outcome.kind, outcome.durationMs, 1 + (group?.length ?? 0))
       this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs } : { ok: false, kind: outcome.kind, error: outcome.error })
     }, (err: Error) => {
       done?.()

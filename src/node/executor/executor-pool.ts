@@ -107,6 +107,12 @@ export interface ExecutorPoolStats {
   running: number
   queued: number
   restarts: number
+  /** Children started since the pool was made (metrics). */
+  started: number
+  /** Children that died by themselves (a crash, the OOM killer), not killed by the pool nor by a signal to the node's group. */
+  died: number
+  /** Children the pool killed on purpose, by reason (a timeout, an abort, CPU or memory over its limit, a malformed message). */
+  killed: Record<string, number>
   pids: number[]
 }
 
@@ -233,6 +239,9 @@ export class ExecutorPool {
   /** Split and reduce requests not yet settled (queued or running), oldest first: the control child's candidates. */
   private readonly controlOps = new Set<Pending>()
   private restarts = 0
+  private started = 0
+  private died = 0
+  private readonly killed: Record<string, number> = {}
   private dispatchScheduled = false
   private pausedAtMs: number | null = null
   private closed = false
@@ -390,7 +399,7 @@ export class ExecutorPool {
     }
     running += this.control.inflight.size
     for (const exec of [this.control.exec, ...this.spares.map(s => s.exec)]) if (exec !== null) pids.push(...exec.pids())
-    return { slotsTotal: this.slots.length, slotsBusy, slotsReady, spares: this.spares.length, running, queued: this.queuedCount, restarts: this.restarts, pids }
+    return { slotsTotal: this.slots.length, slotsBusy, slotsReady, spares: this.spares.length, running, queued: this.queuedCount, restarts: this.restarts, started: this.started, died: this.died, killed: { ...this.killed }, pids }
   }
 
   /** SIGSTOP every child (the owner-yield policy); timeouts do not run while paused. Kept idle children are stopped for good: the owner wants the memory back. */
@@ -869,6 +878,7 @@ export class ExecutorPool {
       onGone: (code, signal) => this.onChildGone(exec, code, signal),
     })
     if (cap !== undefined) this.capOf.set(exec, cap)
+    this.started++
     slot.exec = exec
     this.slotOf.set(exec, slot)
     slot.ready = false
@@ -886,6 +896,7 @@ export class ExecutorPool {
     exec.kill()
     this.logger?.warn({ slot: slot.index, pid: exec.proc.pid, reason, unanswered: unanswered.length }, 'executor killed')
     then(unanswered)
+    this.killed[reason] = (this.killed[reason] ?? 0) + 1
     this.restarts++
     this.spawn(slot)
   }
@@ -936,7 +947,10 @@ export class ExecutorPool {
     // A group signal is most likely this node stopping: expected, not a warning.
     const groupSignal = signal !== null && GROUP_SIGNALS.has(signal)
     if (groupSignal) this.logger?.info(fields, 'executor died')
-    else this.logger?.warn(fields, 'executor died')
+    else {
+      this.logger?.warn(fields, 'executor died')
+      this.died++
+    }
     const culprit = unanswered.length === 1 ? unanswered[0] : undefined
     if (culprit !== undefined) this.settle(culprit, { ok: false, kind: verdict.kind, error: verdict.error, durationMs: runningMs })
     else this.requeueSolo(unanswered)
