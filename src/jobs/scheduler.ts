@@ -1,4 +1,5 @@
 import type { Random } from '../util/prng.js'
+import { shortPeer } from '../util/short-peer.js'
 import { FairShareQueue } from './fair-share.js'
 import { type Attempt, forEachTask, LiveJob } from './job-state.js'
 import { pickLocal, pickWorker, sanitizeView, windowFor, type WorkerRecord } from './placement.js'
@@ -753,11 +754,6 @@ function takesWork (w: WorkerRecord): boolean {
 const BROKEN_PER_PEER_MAX = 4096
 
 interface BrokenAttempt { job: LiveJob, taskIndex: number, atMs: number }
-
-/** A peer id as the poison rule's error names it: its last 8 characters (libp2p ids share their prefix). */
-function shortPeer (peerId: string): string {
-  return peerId.length > 10 ? `…${peerId.slice(-8)}` : peerId
-}
 
 /** The first line of a failure's text, without the `kind: ` the coordinator puts in front. */
 function crashText (error: string, kind: string): string {

@@ -6,6 +6,7 @@ import { LocalMesh, waitForFullMesh } from '../../src/node/testing/local-mesh.js
 import { MeshClient } from '../../src/node/cli/client.js'
 import { followJob, prepareJob, sendJob } from '../../src/node/cli/submit.js'
 import { runCli, submitJson } from '../helpers/cli.js'
+import { wordCounts } from '../helpers/word-counts.js'
 
 // Stored input on a real 3-node mesh: files uploaded as bytes to the node the client talks to,
 // cut into ranges of whole lines that every worker reads from that node peer to peer.
@@ -16,13 +17,9 @@ let mesh: LocalMesh
 let work: string
 const api = (i: number): string => mesh.nodes[i]!.apiUrl
 
-/** Word counts as examples/wordcount.mjs makes them, computed here independently. */
+/** What examples/wordcount.mjs reports of a text's words, computed here independently. */
 function reference (text: string): { words: number, distinct: number } {
-  const counts = new Map<string, number>()
-  for (const raw of text.toLowerCase().match(/[a-z']+/g) ?? []) {
-    const w = raw.replace(/^'+|'+$/g, '')
-    if (w !== '') counts.set(w, (counts.get(w) ?? 0) + 1)
-  }
+  const counts = wordCounts(text)
   return { words: [...counts.values()].reduce((a, b) => a + b, 0), distinct: counts.size }
 }
 

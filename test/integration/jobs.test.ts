@@ -11,6 +11,7 @@ import { DEFAULT_SCHEDULER_CONFIG } from '../../src/jobs/scheduler.js'
 import { runCli, submitJson } from '../helpers/cli.js'
 import { spinValues } from '../helpers/spin.js'
 import { waitFor } from '../helpers/wait.js'
+import { wordCounts } from '../helpers/word-counts.js'
 
 // Jobs on a real 3-node mesh on 127.0.0.1. Every result is checked against a reference
 // computed here in a single process, independently of the job modules' own code.
@@ -43,12 +44,7 @@ afterAll(async () => {
 
 describe('examples give the same result as a single-process reference', () => {
   it('word count', async () => {
-    const text = readFileSync(ex('corpus/licenses.txt'), 'utf8')
-    const counts = new Map<string, number>()
-    for (const raw of text.toLowerCase().match(/[a-z']+/g) ?? []) {
-      const w = raw.replace(/^'+|'+$/g, '')
-      if (w !== '') counts.set(w, (counts.get(w) ?? 0) + 1)
-    }
+    const counts = wordCounts(readFileSync(ex('corpus/licenses.txt'), 'utf8'))
     const out = await submitJson(api(0), [ex('wordcount.mjs'), '--input', ex('corpus/licenses.txt'), '--parts', '9'])
     const result = out.result as { words: number, distinct: number, top: Array<[string, number]> }
     expect(result.words).toBe([...counts.values()].reduce((a, b) => a + b, 0))

@@ -1,4 +1,5 @@
 import { terminalSafe } from './terminal-text.js'
+import { shortPeer } from '../../util/short-peer.js'
 
 // Human-readable formatting for the CLI: sizes, percentages, aligned tables, colour.
 
@@ -26,7 +27,7 @@ export function bytes (n: number): string {
 export function percent (fraction: number): string { return `${Math.round(fraction * 100)}%` }
 
 /** Peer ids are long; the tail is what differs between Ed25519 ids. */
-export function shortId (peerId: string): string { return terminalSafe(peerId.length > 10 ? `…${peerId.slice(-8)}` : peerId) }
+export function shortId (peerId: string): string { return terminalSafe(shortPeer(peerId)) }
 
 export function table (header: string[], rows: string[][]): string {
   const strip = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '')

@@ -117,7 +117,7 @@ export class JobCoordinator {
         return
       }
     } else {
-      arg = input.type === 'json' ? input.value : Buffer.from((input as { base64: string }).base64, 'base64')
+      arg = input.type === 'bytes' ? Buffer.from(input.base64, 'base64') : input.type === 'json' ? input.value : undefined
     }
     const { scratchDir, workspaceDir } = this.opts.scratchDirFor(jobId, spec.codeHash)
     const outcome = await this.opts.pool.run({ id: `${jobId}:split:${term}`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId, scratchDir }, workspaceDir })

@@ -100,8 +100,13 @@ export class BlobProtocol {
         const to = Math.min(req.to, m.size)
         const fromAt = Math.min(req.from, to)
         await lp.write(Buffer.from(JSON.stringify({ ok: true, bytes: to - fromAt })))
-        for (let at = fromAt; at < to; at += BLOCK_BYTES) {
-          await lp.write(await this.store.read(req.blob, at, Math.min(to, at + BLOCK_BYTES)), { signal: AbortSignal.timeout(STALL_MS) })
+        const reader = await this.store.reader(req.blob)
+        try {
+          for (let at = fromAt; at < to; at += BLOCK_BYTES) {
+            await lp.write(await reader.read(at, Math.min(to, at + BLOCK_BYTES)), { signal: AbortSignal.timeout(STALL_MS) })
+          }
+        } finally {
+          await reader.close()
         }
       }
       await stream.close().catch(() => {})

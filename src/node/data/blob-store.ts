@@ -71,19 +71,30 @@ export class BlobStore {
 
   /** Bytes [from, to) of a held blob (clamped to its size). */
   async read (id: string, from: number, to: number): Promise<Buffer> {
-    const handle = await open(join(this.dir, id), 'r')
+    const reader = await this.reader(id)
     try {
-      const length = Math.max(0, to - from)
-      const buf = Buffer.allocUnsafe(length)
-      let got = 0
-      while (got < length) {
-        const { bytesRead } = await handle.read(buf, got, length - got, from + got)
-        if (bytesRead === 0) break
-        got += bytesRead
-      }
-      return got === length ? buf : buf.subarray(0, got)
+      return await reader.read(from, to)
     } finally {
-      await handle.close()
+      await reader.close()
+    }
+  }
+
+  /** The blob opened once for several reads (a peer's range, served a block at a time). */
+  async reader (id: string): Promise<{ read: (from: number, to: number) => Promise<Buffer>, close: () => Promise<void> }> {
+    const handle = await open(join(this.dir, id), 'r')
+    return {
+      read: async (from, to) => {
+        const length = Math.max(0, to - from)
+        const buf = Buffer.allocUnsafe(length)
+        let got = 0
+        while (got < length) {
+          const { bytesRead } = await handle.read(buf, got, length - got, from + got)
+          if (bytesRead === 0) break
+          got += bytesRead
+        }
+        return got === length ? buf : buf.subarray(0, got)
+      },
+      close: async () => { await handle.close() },
     }
   }
 

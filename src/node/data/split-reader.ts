@@ -1,5 +1,6 @@
 import { DEFAULT_DELIMITER, recordSpan, type InputSplit, type SourceRef } from '../../jobs/input-source.js'
 import { MeshworkError } from '../../util/errors.js'
+import { shortPeer } from '../../util/short-peer.js'
 import { blockVerifies, decodeManifest, type Manifest } from './blob-manifest.js'
 import type { BlobStore } from './blob-store.js'
 
@@ -40,7 +41,7 @@ export class SplitReader {
         return await this.readFrom(holder, split, ref)
       } catch (err) {
         if (err instanceof SplitReadError && err.kind === 'input-corrupt') corrupt = true
-        reasons.push(`${short(holder)}: ${(err as Error).message}`)
+        reasons.push(`${shortPeer(holder)}: ${(err as Error).message}`)
       }
     }
     const what = `input ${JSON.stringify(split.file.name)} (blob ${split.file.blob.slice(0, 12)}…, bytes ${split.start}–${split.end})`
@@ -97,8 +98,4 @@ function firstBadBlock (m: Manifest, from: number, bytes: Buffer): number | unde
     if (!blockVerifies(m, index, bytes.subarray(at, at + m.blockBytes))) return index
   }
   return undefined
-}
-
-function short (peerId: string): string {
-  return peerId.length > 12 ? `…${peerId.slice(-8)}` : peerId
 }
