@@ -24,6 +24,8 @@ export interface MeshworkSystem {
   nodes: number
   build: (modulePath: string, input: InputSource, parts?: number) => Promise<PreparedJob>
   run: (job: PreparedJob) => Promise<MeshRun>
+  /** Each node's process id (the daemon; its executors are its descendants). */
+  pids: () => number[]
   stop: () => Promise<void>
 }
 
@@ -64,6 +66,7 @@ export async function startMeshwork (opts: { nodes: number, baseDir: string, env
       if (record.state !== 'done') throw new Error(`meshwork job ${jobId} ${record.state}: ${record.error ?? ''}`)
       return { clientWallMs, record, pollErrors, postRetries }
     },
+    pids: () => mesh.nodes.map(n => n?.pid ?? 0),
     stop,
   }
 }

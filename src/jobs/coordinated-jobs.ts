@@ -1,4 +1,5 @@
 import { VoteTally } from '../election/replica-set.js'
+import { FOLDED } from './folded.js'
 import type { ReplicaHolder, TakeoverData } from './replica-holder.js'
 import type { Random } from '../util/prng.js'
 import { sourceRefOf, type SourceRef } from './input-source.js'
@@ -52,7 +53,11 @@ export type Outcome = { ok: true, value: unknown } | { ok: false, error: string 
 /** A worker's task.ok or task.failed as the coordinator core takes it: the one reading of failure kinds. */
 export function taskResultOf (message: Extract<RpcMessage, { t: 'task.ok' | 'task.failed' }>): TaskResult {
   const { jobId, taskIndex, attemptId } = message
-  if (message.t === 'task.ok') return { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms, ...(message.group !== undefined ? { group: message.group } : {}) }
+  if (message.t === 'task.ok') {
+    // A folded group's other tasks are done, their results inside `value` (src/jobs/folded.ts).
+    const group = message.group === undefined ? undefined : message.folded === true ? message.group.map(([i]) => [i, FOLDED] as const) : message.group
+    return { jobId, taskIndex, attemptId, outcome: 'ok', value: message.value, runMs: message.ms, ...(group !== undefined ? { group } : {}) }
+  }
   const error = `${message.kind}: ${message.error}`
   if (message.kind === STALE_TERM_KIND) return { jobId, taskIndex, attemptId, outcome: 'staleTerm', error }
   if (message.kind === RETURNED_KIND) return { jobId, taskIndex, attemptId, outcome: 'returned', error }
@@ -453,7 +458,7 @@ export class CoordinatedJobs {
     }
     this.out.push({ type: 'started', jobId: job.spec.jobId, term: job.term, tasks: job.chunks.length, done: done.size })
     this.apply(this.scheduler.step({ type: 'workers', workers: this.view.workers() }, now), now, wall)
-    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term, ...(job.spec.requires !== undefined ? { requires: job.spec.requires } : {}) }, now), now, wall)
+    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term, ...(job.spec.requires !== undefined ? { requires: job.spec.requires } : {}), ...(job.spec.combine === true ? { combine: true } : {}) }, now), now, wall)
     this.publish(job, now)
   }
 
@@ -473,6 +478,7 @@ export class CoordinatedJobs {
           const guest = guestGrantsOf(job.spec)
           if (guest !== undefined) message.guest = guest
           if (job.sourceRef !== undefined) message.source = job.sourceRef
+          if (job.spec.combine === true) message.combine = true
           if (effect.group !== undefined) message.group = effect.group.map(i => [i, job.chunks[i]])
           this.out.push({ type: 'assign', to: effect.peerId, backup: effect.backup, message })
           job.dirty = true

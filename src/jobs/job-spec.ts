@@ -48,6 +48,8 @@ export const JobSpecSchema = z.object({
   env: JobEnvSchema.optional(),
   /** The job's input files, when it has some (input `source`): split into ranges, each task reads its own from a holder. */
   source: InputSourceSchema.optional(),
+  /** The module has a combine(): a worker folds the results of a group of tasks into one before they travel. */
+  combine: z.literal(true).optional(),
   /** The node whose API received the job: it follows the job for its client. */
   submitter: PeerIdSchema,
   /** When the submitter coordinates the job itself, a second node holds the submission until it is replicated. */

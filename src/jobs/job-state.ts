@@ -80,6 +80,8 @@ export class LiveJob {
    * run them (SchedulerConfig.localRunBelowMsPerSlot, placement's pickLocal). Unknown until results come back: false.
    */
   keepLocal = false
+  /** The job has a combine(): its tasks go to every worker in groups whose results are folded there. */
+  combines = false
   /** Running attempts per worker peer id. */
   readonly inFlightOn = new Map<string, number>()
   /**

@@ -38,6 +38,8 @@ export type SchedulerEvent =
     term?: number
     /** Run tasks only on workers offering all of it; refused at once when no worker in view does. */
     requires?: Requires
+    /** The job has a combine(): its tasks go out in groups to every worker, each group's results folded there (combineGroupSize). */
+    combine?: boolean
   }
   /** Full replacement of the membership view. */
   | { type: 'workers', workers: ReadonlyArray<WorkerView> }

@@ -37,6 +37,8 @@ export class Scheduler {
   private readonly constrained = new Set<LiveJob>()
   private workerMap = new Map<string, WorkerRecord>()
   private workerList: WorkerRecord[] = []
+  /** Slots of the workers that take work, as of the last view: a combining job's groups are cut for them all. */
+  private slotsInView = 0
   /** Every running attempt, in start order, so timeouts look only at the oldest. */
   private readonly attempts = new Map<string, Attempt>()
   /** Per peer, solo attempts lost to a broken stream: crashes only if the peer is declared dead soon after. */
@@ -146,6 +148,7 @@ export class Scheduler {
     const term = typeof e.term === 'number' && Number.isSafeInteger(e.term) && e.term > 0 ? e.term : 0
     const job = new LiveJob(jobId, this.nextSeq++, sanitizeWeight(e.weight), taskCount, term, done, this.config.durationSamplesMax)
     job.requires = requires
+    job.combines = e.combine === true
     if (job.doneCount === job.total) return this.complete(job, out)
     this.active.set(jobId, job)
     if (requires !== undefined) this.constrained.add(job)
@@ -194,8 +197,10 @@ export class Scheduler {
     this.forgetOldBreaks(t)
     this.freeSlots = 0
     this.freeShortSlots = 0
+    this.slotsInView = 0
     for (const w of this.workerList) {
       if (!takesWork(w)) continue
+      this.slotsInView += w.slotsTotal
       this.freeSlots += Math.max(0, w.window - w.attempts.size)
       this.freeShortSlots += Math.max(0, w.shortWindow - w.attempts.size)
     }
@@ -485,7 +490,9 @@ export class Scheduler {
    * fills a group for each of the node's slots; 1 for any other, and for a task that runs alone.
    */
   private groupSize (job: LiveJob, taskIndex: number, worker: WorkerRecord, queued: number): number {
-    if (!job.keepLocal || worker.peerId !== this.localPeerId || job.solo.has(taskIndex)) return 1
+    if (job.solo.has(taskIndex)) return 1
+    if (job.combines && !job.keepLocal) return combineGroupSize(queued, this.slotsInView, this.config.localGroupMax)
+    if (!job.keepLocal || worker.peerId !== this.localPeerId) return 1
     return Math.max(1, Math.min(this.config.localGroupMax, Math.floor(queued / Math.max(1, worker.slotsTotal))))
   }
 
@@ -778,3 +785,13 @@ function groupMatches (a: Attempt, group: ReadonlyArray<readonly [number, unknow
   for (let k = 0; k < expected.length; k++) if (group[k]?.[0] !== expected[k]) return false
   return true
 }
+
+/**
+ * How many tasks a combining job's next group carries: enough that each slot of the mesh gets
+ * about COMBINE_GROUPS_PER_SLOT groups of what is queued — results folded per group, while the
+ * last groups stay small enough to even out the end — at most `max` (localGroupMax).
+ */
+export function combineGroupSize (queued: number, slots: number, max: number): number {
+  return Math.max(1, Math.min(max, Math.ceil(queued / (COMBINE_GROUPS_PER_SLOT * Math.max(1, slots)))))
+}
+export const COMBINE_GROUPS_PER_SLOT = 2

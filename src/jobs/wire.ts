@@ -3,6 +3,7 @@ import { CodeHashSchema, GuestGrantsSchema, JobIdSchema, JobInputSchema, JobReco
 import { GROUP_TASKS_MAX } from './scheduler-config.js'
 import { SourceRefSchema } from './input-source.js'
 import { JobTimelineSchema } from './task-timeline.js'
+import { FOLDED, isFolded } from './folded.js'
 
 // The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
 // before it reaches a core; anything else is dropped with a reason.
@@ -23,6 +24,7 @@ const RunMs = z.number().min(0).max(1e9)
 const Group = z.array(z.tuple([TaskIndex, z.unknown()])).min(1).max(GROUP_TASKS_MAX)
 /** Most distinct peers one job.progress names. */
 const PROGRESS_PEERS_MAX = 4096
+const ProgressPeer = z.number().int().min(0).max(PROGRESS_PEERS_MAX - 1)
 /** Most tasks or results in one batch (the frame size limit is the real bound). */
 const BATCH_ENTRIES_MAX = 1_000_000
 
@@ -39,6 +41,8 @@ const AssignShared = {
   guest: GuestGrantsSchema.optional(),
   /** The job reads stored input (spec.source): each chunk is an InputSplit the worker fetches from these holders. */
   source: SourceRefSchema.optional(),
+  /** The job has a combine(): a group's worker folds its tasks' results into one (src/jobs/folded.ts). */
+  combine: z.literal(true).optional(),
 }
 
 export const RpcMessageSchema = z.discriminatedUnion('t', [
@@ -62,8 +66,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
    */
   z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: Tools.optional(), guest: GuestGrantsSchema.optional() }).strict(),
   /** workers → coordinator */
-  /** `ms`: for a group, all its tasks together */
-  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs, group: Group.optional() }).strict(),
+  /** `ms`: for a group, all its tasks together. `folded`: `value` is the group's combine(), its other tasks' values are null */
+  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs, group: Group.optional(), folded: z.literal(true).optional() }).strict().refine(m => m.folded === undefined || m.group !== undefined, { message: 'folded needs a group', path: ['folded'] }),
   z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText }).strict(),
   /** worker → coordinator: the outcomes of one job's tasks sent in one turn */
   z.object({
@@ -87,7 +91,7 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('job.cancelAck'), jobId: JobIdSchema, final: JobRecordSchema.optional() }).strict(),
   /** coordinator → backups: the job's task table, once split */
   /** `done`: results completed so far, when the replica is sent again (the first copy or progress was lost) */
-  z.object({ t: z.literal('job.replica'), spec: JobSpecSchema, code: z.string(), chunks: z.array(z.unknown()), replicaSet: ReplicaSet, term: Term, done: z.array(z.tuple([TaskIndex, PeerIdSchema, z.unknown()])).max(10_000_000).optional() }).strict(),
+  z.object({ t: z.literal('job.replica'), spec: JobSpecSchema, code: z.string(), chunks: z.array(z.unknown()), replicaSet: ReplicaSet, term: Term, done: z.array(z.union([z.tuple([TaskIndex, PeerIdSchema, z.unknown()]), z.tuple([TaskIndex, PeerIdSchema]).transform(([i, p]) => [i, p, FOLDED] as const)])).max(10_000_000).optional() }).strict(),
   /** backup → coordinator: the replica is stored; until then the coordinator sends it again */
   z.object({ t: z.literal('job.replicaAck'), jobId: JobIdSchema, term: Term }).strict(),
   /**
@@ -99,7 +103,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
     jobId: JobIdSchema,
     term: Term,
     peers: z.array(PeerIdSchema).max(PROGRESS_PEERS_MAX),
-    done: z.array(z.tuple([TaskIndex, z.number().int().min(0).max(PROGRESS_PEERS_MAX - 1), z.unknown()])).max(1_000_000),
+    /** A folded task's entry has no value (src/jobs/folded.ts). */
+    done: z.array(z.union([z.tuple([TaskIndex, ProgressPeer, z.unknown()]), z.tuple([TaskIndex, ProgressPeer]).transform(([i, p]) => [i, p, FOLDED] as const)])).max(1_000_000),
   }).strict().refine(m => m.done.every(([, peer]) => peer < m.peers.length), { message: 'a done entry names a peer beyond peers', path: ['done'] }),
   /** failover votes within a job's replica set (see src/election/replica-set.ts) */
   z.object({ t: z.literal('job.claim'), jobId: JobIdSchema, term: Term }).strict(),
@@ -161,5 +166,12 @@ export function decodeRpc (payload: Uint8Array): RpcDecodeResult {
 }
 
 export function encodeRpc (message: RpcMessage): Uint8Array {
-  return Buffer.from(JSON.stringify(message), 'utf8')
+  return Buffer.from(JSON.stringify(withFoldedOut(message)), 'utf8')
+}
+
+/** A folded task's done entry travels without a value (JSON has no symbol; it would say null). */
+function withFoldedOut (message: RpcMessage): unknown {
+  if ((message.t !== 'job.progress' && message.t !== 'job.replica') || message.done === undefined) return message
+  if (!message.done.some(entry => isFolded(entry[2]))) return message
+  return { ...message, done: message.done.map(entry => isFolded(entry[2]) ? [entry[0], entry[1]] : entry) }
 }

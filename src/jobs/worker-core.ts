@@ -15,8 +15,11 @@ export const STALE_TERM_KIND = 'stale-term'
 /** The executor outcome of an attempt stopped on request (its coordinator no longer waits for it). */
 export const ABORTED_KIND = 'aborted'
 
-/** How an attempt ended in its executor; a group's value is every task's result, its own first. */
-export type ExecOutcome = { ok: true, value: unknown, durationMs: number } | { ok: false, kind: string, error: string }
+/**
+ * How an attempt ended in its executor; a group's value is every task's result, its own first,
+ * or, `combined`, the job's combine() over them all.
+ */
+export type ExecOutcome = { ok: true, value: unknown, durationMs: number, combined?: boolean } | { ok: false, kind: string, error: string }
 
 export type WorkerEffect =
   | { type: 'send', to: string, message: RpcMessage }
@@ -158,6 +161,9 @@ export class WorkerCore {
     const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId }
     const valueOf = (v: unknown): unknown => task.kind === 'action' ? null : v
     if (group === undefined) return [{ type: 'send', to: from, message: { t: 'task.ok', ...base, value: valueOf(outcome.value), ms: outcome.durationMs } }]
+    if (outcome.combined === true) {
+      return [{ type: 'send', to: from, message: { t: 'task.ok', ...base, value: outcome.value, ms: outcome.durationMs, group: group.map(([taskIndex]) => [taskIndex, null]), folded: true } }]
+    }
     const values = outcome.value
     if (!Array.isArray(values) || values.length !== group.length + 1) {
       return [failed(from, task, 'internal', `the executor answered a group of ${group.length + 1} tasks with ${Array.isArray(values) ? `${values.length} results` : 'no list'}`)]

@@ -13,6 +13,7 @@ import { wordCounts } from '../helpers/word-counts.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const wordcount = join(root, 'examples', 'wordcount.mjs')
+const wordcountCombine = join(root, 'examples', 'wordcount-combine.mjs')
 let mesh: LocalMesh
 let work: string
 const api = (i: number): string => mesh.nodes[i]!.apiUrl
@@ -51,6 +52,23 @@ describe('stored input', () => {
     // Read where it lies: the two nodes that do not hold the file ran tasks too.
     const holder = mesh.nodes[1]!.peerId
     expect(Object.entries(out.tasksByPeer).filter(([p, n]) => p !== holder && n > 0).length).toBeGreaterThanOrEqual(1)
+  })
+
+  it('a combiner folds results on the workers: the same counts, fewer results reach the reduce', async () => {
+    const text = corpus(60_000, 11)
+    const file = join(work, 'corpus-combine.txt')
+    writeFileSync(file, text)
+    const plain = await submitJson(api(0), [wordcount, '--input', file, '--parts', '40'])
+    const combined = await submitJson(api(0), [wordcountCombine, '--input', file, '--parts', '40'])
+    expect(combined.result).toEqual(plain.result)
+    expect(combined.result).toMatchObject(reference(text))
+    expect(combined.tasks).toBe(40)
+    const tally = await submitJson(api(2), [join(root, 'test', 'fixtures', 'jobs', 'combine-tally.mjs'), '--input-json', '{"tasks":96}', '--parts', '96'])
+    const r = tally.result as { reduced: number, tasks: number[], foldedOn: number }
+    // Every task's result exactly once, in fewer results than tasks, folded on more than one node.
+    expect(r.tasks).toEqual(Array.from({ length: 96 }, (_, i) => i))
+    expect(r.reduced).toBeLessThan(96 / 2)
+    expect(r.foldedOn).toBeGreaterThanOrEqual(2)
   })
 
   it('a directory gives one task per file', async () => {

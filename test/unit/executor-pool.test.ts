@@ -82,6 +82,7 @@ beforeAll(async () => {
   await writeFile(fixture('no-map.mjs'), 'export default { split () { return [] } }\n')
   await writeFile(fixture('syntax.mjs'), 'export default { map ( {\n')
   await writeFile(fixture('bad-split.mjs'), 'export default { split () { return 42 } }\n')
+  await writeFile(fixture('combine.mjs'), "export default { map (x, ctx) { if (x === 'throw') throw new Error('map boom'); return { [x]: ctx.taskIndex } }, combine (rs, ctx) { if (rs.some(r => 'bad' in r)) throw new Error('combine boom'); return { merged: Object.assign({}, ...rs), taskIndexes: ctx.taskIndexes } }, reduce (rs) { return rs } }\n")
 })
 
 afterEach(async () => {
@@ -223,6 +224,21 @@ describe('ExecutorPool: pipelining', () => {
     expect(failure(await pool.run(grouped({ do: 'double', n: 1 }, [[5, { do: 'fn' }]])))).toMatchObject({ kind: 'not-serialisable', error: expect.stringMatching(/^task 5: map\(\) result is not JSON-serialisable/) })
     expect(value(await pool.run(grouped({ do: 'double', n: 1 }, [[1, { do: 'double', n: 2 }]])))).toEqual([2, 4])
     expect(pool.stats()).toMatchObject({ restarts: 0 })
+  })
+
+  it('folds a group with the module\'s combine(): one result, marked combined; a failure names its task or combine()', async () => {
+    const pool = makePool()
+    const grouped = (first: unknown, group: Array<[number, unknown]>) => ({ ...req('map', first, 'combine.mjs', { taskIndex: 3 }), group, combine: true as const })
+    const out = await pool.run(grouped('a', [[7, 'b'], [9, 'c']]))
+    expect(out).toMatchObject({ ok: true, combined: true, value: { merged: { a: 3, b: 7, c: 9 }, taskIndexes: [3, 7, 9] } })
+    expect(failure(await pool.run(grouped('a', [[7, 'throw']])))).toMatchObject({ kind: 'threw', error: 'task 7: map boom' })
+    expect(failure(await pool.run(grouped('a', [[7, 'bad']])))).toMatchObject({ kind: 'threw', error: 'combine() over tasks 3, 7: combine boom' })
+    // Without a group there is nothing to fold: the map's own result.
+    const solo = await pool.run({ ...req('map', 'a', 'combine.mjs', { taskIndex: 3 }), combine: true as const })
+    expect(solo).toMatchObject({ ok: true, value: { a: 3 } })
+    expect(solo.ok && solo.combined).toBeFalsy()
+    // A module without combine() asked to fold: a clear failure, not a silent unfolded list.
+    expect(failure(await pool.run({ ...req('map', { do: 'double', n: 1 }, 'behaviour.mjs', { taskIndex: 0 }), group: [[1, { do: 'double', n: 2 }]], combine: true as const }))).toMatchObject({ kind: 'bad-module', error: 'module has no combine() function' })
   })
 
   it('matches 5,000 tiny tasks to their ids', async () => {

@@ -89,4 +89,11 @@ describe('worker core: aborts, takeovers and hand-backs', () => {
     expect(kinds(core.finished('bad', { ok: true, value: [1], durationMs: 1 }))).toEqual(['failed:internal'])
     expect(core.tasksRun).toBe(1 + 1 + 3 + 2)
   })
+
+  it('answers a combined group with its one value, the other tasks folded', () => {
+    const core = new WorkerCore()
+    core.assign('C', assign('g', { group: [[1, null], [2, null]], combine: true }), true, true)
+    expect(core.finished('g', { ok: true, value: { a: 3 }, durationMs: 9, combined: true })).toEqual([{ type: 'send', to: 'C', message: { t: 'task.ok', jobId: 'j', taskIndex: 0, attemptId: 'g', value: { a: 3 }, ms: 9, group: [[1, null], [2, null]], folded: true } }])
+    expect(core.tasksRun).toBe(3)
+  })
 })

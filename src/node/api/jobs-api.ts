@@ -28,6 +28,8 @@ export const SubmitRequestSchema = z.object({
   ]),
   /** How the input files are cut into records (the module's `records`). */
   records: RecordsSchema.optional(),
+  /** The module exports combine(): workers fold their tasks' results before they travel. */
+  combine: z.literal(true).optional(),
 }).strict()
 export type SubmitRequest = z.input<typeof SubmitRequestSchema>
 
@@ -111,6 +113,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       ...(body.requires !== undefined ? { requires: body.requires } : {}),
       ...(body.env !== undefined ? { env: body.env } : {}),
       ...(source !== undefined ? { source } : {}),
+      ...(body.combine === true && body.kind === 'function' ? { combine: true as const } : {}),
     }
     const ranked = deps.election.rank(jobId, deps.members())
     spec.replicaSet = [coordinator, ...ranked.filter(p => p !== coordinator).slice(0, deps.backups)]

@@ -23,6 +23,8 @@ export interface PreparedModule {
   env?: Record<string, string>
   /** How input files are cut into records (`records`; absent: lines, as text). */
   records?: Records
+  /** The module exports `combine(results, ctx)`: each worker folds its finished tasks' results before they travel. */
+  combine?: true
 }
 
 export async function prepareJobModule (modulePath: string): Promise<PreparedModule> {
@@ -75,7 +77,11 @@ export async function prepareJobModule (modulePath: string): Promise<PreparedMod
     env = parsed.data
   }
   const records = recordsOf(mod.records ?? ns.records, modulePath)
-  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}), ...(records !== undefined ? { records } : {}) }
+  const combine = fn('combine')
+  if (combine && kind === 'action') throw new JobModuleError(`Job module ${modulePath}: combine() folds results for reduce(), and an action job has neither results nor reduce`)
+  const rawCombine = mod.combine ?? ns.combine
+  if (rawCombine !== undefined && !combine) throw new JobModuleError(`Job module ${modulePath}: combine must be a function (results, ctx) => result, got ${typeof rawCombine}`)
+  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}), ...(records !== undefined ? { records } : {}), ...(combine ? { combine: true as const } : {}) }
 }
 
 /** `records: 'lines' | 'file' | 'whole' | { delimiter?, file?, whole?, encoding? }` as the job spec carries it. */

@@ -47,6 +47,7 @@ export async function prepareJob (modulePath: string, input: InputSource, opts: 
     ...(prepared.requires !== undefined ? { requires: prepared.requires } : {}),
     ...(prepared.env !== undefined ? { env: prepared.env } : {}),
     ...(prepared.records !== undefined ? { records: prepared.records } : {}),
+    ...(prepared.combine === true ? { combine: true } : {}),
   }
   return { request, input, ...(files !== undefined ? { files } : {}) }
 }

@@ -1,4 +1,5 @@
 import { CoordinatedJobs, taskResultOf, type CoordinatorEffect } from '../../jobs/coordinated-jobs.js'
+import { unfolded } from '../../jobs/folded.js'
 import type { ExecutorPool, TaskOutcome } from '../executor/executor-pool.js'
 import { guestGrantsOf, type JobInput, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
 import type { SchedulerConfig, WorkerView } from '../../jobs/scheduler.js'
@@ -244,7 +245,7 @@ export class JobCoordinator {
 
   private async reduce (jobId: string, instance: number, term: number, spec: JobSpec, results: unknown[]): Promise<void> {
     const { scratchDir, workspaceDir } = this.opts.scratchDirFor(jobId, spec.codeHash)
-    const reduced = await this.opts.pool.run({ id: `${jobId}:reduce:${term}`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: results, ctx: { jobId, parts: results.length, peerId: this.opts.selfId, scratchDir }, workspaceDir })
+    const reduced = await this.opts.pool.run({ id: `${jobId}:reduce:${term}`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: unfolded(results), ctx: { jobId, parts: results.length, peerId: this.opts.selfId, scratchDir }, workspaceDir })
     const outcome = reduced.ok ? { ok: true as const, value: reduced.value } : { ok: false as const, error: describe(reduced) }
     this.apply(this.core.reduced(jobId, instance, outcome, this.opts.nowMs(), this.opts.wallMs()))
   }

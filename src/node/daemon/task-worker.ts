@@ -205,12 +205,12 @@ export class TaskWorker {
       workspaceDir,
       ...(task.tools !== undefined ? { tools: task.tools } : {}),
       ...guestRequest(task.guest),
-      ...(group !== undefined ? { group } : {}),
+      ...(group !== undefined ? { group, ...(task.combine === true ? { combine: true as const } : {}) } : {}),
       ...(argFile !== undefined ? { argFile } : {}),
     }).then(outcome => {
       done?.()
       this.opts.onOutcome?.(outcome.ok ? 'ok' : outcome.kind, outcome.durationMs, 1 + (group?.length ?? 0))
-      this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs } : { ok: false, kind: outcome.kind, error: outcome.error })
+      this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs, ...(outcome.combined === true ? { combined: true } : {}) } : { ok: false, kind: outcome.kind, error: outcome.error })
     }, (err: Error) => {
       done?.()
       // The pool never rejects; if it ever does, the coordinator must still hear of it.

@@ -9,7 +9,8 @@ const RESULTS_MAX = 100_000
 const Id = z.string().min(1).max(256)
 const Duration = z.number().finite().min(0)
 
-const PackedOk = z.tuple([Id, z.string(), Duration])
+/** A success; a trailing 1: the value is its group's combine(). */
+const PackedOk = z.union([z.tuple([Id, z.string(), Duration]), z.tuple([Id, z.string(), Duration, z.literal(1)])])
 const PackedFailed = z.object({
   id: Id,
   ok: z.literal(false),

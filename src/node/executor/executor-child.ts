@@ -8,7 +8,7 @@ import { syncBuiltinESMExports } from 'node:module'
 import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
-import type { ArgFile, ChildFailureKind, ChildMessage, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
+import type { ArgFile, ChildFailureKind, ChildMessage, GroupEntry, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
 import { RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
@@ -19,6 +19,7 @@ import { describeDenial, TOOLS_ENV } from './sandbox.js'
 const FLUSH_AFTER_MS = 5
 
 type Fn = (arg: unknown, ctx: unknown) => unknown
+type Failed = Extract<WireResult, { ok: false }>
 interface LoadedModule { holder: Record<string, unknown>; named: Record<string, unknown>; kind: unknown }
 
 guardChildProcesses()
@@ -87,7 +88,7 @@ async function drain (): Promise<void> {
 
 async function runTask (task: WireTask): Promise<WireResult> {
   const startMs = performance.now()
-  const fail = (kind: ChildFailureKind, err: unknown, stack?: string): WireResult =>
+  const fail = (kind: ChildFailureKind, err: unknown, stack?: string): Failed =>
     ({ id: task.id, ok: false, kind, error: describe(err), ...(stack !== undefined ? { stack } : {}), durationMs: performance.now() - startMs })
 
   let mod = loaded.get(task.codeHash)
@@ -104,12 +105,14 @@ async function runTask (task: WireTask): Promise<WireResult> {
   const fn = pickFunction(mod, task.op)
   if (fn === undefined) return fail('bad-module', `module has no ${task.op}() function`)
 
+  const combine = task.combine === true && task.group !== undefined && task.op === 'map' ? pickFunction(mod, 'combine') : undefined
+  if (task.combine === true && task.group !== undefined && combine === undefined) return fail('bad-module', 'module has no combine() function')
   const max = task.op === 'split' ? splitBytesMax : resultBytesMax
-  /** One call of the job's function, its result as checked JSON; a failure as a WireResult. */
-  const call = async (arg: unknown, ctx: Record<string, unknown>): Promise<{ json: string } | WireResult> => {
+  /** One call of a function of the job's module: its value, or the failure as a WireResult. */
+  const invoke = async (f: Fn, arg: unknown, ctx: unknown): Promise<{ value: unknown } | Failed> => {
     let value: unknown
     try {
-      value = fn.call(mod.holder, arg, ctx)
+      value = f.call(mod.holder, arg, ctx)
       if (isThenable(value)) value = await guard(value)
       if (task.op === 'split') value = await guard(collect(value))
     } catch (err) {
@@ -119,15 +122,22 @@ async function runTask (task: WireTask): Promise<WireResult> {
       if (err instanceof RangeError && /allocation failed/i.test(err.message)) return fail('oom', `task ran out of memory: ${err.message} (the executor's memory limit, --memory-limit-mb)`, err.stack)
       return fail('threw', err, err instanceof Error ? err.stack : undefined)
     }
-    if (task.op === 'map' && mod.kind === 'action') value = null
+    return { value: task.op === 'map' && mod.kind === 'action' ? null : value }
+  }
+  /** A result as checked JSON, or the failure as a WireResult. */
+  const encode = (value: unknown, what: string): { json: string } | Failed => {
     let json: string
     try {
       json = toResultJson(value)
     } catch (err) {
-      return fail('not-serialisable', `${task.op}() result is not JSON-serialisable: ${describe(err)}`)
+      return fail('not-serialisable', `${what} result is not JSON-serialisable: ${describe(err)}`)
     }
-    if (json.length > max) return fail('too-large', `${task.op}() result of ${json.length} bytes exceeds the node's limit of ${max} bytes (${sizeLimitFlag(task.op)})`)
+    if (json.length > max) return fail('too-large', `${what} result of ${json.length} bytes exceeds the node's limit of ${max} bytes (${sizeLimitFlag(task.op)})`)
     return { json }
+  }
+  const call = async (arg: unknown, ctx: Record<string, unknown>): Promise<{ json: string } | Failed> => {
+    const r = await invoke(fn, arg, ctx)
+    return 'value' in r ? encode(r.value, `${task.op}()`) : r
   }
 
   let firstArg: unknown
@@ -136,6 +146,7 @@ async function runTask (task: WireTask): Promise<WireResult> {
   } catch (err) {
     return fail('bad-input', err)
   }
+  if (combine !== undefined && task.group !== undefined) return await runCombined(task, task.group, firstArg, fn, combine, invoke, encode, startMs)
   const first = await call(firstArg, task.ctx)
   if (task.group === undefined || task.op !== 'map') return 'json' in first ? { id: task.id, ok: true, json: first.json, durationMs: performance.now() - startMs } : first
   // A group: every task with its own ctx (task code may change it), results in one JSON array;
@@ -150,6 +161,36 @@ async function runTask (task: WireTask): Promise<WireResult> {
     parts.push(r.json)
   }
   return { id: task.id, ok: true, json: `[${parts.join(',')}]`, durationMs: performance.now() - startMs }
+}
+
+/**
+ * A group of a job with a combine(): every task's map, then combine(results, ctx) over them, on
+ * this node (Hadoop's combiner); the one result stands for the group. The first failure ends it,
+ * naming its task or combine().
+ */
+async function runCombined (
+  task: WireTask, group: GroupEntry[], firstArg: unknown, map: Fn, combine: Fn,
+  invoke: (f: Fn, arg: unknown, ctx: unknown) => Promise<{ value: unknown } | Failed>,
+  encode: (value: unknown, what: string) => { json: string } | Failed,
+  startMs: number,
+): Promise<WireResult> {
+  const values: unknown[] = []
+  const first = await invoke(map, firstArg, task.ctx)
+  if (!('value' in first)) return { ...first, error: `task ${String(task.ctx.taskIndex)}: ${first.error}` }
+  values.push(first.value)
+  for (const [taskIndex, arg, file] of group) {
+    let input: unknown
+    try { input = file !== undefined ? readArgFile(file) : arg } catch (err) { return { id: task.id, ok: false, kind: 'bad-input', error: `task ${taskIndex}: ${describe(err)}`, durationMs: performance.now() - startMs } }
+    const r = await invoke(map, input, { ...task.ctx, taskIndex })
+    if (!('value' in r)) return { ...r, error: `task ${taskIndex}: ${r.error}` }
+    values.push(r.value)
+  }
+  const taskIndexes = [task.ctx.taskIndex, ...group.map(([i]) => i)]
+  const combined = await invoke(combine, values, { ...task.ctx, taskIndexes })
+  if (!('value' in combined)) return { ...combined, error: `combine() over tasks ${taskIndexes.join(', ')}: ${combined.error}` }
+  const json = encode(combined.value, 'combine()')
+  if (!('json' in json)) return json
+  return { id: task.id, ok: true, json: json.json, durationMs: performance.now() - startMs, combined: true }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })

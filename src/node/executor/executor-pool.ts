@@ -86,6 +86,8 @@ export interface TaskRequest {
    * WireTask.group); a successful outcome's value is then the array of every task's result.
    */
   group?: GroupEntry[]
+  /** Fold the group's results with the module's combine() (see WireTask.combine): the value is then that one result, `combined`. */
+  combine?: true
   /** The input is this file (a split of stored input); `arg` is then ignored. */
   argFile?: ArgFile
 }
@@ -94,7 +96,7 @@ export interface TaskRequest {
 export type TaskFailureKind = 'bad-input' | 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit' | 'protocol'
 
 export type TaskOutcome =
-  | { ok: true; value: unknown; durationMs: number }
+  | { ok: true; value: unknown; durationMs: number; combined?: true }
   | { ok: false; kind: TaskFailureKind; error: string; durationMs: number; stack?: string }
 
 export interface ExecutorPoolStats {
@@ -560,7 +562,7 @@ export class ExecutorPool {
     p.slot = slot
     slot.inflight.set(p.req.id, p)
     this.queuedCount--
-    const { id, op, modulePath, codeHash, arg, ctx, group, argFile } = p.req
+    const { id, op, modulePath, codeHash, arg, ctx, group, argFile, combine } = p.req
     // JSON would turn a Buffer into an array of numbers: send bytes as base64 (stored input goes as a file).
     const task: WireTask = argFile !== undefined
       ? { id, op, modulePath, codeHash, argFile, ctx }
@@ -568,7 +570,10 @@ export class ExecutorPool {
         ? { id, op, modulePath, codeHash, argBase64: Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('base64'), ctx }
         : { id, op, modulePath, codeHash, arg, ctx }
     // The child runs a group for a map task only (see WireTask.group).
-    if (group !== undefined) task.group = group
+    if (group !== undefined) {
+      task.group = group
+      if (combine === true && op === 'map') task.combine = true
+    }
     batch.push(task)
   }
 
@@ -986,7 +991,7 @@ function jobOf (p: Pending): string {
 }
 
 function fromWire (r: WireResult): TaskOutcome {
-  if (r.ok) return { ok: true, value: JSON.parse(r.json), durationMs: r.durationMs }
+  if (r.ok) return { ok: true, value: JSON.parse(r.json), durationMs: r.durationMs, ...(r.combined === true ? { combined: true as const } : {}) }
   return { ok: false, kind: r.kind, error: r.error, durationMs: r.durationMs, ...(r.stack !== undefined ? { stack: r.stack } : {}) }
 }
 

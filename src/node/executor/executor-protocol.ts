@@ -32,6 +32,11 @@ export interface WireTask {
    * JSON array of every task's result, this one's first; one task failing fails them all.
    */
   group?: GroupEntry[]
+  /**
+   * The group's results are folded by the module's combine(results, ctx) into one (Hadoop's
+   * combiner): the result is then that one value, marked `combined`.
+   */
+  combine?: true
 }
 
 /**
@@ -72,7 +77,7 @@ export function unpackTasks (packed: PackedTask[]): WireTask[] {
     if ('op' in p) task = p
     else {
       if (prev === undefined) throw new Error(`task ${p.id} refers to a task before it, and is first`)
-      task = { id: p.id, op: prev.op, modulePath: prev.modulePath, codeHash: prev.codeHash, ctx: p.taskIndex !== undefined ? { ...prev.ctx, taskIndex: p.taskIndex } : { ...prev.ctx } }
+      task = { id: p.id, op: prev.op, modulePath: prev.modulePath, codeHash: prev.codeHash, ...(prev.combine !== undefined ? { combine: prev.combine } : {}), ctx: p.taskIndex !== undefined ? { ...prev.ctx, taskIndex: p.taskIndex } : { ...prev.ctx } }
       if (p.argBase64 !== undefined) task.argBase64 = p.argBase64
       else if (p.argFile !== undefined) task.argFile = p.argFile
       else task.arg = p.arg
@@ -86,7 +91,7 @@ export function unpackTasks (packed: PackedTask[]): WireTask[] {
 
 /** Same op, module and context, but for the task's index. */
 function sameJob (a: WireTask, b: WireTask): boolean {
-  if (a.op !== b.op || a.modulePath !== b.modulePath || a.codeHash !== b.codeHash) return false
+  if (a.op !== b.op || a.modulePath !== b.modulePath || a.codeHash !== b.codeHash || a.combine !== b.combine) return false
   if (a.ctx === b.ctx) return true
   let keys = 0
   for (const key in a.ctx) {
@@ -102,21 +107,25 @@ function sameJob (a: WireTask, b: WireTask): boolean {
 export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'oom' | 'bad-input'
 
 export type WireResult =
-  | { id: string; ok: true; json: string; durationMs: number }
+  | { id: string; ok: true; json: string; durationMs: number; combined?: true }
   | { id: string; ok: false; kind: ChildFailureKind; error: string; stack?: string; durationMs: number }
 
 /**
  * A result as it travels: a success as `[id, json, durationMs]`, the duration to the microsecond
- * (an object with its field names, and 17 digits of duration, was most of a tiny task's result).
+ * (an object with its field names, and 17 digits of duration, was most of a tiny task's result),
+ * and a 1 after them when the result is a group's combine().
  */
-export type PackedResult = [string, string, number] | Extract<WireResult, { ok: false }>
+export type PackedResult = [string, string, number] | [string, string, number, 1] | Extract<WireResult, { ok: false }>
 
 export function packResult (r: WireResult): PackedResult {
-  return r.ok ? [r.id, r.json, Math.round(r.durationMs * 1000) / 1000] : r
+  if (!r.ok) return r
+  const ms = Math.round(r.durationMs * 1000) / 1000
+  return r.combined === true ? [r.id, r.json, ms, 1] : [r.id, r.json, ms]
 }
 
 export function unpackResult (p: PackedResult): WireResult {
-  return Array.isArray(p) ? { id: p[0], ok: true, json: p[1], durationMs: p[2] } : p
+  if (!Array.isArray(p)) return p
+  return p[3] === 1 ? { id: p[0], ok: true, json: p[1], durationMs: p[2], combined: true } : { id: p[0], ok: true, json: p[1], durationMs: p[2] }
 }
 
 export type ParentMessage = { t: 'run'; tasks: PackedTask[] }

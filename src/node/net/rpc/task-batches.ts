@@ -97,9 +97,9 @@ export class TaskBatcher {
 export function unbatch (message: RpcMessage): RpcMessage[] {
   switch (message.t) {
     case 'task.assigns': {
-      const { jobId, term, codeHash, kind, parts, tools, guest, source } = message
+      const { jobId, term, codeHash, kind, parts, tools, guest, source, combine } = message
       return message.tasks.map(([taskIndex, attemptId, chunk]) => ({
-        t: 'task.assign', jobId, taskIndex, attemptId, term, codeHash, kind, parts, chunk, ...(tools !== undefined ? { tools } : {}), ...(guest !== undefined ? { guest } : {}), ...(source !== undefined ? { source } : {}),
+        t: 'task.assign', jobId, taskIndex, attemptId, term, codeHash, kind, parts, chunk, ...(tools !== undefined ? { tools } : {}), ...(guest !== undefined ? { guest } : {}), ...(source !== undefined ? { source } : {}), ...(combine !== undefined ? { combine } : {}),
       }))
     }
     case 'task.results': {
@@ -113,7 +113,7 @@ export function unbatch (message: RpcMessage): RpcMessage[] {
 }
 
 function batchKey (m: BatchedMessage): string {
-  // Assignments share a batch only when every field but the task's own is the same (guest and source are the job's).
+  // Assignments share a batch only when every field but the task's own is the same (guest, source and combine are the job's).
   return m.t === 'task.assign'
     ? `a\n${m.jobId}\n${m.term}\n${m.codeHash}\n${m.kind}\n${m.parts}\n${m.tools?.join('\n') ?? '-'}`
     : `r\n${m.jobId}`
@@ -121,7 +121,7 @@ function batchKey (m: BatchedMessage): string {
 
 function batchHead (m: BatchedMessage): string {
   if (m.t !== 'task.assign') return `{"t":"task.results","jobId":${JSON.stringify(m.jobId)},"ok":[`
-  const shared = { t: 'task.assigns', jobId: m.jobId, term: m.term, codeHash: m.codeHash, kind: m.kind, parts: m.parts, ...(m.tools !== undefined ? { tools: m.tools } : {}), ...(m.guest !== undefined ? { guest: m.guest } : {}), ...(m.source !== undefined ? { source: m.source } : {}) }
+  const shared = { t: 'task.assigns', jobId: m.jobId, term: m.term, codeHash: m.codeHash, kind: m.kind, parts: m.parts, ...(m.tools !== undefined ? { tools: m.tools } : {}), ...(m.guest !== undefined ? { guest: m.guest } : {}), ...(m.source !== undefined ? { source: m.source } : {}), ...(m.combine !== undefined ? { combine: m.combine } : {}) }
   return `${JSON.stringify(shared).slice(0, -1)},"tasks":[`
 }
 
