@@ -15,7 +15,9 @@ import { encodeFrames, FrameDecoder } from './frames.js'
 // 1.3.0: an assign and its result may carry a group of tasks (`group`), which 1.2.0 nodes would refuse.
 // 1.4.0: job.cancel carries the cancelled record and is acknowledged (job.cancelAck); a claim reply
 // may say the member holds the job cancelled (`cancelled`). 1.3.0 nodes would refuse all three.
-export const RPC_PROTOCOL = '/meshwork/rpc/1.4.0'
+// 1.5.0: a combining job's assigns say `combine`, a folded group's result `folded`, and done
+// entries of folded tasks have no value (src/jobs/folded.ts); 1.4.0 nodes would refuse them.
+export const RPC_PROTOCOL = '/meshwork/rpc/1.5.0'
 const SLICE_BYTES = 1024 * 1024
 /** Waiting this long for a stream to move any data on, the stream counts as broken (default). */
 const DRAIN_STALL_MS = 30_000
