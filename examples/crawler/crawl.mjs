@@ -128,55 +128,73 @@ async function crawlWorker (s, ctx) {
   const q = pg.escapeIdentifier(s.schema)
   const client = new pg.Client({ ...s.db, application_name: `meshwork-crawl task ${ctx.taskIndex}`, connectionTimeoutMillis: 30_000, keepAlive: true })
   await client.connect()
-  const stats = { stored: 0, failed: 0, batches: 0 }
+  const stats = { stored: 0, failed: 0, batches: 0, retried: 0 }
   try {
     // A worker that hangs in a transaction without dying must not hold its batch for ever.
     await client.query(`SET idle_in_transaction_session_timeout = '${Math.max(30_000, 3 * s.fetchTimeoutMs)}ms'`)
     await ensureSchema(client, s)
     for (;;) {
-      await client.query('BEGIN')
-      const { rows } = await client.query(`SELECT url, depth FROM ${q}.frontier WHERE state = 'pending' ORDER BY depth LIMIT $1 FOR UPDATE SKIP LOCKED`, [s.batch])
-      if (rows.length === 0) {
-        await client.query('ROLLBACK')
-        const { rows: [left] } = await client.query(`SELECT count(*)::int AS n FROM ${q}.frontier WHERE state = 'pending'`)
-        if (left.n === 0) break
-        // Others hold what is left; their commits may bring new links.
-        await new Promise(resolve => setTimeout(resolve, s.idleMs))
-        continue
+      let batch
+      try {
+        batch = await crawlBatch(client, s, q, peer, agent, ctx)
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        // A deadlock or serialization failure aborts only this batch: it is pending again.
+        if (err?.code === '40P01' || err?.code === '40001') { stats.retried++; continue }
+        throw err
       }
-      const fetched = await Promise.all(rows.map(r => fetchPage(r.url, s, agent)))
-      const done = []
-      const failed = []
-      const found = new Map()
-      for (const [i, { url, depth }] of rows.entries()) {
-        const page = fetched[i]
-        if (!page.ok) { failed.push([url, page.error]); continue }
-        await client.query(`INSERT INTO ${q}.pages (url, status, content_type, title, body, bytes, links, sha256, fetched_by, task)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (url) DO NOTHING`,
-        [url, page.status, page.type, page.title, page.body, page.bytes, page.links.length, page.sha256, peer, ctx.taskIndex ?? null])
-        done.push(url)
-        for (const link of page.links) if (!found.has(link)) found.set(link, depth + 1)
-      }
-      if (found.size > 0) {
-        const { rows: [size] } = await client.query(`SELECT count(*)::int AS n FROM ${q}.frontier`)
-        const room = Math.max(0, s.maxPages - size.n)
-        const links = [...found].slice(0, room)
-        if (links.length > 0) {
-          await client.query(`INSERT INTO ${q}.frontier (url, depth) SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT DO NOTHING`,
-            [links.map(l => l[0]), links.map(l => l[1])])
-        }
-      }
-      if (done.length > 0) await client.query(`UPDATE ${q}.frontier SET state = 'done' WHERE url = ANY($1::text[])`, [done])
-      for (const [url, error] of failed) await client.query(`UPDATE ${q}.frontier SET state = 'failed', error = $2 WHERE url = $1`, [url, error])
-      await client.query('COMMIT')
-      stats.stored += done.length
-      stats.failed += failed.length
+      if (batch === 'drained') break
+      if (batch === 'wait') { await new Promise(resolve => setTimeout(resolve, s.idleMs)); continue }
+      stats.stored += batch.stored
+      stats.failed += batch.failed
       stats.batches++
     }
   } finally {
     await client.end().catch(() => {})
   }
   return stats
+}
+
+/**
+ * One batch in one transaction: claim up to `s.batch` pending URLs, fetch them, store the pages
+ * and their links, mark the batch done. 'wait': others hold what is pending; 'drained': nothing is.
+ */
+async function crawlBatch (client, s, q, peer, agent, ctx) {
+  await client.query('BEGIN')
+  const { rows } = await client.query(`SELECT url, depth FROM ${q}.frontier WHERE state = 'pending' ORDER BY depth LIMIT $1 FOR UPDATE SKIP LOCKED`, [s.batch])
+  if (rows.length === 0) {
+    await client.query('ROLLBACK')
+    const { rows: [left] } = await client.query(`SELECT count(*)::int AS n FROM ${q}.frontier WHERE state = 'pending'`)
+    // Others hold what is left, and their commits may bring new links: wait, or end.
+    return left.n === 0 ? 'drained' : 'wait'
+  }
+  const fetched = await Promise.all(rows.map(r => fetchPage(r.url, s, agent)))
+  const done = []
+  const failed = []
+  const found = new Map()
+  for (const [i, { url, depth }] of rows.entries()) {
+    const page = fetched[i]
+    if (!page.ok) { failed.push([url, page.error]); continue }
+    await client.query(`INSERT INTO ${q}.pages (url, status, content_type, title, body, bytes, links, sha256, fetched_by, task)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (url) DO NOTHING`,
+    [url, page.status, page.type, page.title, page.body, page.bytes, page.links.length, page.sha256, peer, ctx.taskIndex ?? null])
+    done.push(url)
+    for (const link of page.links) if (!found.has(link)) found.set(link, depth + 1)
+  }
+  if (found.size > 0) {
+    const { rows: [size] } = await client.query(`SELECT count(*)::int AS n FROM ${q}.frontier`)
+    const room = Math.max(0, s.maxPages - size.n)
+    // Sorted: two batches inserting the same new URLs wait on each other in one order, never in a cycle.
+    const links = [...found].slice(0, room).sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
+    if (links.length > 0) {
+      await client.query(`INSERT INTO ${q}.frontier (url, depth) SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT DO NOTHING`,
+        [links.map(l => l[0]), links.map(l => l[1])])
+    }
+  }
+  if (done.length > 0) await client.query(`UPDATE ${q}.frontier SET state = 'done' WHERE url = ANY($1::text[])`, [done])
+  for (const [url, error] of failed) await client.query(`UPDATE ${q}.frontier SET state = 'failed', error = $2 WHERE url = $1`, [url, error])
+  await client.query('COMMIT')
+  return { stored: done.length, failed: failed.length }
 }
 
 export default {
