@@ -66,8 +66,11 @@ try {
   cleanups.push(site.close)
   say(`site: ${pages} generated pages on ${site.origin}/`)
   say(`starting a local mesh of ${nodes} nodes (--allow-network, ${slots} slots each) …`)
-  const mesh = await LocalMesh.start({ nodes, logLevel: 'warn', args: ['--allow-network', '--slots', String(slots)] })
+  // Registered before the first node starts, so a Ctrl-C meanwhile stops those already running.
+  const mesh = new LocalMesh({ nodes, logLevel: 'warn', args: ['--allow-network', '--slots', String(slots), '--task-timeout-ms', '600000'] })
   cleanups.push(() => mesh.stop())
+  await mesh.startNode(0)
+  await Promise.all(Array.from({ length: nodes - 1 }, (_, i) => mesh.startNode(i + 1)))
   await waitForFullMesh(mesh, nodes, 60_000)
   const label = new Map(mesh.nodes.map((n, i) => [n.peerId, `node ${i} (${n.peerId.slice(-8)})`]))
 

@@ -22,7 +22,7 @@ const sites: ServedSite[] = []
 
 beforeAll(async () => {
   db = await startPostgres()
-  mesh = await LocalMesh.start({ nodes: 3, policy: 'dedicated', args: ['--allow-network', '--slots', String(SLOTS)] })
+  mesh = await LocalMesh.start({ nodes: 3, policy: 'dedicated', args: ['--allow-network', '--slots', String(SLOTS), '--task-timeout-ms', '300000'] })
   await waitForFullMesh(mesh, 3, 60_000)
 })
 afterAll(async () => {
