@@ -5,6 +5,9 @@
 //   meshwork submit examples/crawler/crawl.mjs --parts 6 --input-json \
 //     '{"start":"http://127.0.0.1:8080/","db":{"host":"127.0.0.1","port":5432,"user":"crawler","password":"…","database":"crawl"}}'
 // Nodes must be started with --allow-network (the module declares network: true).
+// Input: `start` (the first URL; only links to its origin are followed), `db` (what pg.Client
+// takes), and optionally `schema` (default crawl), `batch` (URLs per claim, 8), `maxPages`
+// (frontier size cap, 100000), `fetchTimeoutMs` (10000), `workers` (tasks; default --parts).
 //
 // Deduplication and failures, all in the database:
 // - `frontier(url primary key, depth, state)` and `pages(url primary key, …)`; new links go in
