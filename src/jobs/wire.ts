@@ -4,6 +4,7 @@ import { GROUP_TASKS_MAX } from './scheduler-config.js'
 import { SourceRefSchema } from './input-source.js'
 import { JobTimelineSchema } from './task-timeline.js'
 import { FOLDED, isFolded } from './folded.js'
+import { jsonText, RawJson } from './raw-json.js'
 
 // The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
 // before it reaches a core; anything else is dropped with a reason.
@@ -150,10 +151,23 @@ export function packProgress (done: ReadonlyArray<DoneEntry>): Pick<Progress, 'p
 
 export type RpcDecodeResult = { ok: true, message: RpcMessage } | { ok: false, reason: string }
 
+/**
+ * A frame that starts with this byte (a JSON text starts with '{') carries results as
+ * attachments: the byte, the header's length (u32 BE), the number of attachments n (u32 BE),
+ * n lengths (u32 BE), the header (the message as JSON, each result replaced by its attachment's
+ * index), then the attachments (each result's JSON text, as the executor wrote it).
+ */
+export const ATTACHED_FRAME = 0x01
+/** Most attachments in one frame (a batch of results holds one per task). */
+const ATTACHMENTS_MAX = 1_000_000
+
 export function decodeRpc (payload: Uint8Array): RpcDecodeResult {
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+  const attached = bytes[0] === ATTACHED_FRAME ? splitAttached(bytes) : undefined
+  if (typeof attached === 'string') return { ok: false, reason: attached }
   let json: unknown
   try {
-    json = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'))
+    json = JSON.parse(attached !== undefined ? attached.header : bytes.toString('utf8'))
   } catch {
     return { ok: false, reason: 'not JSON' }
   }
@@ -162,11 +176,85 @@ export function decodeRpc (payload: Uint8Array): RpcDecodeResult {
     const issue = parsed.error.issues[0]
     return { ok: false, reason: `invalid rpc message: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'unknown'}` }
   }
-  return { ok: true, message: parsed.data }
+  if (attached === undefined) return { ok: true, message: parsed.data }
+  // Each result is an attachment named by its index, each attachment one result.
+  const used = new Uint8Array(attached.texts.length)
+  let bad: string | undefined
+  const message = mapResults(parsed.data, ref => {
+    if (typeof ref !== 'number' || !Number.isInteger(ref) || ref < 0 || ref >= attached.texts.length || used[ref] === 1) {
+      bad ??= `a result names attachment ${JSON.stringify(ref)} of ${attached.texts.length}, or one named already`
+      return null
+    }
+    used[ref] = 1
+    return new RawJson(attached.texts[ref] as string)
+  })
+  if (message === undefined) return { ok: false, reason: `a ${parsed.data.t} message carries no results, and came with attachments` }
+  if (bad !== undefined) return { ok: false, reason: bad }
+  if (used.includes(0)) return { ok: false, reason: 'an attachment is no result of the message' }
+  return { ok: true, message }
 }
 
 export function encodeRpc (message: RpcMessage): Uint8Array {
-  return Buffer.from(JSON.stringify(withFoldedOut(message)), 'utf8')
+  const texts: string[] = []
+  const header = mapResults(message, value => texts.push(jsonText(value)) - 1)
+  if (header === undefined) return Buffer.from(JSON.stringify(message), 'utf8')
+  return encodeAttached(JSON.stringify(withFoldedOut(header)), texts)
+}
+
+/** A frame of a header (JSON text) and its attachments (see ATTACHED_FRAME). */
+export function encodeAttached (header: string, texts: readonly string[]): Buffer {
+  const headerBytes = Buffer.byteLength(header)
+  const lengths = texts.map(t => Buffer.byteLength(t))
+  let size = 1 + 8 + 4 * texts.length + headerBytes
+  for (const n of lengths) size += n
+  const out = Buffer.allocUnsafe(size)
+  out[0] = ATTACHED_FRAME
+  out.writeUInt32BE(headerBytes, 1)
+  out.writeUInt32BE(texts.length, 5)
+  let at = 9
+  for (const n of lengths) { out.writeUInt32BE(n, at); at += 4 }
+  at += out.write(header, at, 'utf8')
+  for (const t of texts) at += out.write(t, at, 'utf8')
+  return out
+}
+
+/** The header and attachments of an attached frame, or why it is malformed. */
+function splitAttached (bytes: Buffer): { header: string, texts: string[] } | string {
+  if (bytes.length < 9) return 'attached frame shorter than its lengths'
+  const headerBytes = bytes.readUInt32BE(1)
+  const n = bytes.readUInt32BE(5)
+  if (n > ATTACHMENTS_MAX) return `attached frame of ${n} attachments, more than ${ATTACHMENTS_MAX}`
+  let at = 9 + 4 * n
+  if (at > bytes.length) return 'attached frame shorter than its lengths'
+  const header = bytes.toString('utf8', at, at + headerBytes)
+  at += headerBytes
+  const texts: string[] = []
+  for (let i = 0; i < n; i++) {
+    const length = bytes.readUInt32BE(9 + 4 * i)
+    if (at + length > bytes.length) return `attached frame cut short in attachment ${i}`
+    texts.push(bytes.toString('utf8', at, at + length))
+    at += length
+  }
+  if (at !== bytes.length) return `attached frame has ${bytes.length - at} bytes after its attachments`
+  return { header, texts }
+}
+
+/**
+ * The message with each of its results replaced by `f(result)` (folded tasks' slots kept), or
+ * undefined when its kind carries no results.
+ */
+export function mapResults (m: RpcMessage, f: (result: unknown) => unknown): RpcMessage | undefined {
+  switch (m.t) {
+    case 'task.ok': {
+      const out = { ...m, value: f(m.value) }
+      if (m.group !== undefined && m.folded !== true) out.group = m.group.map(([i, v]) => [i, f(v)])
+      return out
+    }
+    case 'task.results': return { ...m, ok: m.ok.map(([i, a, v, ms]) => [i, a, f(v), ms]) }
+    case 'job.progress': return { ...m, done: m.done.map(e => isFolded(e[2]) ? e : [e[0], e[1], f(e[2])]) }
+    case 'job.replica': return m.done === undefined ? m : { ...m, done: m.done.map(e => isFolded(e[2]) ? e : [e[0], e[1], f(e[2])]) }
+    default: return undefined
+  }
 }
 
 /** A folded task's done entry travels without a value (JSON has no symbol; it would say null). */

@@ -1,4 +1,8 @@
 import { CoordinatedJobs, taskResultOf, type CoordinatorEffect } from '../../jobs/coordinated-jobs.js'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { jsonText } from '../../jobs/raw-json.js'
+import { encodeResultsFile } from '../executor/executor-protocol.js'
 import { unfolded } from '../../jobs/folded.js'
 import type { ExecutorPool, TaskOutcome } from '../executor/executor-pool.js'
 import { guestGrantsOf, type JobInput, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
@@ -245,7 +249,19 @@ export class JobCoordinator {
 
   private async reduce (jobId: string, instance: number, term: number, spec: JobSpec, results: unknown[]): Promise<void> {
     const { scratchDir, workspaceDir } = this.opts.scratchDirFor(jobId, spec.codeHash)
-    const reduced = await this.opts.pool.run({ id: `${jobId}:reduce:${term}`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: unfolded(results), ctx: { jobId, parts: results.length, peerId: this.opts.selfId, scratchDir }, workspaceDir })
+    // The results go to the executor as their JSON texts in a file of its workspace, parsed there once each.
+    const dir = join(workspaceDir, '.inputs')
+    const file = join(dir, `${jobId}-reduce-${term}`)
+    let reduced
+    try {
+      await mkdir(dir, { recursive: true })
+      await writeFile(file, encodeResultsFile(unfolded(results).map(jsonText)))
+      reduced = await this.opts.pool.run({ id: `${jobId}:reduce:${term}`, op: 'reduce', modulePath: this.opts.code.pathFor(spec.codeHash), codeHash: spec.codeHash, arg: null, argFile: { path: file, encoding: 'results' }, ctx: { jobId, parts: results.length, peerId: this.opts.selfId, scratchDir }, workspaceDir })
+    } catch (err) {
+      reduced = { ok: false as const, kind: 'bad-input' as const, error: `cannot hand the results to the reduce: ${(err as Error).message}`, durationMs: 0 }
+    } finally {
+      await rm(file, { force: true })
+    }
     const outcome = reduced.ok ? { ok: true as const, value: reduced.value } : { ok: false as const, error: describe(reduced) }
     this.apply(this.core.reduced(jobId, instance, outcome, this.opts.nowMs(), this.opts.wallMs()))
   }

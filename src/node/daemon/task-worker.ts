@@ -203,6 +203,8 @@ export class TaskWorker {
       arg: task.chunk,
       ctx: { jobId: task.jobId, taskIndex: task.taskIndex, parts: task.parts, peerId: this.opts.selfId, scratchDir, kind: task.kind },
       workspaceDir,
+      // Passed on as the executor wrote it: only the reduce's executor parses it (src/jobs/raw-json.ts).
+      rawResult: true,
       ...(task.tools !== undefined ? { tools: task.tools } : {}),
       ...guestRequest(task.guest),
       ...(group !== undefined ? { group, ...(task.combine === true ? { combine: true as const } : {}) } : {}),

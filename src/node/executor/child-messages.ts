@@ -8,9 +8,11 @@ import type { ChildMessage } from './executor-protocol.js'
 const RESULTS_MAX = 100_000
 const Id = z.string().min(1).max(256)
 const Duration = z.number().finite().min(0)
+/** A group's other results (SchedulerConfig.localGroupMax is at most GROUP_TASKS_MAX). */
+const GROUP_RESULTS_MAX = 1024
 
 /** A success; a trailing 1: the value is its group's combine(). */
-const PackedOk = z.union([z.tuple([Id, z.string(), Duration]), z.tuple([Id, z.string(), Duration, z.literal(1)])])
+const PackedOk = z.union([z.tuple([Id, z.string(), Duration]), z.tuple([Id, z.string(), Duration, z.union([z.literal(1), z.array(z.string()).max(GROUP_RESULTS_MAX)])])])
 const PackedFailed = z.object({
   id: Id,
   ok: z.literal(false),

@@ -9,7 +9,7 @@ import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import type { ArgFile, ChildFailureKind, ChildMessage, GroupEntry, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
-import { RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
+import { decodeResultsFile, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
 
 /**
@@ -152,15 +152,15 @@ async function runTask (task: WireTask): Promise<WireResult> {
   // A group: every task with its own ctx (task code may change it), results in one JSON array;
   // the first failure ends it, naming its task.
   if (!('json' in first)) return { ...first, error: `task ${String(task.ctx.taskIndex)}: ${first.error}` }
-  const parts = [first.json]
+  const rest: string[] = []
   for (const [taskIndex, arg, file] of task.group) {
     let input: unknown
     try { input = file !== undefined ? readArgFile(file) : arg } catch (err) { return fail('bad-input', `task ${taskIndex}: ${describe(err)}`) }
     const r = await call(input, { ...task.ctx, taskIndex })
     if (!('json' in r)) return { ...r, error: `task ${taskIndex}: ${r.error}` }
-    parts.push(r.json)
+    rest.push(r.json)
   }
-  return { id: task.id, ok: true, json: `[${parts.join(',')}]`, durationMs: performance.now() - startMs }
+  return { id: task.id, ok: true, json: first.json, group: rest, durationMs: performance.now() - startMs }
 }
 
 /**
@@ -196,9 +196,10 @@ async function runCombined (
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** A split of stored input, as the worker wrote it for this task: text (checked UTF-8) or bytes. */
-function readArgFile (file: ArgFile): string | Buffer {
+function readArgFile (file: ArgFile): string | Buffer | unknown[] {
   const bytes = readFileSync(file.path)
   if (file.encoding === 'bytes') return bytes
+  if (file.encoding === 'results') return decodeResultsFile(bytes)
   try {
     return utf8.decode(bytes)
   } catch {

@@ -13,6 +13,7 @@ import { parseChildMessage } from './child-messages.js'
 import { executorEnv } from './executor-env.js'
 import { MemoryCaps, type ExecutorCap } from './memory-cap.js'
 import { treeUsage } from './process-tree.js'
+import { RawJson } from '../../jobs/raw-json.js'
 
 export type { TaskOp } from './executor-protocol.js'
 
@@ -86,6 +87,8 @@ export interface TaskRequest {
    * WireTask.group); a successful outcome's value is then the array of every task's result.
    */
   group?: GroupEntry[]
+  /** The value as the JSON text the executor wrote (a RawJson, each of a group's too), not parsed: for results this node passes on. */
+  rawResult?: true
   /** Fold the group's results with the module's combine() (see WireTask.combine): the value is then that one result, `combined`. */
   combine?: true
   /** The input is this file (a split of stored input); `arg` is then ignored. */
@@ -691,7 +694,7 @@ export class ExecutorPool {
       slot.inflight.delete(r.id)
       this.recentTaskMs += (r.durationMs - this.recentTaskMs) * RECENT_TASK_WEIGHT
       this.rememberTaskMs(jobOf(p), r.durationMs)
-      this.settle(p, this.fromWire(r, p.req.op))
+      this.settle(p, this.fromWire(r, p.req.op, p.req.rawResult === true))
     }
     // The child flushes before starting a task once results have waited a few ms, so the next
     // in-flight task started about now.
@@ -789,12 +792,14 @@ export class ExecutorPool {
     }
   }
 
-  private fromWire (r: WireResult, op: TaskOp): TaskOutcome {
+  private fromWire (r: WireResult, op: TaskOp, raw: boolean): TaskOutcome {
     const bytesMax = op === 'split' ? this.splitBytesMax : this.resultBytesMax
-    if (r.ok && bytesMax !== undefined && r.json.length > bytesMax) {
-      return { ok: false, kind: 'too-large', error: `result of ${r.json.length} bytes exceeds the node's limit of ${bytesMax} bytes (${sizeLimitFlag(op)})`, durationMs: r.durationMs }
+    const size = r.ok ? r.json.length + (r.group?.reduce((n, j) => n + j.length, 0) ?? 0) : 0
+    if (r.ok && bytesMax !== undefined && size > bytesMax) {
+      return { ok: false, kind: 'too-large', error: `result of ${size} bytes exceeds the node's limit of ${bytesMax} bytes (${sizeLimitFlag(op)})`, durationMs: r.durationMs }
     }
-    return fromWire(r)
+    if (!r.ok) return { ok: false, kind: r.kind, error: r.error, durationMs: r.durationMs, ...(r.stack !== undefined ? { stack: r.stack } : {}) }
+    return raw ? resultOf(r, text => new RawJson(text)) : parsedResult(r)
   }
 
   // ---- child lifecycle ----
@@ -990,9 +995,19 @@ function jobOf (p: Pending): string {
   return typeof jobId === 'string' ? jobId : ''
 }
 
-function fromWire (r: WireResult): TaskOutcome {
-  if (r.ok) return { ok: true, value: JSON.parse(r.json), durationMs: r.durationMs, ...(r.combined === true ? { combined: true as const } : {}) }
-  return { ok: false, kind: r.kind, error: r.error, durationMs: r.durationMs, ...(r.stack !== undefined ? { stack: r.stack } : {}) }
+/** A success's value, each JSON text decoded by `decode`; a group's is the list of its tasks' values. */
+function resultOf (r: Extract<WireResult, { ok: true }>, decode: (json: string) => unknown): TaskOutcome {
+  const value = r.group !== undefined ? [decode(r.json), ...r.group.map(decode)] : decode(r.json)
+  return { ok: true, value, durationMs: r.durationMs, ...(r.combined === true ? { combined: true as const } : {}) }
+}
+
+/** A success parsed; text that is not JSON (task code can write to the channel) is a protocol failure, not a crash. */
+function parsedResult (r: Extract<WireResult, { ok: true }>): TaskOutcome {
+  try {
+    return resultOf(r, json => JSON.parse(json))
+  } catch (err) {
+    return { ok: false, kind: 'protocol', error: `the executor answered with a result that is not JSON: ${(err as Error).message}`, durationMs: r.durationMs }
+  }
 }
 
 function aborted (error: string, durationMs = 0): TaskOutcome {

@@ -3,13 +3,18 @@
 // thousands of tiny tasks per second do not pay one IPC round trip each.
 // The channel uses Node's 'json' serialisation: measured with 2 slots and empty map tasks it moved
 // about twice as many tasks per second as 'advanced' (V8) serialisation. Results travel as JSON
-// text, which the child produces anyway when it checks that a result is JSON-serialisable. A binary
-// argument (split input read from `--input FILE`) travels as base64.
+// text, which the child produces anyway when it checks that a result is JSON-serialisable, and a
+// map's text goes on to the coordinator unparsed (src/jobs/raw-json.ts). A binary argument
+// travels as base64; stored input and a reduce's results go as a file in the workspace (ArgFile).
 
 export type TaskOp = 'map' | 'reduce' | 'split'
 
-/** A task's input as a file in its workspace (a split of stored input): the child reads it, as text or bytes. */
-export interface ArgFile { path: string; encoding: 'utf8' | 'bytes' }
+/**
+ * A task's input as a file in its workspace, which the child reads: a split of stored input, as
+ * text or bytes; or a reduce's results ('results': their JSON texts, each parsed on its own, see
+ * encodeResultsFile).
+ */
+export interface ArgFile { path: string; encoding: 'utf8' | 'bytes' | 'results' }
 
 /** A group's task: [taskIndex, chunk], or [taskIndex, null, its input file]. */
 export type GroupEntry = [number, unknown] | [number, unknown, ArgFile]
@@ -107,25 +112,66 @@ function sameJob (a: WireTask, b: WireTask): boolean {
 export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'oom' | 'bad-input'
 
 export type WireResult =
-  | { id: string; ok: true; json: string; durationMs: number; combined?: true }
+  /** `group`: the JSON of a group's other tasks' results, in the group's order (`json` is the first task's). */
+  | { id: string; ok: true; json: string; durationMs: number; combined?: true; group?: string[] }
   | { id: string; ok: false; kind: ChildFailureKind; error: string; stack?: string; durationMs: number }
 
 /**
  * A result as it travels: a success as `[id, json, durationMs]`, the duration to the microsecond
- * (an object with its field names, and 17 digits of duration, was most of a tiny task's result),
- * and a 1 after them when the result is a group's combine().
+ * (an object with its field names, and 17 digits of duration, was most of a tiny task's result);
+ * after them a 1 when the result is a group's combine(), or the group's other results' JSON.
  */
-export type PackedResult = [string, string, number] | [string, string, number, 1] | Extract<WireResult, { ok: false }>
+export type PackedResult = [string, string, number] | [string, string, number, 1 | string[]] | Extract<WireResult, { ok: false }>
 
 export function packResult (r: WireResult): PackedResult {
   if (!r.ok) return r
   const ms = Math.round(r.durationMs * 1000) / 1000
-  return r.combined === true ? [r.id, r.json, ms, 1] : [r.id, r.json, ms]
+  return r.combined === true ? [r.id, r.json, ms, 1] : r.group !== undefined ? [r.id, r.json, ms, r.group] : [r.id, r.json, ms]
 }
 
 export function unpackResult (p: PackedResult): WireResult {
   if (!Array.isArray(p)) return p
-  return p[3] === 1 ? { id: p[0], ok: true, json: p[1], durationMs: p[2], combined: true } : { id: p[0], ok: true, json: p[1], durationMs: p[2] }
+  const [id, json, durationMs, more] = p
+  if (more === 1) return { id, ok: true, json, durationMs, combined: true }
+  return more !== undefined ? { id, ok: true, json, durationMs, group: more } : { id, ok: true, json, durationMs }
+}
+
+/**
+ * A reduce's input as its executor reads it (ArgFile 'results'): the count (u32 BE), each
+ * result's length in bytes (u32 BE), then the results' JSON texts. Each is parsed on its own, so
+ * a text that is not JSON fails the reduce naming it, and cannot change what the others are.
+ */
+export function encodeResultsFile (texts: readonly string[]): Buffer {
+  const lengths = texts.map(t => Buffer.byteLength(t))
+  const out = Buffer.allocUnsafe(4 + 4 * texts.length + lengths.reduce((a, b) => a + b, 0))
+  out.writeUInt32BE(texts.length, 0)
+  let at = 4
+  for (const n of lengths) { out.writeUInt32BE(n, at); at += 4 }
+  for (const t of texts) at += out.write(t, at, 'utf8')
+  return out
+}
+
+/** The results of a file encodeResultsFile wrote, parsed; throws naming the first bad one. */
+export function decodeResultsFile (bytes: Buffer): unknown[] {
+  const fail = (why: string): never => { throw new Error(`the reduce's input file is malformed: ${why}`) }
+  if (bytes.length < 4) fail('shorter than its count')
+  const n = bytes.readUInt32BE(0)
+  if (4 + 4 * n > bytes.length) fail(`too short for ${n} results`)
+  const out: unknown[] = new Array(n)
+  let at = 4 + 4 * n
+  for (let i = 0; i < n; i++) {
+    const length = bytes.readUInt32BE(4 + 4 * i)
+    if (at + length > bytes.length) fail(`cut short in result ${i}`)
+    const text = bytes.toString('utf8', at, at + length)
+    try {
+      out[i] = JSON.parse(text)
+    } catch (err) {
+      throw new Error(`result ${i} of the reduce's input is not JSON (${(err as Error).message}): a worker sent it so`)
+    }
+    at += length
+  }
+  if (at !== bytes.length) fail(`${bytes.length - at} bytes after the last result`)
+  return out
 }
 
 export type ParentMessage = { t: 'run'; tasks: PackedTask[] }

@@ -1,4 +1,5 @@
-import type { RpcMessage } from '../../../jobs/wire.js'
+import { encodeAttached, type RpcMessage } from '../../../jobs/wire.js'
+import { jsonText } from '../../../jobs/raw-json.js'
 
 // Tasks and results travel in batches. The cores emit one `task.assign` per task and the
 // worker one `task.ok`/`task.failed` per outcome; sent as they are, each was its own JSON
@@ -27,8 +28,13 @@ interface Batch {
   head: string
   entries: string[]
   failed?: string[]
+  /** A results batch's results, as JSON texts: its frame's attachments, each `ok` entry naming its own. */
+  results?: string[]
   bytes: number
 }
+
+/** About what an entry adds besides its result, to cut a batch before it would pass the limit. */
+const ENTRY_BYTES_GUESS = 64
 
 export class TaskBatcher {
   /** peerId → batch key → batch, in the order the batches were opened */
@@ -52,31 +58,37 @@ export class TaskBatcher {
       batches = new Map()
       this.pending.set(peerId, batches)
     }
-    const entry = message.t === 'task.assign'
+    // A result travels as its JSON text, an attachment of the batch's frame (wire.ts), never parsed here.
+    const result = message.t === 'task.ok' ? jsonText(message.value ?? null) : undefined
+    let entry = message.t === 'task.assign'
       ? JSON.stringify([message.taskIndex, message.attemptId, message.chunk])
-      : message.t === 'task.ok'
-        ? JSON.stringify([message.taskIndex, message.attemptId, message.value ?? null, message.ms])
-        : JSON.stringify([message.taskIndex, message.attemptId, message.kind, message.error])
+      : message.t === 'task.failed' ? JSON.stringify([message.taskIndex, message.attemptId, message.kind, message.error]) : ''
+    const size = result !== undefined ? result.length + ENTRY_BYTES_GUESS : entry.length
     const key = batchKey(message)
     let batch = batches.get(key)
-    if (batch !== undefined && batch.bytes + entry.length >= this.batchBytesMax) {
+    if (batch !== undefined && batch.bytes + size >= this.batchBytesMax) {
       // This entry would take the batch over the limit: what is held leaves first.
       batches.delete(key)
       this.emit(peerId, encodeBatch(batch))
       batch = undefined
     }
     if (batch === undefined) {
-      batch = { head: batchHead(message), entries: [], bytes: 0, ...(message.t === 'task.assign' ? {} : { failed: [] }) }
+      batch = { head: batchHead(message), entries: [], bytes: 0, ...(message.t === 'task.assign' ? {} : { failed: [], results: [] }) }
       batches.set(key, batch)
+    }
+    if (message.t === 'task.ok') {
+      const results = batch.results as string[]
+      entry = `[${message.taskIndex},${JSON.stringify(message.attemptId)},${results.length},${message.ms}]`
+      results.push(result as string)
     }
     if (message.t === 'task.failed') batch.failed?.push(entry)
     else batch.entries.push(entry)
-    batch.bytes += entry.length + 1
+    batch.bytes += size + 1
     if (batch.bytes >= this.batchBytesMax) {
       batches.delete(key)
       this.emit(peerId, encodeBatch(batch))
     }
-    return entry.length
+    return size
   }
 
   /** Sends what is held for `peerId` now (before another kind of message to it). */
@@ -126,8 +138,7 @@ function batchHead (m: BatchedMessage): string {
 }
 
 function encodeBatch (batch: Batch): Uint8Array {
-  const json = batch.failed === undefined
-    ? `${batch.head}${batch.entries.join(',')}]}`
-    : `${batch.head}${batch.entries.join(',')}],"failed":[${batch.failed.join(',')}]}`
-  return Buffer.from(json, 'utf8')
+  if (batch.failed === undefined) return Buffer.from(`${batch.head}${batch.entries.join(',')}]}`, 'utf8')
+  const json = `${batch.head}${batch.entries.join(',')}],"failed":[${batch.failed.join(',')}]}`
+  return batch.results !== undefined && batch.results.length > 0 ? encodeAttached(json, batch.results) : Buffer.from(json, 'utf8')
 }
