@@ -42,7 +42,7 @@ export type TaskResult =
    * `error` is the text the scheduler and the timeline keep ("kind: message"); `kind` the
    * worker's failure kind (an executor that died counts toward the poison rule: CRASH_KINDS).
    */
-  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'failed', error: string, retryable?: boolean, kind?: string }
+  | { jobId: string, taskIndex: number, attemptId: string, outcome: 'failed', error: string, retryable?: boolean, kind?: string, stack?: string }
   /** The worker handed the task back (its owner needs the machine): re-queue it, no failure counted. */
   | { jobId: string, taskIndex: number, attemptId: string, outcome: 'returned', error: string }
   /** The worker has seen this job under a higher term: another node coordinates it now. */
@@ -61,7 +61,7 @@ export function taskResultOf (message: Extract<RpcMessage, { t: 'task.ok' | 'tas
   const error = `${message.kind}: ${message.error}`
   if (message.kind === STALE_TERM_KIND) return { jobId, taskIndex, attemptId, outcome: 'staleTerm', error }
   if (message.kind === RETURNED_KIND) return { jobId, taskIndex, attemptId, outcome: 'returned', error }
-  return { jobId, taskIndex, attemptId, outcome: 'failed', error, kind: message.kind }
+  return { jobId, taskIndex, attemptId, outcome: 'failed', error, kind: message.kind, ...(message.stack !== undefined ? { stack: message.stack } : {}) }
 }
 
 export type CoordinatorEffect =
@@ -304,7 +304,7 @@ export class CoordinatedJobs {
       this.apply(this.scheduler.step({ type: 'taskOk', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, result: r.value, runMs: r.runMs, ...(r.group !== undefined ? { group: r.group } : {}) }, now), now, wall)
     } else {
       // Failures of attempts the scheduler already ended (aborted losers, cancelled jobs) are ignored there.
-      this.apply(this.scheduler.step({ type: 'taskFailed', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, error: r.error, ...(r.retryable !== undefined ? { retryable: r.retryable } : {}), ...(r.kind !== undefined ? { kind: r.kind } : {}) }, now), now, wall)
+      this.apply(this.scheduler.step({ type: 'taskFailed', jobId: r.jobId, taskIndex: r.taskIndex, attemptId: r.attemptId, error: r.error, ...(r.retryable !== undefined ? { retryable: r.retryable } : {}), ...(r.kind !== undefined ? { kind: r.kind } : {}), ...(r.stack !== undefined ? { stack: r.stack } : {}) }, now), now, wall)
     }
     job.dirty = true
     return this.flush()
@@ -458,7 +458,7 @@ export class CoordinatedJobs {
     }
     this.out.push({ type: 'started', jobId: job.spec.jobId, term: job.term, tasks: job.chunks.length, done: done.size })
     this.apply(this.scheduler.step({ type: 'workers', workers: this.view.workers() }, now), now, wall)
-    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term, ...(job.spec.requires !== undefined ? { requires: job.spec.requires } : {}), ...(job.spec.combine === true ? { combine: true } : {}) }, now), now, wall)
+    this.apply(this.scheduler.step({ type: 'addJob', jobId: job.spec.jobId, taskCount: job.chunks.length, weight: PRIORITY_WEIGHT[job.spec.priority], done, term: job.term, ...(job.spec.requires !== undefined ? { requires: job.spec.requires } : {}), ...(job.spec.combine === true ? { combine: true } : {}), ...(job.spec.retry !== undefined ? { retry: job.spec.retry } : {}) }, now), now, wall)
     this.publish(job, now)
   }
 
@@ -504,7 +504,7 @@ export class CoordinatedJobs {
           this.confirmThenReduce(job, effect.results, mergeCounts(job.restoredByPeer, effect.tasksByPeer), now, wall)
           break
         case 'jobFailed':
-          this.finish(job, { state: 'failed', error: effect.error }, now, wall)
+          this.finish(job, { state: 'failed', error: effect.error, ...(effect.failure !== undefined ? { failure: effect.failure } : {}) }, now, wall)
           break
         case 'jobCancelled':
           this.finish(job, { state: 'cancelled' }, now, wall)
@@ -563,7 +563,7 @@ export class CoordinatedJobs {
   }
 
   /** Build the final record and have the replica set accept it before anyone is told. */
-  private finish (job: CoordinatedJob, outcome: Pick<JobRecord, 'state'> & Partial<Pick<JobRecord, 'result' | 'error'>>, now: number, wall: number): void {
+  private finish (job: CoordinatedJob, outcome: Pick<JobRecord, 'state'> & Partial<Pick<JobRecord, 'result' | 'error' | 'failure'>>, now: number, wall: number): void {
     if (this.stopped || FINAL_STATES.has(job.record.state) || job.commit !== undefined) return
     job.confirm = undefined // a cancel while the confirm was out: no reduce follows
     const summary = this.scheduler.job(job.spec.jobId)

@@ -37,6 +37,32 @@ export const JobInputSchema = z.discriminatedUnion('type', [
 ])
 export type JobInput = z.infer<typeof JobInputSchema>
 
+/** Failure kinds a job's retry policy may name (what a worker reports of a failed task). */
+export const RETRYABLE_KINDS = ['threw', 'timeout', 'exited', 'oom', 'cpu-limit', 'too-large', 'not-serialisable', 'bad-input', 'input-gone', 'denied', 'protocol', 'lost'] as const
+/**
+ * A module's retry policy: `retries` runs after the first failure (default: the node's, 2), and
+ * `on` the kinds of failure worth another run (default: any). A task that throws the same error
+ * twice is not run again whatever the policy: the bug is in the code, not the node.
+ */
+export const RetryPolicySchema = z.object({
+  retries: z.number().int().min(0).max(10).optional(),
+  on: z.array(z.enum(RETRYABLE_KINDS)).max(RETRYABLE_KINDS.length).optional(),
+}).strict()
+export type RetryPolicy = z.infer<typeof RetryPolicySchema>
+
+/** What a job that failed because of one task says of it: the task, its node, the kind, message and stack of its last failure. */
+export const TaskFailureSchema = z.object({
+  taskIndex: z.number().int().min(0),
+  attempts: z.number().int().min(1),
+  kind: z.string().max(64),
+  message: z.string().max(16_384),
+  stack: z.string().max(16_384).optional(),
+  peerId: PeerIdSchema.optional(),
+  /** Why it was not run again (e.g. the same error twice). */
+  notRetried: z.string().max(256).optional(),
+}).strict()
+export type TaskFailure = z.infer<typeof TaskFailureSchema>
+
 export const JobSpecSchema = z.object({
   jobId: JobIdSchema,
   kind: z.enum(['function', 'action']),
@@ -50,6 +76,8 @@ export const JobSpecSchema = z.object({
   source: InputSourceSchema.optional(),
   /** The module has a combine(): a worker folds the results of a group of tasks into one before they travel. */
   combine: z.literal(true).optional(),
+  /** The module's retry policy (`retries`, `retryOn`). */
+  retry: RetryPolicySchema.optional(),
   /** The node whose API received the job: it follows the job for its client. */
   submitter: PeerIdSchema,
   /** When the submitter coordinates the job itself, a second node holds the submission until it is replicated. */
@@ -101,6 +129,8 @@ export const JobRecordSchema = z.object({
   wallMs: z.number().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  /** A job failed by one of its tasks: that task's last failure, its remote stack included. */
+  failure: TaskFailureSchema.optional(),
   /**
    * Whether every backup acknowledged holding the job's replica (absent: an older node's record,
    * read as replicated). Until then the submitter keeps the job to send it again.

@@ -82,6 +82,12 @@ export class LiveJob {
   keepLocal = false
   /** The job has a combine(): its tasks go to every worker in groups whose results are folded there. */
   combines = false
+  /** Attempts a task may fail before the job fails (the module's retries + 1, else SchedulerConfig.maxAttempts). */
+  maxAttempts = 1
+  /** Failure kinds run again (the module's retryOn); undefined: any. */
+  retryOn: ReadonlySet<string> | undefined
+  /** Per task, its last failure's text: the same error twice in a row is not run a third time. Sparse. */
+  readonly lastError = new Map<number, string>()
   /** Running attempts per worker peer id. */
   readonly inFlightOn = new Map<string, number>()
   /**

@@ -1,6 +1,7 @@
 // Events in, effects out, and the read-only summaries of the coordinator's scheduling core
 // (src/jobs/scheduler.ts).
 import type { Requires } from './job-spec.js'
+import type { RetryPolicy, TaskFailure } from './job-spec.js'
 import type { NodeCaps } from './requires.js'
 
 export type WorkerStatus = 'alive' | 'suspect' | 'dead' | 'left'
@@ -40,6 +41,8 @@ export type SchedulerEvent =
     requires?: Requires
     /** The job has a combine(): its tasks go out in groups to every worker, each group's results folded there (combineGroupSize). */
     combine?: boolean
+    /** The module's retry policy (job-spec.ts RetryPolicy); default: maxAttempts, any kind. */
+    retry?: RetryPolicy
   }
   /** Full replacement of the membership view. */
   | { type: 'workers', workers: ReadonlyArray<WorkerView> }
@@ -53,7 +56,8 @@ export type SchedulerEvent =
    * `kind`: the worker's failure kind (e.g. 'threw', 'timeout', 'exited'); a CRASH_KINDS kind
    * counts toward the poison rule (SchedulerConfig.crashNodesMax).
    */
-  | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean, kind?: string }
+  /** `stack`: the task's remote stack, when its code threw. */
+  | { type: 'taskFailed', jobId: string, taskIndex: number, attemptId: string, error: string, retryable?: boolean, kind?: string, stack?: string }
   /**
    * The worker handed the attempt back unrun or unfinished (its owner is busy, or it drains):
    * re-queued, not a failure; the worker gets no new attempts for unreachableCooldownMs.
@@ -84,7 +88,7 @@ export type SchedulerEffect =
   /** A task's first result was accepted (only with config.emitTaskDone: the coordinator replicates it). */
   | { type: 'taskDone', jobId: string, taskIndex: number, peerId: string, result: unknown }
   /** `taskIndex` is null when the job failed as a whole (e.g. a limit), not by one task. */
-  | { type: 'jobFailed', jobId: string, error: string, taskIndex: number | null }
+  | { type: 'jobFailed', jobId: string, error: string, taskIndex: number | null, failure?: TaskFailure }
   | { type: 'jobCancelled', jobId: string }
 
 export type JobStatus = 'running' | 'done' | 'failed' | 'cancelled'

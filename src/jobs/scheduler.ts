@@ -1,4 +1,5 @@
 import type { Random } from '../util/prng.js'
+import type { TaskFailure } from './job-spec.js'
 import { shortPeer } from '../util/short-peer.js'
 import { FairShareQueue } from './fair-share.js'
 import { type Attempt, forEachTask, LiveJob } from './job-state.js'
@@ -149,6 +150,9 @@ export class Scheduler {
     const job = new LiveJob(jobId, this.nextSeq++, sanitizeWeight(e.weight), taskCount, term, done, this.config.durationSamplesMax)
     job.requires = requires
     job.combines = e.combine === true
+    const retries = e.retry?.retries
+    job.maxAttempts = typeof retries === 'number' && Number.isInteger(retries) && retries >= 0 ? Math.min(retries + 1, this.config.maxAttempts + 8) : this.config.maxAttempts
+    job.retryOn = Array.isArray(e.retry?.on) ? new Set(e.retry.on) : undefined
     if (job.doneCount === job.total) return this.complete(job, out)
     this.active.set(jobId, job)
     if (requires !== undefined) this.constrained.add(job)
@@ -293,7 +297,7 @@ export class Scheduler {
     this.release(attempt)
     const error = this.errorText(e.error)
     if (attempt.group !== undefined && e.retryable !== false) this.ungroup(attempt)
-    else if (attempt.group === undefined && typeof e.kind === 'string' && CRASH_KINDS.has(e.kind) && this.noteCrash(job, attempt.taskIndex, attempt.worker.peerId, crashText(error, e.kind), true, out)) { /* the job failed */ } else this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, error, e.retryable !== false, out)
+    else if (attempt.group === undefined && typeof e.kind === 'string' && CRASH_KINDS.has(e.kind) && this.noteCrash(job, attempt.taskIndex, attempt.worker.peerId, crashText(error, e.kind), true, out)) { /* the job failed */ } else this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, error, e.retryable !== false, out, { kind: typeof e.kind === 'string' ? e.kind : 'failed', ...(typeof e.stack === 'string' ? { stack: e.stack.slice(0, this.config.errorLengthMax) } : {}) })
     this.pump(t, out)
   }
 
@@ -443,7 +447,7 @@ export class Scheduler {
       this.counters.timeouts++
       this.abort(a, out)
       if (a.group !== undefined) this.ungroup(a)
-      else this.recordFailure(a.job, a.taskIndex, a.worker.peerId, `timed out after ${this.config.taskTimeoutMs}ms`, true, out)
+      else this.recordFailure(a.job, a.taskIndex, a.worker.peerId, `timed out after ${this.config.taskTimeoutMs}ms`, true, out, { kind: 'timeout' })
     }
   }
 
@@ -529,20 +533,39 @@ export class Scheduler {
   }
 
   /** Counts a failed attempt (already released); retries the task or fails the job. */
-  private recordFailure (job: LiveJob, i: number, peerId: string, error: string, retryable: boolean, out: SchedulerEffect[]): void {
+  /**
+   * A failed attempt of task `i`: run again elsewhere, unless its job's retry policy says no (its
+   * attempts are spent, the kind is not one it retries, or the task threw the same error twice:
+   * a bug in the code, not the node) — then the job fails, saying which task failed and how.
+   */
+  private recordFailure (job: LiveJob, i: number, peerId: string, error: string, retryable: boolean, out: SchedulerEffect[], detail: { kind: string, stack?: string } = { kind: 'failed' }): void {
     const failures = (job.failures[i] as number) + 1
     job.failures[i] = failures
     job.failuresTotal++
     const avoid = job.avoid.get(i)
     if (avoid === undefined) job.avoid.set(i, [peerId])
     else if (!avoid.includes(peerId)) avoid.push(peerId)
-    if (!retryable || failures >= this.config.maxAttempts) {
-      this.abortAll(job, out)
-      out.push({ type: 'jobFailed', jobId: job.jobId, error: `Task ${i} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${error}`, taskIndex: i })
-      this.retire(job, 'failed', `Task ${i} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${error}`)
-      return
+    const repeated = detail.kind === 'threw' && job.lastError.get(i) === error
+    job.lastError.set(i, error)
+    const notRetried = !retryable
+      ? 'not retryable'
+      : failures >= job.maxAttempts
+        ? undefined
+        : job.retryOn !== undefined && !job.retryOn.has(detail.kind)
+          ? `the job retries only ${[...job.retryOn].join(', ')}`
+          : repeated ? 'the same error twice' : null
+    if (notRetried === null) return this.requeueIfIdle(job, i)
+    const text = `Task ${i} failed after ${failures} attempt${failures === 1 ? '' : 's'}${notRetried !== undefined && notRetried !== 'not retryable' ? ` (not run again: ${notRetried})` : ''}: ${error}`
+    const kindPrefix = `${detail.kind}: `
+    const failure: TaskFailure = {
+      taskIndex: i, attempts: failures, kind: detail.kind, peerId,
+      message: error.startsWith(kindPrefix) ? error.slice(kindPrefix.length) : error,
+      ...(detail.stack !== undefined ? { stack: detail.stack } : {}),
+      ...(notRetried !== undefined ? { notRetried } : {}),
     }
-    this.requeueIfIdle(job, i)
+    this.abortAll(job, out)
+    out.push({ type: 'jobFailed', jobId: job.jobId, error: text, taskIndex: i, failure })
+    this.retire(job, 'failed', text)
   }
 
   /**
@@ -568,7 +591,7 @@ export class Scheduler {
         this.requeueIfIdle(job, i)
       } else {
         // A task that keeps losing its workers (maybe killing them) must end somehow.
-        this.recordFailure(job, i, worker.peerId, `lost ${lost + 1} times; last: ${reason}`, true, out)
+        this.recordFailure(job, i, worker.peerId, `lost ${lost + 1} times; last: ${reason}`, true, out, { kind: 'lost' })
       }
     }
   }

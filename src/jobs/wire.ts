@@ -69,13 +69,15 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** workers → coordinator */
   /** `ms`: for a group, all its tasks together. `folded`: `value` is the group's combine(), its other tasks' values are null */
   z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs, group: Group.optional(), folded: z.literal(true).optional() }).strict().refine(m => m.folded === undefined || m.group !== undefined, { message: 'folded needs a group', path: ['folded'] }),
-  z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText }).strict(),
+  /** `stack`: the remote stack of task code that threw */
+  z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText, stack: FailureText.optional() }).strict(),
   /** worker → coordinator: the outcomes of one job's tasks sent in one turn */
   z.object({
     t: z.literal('task.results'),
     jobId: JobIdSchema,
     ok: z.array(z.tuple([TaskIndex, AttemptId, z.unknown(), RunMs])).max(BATCH_ENTRIES_MAX),
-    failed: z.array(z.tuple([TaskIndex, AttemptId, FailureKind, FailureText])).max(BATCH_ENTRIES_MAX),
+    /** [taskIndex, attemptId, kind, error] or, with the remote stack, [..., stack] */
+    failed: z.array(z.union([z.tuple([TaskIndex, AttemptId, FailureKind, FailureText]), z.tuple([TaskIndex, AttemptId, FailureKind, FailureText, FailureText])])).max(BATCH_ENTRIES_MAX),
   }).strict(),
   /** code by content hash: a worker asks the coordinator, which answers with the code */
   z.object({ t: z.literal('code.get'), hash: CodeHashSchema }).strict(),

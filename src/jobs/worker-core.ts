@@ -19,7 +19,7 @@ export const ABORTED_KIND = 'aborted'
  * How an attempt ended in its executor; a group's value is every task's result, its own first,
  * or, `combined`, the job's combine() over them all.
  */
-export type ExecOutcome = { ok: true, value: unknown, durationMs: number, combined?: boolean } | { ok: false, kind: string, error: string }
+export type ExecOutcome = { ok: true, value: unknown, durationMs: number, combined?: boolean } | { ok: false, kind: string, error: string, stack?: string }
 
 export type WorkerEffect =
   | { type: 'send', to: string, message: RpcMessage }
@@ -156,7 +156,7 @@ export class WorkerCore {
     if (!outcome.ok) {
       // Stopped on request: the coordinator released the attempt when it asked, or has yielded.
       if (outcome.kind === ABORTED_KIND) return []
-      return [failed(from, task, outcome.kind, outcome.error.slice(0, this.config.errorLengthMax))]
+      return [failed(from, task, outcome.kind, outcome.error.slice(0, this.config.errorLengthMax), outcome.stack?.slice(0, this.config.errorLengthMax))]
     }
     const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId }
     const valueOf = (v: unknown): unknown => task.kind === 'action' ? null : v
@@ -182,6 +182,6 @@ export class WorkerCore {
   }
 }
 
-function failed (to: string, task: Assign, kind: string, error: string): WorkerEffect {
-  return { type: 'send', to, message: { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind, error } }
+function failed (to: string, task: Assign, kind: string, error: string, stack?: string): WorkerEffect {
+  return { type: 'send', to, message: { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind, error, ...(stack !== undefined && stack !== '' ? { stack } : {}) } }
 }

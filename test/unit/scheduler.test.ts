@@ -219,7 +219,7 @@ describe('retries and failures', () => {
     expect(s.step(failed(assigns(retry2)[0]!, 'disk full 3'), 3)).toEqual([
       abort(first[0]!.peerId, 'j', 0, 1),
       abort(first[2]!.peerId, 'j', 2, 1),
-      { type: 'jobFailed', jobId: 'j', error: 'Task 1 failed after 3 attempts: disk full 3', taskIndex: 1 },
+      { type: 'jobFailed', jobId: 'j', error: 'Task 1 failed after 3 attempts: disk full 3', taskIndex: 1, failure: { taskIndex: 1, attempts: 3, kind: 'failed', message: 'disk full 3', peerId: t1.peerId } },
     ])
     expect(s.job('j')).toMatchObject({ state: 'failed', error: 'Task 1 failed after 3 attempts: disk full 3', inFlight: 0 })
     // Late reports about the dead job are absorbed.
@@ -233,7 +233,7 @@ describe('retries and failures', () => {
     s.step({ type: 'workers', workers: [worker('A')] }, 0)
     const [a] = assigns(s.step({ type: 'addJob', jobId: 'j', taskCount: 1 }, 0))
     expect(s.step(failed(a!, 'SyntaxError in map', false), 1)).toEqual([
-      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 1 attempt: SyntaxError in map', taskIndex: 0 },
+      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 1 attempt: SyntaxError in map', taskIndex: 0, failure: { taskIndex: 0, attempts: 1, kind: 'failed', message: 'SyntaxError in map', peerId: 'A', notRetried: 'not retryable' } },
     ])
   })
 
@@ -249,7 +249,7 @@ describe('retries and failures', () => {
     expect(s.job('j')).toMatchObject({ done: 0, duplicatesDiscarded: 1 })
     expect(s.step({ type: 'tick' }, 2000)).toEqual([
       abort('B', 'j', 0, 2),
-      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 2 attempts: timed out after 1000ms', taskIndex: 0 },
+      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 2 attempts: timed out after 1000ms', taskIndex: 0, failure: { taskIndex: 0, attempts: 2, kind: 'timeout', message: 'timed out after 1000ms', peerId: 'B' } },
     ])
     expect(s.stats().timeouts).toBe(2)
   })
@@ -302,7 +302,7 @@ describe('lost workers', () => {
     }
     expect(effects).toEqual([assign('A', 'j', 0, 3)])
     expect(s.step({ type: 'peerUnreachable', peerId: 'A' }, 3)).toEqual([
-      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 1 attempt: lost 3 times; last: stream to worker A broke', taskIndex: 0 },
+      { type: 'jobFailed', jobId: 'j', error: 'Task 0 failed after 1 attempt: lost 3 times; last: stream to worker A broke', taskIndex: 0, failure: { taskIndex: 0, attempts: 1, kind: 'lost', message: 'lost 3 times; last: stream to worker A broke', peerId: 'A' } },
     ])
   })
 })

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { coordinatorFor, type ElectionStrategy, type Member } from '../../election/strategy.js'
-import { FINAL_STATES, JobEnvSchema, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobInput, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
+import { FINAL_STATES, RetryPolicySchema, JobEnvSchema, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobInput, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
 import { unsatisfiable, type NodeCaps } from '../../jobs/requires.js'
 import { BLOB_NAME_MAX, BlobIdSchema, RecordsSchema, SOURCE_FILES_MAX, type InputSource, type SourceFile } from '../../jobs/input-source.js'
 import { jobEnvProblem } from '../executor/sandbox.js'
@@ -30,6 +30,8 @@ export const SubmitRequestSchema = z.object({
   records: RecordsSchema.optional(),
   /** The module exports combine(): workers fold their tasks' results before they travel. */
   combine: z.literal(true).optional(),
+  /** The module's retry policy. */
+  retry: RetryPolicySchema.optional(),
 }).strict()
 export type SubmitRequest = z.input<typeof SubmitRequestSchema>
 
@@ -114,6 +116,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
       ...(body.env !== undefined ? { env: body.env } : {}),
       ...(source !== undefined ? { source } : {}),
       ...(body.combine === true && body.kind === 'function' ? { combine: true as const } : {}),
+      ...(body.retry !== undefined ? { retry: body.retry } : {}),
     }
     const ranked = deps.election.rank(jobId, deps.members())
     spec.replicaSet = [coordinator, ...ranked.filter(p => p !== coordinator).slice(0, deps.backups)]

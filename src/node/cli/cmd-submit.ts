@@ -62,11 +62,21 @@ export async function submitCommand (modulePath: string, opts: SubmitCommandOpti
   printOutcome(record, opts.json === true)
 }
 
+/** The failed task's remote stack, as Dask and Ray show it at the caller: its frames, indented, after the error. */
+function remoteStack (record: JobRecord): string {
+  const f = record.failure
+  if (f?.stack === undefined) return ''
+  // The task's own frames: not the executor's that called it, nor Node's.
+  const frames = f.stack.split('\n').filter(line => /^\s+at /.test(line) && !/executor-child\.js|node:internal/.test(line)).map(line => `    ${line.trim()}`)
+  if (frames.length === 0) return ''
+  return `\nRemote traceback (task ${f.taskIndex}${f.peerId !== undefined ? ` on ${shortId(f.peerId)}` : ''}):\n${frames.join('\n')}`
+}
+
 export function printOutcome (record: JobRecord, json: boolean): void {
   if (record.state !== 'done') {
-    if (json) process.stdout.write(JSON.stringify({ jobId: record.jobId, coordinator: record.coordinator, state: record.state, error: record.error ?? record.state }) + '\n')
+    if (json) process.stdout.write(JSON.stringify({ jobId: record.jobId, coordinator: record.coordinator, state: record.state, error: record.error ?? record.state, ...(record.failure !== undefined ? { failure: record.failure } : {}) }) + '\n')
     // The error is the job's own text (a task's exception): escaped, its lines kept.
-    throw new JobFailedError(terminalSafe(`job ${record.jobId} ${record.state}${record.error !== undefined ? `: ${record.error}` : ''}`, { keepNewlines: true }))
+    throw new JobFailedError(terminalSafe(`job ${record.jobId} ${record.state}${record.error !== undefined ? `: ${record.error}` : ''}${remoteStack(record)}`, { keepNewlines: true }))
   }
   if (json) {
     process.stdout.write(JSON.stringify({

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { RETRYABLE_KINDS, RetryPolicySchema, type RetryPolicy } from '../../jobs/job-spec.js'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -25,6 +26,8 @@ export interface PreparedModule {
   records?: Records
   /** The module exports `combine(results, ctx)`: each worker folds its finished tasks' results before they travel. */
   combine?: true
+  /** The module's retry policy (`retries`, `retryOn`). */
+  retry?: RetryPolicy
 }
 
 export async function prepareJobModule (modulePath: string): Promise<PreparedModule> {
@@ -77,11 +80,22 @@ export async function prepareJobModule (modulePath: string): Promise<PreparedMod
     env = parsed.data
   }
   const records = recordsOf(mod.records ?? ns.records, modulePath)
+  const retry = retryOf(mod.retries ?? ns.retries, mod.retryOn ?? ns.retryOn, modulePath)
   const combine = fn('combine')
   if (combine && kind === 'action') throw new JobModuleError(`Job module ${modulePath}: combine() folds results for reduce(), and an action job has neither results nor reduce`)
   const rawCombine = mod.combine ?? ns.combine
   if (rawCombine !== undefined && !combine) throw new JobModuleError(`Job module ${modulePath}: combine must be a function (results, ctx) => result, got ${typeof rawCombine}`)
-  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}), ...(records !== undefined ? { records } : {}), ...(combine ? { combine: true as const } : {}) }
+  return { code: bundled.code, hash: bundled.hash, moduleName: basename(modulePath), kind, ...(requires !== undefined ? { requires } : {}), ...(env !== undefined ? { env } : {}), ...(records !== undefined ? { records } : {}), ...(combine ? { combine: true as const } : {}), ...(retry !== undefined ? { retry } : {}) }
+}
+
+/** `retries: n` (runs after the first failure, 0–10) and `retryOn: ['timeout', …]` as the job spec carries them. */
+function retryOf (retries: unknown, on: unknown, modulePath: string): RetryPolicy | undefined {
+  if (retries === undefined && on === undefined) return undefined
+  const parsed = RetryPolicySchema.safeParse({ ...(retries !== undefined ? { retries } : {}), ...(on !== undefined ? { on } : {}) })
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  const field = issue?.path[0] === 'on' ? `retryOn${issue.path.length > 1 ? `[${String(issue.path[1])}]` : ''}` : 'retries'
+  throw new JobModuleError(`Job module ${modulePath}: ${field}: ${issue?.message ?? 'invalid'} (expected retries: 0–10 and retryOn: some of ${RETRYABLE_KINDS.join(', ')})`)
 }
 
 /** `records: 'lines' | 'file' | 'whole' | { delimiter?, file?, whole?, encoding? }` as the job spec carries it. */

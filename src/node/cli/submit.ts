@@ -48,6 +48,7 @@ export async function prepareJob (modulePath: string, input: InputSource, opts: 
     ...(prepared.env !== undefined ? { env: prepared.env } : {}),
     ...(prepared.records !== undefined ? { records: prepared.records } : {}),
     ...(prepared.combine === true ? { combine: true } : {}),
+    ...(prepared.retry !== undefined ? { retry: prepared.retry } : {}),
   }
   return { request, input, ...(files !== undefined ? { files } : {}) }
 }

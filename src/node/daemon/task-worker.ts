@@ -212,7 +212,7 @@ export class TaskWorker {
     }).then(outcome => {
       done?.()
       this.opts.onOutcome?.(outcome.ok ? 'ok' : outcome.kind, outcome.durationMs, 1 + (group?.length ?? 0))
-      this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs, ...(outcome.combined === true ? { combined: true } : {}) } : { ok: false, kind: outcome.kind, error: outcome.error })
+      this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs, ...(outcome.combined === true ? { combined: true } : {}) } : { ok: false, kind: outcome.kind, error: outcome.error, ...(outcome.stack !== undefined ? { stack: outcome.stack } : {}) })
     }, (err: Error) => {
       done?.()
       // The pool never rejects; if it ever does, the coordinator must still hear of it.

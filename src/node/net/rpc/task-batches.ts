@@ -62,7 +62,7 @@ export class TaskBatcher {
     const result = message.t === 'task.ok' ? jsonText(message.value ?? null) : undefined
     let entry = message.t === 'task.assign'
       ? JSON.stringify([message.taskIndex, message.attemptId, message.chunk])
-      : message.t === 'task.failed' ? JSON.stringify([message.taskIndex, message.attemptId, message.kind, message.error]) : ''
+      : message.t === 'task.failed' ? JSON.stringify(message.stack !== undefined ? [message.taskIndex, message.attemptId, message.kind, message.error, message.stack] : [message.taskIndex, message.attemptId, message.kind, message.error]) : ''
     const size = result !== undefined ? result.length + ENTRY_BYTES_GUESS : entry.length
     const key = batchKey(message)
     let batch = batches.get(key)
@@ -117,7 +117,7 @@ export function unbatch (message: RpcMessage): RpcMessage[] {
     case 'task.results': {
       const { jobId } = message
       const out: RpcMessage[] = message.ok.map(([taskIndex, attemptId, value, ms]) => ({ t: 'task.ok', jobId, taskIndex, attemptId, value, ms }))
-      for (const [taskIndex, attemptId, kind, error] of message.failed) out.push({ t: 'task.failed', jobId, taskIndex, attemptId, kind, error })
+      for (const [taskIndex, attemptId, kind, error, stack] of message.failed) out.push({ t: 'task.failed', jobId, taskIndex, attemptId, kind, error, ...(stack !== undefined ? { stack } : {}) })
       return out
     }
     default: return [message]
