@@ -8,7 +8,7 @@ import { startCommand } from './cmd-start.js'
 import { statusCommand } from './cmd-status.js'
 import { registerDashboardCommand } from './cmd-dashboard.js'
 import { registerTopCommand } from './cmd-top.js'
-import { defaultSlots, parseIntOption, parseLabel, parseList, parsePercentOption, UsageError } from './options.js'
+import { defaultSlots, parseIntOption, parseNodeName, parseLabel, parseList, parsePercentOption, UsageError } from './options.js'
 import { drainCommand } from './cmd-drain.js'
 import { hoursOption } from './cmd-start.js'
 import { initCommand } from './cmd-init.js'
@@ -38,6 +38,7 @@ Examples:
 
   program.command('start')
     .description('Run a node and join the mesh (mDNS on the LAN, plus any --bootstrap peers).')
+    .option('--name <name>', "this node's name in status, top and the dashboard (default: the hostname)", parseNodeName)
     .option('--port <n>', 'p2p TCP port (0 picks a free one)', parseIntOption('--port', 0, 65535), 7071)
     .option('--host <ip>', 'address to listen on for peers', '0.0.0.0')
     .option('--api-port <n>', 'control API port on 127.0.0.1 (0 picks a free one)', parseIntOption('--api-port', 0, 65535), 7070)

@@ -4,7 +4,7 @@ import { TOOL_NAME_RE } from '../executor/sandbox.js'
 import { probeExecutorSandbox } from '../executor/executor-pool.js'
 import { parseElectionSpec } from '../../election/strategy.js'
 import { Daemon } from '../daemon/daemon.js'
-import { defaultDataDir } from '../host/data-dir.js'
+import { defaultDataDir, defaultNodeName } from '../host/data-dir.js'
 import { createLogger, defaultLogFormat, type LogFormat } from '../host/logger.js'
 import { UsageError } from './options.js'
 import { OwnerPolicyError, ownerPolicyConfig, parseHours, type HoursWindow, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
@@ -41,6 +41,7 @@ export function ownerPolicyFrom (opts: OwnerStartOptions): OwnerPolicyConfig {
 }
 
 export interface StartOptions extends OwnerStartOptions {
+  name?: string
   port: number
   host: string
   apiPort: number
@@ -111,8 +112,10 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     if (!probe.ok) throw new UsageError(`the task sandbox cannot run here: ${probe.reason}. Fix that, or start with --sandbox none to run task code from the mesh with every permission of this user (see SECURITY.md)`)
   } else log.warn('--sandbox none: task code from the mesh runs with every permission of this user')
   if (meshKey.psk === undefined) log.warn('open mesh (--insecure-open-mesh): any peer that can reach this node can join the mesh and run code on it')
+  const name = opts.name ?? defaultNodeName()
   const daemon = await Daemon.start({
     dataDir,
+    ...(name !== undefined ? { name } : {}),
     meshKey: meshKey.psk,
     apiToken,
     host: opts.host,
@@ -152,6 +155,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   })
   process.stdout.write([
     `meshwork node ${daemon.peerId}`,
+    `  name:        ${name ?? '(none)'}`,
     ...daemon.node.getMultiaddrs().map(a => `  p2p:         ${a.toString()}`),
     `  control API: ${daemon.apiUrl} (token in ${dataDir}/api.token)`,
     `  mesh key:    ${meshKey.path ?? 'none — OPEN MESH (--insecure-open-mesh)'}`,

@@ -17,6 +17,7 @@ export async function statusCommand (opts: ClientOptions & { json?: boolean }): 
 export function formatStatus (view: StatusView): string {
   const rows = view.peers.map(p => [
     shortId(p.peerId) + (p.peerId === view.self ? ' (self)' : ''),
+    terminalSafe(p.name ?? '-'),
     colour(STATUS_COLOUR[p.status] ?? 0, terminalSafe(p.status)) + (p.status !== 'alive' || p.accepting ? '' : colour(33, p.draining === true ? ' draining' : ' yielding')),
     percent(p.cpuLoad),
     percent(p.ownerCpuLoad),
@@ -27,5 +28,5 @@ export function formatStatus (view: StatusView): string {
   ])
   const alive = view.peers.filter(p => p.status === 'alive').length
   const yielding = view.peers.filter(p => p.status === 'alive' && !p.accepting).length
-  return `${table(['NODE', 'STATUS', 'CPU', 'OWNER', 'MEM FREE', 'DISK FREE', 'SLOTS', 'TASKS'], rows)}\n${alive}/${view.peers.length} nodes alive${yielding > 0 ? `, ${yielding} not accepting tasks (yielding to their owner or draining)` : ''}`
+  return `${table(['NODE', 'NAME', 'STATUS', 'CPU', 'OWNER', 'MEM FREE', 'DISK FREE', 'SLOTS', 'TASKS'], rows)}\n${alive}/${view.peers.length} nodes alive${yielding > 0 ? `, ${yielding} not accepting tasks (yielding to their owner or draining)` : ''}`
 }

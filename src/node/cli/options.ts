@@ -1,5 +1,6 @@
 import { cpus } from 'node:os'
 import { MeshworkError } from '../../util/errors.js'
+import { NODE_NAME_MAX, NodeNameSchema } from '../../gossip/state-vector.js'
 
 // Parsing of CLI values that commander leaves as strings; each error names the flag.
 
@@ -35,4 +36,10 @@ export function parsePercentOption (flag: string, min = 0, max = 100) {
     if (!(n >= min && n <= max)) throw new UsageError(`${flag} must be a percentage from ${min} to ${max}, got "${value}"`)
     return n / 100
   }
+}
+
+/** `--name`: the state vector's name rule, with the flag in the error. */
+export function parseNodeName (value: string): string {
+  if (!NodeNameSchema.safeParse(value).success) throw new UsageError(`--name must be 1 to ${NODE_NAME_MAX} letters, digits, . _ - (starting with a letter or digit), got "${value}"`)
+  return value
 }

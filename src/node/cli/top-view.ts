@@ -47,6 +47,7 @@ export function renderTop (snap: TopSnapshot, layout: TopLayout): string[] {
       const memUsed = p.memTotal > 0 ? 1 - p.memFree / p.memTotal : 0
       return [
         shortId(p.peerId) + (p.peerId === view.self ? ' *' : ''),
+        terminalSafe(p.name ?? '-'),
         paint(STATUS_COLOUR[p.status], terminalSafe(p.status)) + (p.accepting || gone ? '' : paint(33, ' yielding')),
         gone ? '-' : `${bar(p.cpuLoad, 10, layout.colour ? 34 : undefined, paint)} ${pct(p.cpuLoad).padStart(4)}`,
         gone ? '-' : pct(memUsed),
@@ -56,7 +57,7 @@ export function renderTop (snap: TopSnapshot, layout: TopLayout): string[] {
       ]
     })
     const nodesMax = Math.max(1, Math.floor((layout.rows - 6) / 2))
-    lines.push(...table(['NODE', 'STATUS', 'CPU', 'MEM', 'SLOTS', 'TASKS', 'COORDINATES'], nodeRows.slice(0, nodesMax), bold))
+    lines.push(...table(['NODE', 'NAME', 'STATUS', 'CPU', 'MEM', 'SLOTS', 'TASKS', 'COORDINATES'], nodeRows.slice(0, nodesMax), bold))
     if (nodeRows.length > nodesMax) lines.push(paint(90, `… ${nodeRows.length - nodesMax} more nodes`))
     lines.push('')
   }

@@ -342,6 +342,7 @@ function renderNodes () {
     return h('article', { class: 'node', dataset: { peer: p.peerId, status: p.status } },
       h('div', { class: 'node-head' },
         h('span', { class: `badge s-${p.status}`, dataset: { role: 'status' } }, p.status),
+        p.name ? h('span', { class: 'name', dataset: { role: 'name' } }, p.name) : null,
         h('span', { class: 'id', title: p.peerId }, shortId(p.peerId)),
         p.peerId === view.self ? h('span', { class: 'tag' }, 'this node') : null,
         p.accepting ? null : h('span', { class: 'tag' }, 'yielding'),
@@ -465,6 +466,7 @@ function gantt (t, nowMs, width) {
 
   // Rows: peers in the mesh's order, then any other peer that ran something.
   const statusOf = new Map((state.status?.peers ?? []).map(p => [p.peerId, p.status]))
+  const nameOf = new Map((state.status?.peers ?? []).filter(p => p.name).map(p => [p.peerId, p.name]))
   const peers = [...new Set([...(state.status?.peers ?? []).map(p => p.peerId).filter(id => t.attempts.some(a => a.peer === id)), ...t.attempts.map(a => a.peer)])]
   const rows = peers.map(peer => {
     // Greedy lanes: each attempt goes to the first lane free at its start.
@@ -493,7 +495,7 @@ function gantt (t, nowMs, width) {
     const status = row.peer === t.coordinator && statusOf.get(row.peer) === undefined ? 'alive' : (statusOf.get(row.peer) ?? 'left')
     const g = s('g', { class: 'row', dataset: { peer: row.peer } })
     g.append(s('rect', { class: `row-bg s-${status}`, x: 0, y, width, height: rowH, rx: 4 }))
-    g.append(s('text', { class: `peer-label s-${status}`, x: 8, y: y + rowPad + 11 }, `${shortId(row.peer)}${row.peer === state.self ? ' (this)' : ''}${row.peer === t.coordinator ? ' ★' : ''}`))
+    g.append(s('text', { class: `peer-label s-${status}`, x: 8, y: y + rowPad + 11 }, `${nameOf.has(row.peer) ? `${nameOf.get(row.peer)} ` : ''}${shortId(row.peer)}${row.peer === state.self ? ' (this)' : ''}${row.peer === t.coordinator ? ' ★' : ''}`))
     if (status !== 'alive') g.append(s('text', { class: `peer-label s-${status}`, x: 8, y: y + rowPad + 24 }, status))
     for (const { a, lane, end } of row.placed) {
       const bx = x(a.startMs)
