@@ -25,7 +25,7 @@ describe('the top screen', () => {
     expect(lines[0]).toContain('1/2 alive · 1 job running · 00:01:01 UTC')
     expect(lines[0]).toContain('q: quit')
     expect(lines.find(l => l.startsWith('…AAAAself'))).toMatch(/\* +- +alive +█████░░░░░  50% +75% +1\/2 +1 +1/)
-    expect(lines.find(l => l.startsWith('…BBBBdead'))).toMatch(/- +dead +- +- +- +- +0/)
+    expect(lines.find(l => l.startsWith('…BBBBdead'))).toMatch(/- +dead +— +— +— +— +0/)
     const jrun = lines.findIndex(l => l.startsWith('jrun'))
     const jold = lines.findIndex(l => l.startsWith('jold'))
     expect(jrun).toBeGreaterThan(0)

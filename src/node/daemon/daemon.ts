@@ -517,7 +517,7 @@ export class Daemon {
     }, LOAD_CHANGE_MS).unref()
   }
 
-  status (): StatusView { return statusView(this.peerId, this.membership.peers()) }
+  status (): StatusView { return statusView(this.peerId, this.membership.peers(), { nowMs: now(), staleAfterMs: this.membership.config.deadAfterMs }) }
 
   private wire (): void {
     const pubsub = this.node.services.pubsub
