@@ -6,6 +6,7 @@ import { formatStatus } from './cmd-status.js'
 import { shortId } from './format.js'
 import { LocalMesh, waitForFullMesh } from '../testing/local-mesh.js'
 import { ProgressReporter } from './progress.js'
+import { formatDuration } from './units.js'
 import { followJob, prepareJob, sendJob } from './submit.js'
 
 // `meshwork demo` (what `npm start` runs): a local mesh of real node processes on 127.0.0.1
@@ -21,7 +22,7 @@ export async function demoCommand (opts: { nodes: number }): Promise<void> {
   process.once('SIGINT', stopOnSignal)
   try {
     const view = await waitForFullMesh(mesh, opts.nodes, 60_000)
-    process.stdout.write(`All ${opts.nodes} nodes see each other after ${Date.now() - started} ms:\n\n${formatStatus(view)}\n\n`)
+    process.stdout.write(`All ${opts.nodes} nodes see each other after ${formatDuration(Date.now() - started)}:\n\n${formatStatus(view)}\n\n`)
     await runWordCount(mesh)
   } finally {
     process.stdout.write('Stopping the mesh …\n')
@@ -49,6 +50,6 @@ async function runWordCount (mesh: LocalMesh): Promise<void> {
   for (const [word, count] of result.top.slice(0, 10)) process.stdout.write(`  ${word.padEnd(12)} ${count}\n`)
   process.stdout.write('\nTasks per node:\n')
   for (const [peer, n] of Object.entries(record.tasksByPeer)) process.stdout.write(`  ${shortId(peer)}  ${n}\n`)
-  process.stdout.write(`\n${record.tasks} tasks, wall time ${record.wallMs} ms\n\n`)
+  process.stdout.write(`\n${record.tasks} tasks, wall time ${formatDuration(record.wallMs ?? 0)}\n\n`)
 }
 

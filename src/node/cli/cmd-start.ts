@@ -7,6 +7,7 @@ import { Daemon } from '../daemon/daemon.js'
 import { defaultDataDir, defaultNodeName } from '../host/data-dir.js'
 import { createLogger, defaultLogFormat, type LogFormat } from '../host/logger.js'
 import { UsageError } from './options.js'
+import { formatDuration } from './units.js'
 import { OwnerPolicyError, ownerPolicyConfig, parseHours, type HoursWindow, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
 import { ensureDataDir } from '../host/data-dir.js'
 import { loadOrCreateApiToken } from '../../security/api-token.js'
@@ -85,7 +86,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     try { multiaddr(addr) } catch { throw new UsageError(`--bootstrap: "${addr}" is not a multiaddr (e.g. /ip4/10.0.0.5/tcp/7071/p2p/12D3Koo…)`) }
   }
   if (!(opts.suspectAfterMs > opts.publishIntervalMs && opts.deadAfterMs > opts.suspectAfterMs)) {
-    throw new UsageError('timeouts must satisfy --publish-interval-ms < --suspect-after-ms < --dead-after-ms')
+    throw new UsageError(`timeouts must satisfy --publish-interval < --suspect-after < --dead-after, got ${formatDuration(opts.publishIntervalMs)}, ${formatDuration(opts.suspectAfterMs)}, ${formatDuration(opts.deadAfterMs)}`)
   }
   let election
   try { election = parseElectionSpec(opts.election) } catch (err) { throw new UsageError(`--election: ${(err as Error).message}`) }

@@ -5,6 +5,7 @@ import { JobModuleError } from './job-module.js'
 import { UsageError } from './options.js'
 import { ProgressReporter } from './progress.js'
 import { terminalSafe } from './terminal-text.js'
+import { formatDuration } from './units.js'
 import { followJob, prepareJob, sendJob, SubmitError, type InputSource } from './submit.js'
 import { MeshworkError } from '../../util/errors.js'
 
@@ -77,5 +78,5 @@ export function printOutcome (record: JobRecord, json: boolean): void {
   const peers = Object.entries(record.tasksByPeer).map(([p, n]) => `${shortId(p)}: ${n}`).join(', ')
   // JSON.stringify escapes C0 but not DEL, C1 or bidi controls; the escapes keep it valid JSON.
   process.stdout.write(`${terminalSafe(JSON.stringify(record.result, null, 2) ?? 'undefined', { keepNewlines: true })}\n`)
-  process.stderr.write(`${record.tasks} tasks in ${record.wallMs ?? 0} ms (${peers || 'no tasks'})\n`)
+  process.stderr.write(`${record.tasks} tasks in ${formatDuration(record.wallMs ?? 0)} (${peers || 'no tasks'})\n`)
 }
