@@ -9,7 +9,7 @@ import { statusCommand } from './cmd-status.js'
 import { registerDashboardCommand } from './cmd-dashboard.js'
 import { registerTopCommand } from './cmd-top.js'
 import { parseIntOption, UsageError } from './options.js'
-import { addStartOptions, resolveStartOptions } from './start-options.js'
+import { addStartOptions, readStartConfig, resolveStartOptions } from './start-options.js'
 import { drainCommand } from './cmd-drain.js'
 import { initCommand } from './cmd-init.js'
 
@@ -51,11 +51,14 @@ Examples:
   meshwork start --policy dedicated --tools cc,make,python3
   meshwork start --mesh-key /etc/meshwork/mesh.key --allow-exec cc   # build-farm nodes
   meshwork start --scratch-retention 2d --max-message-size 1GiB --task-timeout 10m
+  meshwork start --config /etc/meshwork/node.json --log-level debug   # the file's options, this flag over them
 
 Durations take units (500ms, 30s, 5m, 7d), sizes too (64KiB, 256MiB, 2GiB; KiB/MiB/GiB are
 powers of 1024, kB/MB/GB of 1000). The old flag names (--scratch-retention-ms, --max-message-bytes,
 --memory-limit-mb, ...) still work, their bare numbers in their old units.`)
-    .action(async (_opts: unknown, cmd: Command) => { await startCommand(resolveStartOptions(cmd)) })
+    .action(async (opts: { config?: string }, cmd: Command) => {
+      await startCommand(resolveStartOptions(cmd, opts.config !== undefined ? readStartConfig(opts.config) : {}))
+    })
 
   program.command('status')
     .description('Show the mesh as this node sees it: one row per node.')

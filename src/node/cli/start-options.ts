@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { Option, type Command } from 'commander'
 import { z } from 'zod'
 import { DEFAULT_HISTORY_BYTES_MAX, DEFAULT_HISTORY_MAX } from '../daemon/job-history.js'
@@ -217,7 +218,7 @@ function defaultText (f: StartFlag): string | undefined {
 export function addStartOptions (cmd: Command): Command {
   for (const f of START_FLAGS) {
     const flags = f.negate === true ? `--no-${f.name}` : `--${f.name}${f.arg !== undefined ? ` ${f.arg}` : ''}`
-    const opt = new Option(flags, f.description)
+    const opt = new Option(flags, f.description).helpGroup(f.group)
     if (f.choices !== undefined) opt.choices(f.choices)
     if (f.arg !== undefined) {
       const where = `--${f.name}`
@@ -234,7 +235,58 @@ export function addStartOptions (cmd: Command): Command {
       cmd.addOption(new Option(`--${alias.name} ${alias.arg}`, `old name of --${f.name}`).hideHelp().argParser((value: string) => checkValue(alias.schema, `--${alias.name}`, value)))
     }
   }
+  cmd.addOption(new Option('--config <file>', 'options from a JSON file, keyed by these flags without dashes: { "name": "build-3", "scratch-retention": "2d", "label": { "zone": "b" }, "mdns": false }; flags given here win').helpGroup(GROUPS.node))
   return cmd
+}
+
+/**
+ * The options of a --config file: a JSON object whose keys are the flags' names (`scratch-retention`,
+ * or the old `scratch-retention-ms`; `mdns: false` for `--no-mdns`), each value checked by its
+ * flag's schema. An unknown key is an error naming it (and the flag it may have meant).
+ */
+export function readStartConfig (file: string): Partial<Record<keyof StartOptions, unknown>> {
+  let text: string
+  try { text = readFileSync(file, 'utf8') } catch (err) {
+    throw new UsageError(`--config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
+  }
+  let doc: unknown
+  try { doc = JSON.parse(text) } catch (err) { throw new UsageError(`--config ${file} is not valid JSON: ${(err as Error).message}`) }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UsageError(`--config ${file} must hold a JSON object of options, e.g. { "name": "build-3", "scratch-retention": "2d" }`)
+  const out: Partial<Record<keyof StartOptions, unknown>> = {}
+  const seen = new Map<keyof StartOptions, string>()
+  for (const [key, value] of Object.entries(doc)) {
+    const flag = START_FLAGS.find(f => f.name === key || f.alias?.name === key)
+    if (flag === undefined) {
+      const near = closest(key, START_FLAGS.flatMap(f => [f.name, ...(f.alias !== undefined ? [f.alias.name] : [])]))
+      throw new UsageError(`--config ${file}: unknown key "${key}"${near !== undefined ? ` (did you mean "${near}"?)` : ''}; the keys are the flags of \`meshwork start --help\` without their dashes`)
+    }
+    const other = seen.get(flag.key)
+    if (other !== undefined) throw new UsageError(`--config ${file}: give "${other}" or "${key}", not both`)
+    seen.set(flag.key, key)
+    const schema = flag.alias?.name === key ? flag.alias.schema : flag.schema
+    out[flag.key] = checkValue(schema, `--config ${file}: "${key}"`, value)
+  }
+  return out
+}
+
+/** The candidate within edit distance 3 of `word`, if any (the nearest). */
+function closest (word: string, candidates: string[]): string | undefined {
+  let best: { c: string, d: number } | undefined
+  for (const c of candidates) {
+    const d = editDistance(word, c)
+    if (d <= 3 && (best === undefined || d < best.d)) best = { c, d }
+  }
+  return best?.c
+}
+
+function editDistance (a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = row
+  }
+  return prev[b.length] as number
 }
 
 const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
