@@ -109,7 +109,8 @@ describe('meshwork top in a terminal', () => {
 
   it('says what to do when no node answers', async () => {
     const r = await runCli(['top', '--once', '--api', 'http://127.0.0.1:9'])
-    expect(r.code).toBe(2)
+    expect(r.code).toBe(4) // no node to talk to
+    expect(r.stderr).toMatch(/^meshwork: /)
     expect(r.stderr).toContain('Is `meshwork start` running?')
   })
 })

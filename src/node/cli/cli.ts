@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander'
 import { SOFTWARE_VERSION } from '../../version.js'
-import { ClientError } from './client.js'
+import { MeshworkError } from '../../util/errors.js'
+import { EXIT } from './exit-codes.js'
 import { demoCommand } from './cmd-demo.js'
 import { cancelCommand, jobsCommand, resultCommand } from './cmd-jobs.js'
-import { JobFailedError, submitCommand } from './cmd-submit.js'
+import { submitCommand } from './cmd-submit.js'
 import { startCommand } from './cmd-start.js'
 import { statusCommand } from './cmd-status.js'
 import { registerDashboardCommand } from './cmd-dashboard.js'
@@ -21,6 +22,8 @@ export function buildProgram (): Command {
     .description('A peer-to-peer compute mesh: identical nodes, gossiped state vectors, a coordinator per job.')
     .version(SOFTWARE_VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // One prefix for every error: commander's own ("error: unknown option …") too.
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'meshwork: ')) })
     .exitOverride()
 
   program.command('init')
@@ -175,21 +178,26 @@ export async function main (argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv)
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version end here with exit code 0; usage errors were already printed.
-      process.exitCode = err.exitCode
-      return
-    }
-    if (err instanceof JobFailedError) {
-      process.stderr.write(`meshwork: ${err.message}\n`)
-      process.exitCode = 1
-      return
-    }
-    if (err instanceof UsageError || err instanceof ClientError) {
-      process.stderr.write(`meshwork: ${err.message}\n`)
-      process.exitCode = 2
-      return
-    }
-    throw err
+    process.exitCode = reportError(err)
   }
+}
+
+/**
+ * Every error ends here, printed one way: `meshwork: ` and what is wrong, on stderr; the exit
+ * code says which kind of failure it was (exit-codes.ts). Commander's own usage errors were
+ * already printed (with the same prefix, see buildProgram).
+ */
+export function reportError (err: unknown): number {
+  if (err instanceof CommanderError) {
+    // --help and --version end here with exit code 0.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage
+  }
+  if (err instanceof MeshworkError) {
+    process.stderr.write(`meshwork: ${err.message}\n`)
+    const code = (err as { exitCode?: unknown }).exitCode
+    return typeof code === 'number' ? code : EXIT.jobFailed
+  }
+  const e = err as Error | undefined
+  process.stderr.write(`meshwork: internal error: ${e?.message ?? String(err)}${process.env.MESHWORK_DEBUG !== undefined && process.env.MESHWORK_DEBUG !== '' ? `\n${e?.stack ?? ''}` : ' (MESHWORK_DEBUG=1 shows where; please report it)'}\n`)
+  return EXIT.internal
 }

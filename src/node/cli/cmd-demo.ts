@@ -8,6 +8,7 @@ import { LocalMesh, waitForFullMesh } from '../testing/local-mesh.js'
 import { ProgressReporter } from './progress.js'
 import { formatDuration } from './units.js'
 import { followJob, prepareJob, sendJob } from './submit.js'
+import { JobFailedError } from './cmd-submit.js'
 
 // `meshwork demo` (what `npm start` runs): a local mesh of real node processes on 127.0.0.1
 // runs word count over the bundled corpus, then shuts down.
@@ -44,7 +45,7 @@ async function runWordCount (mesh: LocalMesh): Promise<void> {
   const reporter = new ProgressReporter(process.stdout, t0)
   const record = await followJob(client, jobId, r => reporter.update(r))
   reporter.end()
-  if (record.state !== 'done') throw new Error(`the demo job ${record.state}: ${record.error ?? ''}`)
+  if (record.state !== 'done') throw new JobFailedError(`the demo job ${record.state}: ${record.error ?? ''}`)
   const result = record.result as { words: number, distinct: number, top: Array<[string, number]> }
   process.stdout.write(`\n${result.words} words, ${result.distinct} distinct. Top 10:\n`)
   for (const [word, count] of result.top.slice(0, 10)) process.stdout.write(`  ${word.padEnd(12)} ${count}\n`)

@@ -1,5 +1,5 @@
 import type { JobRecord } from '../../jobs/job-spec.js'
-import { ClientError, MeshClient, type ClientOptions } from './client.js'
+import { MeshClient, RefusedError, type ClientOptions } from './client.js'
 import { colour, percent, shortId, table } from './format.js'
 import { terminalSafe } from './terminal-text.js'
 import { formatDuration } from './units.js'
@@ -25,7 +25,7 @@ export async function jobsCommand (opts: ClientOptions & { json?: boolean, all?:
 export async function resultCommand (jobId: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
   const record = await MeshClient.fromOptions(opts).get<JobRecord>(`/jobs/${encodeURIComponent(jobId)}`)
   if (record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') return printOutcome(record, opts.json === true)
-  throw new ClientError(`job ${terminalSafe(jobId)} is still ${terminalSafe(record.state)} (${record.done}/${record.tasks} tasks): watch it with \`meshwork top\`, or run this again once it is done`)
+  throw new RefusedError(`job ${terminalSafe(jobId)} is still ${terminalSafe(record.state)} (${record.done}/${record.tasks} tasks): watch it with \`meshwork top\`, or run this again once it is done`)
 }
 
 export async function cancelCommand (jobId: string, opts: ClientOptions): Promise<void> {

@@ -8,6 +8,7 @@ import { terminalSafe } from './terminal-text.js'
 import { formatDuration } from './units.js'
 import { followJob, prepareJob, sendJob, SubmitError, type InputSource } from './submit.js'
 import { MeshworkError } from '../../util/errors.js'
+import { EXIT } from './exit-codes.js'
 
 export interface SubmitCommandOptions extends ClientOptions {
   input?: string
@@ -20,7 +21,7 @@ export interface SubmitCommandOptions extends ClientOptions {
 
 export class JobFailedError extends MeshworkError {
   readonly code = 'job-failed'
-  readonly exitCode = 1
+  readonly exitCode: number = EXIT.jobFailed
 }
 
 export async function submitCommand (modulePath: string, opts: SubmitCommandOptions): Promise<void> {

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander'
 import type { JobRecord } from '../../jobs/job-spec.js'
-import { ClientError, MeshClient, type ClientOptions } from './client.js'
+import { MeshClient, type ClientOptions } from './client.js'
 import { useColourOn } from './format.js'
 import { checkValue, durationValue } from './start-options.js'
 import type { StatusView } from './status-view.js'
@@ -42,8 +42,9 @@ export async function topCommand (opts: TopOptions): Promise<void> {
   }
   const out = process.stdout
   if (opts.once === true || out.isTTY !== true) {
-    const snap = await refresh(client, { apiUrl: client.baseUrl, nowMs: Date.now() })
-    if (snap.error !== undefined) throw new ClientError(snap.error)
+    // One frame: a failure is the command's error (with its exit code), not a line on the screen.
+    const [status, jobs] = await Promise.all([client.get<StatusView>('/status'), client.get<{ jobs: JobRecord[] }>('/jobs')])
+    const snap: TopSnapshot = { apiUrl: client.baseUrl, status, jobs: jobs.jobs, nowMs: Date.now() }
     out.write(renderTop(snap, { columns: out.columns ?? 200, rows: 10_000, colour: useColourOn(out), interactive: false }).join('\n') + '\n')
     return
   }

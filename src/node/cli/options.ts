@@ -1,10 +1,14 @@
 import { cpus } from 'node:os'
 import { MeshworkError } from '../../util/errors.js'
+import { EXIT } from './exit-codes.js'
 import { NODE_NAME_MAX, NodeNameSchema } from '../../gossip/state-vector.js'
 
 // Parsing of CLI values that commander leaves as strings; each error names the flag.
 
-export class UsageError extends MeshworkError { readonly code = 'usage' }
+export class UsageError extends MeshworkError {
+  readonly code = 'usage'
+  readonly exitCode: number = EXIT.usage
+}
 
 export function parseIntOption (flag: string, min: number, max: number) {
   return (value: string): number => {
