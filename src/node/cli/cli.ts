@@ -158,12 +158,14 @@ Examples:
     })
 
   program.command('demo')
-    .description('Start a local mesh on 127.0.0.1, show it working, and shut it down (what `npm start` runs).')
+    .description('Start a local mesh on 127.0.0.1, show it working, and shut it down (what `npm start` runs); --keep leaves it running.')
     .option('--nodes <n>', 'number of node processes', parseIntOption('--nodes', 1, 16), 3)
+    .option('--keep', 'leave the mesh running after the demo job: print the dashboard link and the node APIs; Ctrl-C stops it')
     .addHelpText('after', `
 Examples:
   meshwork demo
-  meshwork demo --nodes 5`)
+  meshwork demo --nodes 5
+  meshwork demo --keep                             # a mesh to play with: open the printed dashboard link, submit jobs; Ctrl-C stops it`)
     .action(demoCommand)
 
   const clientOptions = (cmd: Command): Command => cmd.addOption(apiOption()).addOption(dataDirOption())
