@@ -57,11 +57,22 @@ describe('usage errors', () => {
     [['start', '--port'], /^meshwork: option '--port <n>' argument missing/],
     [['nosuchcommand'], /^meshwork: unknown command 'nosuchcommand'/],
     [['start', '--scratch-retention', '7x'], /^meshwork: --scratch-retention must be a duration/],
+    [['sim', '--bogus'], /^meshwork: unknown option '--bogus'/],
+    [['sim', '--nodes', 'x'], /^meshwork: --nodes must be a whole number, got "x"$/m],
+    [['sim', '--arch', 'nope'], /^meshwork: --arch: unknown architecture "nope"/],
   ])('meshwork %j: one prefix, exit code 2', async (args, message) => {
     const r = await runCli(args, 60_000)
     expect(r.code).toBe(EXIT.usage)
     expect(r.stderr).toMatch(message)
     expect(r.stderr).not.toMatch(/^error:/m)
+  })
+
+  it('meshwork sim --help is commander\'s, with its examples', async () => {
+    const r = await runCli(['sim', '--help'], 60_000)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^Usage: meshwork sim \[options\]/)
+    expect(r.stdout).toContain('--faults <spec>')
+    expect(r.stdout).not.toContain('node dist/sim/cli.js')
   })
 
   it('no node to talk to is exit code 4', async () => {

@@ -10,6 +10,7 @@ import { statusCommand } from './cmd-status.js'
 import { registerDashboardCommand } from './cmd-dashboard.js'
 import { registerTopCommand } from './cmd-top.js'
 import { parseIntOption, UsageError } from './options.js'
+import { addSimOptions, SimUsageError, simOptionsFrom } from '../../../sim/cli-args.js'
 import { addStartOptions, readStartConfig, resolveStartOptions } from './start-options.js'
 import { drainCommand } from './cmd-drain.js'
 import { initCommand } from './cmd-init.js'
@@ -139,18 +140,14 @@ Examples:
   meshwork drain --api http://127.0.0.1:7070`)
     .action(drainCommand)
 
-  program.command('sim')
-    .description('Run the deterministic simulator: p2p vs master-slave, sync-db and state-daemon (see sim/README.md).')
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .argument('[args...]', '--arch p2p|master-slave|sync-db|state-daemon|all  --nodes N | --sweep 10,100,1000,10000  --workload NAME  --faults SPEC  --seed S  --out DIR  --mode normal|dst  (--help for all)')
-    .action(async (args: string[]) => {
-      const { parseSimArgs, SimUsageError } = await import('../../../sim/cli-args.js')
+  addSimOptions(program.command('sim')
+    .description('Run the deterministic simulator: p2p vs master-slave, sync-db and state-daemon (see sim/README.md).'))
+    .action(async (opts: Record<string, unknown>) => {
+      // The simulator itself loads only when it runs.
       const { simCommand } = await import('../../../sim/command.js')
       const { FaultSpecError } = await import('../../../sim/faults.js')
       try {
-        process.exitCode = (await simCommand(parseSimArgs(args))).exitCode
+        process.exitCode = (await simCommand(simOptionsFrom(opts))).exitCode
       } catch (err) {
         if (err instanceof SimUsageError || err instanceof FaultSpecError) throw new UsageError(err.message)
         throw err
@@ -193,6 +190,11 @@ export function reportError (err: unknown): number {
   if (err instanceof CommanderError) {
     // --help and --version end here with exit code 0.
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage
+  }
+  if (err instanceof SimUsageError) {
+    // A bad `meshwork sim` value, from its option parsers.
+    process.stderr.write(`meshwork: ${err.message}\n`)
+    return EXIT.usage
   }
   if (err instanceof MeshworkError) {
     process.stderr.write(`meshwork: ${err.message}\n`)
