@@ -8,14 +8,10 @@ import { defaultDataDir, defaultNodeName } from '../host/data-dir.js'
 import { createLogger, defaultLogFormat, type LogFormat } from '../host/logger.js'
 import { UsageError } from './options.js'
 import { formatDuration } from './units.js'
-import { OwnerPolicyError, ownerPolicyConfig, parseHours, type HoursWindow, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
+import { OwnerPolicyError, ownerPolicyConfig, type HoursWindow, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
 import { ensureDataDir } from '../host/data-dir.js'
 import { loadOrCreateApiToken } from '../../security/api-token.js'
 import { MeshKeyError, resolveMeshKey } from '../../security/mesh-key.js'
-
-export function hoursOption (value: string): HoursWindow {
-  try { return parseHours(value) } catch (err) { throw new UsageError((err as Error).message) }
-}
 
 export interface OwnerStartOptions {
   policy: string
