@@ -5,7 +5,7 @@ import { runDst } from './dst/run-dst.js'
 import type { RunMetrics } from './metrics/summary.js'
 import { writeReport } from './report/write-report.js'
 import { runOnce } from './run.js'
-import { SimUsageError, USAGE } from './cli-args.js'
+import { SimUsageError, simUsage } from './cli-args.js'
 import { buildWorkload, isWorkloadName, WORKLOAD_NAMES, type WorkloadName } from './workload/workloads.js'
 import { Rng } from './engine/random.js'
 import { GOSSIP_NOTE } from './gossip/note.js'
@@ -118,7 +118,7 @@ export function commandLine (opts: SimOptions): string {
 
 export async function simCommand (opts: SimOptions, io: SimIo = { log: line => process.stdout.write(line + '\n') }): Promise<SimOutcome> {
   if (opts.help === true) {
-    io.log(USAGE)
+    io.log(simUsage())
     return { exitCode: 0, runs: [], files: [], failedSeeds: [] }
   }
   const archs = parseArchs(opts.arch)

@@ -67,10 +67,10 @@ export class Membership {
     return effects
   }
 
-  /** Every known peer, this node first. */
-  peers (): Array<{ vector: StateVector, status: PeerStatus }> {
+  /** Every known peer, this node first; for the others, when a newer vector last came in (local time). */
+  peers (): Array<{ vector: StateVector, status: PeerStatus, lastHeardMs?: number }> {
     const selfStatus: PeerStatus = this.left ? 'left' : 'alive'
-    return [{ vector: this.selfVector, status: selfStatus }, ...[...this.peerEntries.values()].map(e => ({ vector: e.vector, status: e.status }))]
+    return [{ vector: this.selfVector, status: selfStatus }, ...[...this.peerEntries.values()].map(e => ({ vector: e.vector, status: e.status, lastHeardMs: e.lastHeardMs }))]
   }
 
   peer (peerId: string): PeerEntry | undefined { return this.peerEntries.get(peerId) }

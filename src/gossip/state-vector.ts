@@ -9,8 +9,15 @@ const bytes = z.number().min(0).max(2 ** 60)
 const fraction = z.number().min(0).max(1)
 const shortText = z.string().max(256)
 
+/** A node's name for people (`meshwork start --name`, default the hostname): what status, top and the dashboard show. */
+export const NODE_NAME_MAX = 64
+export const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+export const NodeNameSchema = z.string().min(1).max(NODE_NAME_MAX).regex(NODE_NAME_RE, 'letters, digits, . _ - (starting with a letter or digit)')
+
 export const StateVectorSchema = z.object({
   peerId: z.string().min(1).max(128),
+  /** Optional: peers older than the field send none. */
+  name: NodeNameSchema.optional(),
   addrs: z.array(z.string().max(512)).max(32),
   incarnation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),

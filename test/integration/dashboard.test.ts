@@ -107,6 +107,11 @@ describe('the dashboard in a real browser', () => {
     await mesh.kill(2, 'SIGKILL')
     await page.locator(`.node[data-peer="${victim}"][data-status="dead"]`).waitFor()
     expect(await page.locator(`.node[data-peer="${victim}"] .badge`).textContent()).toBe('dead')
+    // Its last figures are not shown as if current; its name stays.
+    expect(await page.locator(`.node[data-peer="${victim}"] [data-role="cpu"]`).textContent()).toBe('—')
+    expect(await page.locator(`.node[data-peer="${victim}"] [data-role="mem"]`).textContent()).toBe('—')
+    expect(await page.locator(`.node[data-peer="${victim}"] [data-role="name"]`).textContent()).toBe('node-2')
+    expect(await page.locator(`.node[data-peer="${peer(0)}"] [data-role="cpu"]`).textContent()).toMatch(/^\d+%$/)
     expect(await page.locator('#summary').textContent()).toContain('1 dead')
     expect(await page.locator('.node[data-status="alive"]').count()).toBe(2)
     await page.screenshot({ path: join(artifacts, 'dashboard-dead.png'), fullPage: true })

@@ -118,11 +118,11 @@ describe('cancellation', () => {
     await waitFor('executors idle', async () => (await executorTicksOverASecond()) < 30, 60_000, 10)
     // Cancelling again, or an unknown job, says so and exits non-zero.
     const again = await runCli(['cancel', jobId, '--api', api(0)])
-    expect(again.code).not.toBe(0)
+    expect(again.code).toBe(5) // refused: nothing to cancel
     expect(again.stderr).toMatch(/already cancelled/)
     const unknown = await runCli(['cancel', 'no-such-job', '--api', api(0)])
-    expect(unknown.code).not.toBe(0)
-    expect(unknown.stderr).toMatch(/unknown job/)
+    expect(unknown.code).toBe(3) // not found
+    expect(unknown.stderr).toMatch(/^meshwork: no job no-such-job on this node$/m)
   })
 
   it('Ctrl-C on an interactive submit cancels its job; --detach returns at once', async () => {

@@ -138,8 +138,9 @@ describe('the control API', () => {
 
   it('the CLI without a token is told how to get one; with the data dir it reads the token itself', async () => {
     const refused = await runCli(['status', '--api', api(0)], 60_000, withoutToken())
-    expect(refused.code).toBe(2)
-    expect(refused.stderr).toMatch(/refused \(401\).*--data-dir DIR.*MESHWORK_TOKEN/s)
+    expect(refused.code).toBe(4) // no node to talk to: the token is missing
+    expect(refused.stderr).toMatch(/^meshwork: the node at .* needs its API token.*--data-dir DIR.*MESHWORK_TOKEN/s)
+    expect(refused.stderr).not.toMatch(/401|GET \/status/)
     const local = await runCli(['status', '--data-dir', mesh.nodes[0]!.dataDir, '--json'], 60_000, withoutToken())
     expect(local.code).toBe(0)
     expect(JSON.parse(local.stdout).self).toBe(ids[0])
@@ -164,8 +165,9 @@ describe('the control API', () => {
 describe('who may submit', () => {
   it('a node outside the coordinator\'s --allow-submit list is refused with a clear error', async () => {
     const r = await runCli(['submit', escape, '--input-json', '{"mode":"none"}', '--api', api(1)])
-    expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(new RegExp(`\\(403\\).*refused the job: peer ${ids[1]} is not allowed to submit jobs \\(--allow-submit\\)`))
+    expect(r.code).toBe(5) // refused by the node
+    expect(r.stderr).toMatch(new RegExp(`^meshwork: .*refused the job: peer ${ids[1]} is not allowed to submit jobs \\(--allow-submit\\)`))
+    expect(r.stderr).not.toMatch(/403|POST \/jobs/)
     const ok = await submitJson(api(0), [escape, '--input-json', '{"mode":"none","n":2}'])
     expect(ok.result).toBe(2)
   })

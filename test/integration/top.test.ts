@@ -65,7 +65,7 @@ describe('meshwork top in a terminal', () => {
       return mesh.nodes.every(n => nodeLine(text, n.peerId)?.includes('alive') === true) && text.includes('3/3 alive') ? text : undefined
     }, DEADLINE_MS, 100)
     expect(first).toContain('meshwork top — node')
-    expect(first).toMatch(/NODE\s+STATUS\s+CPU\s+MEM\s+SLOTS/)
+    expect(first).toMatch(/NODE\s+NAME\s+STATUS\s+CPU\s+MEM\s+SLOTS/)
     expect(nodeLine(first, peer(0))).toContain('*') // this node is marked
     // Drawn in place on the alternate screen: the header appears once, at the top.
     expect(first.split('\n')[0]).toContain('meshwork top')
@@ -109,7 +109,8 @@ describe('meshwork top in a terminal', () => {
 
   it('says what to do when no node answers', async () => {
     const r = await runCli(['top', '--once', '--api', 'http://127.0.0.1:9'])
-    expect(r.code).toBe(2)
+    expect(r.code).toBe(4) // no node to talk to
+    expect(r.stderr).toMatch(/^meshwork: /)
     expect(r.stderr).toContain('Is `meshwork start` running?')
   })
 })

@@ -29,6 +29,8 @@ describe('--faults grammar', () => {
   it('CLI flags are parsed and bad ones named', () => {
     expect(parseSimArgs(['--arch', 'all', '--sweep', '10,100', '--seed', '9', '--no-charts'])).toEqual({ arch: 'all', sweep: '10,100', seed: 9, charts: false })
     expect(() => parseSimArgs(['--nodes', 'many'])).toThrow(SimUsageError)
-    expect(() => parseSimArgs(['--colour', 'red'])).toThrow(/unknown flag --colour/)
+    expect(() => parseSimArgs(['--nodes', 'many'])).toThrow(/^--nodes must be a whole number, got "many"$/)
+    expect(() => parseSimArgs(['--colour', 'red'])).toThrow(/^unknown option '--colour'$/)
+    expect(parseSimArgs(['--help'])).toEqual({ help: true })
   })
 })

@@ -3,7 +3,7 @@ import { InvalidElectionSpecError } from '../../src/election/strategy.js'
 import { JobError } from '../../src/index.js'
 import { OwnerPolicyError } from '../../src/jobs/owner-policy.js'
 import { ApiError } from '../../src/node/api/api-server.js'
-import { ClientError } from '../../src/node/cli/client.js'
+import { ClientError, NotFoundError, RefusedError } from '../../src/node/cli/client.js'
 import { JobFailedError } from '../../src/node/cli/cmd-submit.js'
 import { JobModuleError } from '../../src/node/cli/job-module.js'
 import { UsageError } from '../../src/node/cli/options.js'
@@ -18,7 +18,7 @@ import { MeshworkError } from '../../src/util/errors.js'
 // One class per condition: each names itself and carries its own stable code.
 const errors: MeshworkError[] = [
   new InvalidElectionSpecError('x'), new JobError({ jobId: 'j', state: 'failed', error: 'boom' } as ConstructorParameters<typeof JobError>[0]),
-  new OwnerPolicyError('x'), new ApiError(400, 'x'), new ClientError('x'), new JobFailedError('x'), new JobModuleError('x'),
+  new OwnerPolicyError('x'), new ApiError(400, 'x'), new ClientError('x'), new NotFoundError('x'), new RefusedError('x'), new JobFailedError('x'), new JobModuleError('x'),
   new UsageError('x'), new SubmitError('x'), new SubmissionRejectedError('x'), new SubmissionsFullError('x'),
   new TimelineUnknownJobError('x'), new FrameTooLargeError('x'), new ApiTokenError('x'), new MeshKeyError('x'),
 ]

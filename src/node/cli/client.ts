@@ -6,10 +6,54 @@ import { API_TOKEN_ENV, ApiTokenError, readApiToken } from '../../security/api-t
 import { defaultDataDir, readApiRecord } from '../host/data-dir.js'
 import { terminalSafe } from './terminal-text.js'
 import { MeshworkError } from '../../util/errors.js'
+import { EXIT } from './exit-codes.js'
+import { UsageError } from './options.js'
 
 // How CLI commands reach a node: --api URL, else the record a running node left in its data dir.
 
-export class ClientError extends MeshworkError { readonly code = 'client' }
+/** No node to talk to: none recorded, none answering, or the API token missing or wrong. */
+export class ClientError extends MeshworkError {
+  readonly code = 'client'
+  readonly exitCode: number = EXIT.noNode
+}
+
+/** What was asked for does not exist on the node (an unknown job, a result no longer held). */
+export class NotFoundError extends MeshworkError {
+  readonly code = 'not-found'
+  readonly exitCode: number = EXIT.notFound
+}
+
+/** The node refused the request, or cannot do it now (not allowed, a limit, a finished job). */
+export class RefusedError extends MeshworkError {
+  readonly code = 'refused'
+  readonly exitCode: number = EXIT.refused
+}
+
+/**
+ * The error for a node's answer that is not a success, in the user's terms (no method, path or
+ * HTTP status): `what` says what was asked ("no job J on this node"), `message` is the node's own
+ * reason (escaped for the terminal).
+ */
+export function answerError (status: number, path: string, message: string, baseUrl: string): MeshworkError {
+  const job = /^\/jobs\/([^/?]+)/.exec(path)
+  const jobId = job?.[1] !== undefined ? terminalSafe(safeDecode(job[1])) : undefined
+  if (status === 401) return new ClientError(`the node at ${baseUrl} needs its API token. Run on the node's machine with --data-dir DIR (the token is DIR/api.token), or set $${API_TOKEN_ENV}.`)
+  if (status === 404 && jobId !== undefined && /^unknown job/.test(message)) {
+    return new NotFoundError(`no job ${jobId} on this node${/no live node/.test(message) ? ', nor on any live node it asked (finished jobs are kept for --result-retention, and in `meshwork jobs --all`)' : ''}`)
+  }
+  if (status === 404 && /^No route /.test(message)) return new NotFoundError(`the node at ${baseUrl} has no ${terminalSafe(path.split('?')[0] ?? path)} (is it an older meshwork?)`)
+  if (status === 404) return new NotFoundError(message)
+  if (status === 410) return new NotFoundError(message)
+  const finished = /^job \S+ already (\w+)$/.exec(message)
+  if (status === 409 && jobId !== undefined && finished !== null && path.endsWith('/cancel')) return new RefusedError(`job ${jobId} is already ${finished[1] as string}: nothing to cancel`)
+  if (status === 400 || status === 413) return new UsageError(message)
+  if (status >= 500 && status !== 503 && status !== 507) return new RefusedError(`the node at ${baseUrl} failed: ${message}`)
+  return new RefusedError(message)
+}
+
+function safeDecode (s: string): string {
+  try { return decodeURIComponent(s) } catch { return s }
+}
 
 export interface ClientOptions { api?: string, dataDir?: string, token?: string }
 
@@ -72,7 +116,8 @@ export class MeshClient {
     try { value = JSON.parse(text.body) } catch { value = text.body }
     if (text.status !== 200) {
       const message = typeof value === 'object' && value !== null && 'error' in value ? String((value as { error: unknown }).error) : text.body
-      throw new ClientError(terminalSafe(`uploading ${'file' in source ? source.file : 'the input'} failed (${text.status}): ${message}`, { keepNewlines: true }))
+      const err = answerError(text.status, '/blobs', terminalSafe(message, { keepNewlines: true }), this.baseUrl)
+      throw Object.assign(err, { message: `cannot upload ${terminalSafe('file' in source ? source.file : 'the input')}: ${err.message}` })
     }
     return value as { blob: string, size: number }
   }
@@ -100,8 +145,7 @@ export class MeshClient {
     if (!res.ok) {
       // The node's error may quote what was sent (a job id, a module name): escaped for the terminal.
       const message = terminalSafe(typeof value === 'object' && value !== null && 'error' in value ? String((value as { error: unknown }).error) : text, { keepNewlines: true })
-      if (res.status === 401) throw new ClientError(`${method} ${path} refused (401): the node at ${this.baseUrl} needs its API token. Run on the node's machine with --data-dir DIR (the token is DIR/api.token), or set $${API_TOKEN_ENV}.`)
-      throw new ClientError(`${method} ${terminalSafe(path)} failed (${res.status}): ${message}`)
+      throw answerError(res.status, path, message, this.baseUrl)
     }
     return value as T
   }

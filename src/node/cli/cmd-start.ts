@@ -4,17 +4,14 @@ import { TOOL_NAME_RE } from '../executor/sandbox.js'
 import { probeExecutorSandbox } from '../executor/executor-pool.js'
 import { parseElectionSpec } from '../../election/strategy.js'
 import { Daemon } from '../daemon/daemon.js'
-import { defaultDataDir } from '../host/data-dir.js'
+import { defaultDataDir, defaultNodeName } from '../host/data-dir.js'
 import { createLogger, defaultLogFormat, type LogFormat } from '../host/logger.js'
 import { UsageError } from './options.js'
-import { OwnerPolicyError, ownerPolicyConfig, parseHours, type HoursWindow, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
+import { formatDuration } from './units.js'
+import { OwnerPolicyError, ownerPolicyConfig, type HoursWindow, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
 import { ensureDataDir } from '../host/data-dir.js'
 import { loadOrCreateApiToken } from '../../security/api-token.js'
 import { MeshKeyError, resolveMeshKey } from '../../security/mesh-key.js'
-
-export function hoursOption (value: string): HoursWindow {
-  try { return parseHours(value) } catch (err) { throw new UsageError((err as Error).message) }
-}
 
 export interface OwnerStartOptions {
   policy: string
@@ -41,6 +38,7 @@ export function ownerPolicyFrom (opts: OwnerStartOptions): OwnerPolicyConfig {
 }
 
 export interface StartOptions extends OwnerStartOptions {
+  name?: string
   port: number
   host: string
   apiPort: number
@@ -84,7 +82,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     try { multiaddr(addr) } catch { throw new UsageError(`--bootstrap: "${addr}" is not a multiaddr (e.g. /ip4/10.0.0.5/tcp/7071/p2p/12D3Koo…)`) }
   }
   if (!(opts.suspectAfterMs > opts.publishIntervalMs && opts.deadAfterMs > opts.suspectAfterMs)) {
-    throw new UsageError('timeouts must satisfy --publish-interval-ms < --suspect-after-ms < --dead-after-ms')
+    throw new UsageError(`timeouts must satisfy --publish-interval < --suspect-after < --dead-after, got ${formatDuration(opts.publishIntervalMs)}, ${formatDuration(opts.suspectAfterMs)}, ${formatDuration(opts.deadAfterMs)}`)
   }
   let election
   try { election = parseElectionSpec(opts.election) } catch (err) { throw new UsageError(`--election: ${(err as Error).message}`) }
@@ -111,8 +109,10 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     if (!probe.ok) throw new UsageError(`the task sandbox cannot run here: ${probe.reason}. Fix that, or start with --sandbox none to run task code from the mesh with every permission of this user (see SECURITY.md)`)
   } else log.warn('--sandbox none: task code from the mesh runs with every permission of this user')
   if (meshKey.psk === undefined) log.warn('open mesh (--insecure-open-mesh): any peer that can reach this node can join the mesh and run code on it')
+  const name = opts.name ?? defaultNodeName()
   const daemon = await Daemon.start({
     dataDir,
+    ...(name !== undefined ? { name } : {}),
     meshKey: meshKey.psk,
     apiToken,
     host: opts.host,
@@ -152,6 +152,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
   })
   process.stdout.write([
     `meshwork node ${daemon.peerId}`,
+    `  name:        ${name ?? '(none)'}`,
     ...daemon.node.getMultiaddrs().map(a => `  p2p:         ${a.toString()}`),
     `  control API: ${daemon.apiUrl} (token in ${dataDir}/api.token)`,
     `  mesh key:    ${meshKey.path ?? 'none — OPEN MESH (--insecure-open-mesh)'}`,

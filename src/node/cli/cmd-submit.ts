@@ -5,8 +5,10 @@ import { JobModuleError } from './job-module.js'
 import { UsageError } from './options.js'
 import { ProgressReporter } from './progress.js'
 import { terminalSafe } from './terminal-text.js'
+import { formatDuration } from './units.js'
 import { followJob, prepareJob, sendJob, SubmitError, type InputSource } from './submit.js'
 import { MeshworkError } from '../../util/errors.js'
+import { EXIT } from './exit-codes.js'
 
 export interface SubmitCommandOptions extends ClientOptions {
   input?: string
@@ -19,7 +21,7 @@ export interface SubmitCommandOptions extends ClientOptions {
 
 export class JobFailedError extends MeshworkError {
   readonly code = 'job-failed'
-  readonly exitCode = 1
+  readonly exitCode: number = EXIT.jobFailed
 }
 
 export async function submitCommand (modulePath: string, opts: SubmitCommandOptions): Promise<void> {
@@ -87,5 +89,5 @@ export function printOutcome (record: JobRecord, json: boolean): void {
   const peers = Object.entries(record.tasksByPeer).map(([p, n]) => `${shortId(p)}: ${n}`).join(', ')
   // JSON.stringify escapes C0 but not DEL, C1 or bidi controls; the escapes keep it valid JSON.
   process.stdout.write(`${terminalSafe(JSON.stringify(record.result, null, 2) ?? 'undefined', { keepNewlines: true })}\n`)
-  process.stderr.write(`${record.tasks} tasks in ${record.wallMs ?? 0} ms (${peers || 'no tasks'})\n`)
+  process.stderr.write(`${record.tasks} tasks in ${formatDuration(record.wallMs ?? 0)} (${peers || 'no tasks'})\n`)
 }

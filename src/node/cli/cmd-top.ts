@@ -1,8 +1,8 @@
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import type { JobRecord } from '../../jobs/job-spec.js'
-import { ClientError, MeshClient, type ClientOptions } from './client.js'
+import { MeshClient, type ClientOptions } from './client.js'
 import { useColourOn } from './format.js'
-import { parseIntOption } from './options.js'
+import { checkValue, durationValue } from './start-options.js'
 import type { StatusView } from './status-view.js'
 import { renderTop, type TopSnapshot } from './top-view.js'
 
@@ -11,7 +11,9 @@ import { renderTop, type TopSnapshot } from './top-view.js'
 // plain frame; with --json, one snapshot { status, jobs }.
 
 export interface TopOptions extends ClientOptions {
-  intervalMs: number
+  interval: number
+  /** The old name of --interval (its bare number is ms too). */
+  intervalMs?: number
   once?: boolean
   json?: boolean
 }
@@ -19,13 +21,14 @@ export interface TopOptions extends ClientOptions {
 export function registerTopCommand (program: Command, addClientOptions: (cmd: Command) => Command): void {
   addClientOptions(program.command('top')
     .description('A live view of the mesh and its jobs in the terminal (q or Ctrl-C to quit).'))
-    .option('--interval-ms <ms>', 'refresh period', parseIntOption('--interval-ms', 100, 60_000), 1000)
+    .addOption(new Option('--interval <duration>', 'refresh period (e.g. 500ms, 2s)').argParser((v: string) => checkValue(durationValue(100, 60_000), '--interval', v) as number).default(1000, '1s'))
+    .addOption(new Option('--interval-ms <ms>', 'old name of --interval').hideHelp().argParser((v: string) => checkValue(durationValue(100, 60_000), '--interval-ms', v) as number))
     .option('--once', 'print one frame and exit (the default when stdout is not a terminal)')
     .option('--json', 'print one snapshot { status, jobs } as JSON and exit')
     .addHelpText('after', `
 Examples:
   meshwork top
-  meshwork top --api http://127.0.0.1:7070 --interval-ms 500
+  meshwork top --api http://127.0.0.1:7070 --interval 500ms
   meshwork top --once | less`)
     .action(topCommand)
 }
@@ -39,12 +42,13 @@ export async function topCommand (opts: TopOptions): Promise<void> {
   }
   const out = process.stdout
   if (opts.once === true || out.isTTY !== true) {
-    const snap = await refresh(client, { apiUrl: client.baseUrl, nowMs: Date.now() })
-    if (snap.error !== undefined) throw new ClientError(snap.error)
+    // One frame: a failure is the command's error (with its exit code), not a line on the screen.
+    const [status, jobs] = await Promise.all([client.get<StatusView>('/status'), client.get<{ jobs: JobRecord[] }>('/jobs')])
+    const snap: TopSnapshot = { apiUrl: client.baseUrl, status, jobs: jobs.jobs, nowMs: Date.now() }
     out.write(renderTop(snap, { columns: out.columns ?? 200, rows: 10_000, colour: useColourOn(out), interactive: false }).join('\n') + '\n')
     return
   }
-  await interactive(client, opts.intervalMs)
+  await interactive(client, opts.intervalMs ?? opts.interval)
 }
 
 async function refresh (client: MeshClient, last: TopSnapshot): Promise<TopSnapshot> {

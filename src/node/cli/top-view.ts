@@ -1,6 +1,6 @@
 import { FINAL_STATES, type JobRecord } from '../../jobs/job-spec.js'
 import { shortId } from './format.js'
-import type { StatusView } from './status-view.js'
+import { isStale, NO_FIGURE, type StatusView } from './status-view.js'
 import { terminalSafe } from './terminal-text.js'
 
 // The screen of `meshwork top`, as lines: a header, one row per node, one row per job.
@@ -43,20 +43,23 @@ export function renderTop (snap: TopSnapshot, layout: TopLayout): string[] {
     for (const j of jobs) if (!FINAL_STATES.has(j.state)) coordinating.set(j.coordinator, (coordinating.get(j.coordinator) ?? 0) + 1)
     const nodeRows = view.peers.map(p => {
       const gone = p.status === 'dead' || p.status === 'left'
+      // A dead or silent node's last figures are not its current ones: "—", not numbers.
+      const stale = isStale(p)
       const busy = Math.max(0, p.slotsTotal - p.slotsFree)
       const memUsed = p.memTotal > 0 ? 1 - p.memFree / p.memTotal : 0
       return [
         shortId(p.peerId) + (p.peerId === view.self ? ' *' : ''),
+        terminalSafe(p.name ?? '-'),
         paint(STATUS_COLOUR[p.status], terminalSafe(p.status)) + (p.accepting || gone ? '' : paint(33, ' yielding')),
-        gone ? '-' : `${bar(p.cpuLoad, 10, layout.colour ? 34 : undefined, paint)} ${pct(p.cpuLoad).padStart(4)}`,
-        gone ? '-' : pct(memUsed),
-        gone ? '-' : `${busy}/${p.slotsTotal}`,
-        gone ? '-' : String(p.runningTasks),
+        stale ? NO_FIGURE : `${bar(p.cpuLoad, 10, layout.colour ? 34 : undefined, paint)} ${pct(p.cpuLoad).padStart(4)}`,
+        stale ? NO_FIGURE : pct(memUsed),
+        stale ? NO_FIGURE : `${busy}/${p.slotsTotal}`,
+        stale ? NO_FIGURE : String(p.runningTasks),
         String(coordinating.get(p.peerId) ?? 0),
       ]
     })
     const nodesMax = Math.max(1, Math.floor((layout.rows - 6) / 2))
-    lines.push(...table(['NODE', 'STATUS', 'CPU', 'MEM', 'SLOTS', 'TASKS', 'COORDINATES'], nodeRows.slice(0, nodesMax), bold))
+    lines.push(...table(['NODE', 'NAME', 'STATUS', 'CPU', 'MEM', 'SLOTS', 'TASKS', 'COORDINATES'], nodeRows.slice(0, nodesMax), bold))
     if (nodeRows.length > nodesMax) lines.push(paint(90, `… ${nodeRows.length - nodesMax} more nodes`))
     lines.push('')
   }

@@ -54,6 +54,8 @@ import { OwnerGuard } from '../host/owner-guard.js'
 
 export interface DaemonOptions {
   dataDir: string
+  /** The node's name for people, in its state vector (`--name`; none: the vector carries none). */
+  name?: string
   host: string
   port: number
   apiPort: number
@@ -515,7 +517,7 @@ export class Daemon {
     }, LOAD_CHANGE_MS).unref()
   }
 
-  status (): StatusView { return statusView(this.peerId, this.membership.peers()) }
+  status (): StatusView { return statusView(this.peerId, this.membership.peers(), { nowMs: now(), staleAfterMs: this.membership.config.deadAfterMs }) }
 
   private wire (): void {
     const pubsub = this.node.services.pubsub
@@ -700,5 +702,6 @@ function emptyMetrics (opts: DaemonOptions): LocalMetrics {
     slotsTotal: opts.slots, slotsFree: opts.slots, runningTasks: 0, uptimeMs: 0, softwareVersion: SOFTWARE_VERSION,
     ownerCpuLoad: 0, accepting: true, labels: opts.labels, tools: [], os: platform(), arch: arch(), nodeVersion: process.version,
     bootId: BOOT_ID,
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
   }
 }

@@ -1,11 +1,20 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { homedir, hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 
 // The data dir holds this node's identity, its control-API record, caches and scratch space.
 
 export function defaultDataDir (): string {
   return resolve(process.env.MESHWORK_DATA_DIR ?? join(homedir(), '.meshwork'))
+}
+
+/**
+ * The default node name: this machine's hostname, made to fit the state vector's name rule
+ * (letters, digits, . _ -; at most 64), or undefined when nothing of it is left.
+ */
+export function defaultNodeName (host: string = hostname()): string | undefined {
+  const name = host.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64)
+  return name === '' ? undefined : name
 }
 
 export function ensureDataDir (dir: string): string {

@@ -122,7 +122,8 @@ export class LocalMesh {
     const timers = this.opts.fastTimers === false ? [] : ['--publish-interval-ms', '250', '--suspect-after-ms', '1500', '--dead-after-ms', '3000']
     const bootstrap = index === 0 && this.nodes[0] === undefined ? [] : ['--bootstrap', this.bootstrapAddr()]
     const key = this.meshKeyFile !== undefined ? ['--mesh-key', this.meshKeyFile] : []
-    return ['--host', this.hostOf(index), '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', '--policy', this.opts.policy ?? 'dedicated', ...key, ...timers, ...bootstrap, ...extra]
+    // Named by index: on one machine every node would otherwise carry the same hostname.
+    return ['--name', `node-${index}`, '--host', this.hostOf(index), '--port', String(this.fixedPort(index)), '--api-port', '0', '--no-mdns', '--policy', this.opts.policy ?? 'dedicated', ...key, ...timers, ...bootstrap, ...extra]
   }
 
   /** Node 0 keeps its p2p port across restarts, so the others' bootstrap address stays valid. */

@@ -146,7 +146,7 @@ function onStatus (view) {
     seen.add(p.peerId)
     let h = state.history.get(p.peerId)
     if (h === undefined) { h = { cpu: [], mem: [] }; state.history.set(p.peerId, h) }
-    if (p.status === 'alive' || p.status === 'suspect') {
+    if ((p.status === 'alive' || p.status === 'suspect') && !isStale(p)) {
       push(h.cpu, p.cpuLoad)
       push(h.mem, p.memTotal > 0 ? 1 - p.memFree / p.memTotal : 0)
     }
@@ -302,6 +302,12 @@ function sparkline (values, cls) {
 
 // ---- the mesh ----
 
+/** What the page shows in place of a figure that is not current. */
+const NO_FIGURE = '—'
+
+/** The figures of a dead, left or silent node are its last, not its current ones (older nodes send no `stale`). */
+function isStale (p) { return p.stale ?? (p.status === 'dead' || p.status === 'left') }
+
 function renderSummary () {
   const view = state.status
   if (view === null) return
@@ -332,28 +338,34 @@ function renderNodes () {
     coordinating.set(j.coordinator, list)
   }
   const cards = view.peers.map(p => {
+    // A dead or silent node's last figures are not its current ones: "—", not numbers.
+    const stale = isStale(p)
+    const fig = text => stale ? NO_FIGURE : text
     const hist = state.history.get(p.peerId) ?? { cpu: [], mem: [] }
     const busy = Math.max(0, p.slotsTotal - p.slotsFree)
     const memUsed = p.memTotal > 0 ? 1 - p.memFree / p.memTotal : 0
     const labels = Object.entries(p.labels ?? {}).map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`))
     const jobs = coordinating.get(p.peerId) ?? []
     const gauge = h('div', { class: 'gauge', title: `${busy} of ${p.slotsTotal} slots busy` }, h('span'))
-    gauge.firstChild.style.width = p.slotsTotal > 0 ? `${(100 * busy / p.slotsTotal).toFixed(0)}%` : '0%'
+    gauge.firstChild.style.width = p.slotsTotal > 0 && !stale ? `${(100 * busy / p.slotsTotal).toFixed(0)}%` : '0%'
     return h('article', { class: 'node', dataset: { peer: p.peerId, status: p.status } },
       h('div', { class: 'node-head' },
         h('span', { class: `badge s-${p.status}`, dataset: { role: 'status' } }, p.status),
+        p.name ? h('span', { class: 'name', dataset: { role: 'name' } }, p.name) : null,
         h('span', { class: 'id', title: p.peerId }, shortId(p.peerId)),
         p.peerId === view.self ? h('span', { class: 'tag' }, 'this node') : null,
         p.accepting ? null : h('span', { class: 'tag' }, 'yielding'),
       ),
       h('div', { class: 'metrics' },
-        h('label', {}, 'CPU'), sparkline(hist.cpu, 'cpu'), h('span', { class: 'val' }, pct(p.cpuLoad)),
-        h('label', {}, 'Memory'), sparkline(hist.mem, 'mem'), h('span', { class: 'val', title: `${bytes(p.memFree)} free of ${bytes(p.memTotal)}` }, pct(memUsed)),
-        h('label', {}, 'Slots'), gauge, h('span', { class: 'val' }, `${busy}/${p.slotsTotal}`),
+        h('label', {}, 'CPU'), sparkline(hist.cpu, 'cpu'), h('span', { class: 'val', dataset: { role: 'cpu' } }, fig(pct(p.cpuLoad))),
+        h('label', {}, 'Memory'), sparkline(hist.mem, 'mem'), h('span', { class: 'val', dataset: { role: 'mem' }, title: stale ? 'last heard: not current' : `${bytes(p.memFree)} free of ${bytes(p.memTotal)}` }, fig(pct(memUsed))),
+        h('label', {}, 'Slots'), gauge, h('span', { class: 'val', dataset: { role: 'slots' } }, fig(`${busy}/${p.slotsTotal}`)),
       ),
       h('div', { class: 'facts' },
-        [`${p.runningTasks} task${p.runningTasks === 1 ? '' : 's'} running`, `disk ${bytes(p.diskFree)} free`, `I/O ${pct(p.ioLoad)}`,
-          `${p.cpuCores} cores`, `up ${duration(p.uptimeMs)}`, `${p.os}/${p.arch}`, `v${p.softwareVersion}`].join(' · '),
+        [...(stale
+          ? [`figures not current${p.heardAgoMs !== undefined ? `: last heard ${duration(p.heardAgoMs)} ago` : ''}`]
+          : [`${p.runningTasks} task${p.runningTasks === 1 ? '' : 's'} running`, `disk ${bytes(p.diskFree)} free`, `I/O ${pct(p.ioLoad)}`, `up ${duration(p.uptimeMs)}`]),
+        `${p.cpuCores} cores`, `${p.os}/${p.arch}`, `v${p.softwareVersion}`].join(' · '),
       ),
       labels.length > 0 ? h('div', { class: 'coord' }, ...labels) : null,
       jobs.length > 0
@@ -465,6 +477,7 @@ function gantt (t, nowMs, width) {
 
   // Rows: peers in the mesh's order, then any other peer that ran something.
   const statusOf = new Map((state.status?.peers ?? []).map(p => [p.peerId, p.status]))
+  const nameOf = new Map((state.status?.peers ?? []).filter(p => p.name).map(p => [p.peerId, p.name]))
   const peers = [...new Set([...(state.status?.peers ?? []).map(p => p.peerId).filter(id => t.attempts.some(a => a.peer === id)), ...t.attempts.map(a => a.peer)])]
   const rows = peers.map(peer => {
     // Greedy lanes: each attempt goes to the first lane free at its start.
@@ -493,7 +506,7 @@ function gantt (t, nowMs, width) {
     const status = row.peer === t.coordinator && statusOf.get(row.peer) === undefined ? 'alive' : (statusOf.get(row.peer) ?? 'left')
     const g = s('g', { class: 'row', dataset: { peer: row.peer } })
     g.append(s('rect', { class: `row-bg s-${status}`, x: 0, y, width, height: rowH, rx: 4 }))
-    g.append(s('text', { class: `peer-label s-${status}`, x: 8, y: y + rowPad + 11 }, `${shortId(row.peer)}${row.peer === state.self ? ' (this)' : ''}${row.peer === t.coordinator ? ' ★' : ''}`))
+    g.append(s('text', { class: `peer-label s-${status}`, x: 8, y: y + rowPad + 11 }, `${nameOf.has(row.peer) ? `${nameOf.get(row.peer)} ` : ''}${shortId(row.peer)}${row.peer === state.self ? ' (this)' : ''}${row.peer === t.coordinator ? ' ★' : ''}`))
     if (status !== 'alive') g.append(s('text', { class: `peer-label s-${status}`, x: 8, y: y + rowPad + 24 }, status))
     for (const { a, lane, end } of row.placed) {
       const bx = x(a.startMs)
