@@ -10,12 +10,17 @@ import { PeerIdSchema } from './ids.js'
 export const BlobIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a blob id (sha256 hex)')
 export const BLOB_NAME_MAX = 256
 
+/** A path every node of the mesh has (`--input-shared`, e.g. on NFS): absolute, normalised. */
+export const SharedPathSchema = z.string().min(2).max(4096).regex(/^\/(?!.*(^|\/)\.\.?(\/|$))[^\0]*$/, 'an absolute path without . or .. parts')
+
+/** A stored blob (`blob`: read where it lies, peer to peer) or a shared path (`path`: read on each node locally). */
 export const SourceFileSchema = z.object({
-  blob: BlobIdSchema,
+  blob: BlobIdSchema.optional(),
+  path: SharedPathSchema.optional(),
   size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /** The file's name as the user gave it, for messages ("input corpus.txt is gone"). */
   name: z.string().max(BLOB_NAME_MAX),
-}).strict()
+}).strict().refine(f => (f.blob === undefined) !== (f.path === undefined), 'a file is a blob or a shared path, one of them')
 export type SourceFile = z.infer<typeof SourceFileSchema>
 
 /**

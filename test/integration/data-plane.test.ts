@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,6 +24,11 @@ function reference (text: string): { words: number, distinct: number } {
   return { words: [...counts.values()].reduce((a, b) => a + b, 0), distinct: counts.size }
 }
 
+/** Blobs stored on every node (their data dirs' blob stores). */
+function blobCount (): number {
+  return mesh.nodes.reduce((n, node) => { try { return n + readdirSync(join(node.dataDir, 'blobs'), { recursive: true }).length } catch { return n } }, 0)
+}
+
 function corpus (lines: number, seed: number): string {
   const out: string[] = []
   for (let i = 0; i < lines; i++) out.push(`w${(i * seed) % 977} ünï${i % 13} alpha${i % 101} beta ${'x'.repeat(i % 50)}`)
@@ -32,7 +37,8 @@ function corpus (lines: number, seed: number): string {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'meshwork-data-plane-'))
-  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2'] })
+  mkdirSync(join(work, 'shared'))
+  mesh = await LocalMesh.start({ nodes: 3, args: ['--slots', '2', '--shared-dir', join(work, 'shared')] })
   await waitForFullMesh(mesh, 3, 60_000)
 })
 afterAll(async () => {
@@ -69,6 +75,33 @@ describe('stored input', () => {
     expect(r.tasks).toEqual(Array.from({ length: 96 }, (_, i) => i))
     expect(r.reduced).toBeLessThan(96 / 2)
     expect(r.foldedOn).toBeGreaterThanOrEqual(2)
+  })
+
+  it('a shared path is read in place on every node: nothing uploaded, the same counts', async () => {
+    const text = corpus(40_000, 13)
+    const file = join(work, 'shared', 'corpus.txt')
+    writeFileSync(file, text)
+    const blobsBefore = blobCount()
+    const out = await submitJson(api(0), [wordcount, '--input-shared', file, '--parts', '24'])
+    expect(out.result).toMatchObject(reference(text))
+    expect(out.tasks).toBe(24)
+    expect(Object.values(out.tasksByPeer).filter(n => n > 0).length).toBeGreaterThanOrEqual(2)
+    expect(blobCount()).toBe(blobsBefore)
+  })
+
+  it('a shared path outside the nodes\' --shared-dir is not read; a missing one is refused at once', async () => {
+    const outside = join(work, 'outside.txt')
+    writeFileSync(outside, 'secret words\n')
+    const denied = await runCli(['submit', wordcount, '--input-shared', outside, '--api', api(1)])
+    expect(denied.code).toBe(1)
+    expect(denied.stderr).toMatch(/input-denied: shared input "outside.txt" \(.*\) is outside the directories this node shares/)
+    // A symlink inside the shared dir to a file outside it is no way around.
+    symlinkSync(outside, join(work, 'shared', 'link.txt'))
+    const linked = await runCli(['submit', wordcount, '--input-shared', join(work, 'shared', 'link.txt'), '--api', api(1)])
+    expect(linked.stderr).toMatch(/is outside the directories this node shares/)
+    const missing = await runCli(['submit', wordcount, '--input-shared', join(work, 'shared', 'nope.txt'), '--api', api(1)])
+    expect(missing.code).not.toBe(0)
+    expect(missing.stderr).toMatch(/shared input .*nope\.txt is not on this node/)
   })
 
   it('a directory gives one task per file', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { planSplits } from '../../src/jobs/input-source.js'
 import { BLOCK_BYTES, decodeManifest } from '../../src/node/data/blob-manifest.js'
 import { BlobStore } from '../../src/node/data/blob-store.js'
-import { SplitReader, SplitReadError, type RemoteBlobs } from '../../src/node/data/split-reader.js'
+import { SharedFiles, SplitReader, SplitReadError, type RemoteBlobs } from '../../src/node/data/split-reader.js'
 
 let dir: string
 let store: BlobStore
@@ -136,4 +136,43 @@ describe('an empty file', () => {
     const source = { files: [{ blob, size, name: 'empty' }], holders: ['self'] }
     expect((await reader.read(planSplits(source, 3)[0]!, source)).length).toBe(0)
   })
+})
+
+describe('shared input (--input-shared, read in place under --shared-dir)', () => {
+  let root: string
+  beforeEach(() => { root = mkdtempSync(join(tmpdir(), 'mw-shared-')) })
+  afterEach(() => rmSync(root, { recursive: true, force: true }))
+  const text = Array.from({ length: 3000 }, (_, i) => `line ${i} ${'y'.repeat(i % 70)}`).join('\n') + '\n'
+
+  it('reads each split\'s whole lines; the splits together are the file', async () => {
+    mkdirSync(join(root, 'share'))
+    const path = join(root, 'share', 'in.txt')
+    writeFileSync(path, text)
+    const reader = new SplitReader('me', new BlobStore(join(root, 'blobs')), {} as RemoteBlobs, new SharedFiles([join(root, 'share')]))
+    const file = { path, size: Buffer.byteLength(text), name: 'in.txt' }
+    const source = { files: [file], holders: ['me'] }
+    const parts = await Promise.all(planSplits(source, 7, 1).map(async s => (await reader.read(s, { holders: ['me'] })).toString()))
+    expect(parts.join('')).toBe(text)
+    for (const p of parts) expect(p === '' || p.endsWith('\n')).toBe(true)
+  })
+
+  const refusals: Array<[string, (root: string) => { dirs: string[], path: string, size?: number }, string, RegExp]> = [
+    ['outside every shared dir', r => ({ dirs: [join(r, 'share')], path: join(r, 'other.txt') }), 'input-denied', /outside the directories this node shares/],
+    ['a node sharing nothing', r => ({ dirs: [], path: join(r, 'share', 'in.txt') }), 'input-denied', /none: start it with --shared-dir DIR/],
+    ['a sibling dir whose name starts alike', r => ({ dirs: [join(r, 'share')], path: join(r, 'share-2', 'in.txt') }), 'input-denied', /outside/],
+    ['missing here', r => ({ dirs: [join(r, 'share')], path: join(r, 'share', 'gone.txt') }), 'input-gone', /is not on this node/],
+    ['another size here', r => ({ dirs: [join(r, 'share')], path: join(r, 'share', 'in.txt'), size: 5 }), 'input-gone', /bytes on this node and 5 where the job was submitted/],
+  ]
+  for (const [what, setup, kind, message] of refusals) {
+    it(`refuses a path ${what}`, async () => {
+      for (const d of ['share', 'share-2']) mkdirSync(join(root, d))
+      for (const f of [join(root, 'share', 'in.txt'), join(root, 'share-2', 'in.txt'), join(root, 'other.txt')]) writeFileSync(f, text)
+      const { dirs, path, size } = setup(root)
+      const reader = new SplitReader('me', new BlobStore(join(root, 'blobs')), {} as RemoteBlobs, new SharedFiles(dirs))
+      const file = { path, size: size ?? Buffer.byteLength(text), name: 'in.txt' }
+      const err = await reader.read({ file, start: 0, end: file.size }, { holders: ['me'] }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(SplitReadError)
+      expect(err).toMatchObject({ kind, message: expect.stringMatching(message) })
+    })
+  }
 })

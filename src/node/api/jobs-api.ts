@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { readdir, stat } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { z } from 'zod'
 import { coordinatorFor, type ElectionStrategy, type Member } from '../../election/strategy.js'
 import { FINAL_STATES, RetryPolicySchema, JobEnvSchema, JobIdSchema, JobInputSchema, PrioritySchema, RequiresSchema, type JobInput, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
 import { unsatisfiable, type NodeCaps } from '../../jobs/requires.js'
-import { BLOB_NAME_MAX, BlobIdSchema, RecordsSchema, SOURCE_FILES_MAX, type InputSource, type SourceFile } from '../../jobs/input-source.js'
+import { BLOB_NAME_MAX, BlobIdSchema, RecordsSchema, SharedPathSchema, SOURCE_FILES_MAX, type InputSource, type SourceFile } from '../../jobs/input-source.js'
 import { jobEnvProblem } from '../executor/sandbox.js'
 import { ApiError, pathParam, type ApiServer } from './api-server.js'
 import type { JobRegistry } from '../daemon/job-registry.js'
@@ -25,6 +27,8 @@ export const SubmitRequestSchema = z.object({
     JobInputSchema,
     /** Files uploaded to this node first (PUT /blobs): the job reads them where they lie. */
     z.object({ type: z.literal('blobs'), files: z.array(z.object({ blob: BlobIdSchema, name: z.string().max(BLOB_NAME_MAX) }).strict()).min(1).max(SOURCE_FILES_MAX) }).strict(),
+    /** A file or directory at the same path on every node (`--input-shared`, e.g. NFS): each node reads its splits locally. */
+    z.object({ type: z.literal('shared'), path: SharedPathSchema }).strict(),
   ]),
   /** How the input files are cut into records (the module's `records`). */
   records: RecordsSchema.optional(),
@@ -88,6 +92,11 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
         if (m === undefined) throw new ApiError(400, `invalid job: input ${JSON.stringify(f.name)}: this node holds no blob ${f.blob}; upload the file with PUT /blobs first`)
         files.push({ blob: f.blob, size: m.size, name: f.name })
       }
+      if (body.records?.whole === true && files.length > 1) throw new ApiError(400, `invalid job: records 'whole' gives the module's split() one file, and the input has ${files.length}`)
+      source = { files, holders: [deps.selfId], ...(body.records !== undefined ? { records: body.records } : {}) }
+      input = { type: 'source' }
+    } else if (body.input.type === 'shared') {
+      const files = await sharedFiles(body.input.path)
       if (body.records?.whole === true && files.length > 1) throw new ApiError(400, `invalid job: records 'whole' gives the module's split() one file, and the input has ${files.length}`)
       source = { files, holders: [deps.selfId], ...(body.records !== undefined ? { records: body.records } : {}) }
       input = { type: 'source' }
@@ -216,4 +225,22 @@ function jobIdFrom (path: string, prefix: string): string {
 function withoutResult (record: JobRecord): Omit<JobRecord, 'result'> {
   const { result: _result, ...rest } = record
   return rest
+}
+
+/** A shared input's files as this node sees them: the file, or a directory's visible files sorted by name. */
+async function sharedFiles (path: string): Promise<SourceFile[]> {
+  let st
+  try { st = await stat(path) } catch { throw new ApiError(400, `invalid job: shared input ${path} is not on this node (--input-shared names a path every node has)`) }
+  if (st.isFile()) return [{ path, size: st.size, name: basename(path) }]
+  if (!st.isDirectory()) throw new ApiError(400, `invalid job: shared input ${path} is neither a file nor a directory`)
+  const names = (await readdir(path)).filter(n => !n.startsWith('.')).sort()
+  const files: SourceFile[] = []
+  for (const name of names) {
+    const file = join(path, name)
+    const s = await stat(file).catch(() => undefined)
+    if (s?.isFile() === true) files.push({ path: file, size: s.size, name })
+    if (files.length > SOURCE_FILES_MAX) throw new ApiError(400, `invalid job: shared input ${path} has more than ${SOURCE_FILES_MAX} files`)
+  }
+  if (files.length === 0) throw new ApiError(400, `invalid job: shared input ${path} is a directory without files`)
+  return files
 }

@@ -80,6 +80,7 @@ Examples:
     .argument('<module>', 'job module (.js/.mjs/.ts) exporting { split, map, reduce } (or kind: "action" without reduce)')
     .option('--input <file>', 'input bytes from a file (split receives a Buffer)')
     .option('--input-json <json>', 'input as a JSON value')
+    .option('--input-shared <path>', 'a file or directory at this same path on every node (e.g. NFS): each node reads its splits locally, nothing is uploaded (nodes read it only under their --shared-dir)')
     .option('--parts <n>', 'how many parts split should aim for (ctx.parts)', parseIntOption('--parts', 1, 1_000_000))
     .addOption(new Option('--priority <p>', 'fair-share priority').choices(['high', 'normal', 'low']).default('normal'))
     .option('--detach', 'print the job id and return at once (without it, Ctrl-C cancels the job)')
@@ -89,6 +90,7 @@ Examples:
     .addHelpText('after', `
 Examples:
   meshwork submit examples/wordcount.mjs --input corpus.txt --parts 16
+  meshwork submit examples/wordcount.mjs --input-shared /mnt/nfs/logs --parts 64
   meshwork submit examples/primes.mjs --input-json '{"from":0,"to":5000000}' --json
   meshwork submit job.ts --detach && meshwork jobs`)
     .action(submitCommand)

@@ -67,6 +67,7 @@ export interface StartOptions extends OwnerStartOptions {
   allowSubmit?: string[]
   allowExec?: string[]
   allowFsRead?: string[]
+  sharedDir?: string[]
   allowFsWrite?: string[]
   sandbox: 'bwrap' | 'none'
   allowNetwork?: boolean
@@ -135,6 +136,7 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     historyBytesMax: opts.historyMaxBytes,
     backups: opts.backups,
     rpcFrameBytesMax: opts.maxMessageBytes,
+    ...(opts.sharedDir !== undefined ? { sharedDirs: opts.sharedDir } : {}),
     security: {
       sandbox: opts.sandbox === 'bwrap' ? { mode: 'bwrap', allowNetwork: opts.allowNetwork === true, allowExec: opts.allowExec ?? [], fsRead: opts.allowFsRead ?? [], fsWrite: opts.allowFsWrite ?? [] } : undefined,
       allowNetwork: opts.allowNetwork === true,

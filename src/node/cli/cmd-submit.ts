@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import type { JobRecord, Priority } from '../../jobs/job-spec.js'
 import { MeshClient, type ClientOptions } from './client.js'
 import { shortId } from './format.js'
@@ -13,6 +14,7 @@ import { EXIT } from './exit-codes.js'
 export interface SubmitCommandOptions extends ClientOptions {
   input?: string
   inputJson?: string
+  inputShared?: string
   parts?: number
   priority: Priority
   json?: boolean
@@ -25,12 +27,14 @@ export class JobFailedError extends MeshworkError {
 }
 
 export async function submitCommand (modulePath: string, opts: SubmitCommandOptions): Promise<void> {
-  if (opts.input !== undefined && opts.inputJson !== undefined) throw new UsageError('give either --input FILE or --input-json JSON, not both')
+  if ([opts.input, opts.inputJson, opts.inputShared].filter(o => o !== undefined).length > 1) throw new UsageError('give one of --input FILE, --input-json JSON or --input-shared PATH')
   let input: InputSource
   if (opts.inputJson !== undefined) {
     try { input = { json: JSON.parse(opts.inputJson) } } catch (err) { throw new UsageError(`--input-json is not valid JSON: ${(err as Error).message}`) }
   } else if (opts.input !== undefined) {
     input = { file: opts.input }
+  } else if (opts.inputShared !== undefined) {
+    input = { shared: resolve(opts.inputShared) }
   }
   const client = MeshClient.fromOptions(opts)
   let prepared

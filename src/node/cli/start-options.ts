@@ -189,6 +189,7 @@ export const START_FLAGS: readonly StartFlag[] = [
   { name: 'allow-fs-read', key: 'allowFsRead', arg: '<paths>', group: security, schema: listValue, description: "extra paths task code may read (default: only its job code and its code's scratch dirs)" },
   { name: 'allow-fs-write', key: 'allowFsWrite', arg: '<paths>', group: security, schema: listValue, description: "extra paths task code may write (default: only its code's scratch dirs)" },
   { name: 'sandbox', key: 'sandbox', arg: '<mode>', group: security, schema: choiceValue(['bwrap', 'none']), choices: ['bwrap', 'none'], default: 'bwrap', description: 'bwrap: each executor in a bubblewrap sandbox (no host files, no network) and the Node permission model; none: task code runs with every permission of this user (only for code you trust; see SECURITY.md)' },
+  { name: 'shared-dir', key: 'sharedDir', arg: '<dirs>', group: security, schema: listValue, description: 'directories this node reads jobs\' shared input from (--input-shared); default: none' },
   { name: 'allow-network', key: 'allowNetwork', group: security, schema: switchValue, description: 'run jobs that declare `network: true` (their tasks get the network; others never do)' },
 
   { name: 'task-cpu-time', key: 'taskCpuMs', arg: '<duration>', group: limits, schema: durationValue(10, DAY_MS), alias: { name: 'task-cpu-ms', arg: '<ms>', schema: durationValue(10, DAY_MS) }, description: 'a task using more CPU time than this is killed (default: no limit besides --task-timeout)' },

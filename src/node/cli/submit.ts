@@ -17,7 +17,8 @@ export class SubmitError extends MeshworkError { readonly code = 'submit' }
  * bytes and read by each task where it lies — a file in ranges of records, a directory one file
  * per task.
  */
-export type InputSource = { json: unknown } | { file: string } | { bytes: Uint8Array } | undefined
+/** `shared`: a path every node has (--input-shared): nothing is uploaded. */
+export type InputSource = { json: unknown } | { file: string } | { bytes: Uint8Array } | { shared: string } | undefined
 
 export interface SubmitOptions {
   parts?: number
@@ -58,6 +59,7 @@ export async function sendJob (client: MeshClient, job: PreparedJob): Promise<{ 
   let input: SubmitRequest['input']
   if (job.input === undefined) input = { type: 'json', value: null }
   else if ('json' in job.input) input = { type: 'json', value: job.input.json }
+  else if ('shared' in job.input) input = { type: 'shared', path: job.input.shared }
   else if ('bytes' in job.input) {
     const { blob } = await client.upload({ bytes: job.input.bytes })
     input = { type: 'blobs', files: [{ blob, name: 'input' }] }
@@ -76,7 +78,7 @@ export async function buildSubmitRequest (modulePath: string, input: InputSource
   const job = await prepareJob(modulePath, input, opts)
   const inline: SubmitRequest['input'] = input === undefined
     ? { type: 'json', value: null }
-    : 'json' in input ? { type: 'json', value: input.json } : { type: 'bytes', base64: Buffer.from(input.bytes).toString('base64') }
+    : 'json' in input ? { type: 'json', value: input.json } : 'shared' in input ? { type: 'shared', path: input.shared } : { type: 'bytes', base64: Buffer.from(input.bytes).toString('base64') }
   return { ...job.request, input: inline }
 }
 

@@ -22,7 +22,7 @@ import { isBatched, TaskBatcher, unbatch } from '../net/rpc/task-batches.js'
 import { TaskWorker } from './task-worker.js'
 import { BlobStore } from '../data/blob-store.js'
 import { BlobProtocol } from '../data/blob-protocol.js'
-import { SplitReader } from '../data/split-reader.js'
+import { SharedFiles, SplitReader } from '../data/split-reader.js'
 import { dialPeer } from '../net/dial.js'
 import { DEFAULT_BLOB_BYTES_MAX, registerBlobRoutes } from '../api/blobs-api.js'
 import { DEFAULT_SCRATCH_RETENTION_MS, ScratchSweeper } from './scratch-sweeper.js'
@@ -76,6 +76,8 @@ export interface DaemonOptions {
   scratchRetentionMs?: number
   /** Largest input file one upload may store here (default 64 GiB). */
   blobBytesMax?: number
+  /** Directories whose files jobs may give as shared input (`--shared-dir`): read here, in place. */
+  sharedDirs?: string[]
   /** Finished jobs kept in DATA_DIR/jobs-history.jsonl for `meshwork jobs --all` (0: none; default 10,000). */
   historyMax?: number
   /** ... and at most this many bytes of it (default 32 MiB). */
@@ -200,7 +202,7 @@ export class Daemon {
     })
     this.blobs = new BlobStore(join(opts.dataDir, 'blobs'))
     this.blobProtocol = new BlobProtocol(node, this.blobs, async (peerId, protocol, signal) => await dialPeer(node, peerId, protocol, this.membership.peer(peerId)?.vector.addrs ?? [], signal), log)
-    this.splits = new SplitReader(selfId, this.blobs, this.blobProtocol)
+    this.splits = new SplitReader(selfId, this.blobs, this.blobProtocol, new SharedFiles(opts.sharedDirs ?? []))
     this.worker = new TaskWorker({
       selfId, pool: this.pool, code, scratchDir: join(opts.dataDir, 'scratch'), log, send, onLoadChange: () => this.onLoadChange(), accepting: () => this.guard.accepting,
       inputs: this.splits,
