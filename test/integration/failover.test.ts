@@ -19,6 +19,7 @@ const TASK_MS = 500
 const TAIL_MS = 1200
 const EXPECTED = TASKS * (TASKS + 1)
 const counted = join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counted.mjs')
+const countedCombine = join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counted-combine.mjs')
 let mesh: LocalMesh
 let work: string
 
@@ -50,12 +51,12 @@ function executions (log: string, jobId: string): { maps: Map<number, number>, r
 }
 
 /** Start a job on node `submitter` through a real `meshwork submit --json` that follows it. */
-function submitFollowing (submitter: number, log: string): { done: Promise<{ code: number, stdout: string, stderr: string }> } {
+function submitFollowing (submitter: number, log: string, module = counted): { done: Promise<{ code: number, stdout: string, stderr: string }> } {
   // The last tenth of the tasks runs longer: tasks finish in waves, and at 90 % progress the job
   // must still be running when its coordinator is killed, however the last wave lines up. Not so
   // long that they count as stragglers (backup copies would be counted as re-executions).
   const input = JSON.stringify({ log, tasks: TASKS, ms: TASK_MS, tail: TASKS / 10, tailMs: TAIL_MS })
-  const child = spawn(process.execPath, [BIN_PATH, 'submit', counted, '--input-json', input, '--api', api(submitter), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN_PATH, 'submit', module, '--input-json', input, '--api', api(submitter), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', d => { stdout += String(d) })
@@ -69,12 +70,12 @@ function submitFollowing (submitter: number, log: string): { done: Promise<{ cod
  * node is cancelled and another submitted elsewhere: killing that coordinator would kill the
  * submitter's node too, which is tested separately.
  */
-async function startFollowedJob (log: string): Promise<{ following: ReturnType<typeof submitFollowing>, job: JobRecord }> {
+async function startFollowedJob (log: string, module = counted): Promise<{ following: ReturnType<typeof submitFollowing>, job: JobRecord }> {
   const seen = new Set<string>()
   for (const submitter of live()) {
     const listJobs = async (): Promise<JobRecord[]> => ((await (await mesh.fetch(submitter, '/jobs')).json()) as { jobs: JobRecord[] }).jobs
     for (const j of await listJobs()) seen.add(j.jobId) // earlier tests' jobs
-    const following = submitFollowing(submitter, log)
+    const following = submitFollowing(submitter, log, module)
     // Polled over HTTP: a CLI process per poll can be slower than the whole job on a busy machine.
     const job = await waitFor('the job to appear', async () => {
       return (await listJobs()).find(j => !seen.has(j.jobId) && j.submitter === mesh.nodes[submitter]!.peerId)
@@ -110,11 +111,13 @@ afterAll(async () => {
 })
 
 describe('kill -9 of the coordinator of a running job', () => {
-  for (const fraction of [0.3, 0.9]) {
-    it(`at ${fraction * 100}% progress: the job completes once, with the right result, re-running only unfinished tasks`, async () => {
+  const cases: Array<[number, string]> = [[0.3, counted], [0.9, counted], [0.5, countedCombine]]
+  for (const [fraction, module] of cases) {
+    const what = module === countedCombine ? ' (a combining job: folded tasks survive in the replicas)' : ''
+    it(`at ${fraction * 100}% progress: the job completes once, with the right result, re-running only unfinished tasks${what}`, async () => {
       await restoreMesh()
       const log = join(work, `kill-${fraction}.log`)
-      const { following, job } = await startFollowedJob(log)
+      const { following, job } = await startFollowedJob(log, module)
       const watcher = mesh.nodes.findIndex(n => n.peerId === job.submitter)
       const coordinator = indexOf(job.coordinator)
       const atKill = await waitFor(`${fraction * 100}% progress`, async () => {
