@@ -369,6 +369,7 @@ async function meshwork (nodes: number, words: boolean): Promise<void> {
       if (!timed) return
       results.add(id, 'words.wallMs', wall)
       if (record.wallMs !== undefined) results.add(id, 'words.node.wallMs', record.wallMs)
+      if (record.coordinator !== undefined) results.add(id, 'words.offCoordinator', 1 - (record.tasksByPeer[record.coordinator] ?? 0) / Math.max(1, record.tasks))
     }
     const pass = async (timed: boolean): Promise<void> => {
       const tag = timed ? 'run' : 'warm-up'

@@ -220,13 +220,13 @@ function wordsTable (r: Results, c: BenchConfig): string[] {
   return [
     `### 3. Word count over a ${num(c.corpusBytes / 1e6, 1)} MB generated corpus (examples/wordcount.mjs), ${c.wordsParts} parts`,
     '',
-    'Wall time from reading the file to the reduced top-20 (every system reads the file, splits it at line boundaries into the same parts and merges the counts; results checked against the single process). Meshwork gets the file through `inputFile` (`buildSubmitRequest` reads and base64-encodes it, inside the timing) and splits and reduces in executors on the coordinator.',
+    'Wall time from reading the file to the reduced top-20 (every system reads the file, splits it at line boundaries into the same parts and merges the counts; results checked against the single process). Meshwork\'s client streams the file to its node (`PUT /blobs`, inside the timing), each worker reads its range of lines from that node peer to peer, the results travel as their JSON text and the coordinator\'s executor reduces them.',
     '',
     '| system | processes | wall ms, median (min–max) | MB/s | Meshwork speed ÷ this |',
     '|---|---|---:|---:|---:|',
     ...rows,
     '',
-    `Measured by the node (job received → reduced): ${spread(r.get(`meshwork-${n}`, 'words.node.wallMs'))} ms.`,
+    `Measured by the node (job received → reduced): ${spread(r.get(`meshwork-${n}`, 'words.node.wallMs'))} ms. Tasks run off the coordinator's node: ${spread(r.get(`meshwork-${n}`, 'words.offCoordinator')?.map(x => x * 100))} %.`,
     '',
   ]
 }

@@ -10,7 +10,7 @@ export type Metric =
   | 'empty.p50' | 'empty.p99' // per-task latency (what it measures depends on the system; see the report)
   | 'empty.win.tps' | 'empty.win.p50' | 'empty.win.p99' // bounded window of tasks in flight at the submitter
   | 'primes.wallMs' | 'primes.node.wallMs'
-  | 'words.wallMs' | 'words.node.wallMs'
+  | 'words.wallMs' | 'words.node.wallMs' | 'words.offCoordinator'
 
 export class Results {
   readonly data: Record<string, Partial<Record<Metric, number[]>>> = {}
