@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { YieldingSchema } from '../jobs/waiting.js'
 
 // A node's state vector: what it tells the mesh about itself. Versioned by
 // (incarnation, version): a higher incarnation always wins (restart or refutation),
@@ -47,6 +48,8 @@ export const StateVectorSchema = z.object({
   apiUrl: shortText.optional(),
   /** `meshwork drain` in progress: not accepting, not to be elected for new jobs. */
   draining: z.boolean().optional(),
+  /** Why it does not accept tasks now (its owner policy), while it yields: jobs say why they wait. */
+  yielding: YieldingSchema.optional(),
   /** Random per process start: a restarted node (same peer id) has lost what it held in memory. */
   bootId: z.string().max(64),
 }).strict()
@@ -58,7 +61,7 @@ export type LocalMetrics = Omit<StateVector, 'peerId' | 'incarnation' | 'version
 
 /** Fields whose change is worth publishing at once rather than on the next interval. */
 export const IMMEDIATE_FIELDS: ReadonlyArray<keyof LocalMetrics> = [
-  'addrs', 'slotsTotal', 'accepting', 'labels', 'tools', 'network', 'unboxed', 'apiUrl', 'draining',
+  'addrs', 'slotsTotal', 'accepting', 'labels', 'tools', 'network', 'unboxed', 'apiUrl', 'draining', 'yielding',
 ]
 
 /**

@@ -5,6 +5,7 @@ import type { Random } from '../util/prng.js'
 import { sourceRefOf, type SourceRef } from './input-source.js'
 import { FINAL_STATES, guestGrantsOf, PRIORITY_WEIGHT, type JobRecord, type JobSpec } from './job-spec.js'
 import { RoundTrips } from './round-trips.js'
+import { waitingOf } from './waiting.js'
 import { Scheduler, type SchedulerConfig, type SchedulerEffect, type WorkerView } from './scheduler.js'
 import type { RpcMessage } from './wire.js'
 import { packProgress } from './wire.js'
@@ -396,6 +397,7 @@ export class CoordinatedJobs {
     this.apply(this.scheduler.step({ type: 'tick' }, now), now, wall)
     const retryMs = this.config.commitRetryMs ?? 1000
     for (const job of this.jobs.values()) {
+      this.noteWaiting(job, workers)
       if (job.replicaUnacked.size > 0 && job.chunks.length > 0 && now - job.replicaSentMs >= job.replicaRetryMs) {
         job.replicaSentMs = now
         job.replicaRetryMs = Math.min(job.replicaRetryMs * 2, REPLICA_RETRY_MAX_MS)
@@ -406,6 +408,25 @@ export class CoordinatedJobs {
       else if (job.dirty && now - job.lastSentMs >= (this.config.progressIntervalMs ?? 200)) this.publish(job, now)
     }
     return this.flush()
+  }
+
+  /** Puts why the job waits (or that it no longer does) in its record; a change is published with the next progress. */
+  private noteWaiting (job: CoordinatedJob, workers: readonly WorkerView[]): void {
+    if (job.commit !== undefined || FINAL_STATES.has(job.record.state)) return
+    const s = this.scheduler.job(job.spec.jobId)
+    const waiting = waitingOf({
+      state: job.record.state,
+      selfId: this.view.selfId,
+      pending: s?.queued ?? 0,
+      inFlight: s?.inFlight ?? 0,
+      requires: job.spec.requires,
+      workers,
+    })
+    const before = job.record.waiting
+    if (before?.reason === waiting?.reason && before?.detail === waiting?.detail) return
+    const rest = withoutWaiting(job.record)
+    job.record = waiting === undefined ? rest : { ...rest, waiting }
+    job.dirty = true
   }
 
   /** Completed results leave for the backups, many per message (after `flushLater`). */
@@ -451,7 +472,7 @@ export class CoordinatedJobs {
   }
 
   private start (job: CoordinatedJob, done: Map<number, unknown>, now: number, wall: number): void {
-    job.record = { ...job.record, state: 'running', tasks: job.chunks.length, done: done.size }
+    job.record = { ...withoutWaiting(job.record), state: 'running', tasks: job.chunks.length, done: done.size }
     if (job.chunks.length === 0 || done.size >= job.chunks.length) {
       this.reduce(job, Array.from({ length: job.chunks.length }, (_, i) => done.get(i)), job.record.tasksByPeer, now, wall)
       return
@@ -553,7 +574,7 @@ export class CoordinatedJobs {
 
   private reduce (job: CoordinatedJob, results: unknown[], tasksByPeer: Record<string, number>, now: number, wall: number): void {
     const spec = job.spec
-    job.record = { ...job.record, state: 'reducing', done: job.chunks.length, inFlight: 0, tasksByPeer }
+    job.record = { ...withoutWaiting(job.record), state: 'reducing', done: job.chunks.length, inFlight: 0, tasksByPeer }
     if (spec.kind === 'action') {
       this.finish(job, { state: 'done', result: { kind: 'action', tasks: results.length, succeeded: results.length, tasksByPeer } }, now, wall)
       return
@@ -569,7 +590,7 @@ export class CoordinatedJobs {
     const summary = this.scheduler.job(job.spec.jobId)
     this.out.push({ type: 'closed', jobId: job.spec.jobId })
     const record: JobRecord = {
-      ...job.record,
+      ...withoutWaiting(job.record),
       ...outcome,
       done: outcome.state === 'done' ? job.record.tasks : summary?.done ?? job.record.done,
       inFlight: 0,
@@ -651,6 +672,12 @@ export class CoordinatedJobs {
 
 /** Returned when an event has no effect (most task results at a busy coordinator): nothing to allocate. */
 const NONE: readonly CoordinatorEffect[] = Object.freeze([])
+
+function withoutWaiting (record: JobRecord): JobRecord {
+  if (record.waiting === undefined) return record
+  const { waiting: _waiting, ...rest } = record
+  return rest
+}
 
 function mergeCounts (a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out = { ...a }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { WaitingSchema } from './waiting.js'
 
 // What a job is, as it travels between nodes. Parsed with these schemas wherever it
 // arrives (control API, RPC) before any core sees it.
@@ -138,5 +139,7 @@ export const JobRecordSchema = z.object({
   replicated: z.boolean().optional(),
   /** Coordinator-measured round trip of won task attempts (assign sent → result received). */
   taskRoundTripMs: z.object({ p50: z.number(), p99: z.number(), samples: z.number().int() }).strict().optional(),
+  /** Why the job waits now, as its coordinator sees it (src/jobs/waiting.ts); absent while it does not. */
+  waiting: WaitingSchema.optional(),
 }).strict()
 export type JobRecord = z.infer<typeof JobRecordSchema>

@@ -3,6 +3,7 @@
 import type { Requires } from './job-spec.js'
 import type { RetryPolicy, TaskFailure } from './job-spec.js'
 import type { NodeCaps } from './requires.js'
+import type { Yielding } from './waiting.js'
 
 export type WorkerStatus = 'alive' | 'suspect' | 'dead' | 'left'
 
@@ -20,6 +21,10 @@ export interface WorkerView {
   status: WorkerStatus
   /** What the node offers (tools, labels, memory, cores); without it, only jobs that require nothing run there. */
   caps?: NodeCaps
+  /** Gossiped: the owner's own CPU load (0..1), for saying why a job waits. */
+  ownerCpuLoad?: number
+  /** Gossiped: why the node does not accept tasks now (its owner policy), when it yields. */
+  yielding?: Yielding
 }
 
 export type SchedulerEvent =

@@ -17,15 +17,19 @@ export async function jobsCommand (opts: ClientOptions & { json?: boolean, all?:
     // Module names and states come from the mesh: escaped, never sent to the terminal raw.
     terminalSafe(j.jobId), colour(JOB_COLOUR[j.state] ?? 0, terminalSafe(j.state)), shortId(j.coordinator), String(j.term),
     `${j.done}/${j.tasks} ${percent(j.state === 'done' ? 1 : j.tasks > 0 ? j.done / j.tasks : 0)}`, terminalSafe(j.moduleName), j.wallMs !== undefined ? formatDuration(j.wallMs) : '',
+    j.waiting !== undefined ? terminalSafe(j.waiting.detail) : '',
   ])
   const none = opts.all === true ? 'no jobs known to this node, nor in its history (submit one with `meshwork submit MODULE`)\n' : 'no jobs known to this node (submit one with `meshwork submit MODULE`; `--all` lists its history too)\n'
-  process.stdout.write(rows.length === 0 ? none : table(['JOB', 'STATE', 'COORDINATOR', 'TERM', 'PROGRESS', 'MODULE', 'WALL'], rows) + '\n')
+  process.stdout.write(rows.length === 0 ? none : table(['JOB', 'STATE', 'COORDINATOR', 'TERM', 'PROGRESS', 'MODULE', 'WALL', 'WAITING'], rows) + '\n')
 }
 
 export async function resultCommand (jobId: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
   const record = await MeshClient.fromOptions(opts).get<JobRecord>(`/jobs/${encodeURIComponent(jobId)}`)
   if (record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') return printOutcome(record, opts.json === true)
-  throw new RefusedError(`job ${terminalSafe(jobId)} is still ${terminalSafe(record.state)} (${record.done}/${record.tasks} tasks): watch it with \`meshwork top\`, or run this again once it is done`)
+  // A job still under way: where it stands and why it waits, then the error (non-zero exit), as for a failed job.
+  if (opts.json === true) process.stdout.write(JSON.stringify({ jobId: record.jobId, coordinator: record.coordinator, state: record.state, done: record.done, tasks: record.tasks, ...(record.waiting !== undefined ? { waiting: record.waiting } : {}) }) + '\n')
+  const waiting = record.waiting !== undefined ? `, waiting: ${terminalSafe(record.waiting.detail)}` : ''
+  throw new RefusedError(`job ${terminalSafe(jobId)} is still ${terminalSafe(record.state)} (${record.done}/${record.tasks} tasks${waiting}): watch it with \`meshwork top\`, or run this again once it is done`)
 }
 
 export async function cancelCommand (jobId: string, opts: ClientOptions): Promise<void> {

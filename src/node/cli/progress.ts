@@ -12,7 +12,9 @@ export function progressLine (record: JobRecord, elapsedMs: number, width = 30):
   const etaMs = fraction > 0 && fraction < 1 ? elapsedMs * (1 - fraction) / fraction : 0
   const perPeer = Object.entries(record.tasksByPeer).map(([p, n]) => `${shortId(p)}:${n}`).join(' ')
   const state = record.state === 'running' ? '' : ` ${terminalSafe(record.state)}`
-  return `${bar} ${record.done}/${total} tasks  ${(elapsedMs / 1000).toFixed(1)}s${etaMs > 0 ? `  ETA ${(etaMs / 1000).toFixed(1)}s` : ''}${state}${perPeer !== '' ? `  [${perPeer}]` : ''}`
+  // Why it waits comes from the mesh: escaped like the state.
+  const waiting = record.waiting !== undefined ? `  waiting: ${terminalSafe(record.waiting.detail)}` : ''
+  return `${bar} ${record.done}/${total} tasks  ${(elapsedMs / 1000).toFixed(1)}s${etaMs > 0 ? `  ETA ${(etaMs / 1000).toFixed(1)}s` : ''}${state}${perPeer !== '' ? `  [${perPeer}]` : ''}${waiting}`
 }
 
 export class ProgressReporter {

@@ -80,10 +80,11 @@ export function renderTop (snap: TopSnapshot, layout: TopLayout): string[] {
         String(j.failures),
         `${(elapsed / 1000).toFixed(1)}s`,
         terminalSafe(j.moduleName),
+        j.waiting !== undefined ? paint(33, terminalSafe(j.waiting.detail)) : '',
       ]
     })
     const jobsMax = Math.max(1, layout.rows - lines.length - 2)
-    lines.push(...table(['JOB', 'STATE', 'PROGRESS', 'TASKS', 'COORDINATOR', 'FAIL', 'TIME', 'MODULE'], jobRows.slice(0, jobsMax), bold))
+    lines.push(...table(['JOB', 'STATE', 'PROGRESS', 'TASKS', 'COORDINATOR', 'FAIL', 'TIME', 'MODULE', 'WAITING'], jobRows.slice(0, jobsMax), bold))
     if (jobRows.length > jobsMax) lines.push(paint(90, `… ${jobRows.length - jobsMax} more jobs`))
   }
   return lines.slice(0, layout.rows).map(l => clip(l, layout.columns))

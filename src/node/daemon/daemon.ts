@@ -7,6 +7,7 @@ import { isRouted, routeMessage, type NodeRoles } from '../../jobs/message-route
 import { FINAL_STATES, type JobRecord } from '../../jobs/job-spec.js'
 import { ExecutorPool } from '../executor/executor-pool.js'
 import type { SchedulerConfig, WorkerView } from '../../jobs/scheduler.js'
+import type { Yielding } from '../../jobs/waiting.js'
 import { decodeRpc, encodeRpc, type RpcMessage } from '../../jobs/wire.js'
 import { seededRandom } from '../../util/prng.js'
 import { CodeCache } from './code-cache.js'
@@ -298,6 +299,7 @@ export class Daemon {
     return this.membership.peers().map(p => ({
       peerId: p.vector.peerId, slotsTotal: p.vector.slotsTotal, slotsFree: p.vector.slotsFree, cpuLoad: p.vector.cpuLoad,
       memFree: p.vector.memFree, accepting: p.vector.accepting && p.vector.slotsTotal > 0, status: p.status,
+      ownerCpuLoad: p.vector.ownerCpuLoad, ...(p.vector.yielding !== undefined ? { yielding: p.vector.yielding } : {}),
       caps: { tools: p.vector.tools, labels: p.vector.labels, memTotal: p.vector.memTotal, cpuCores: p.vector.cpuCores, ...(p.vector.network === true ? { network: true } : {}), ...(p.vector.unboxed === true ? { unboxed: true } : {}) },
     }))
   }
@@ -628,8 +630,16 @@ export class Daemon {
       ...(this.security.allowNetwork ? { network: true } : {}),
       ...(this.security.sandbox === undefined ? { unboxed: true } : {}),
       ...(this.drainer.state !== 'serving' ? { draining: true } : {}),
+      ...this.yieldingField(),
     }
     this.apply(this.membership.step({ type: 'metrics', metrics }, now()))
+  }
+
+  /** Why this node yields, for the vector (jobs waiting on it say so). */
+  private yieldingField (): { yielding?: Yielding } {
+    const v = this.guard.view()
+    if (v.accepting || v.reason === undefined) return {}
+    return { yielding: { reason: v.reason, ...(v.reason === 'owner-cpu' ? { busyAbove: this.guard.policy.busyAbove } : {}) } }
   }
 
   private maintainConnections (): void {

@@ -151,6 +151,8 @@ interface Slot {
 
   /** A respawn is waiting out its backoff. */
   spawnPending: boolean
+  /** Its child is SIGSTOPped by pause() (the owner policy). */
+  held: boolean
 }
 
 /**
@@ -293,7 +295,7 @@ export class ExecutorPool {
     const capChoice = opts.memoryCap ?? 'auto'
     this.caps = capChoice === 'off' || process.platform !== 'linux' ? undefined : MemoryCaps.detect(capChoice === 'auto')
     this.bwrapPaths = this.sandboxPolicy?.mode === 'bwrap' ? { nodePath: process.execPath, packageJson: packageJsonAbove(this.entry) } : undefined
-    const newSlot = (index: number): Slot => ({ index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false })
+    const newSlot = (index: number): Slot => ({ index, exec: null, ready: false, inflight: new Map(), headSinceMs: 0, timer: null, quickDeaths: 0, profile: '', sandbox: undefined, headCpuMs: 0, spawnPending: false, held: false })
     for (let index = 0; index < opts.slots; index++) {
       const slot = newSlot(index)
       this.slots.push(slot)
@@ -407,23 +409,43 @@ export class ExecutorPool {
     return { slotsTotal: this.slots.length, slotsBusy, slotsReady, spares: this.spares.length, running, queued: this.queuedCount, restarts: this.restarts, started: this.started, died: this.died, killed: { ...this.killed }, pids }
   }
 
-  /** SIGSTOP every child (the owner-yield policy); timeouts do not run while paused. Kept idle children are stopped for good: the owner wants the memory back. */
+  /**
+   * SIGSTOP the children running tasks (the owner-yield policy); their timeouts do not run while
+   * paused, and nothing new is sent to them. Kept idle children are stopped for good: the owner
+   * wants the memory back. A job's split and reduce are not paused: they are its coordinator's
+   * own work, which every other node's tasks wait on (docs/ARCHITECTURE.md, "A yielding
+   * coordinator"). They run on the control child, at nice 19 like every executor; one already
+   * running in a slot's child finishes there before that child is stopped.
+   */
   pause (): void {
     if (this.pausedAtMs !== null || this.closed) return
     this.pausedAtMs = performance.now()
     this.dropSpares(0)
-    for (const slot of this.allSlots()) slot.exec?.stop()
+    // An idle control child is a kept child like any other: stopped for good (a split or reduce starts another).
+    if (this.control.inflight.size === 0) this.parkControl()
+    for (const slot of this.slots) this.hold(slot)
   }
 
   resume (): void {
     if (this.pausedAtMs === null) return
     const pausedMs = performance.now() - this.pausedAtMs
     this.pausedAtMs = null
-    for (const slot of this.allSlots()) {
+    for (const slot of this.slots) {
+      if (!slot.held) continue
+      slot.held = false
       slot.exec?.cont()
       slot.headSinceMs += pausedMs
       if (slot.inflight.size > 0) this.armTimer(slot)
     }
+    this.scheduleDispatch()
+  }
+
+  /** Stops a slot's child for the pause, unless it runs a split or reduce (then once that is done). */
+  private hold (slot: Slot): void {
+    if (slot.held || slot.exec === null || this.pausedAtMs === null || this.closed) return
+    for (const p of slot.inflight.values()) if (p.req.op !== 'map') return
+    slot.held = true
+    slot.exec.stop()
   }
 
   /** The node is stopping: no child is started any more (the running ones finish or are aborted by close). */
@@ -471,6 +493,12 @@ export class ExecutorPool {
       let batch = batches.get(slot)
       if (batch === undefined) batches.set(slot, batch = [])
       return batch
+    }
+    if (this.pausedAtMs !== null) {
+      // Yielding to the owner: tasks wait here for the resume; a split or reduce runs anyway.
+      this.dispatchControl(batchOf)
+      for (const [slot, tasks] of batches) if (tasks.length > 0) slot.exec?.send({ t: 'run', tasks: packTasks(tasks) })
+      return
     }
     const fillable: Slot[] = []
     for (const slot of this.slots) {
@@ -543,7 +571,8 @@ export class ExecutorPool {
   /** A split or reduce still queued once every slot is busy runs on the control child, one at a time. */
   private dispatchControl (batchOf: (slot: Slot) => WireTask[]): void {
     const c = this.control
-    if (this.closed || c.inflight.size > 0 || c.spawnPending || this.soloQueue.length > 0) return
+    // Suspects drain the slots first; while paused the slots run nothing, so the control child goes on.
+    if (this.closed || c.inflight.size > 0 || c.spawnPending || (this.soloQueue.length > 0 && this.pausedAtMs === null)) return
     let next: Pending | undefined
     for (const p of this.controlOps) if (p.state === 'queued') { next = p; break }
     if (next === undefined) return
@@ -551,7 +580,9 @@ export class ExecutorPool {
     else if (c.profile !== next.profile) this.switchProfile(c, next.sandbox)
     if (c.exec === null || !c.ready) return // it says 'ready' soon, and the dispatch runs again
     const at = this.queue.indexOf(next, this.queueHead)
-    if (at >= 0) this.sendTo(c, this.removeQueuedAt(at), batchOf(c))
+    if (at >= 0) return this.sendTo(c, this.removeQueuedAt(at), batchOf(c))
+    const solo = this.soloQueue.indexOf(next)
+    if (solo >= 0) this.sendTo(c, this.soloQueue.splice(solo, 1)[0], batchOf(c))
   }
 
   private sendTo (slot: Slot, p: Pending | undefined, batch: WireTask[]): void {
@@ -703,6 +734,7 @@ export class ExecutorPool {
     // The control child, idle again, is kept like any replaced child: it expires unless another
     // split or reduce of its code takes it back first.
     if (slot === this.control && slot.inflight.size === 0) this.parkControl()
+    else if (slot !== this.control) this.hold(slot)
     this.scheduleDispatch()
   }
 
@@ -746,7 +778,7 @@ export class ExecutorPool {
   }
 
   private checkTimeout (slot: Slot): void {
-    if (slot.inflight.size === 0 || this.pausedAtMs !== null || this.closed) return
+    if (slot.inflight.size === 0 || slot.held || this.closed) return
     const runningMs = performance.now() - slot.headSinceMs
     if (runningMs < this.taskTimeoutMs) return this.armTimer(slot)
     this.replace(slot, 'timeout', (unanswered) => {
@@ -767,11 +799,11 @@ export class ExecutorPool {
 
   /** Kills a busy child over its CPU-time or resident-memory limit, failing its task as 'cpu-limit' or 'oom'. */
   private checkLimits (): void {
-    if (this.pausedAtMs !== null || this.closed) return
+    if (this.closed) return
     const cpuMax = this.taskCpuMsMax
     const rssMax = this.memoryLimitMB * 1024 * 1024
     for (const slot of this.allSlots()) {
-      if (slot.inflight.size === 0 || slot.exec === null) continue
+      if (slot.inflight.size === 0 || slot.exec === null || slot.held) continue
       const usage = treeUsage(slot.exec.pids())
       let kind: 'cpu-limit' | 'oom' | undefined
       let error = ''
@@ -894,7 +926,10 @@ export class ExecutorPool {
     slot.ready = false
     this.children.add(exec)
     void exec.exited.then(() => this.children.delete(exec))
-    if (this.pausedAtMs !== null) exec.stop()
+    if (this.pausedAtMs !== null && slot !== this.control) {
+      slot.held = true
+      exec.stop()
+    }
     this.logger?.info({ slot: slot.index, pid: exec.proc.pid }, 'executor started')
   }
 
@@ -983,6 +1018,7 @@ export class ExecutorPool {
     slot.inflight.clear()
     slot.exec = null
     slot.ready = false
+    slot.held = false
     if (slot.timer !== null) clearTimeout(slot.timer)
     slot.timer = null
     return unanswered

@@ -61,6 +61,7 @@ export class OwnerGuard {
   }
 
   get accepting (): boolean { return this.core.view().accepting }
+  get policy (): OwnerPolicyConfig { return this.opts.policy }
   view (): OwnerPolicyView & { ownerCpuLoad: number, executorShare: number, runFraction: number } {
     return { ...this.core.view(), ownerCpuLoad: this.ownerCpuLoad, executorShare: this.executorShare, runFraction: this.runFraction }
   }

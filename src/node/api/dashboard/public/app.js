@@ -411,7 +411,8 @@ function renderJobs () {
     tr.replaceChildren(
       h('td', { class: 'id', title: j.jobId }, j.jobId),
       h('td', {}, j.moduleName),
-      h('td', {}, h('span', { class: `state j-${j.state}`, title: j.error ?? '' }, j.state)),
+      h('td', {}, h('span', { class: `state j-${j.state}`, title: j.error ?? '' }, j.state),
+        j.waiting !== undefined ? h('small', { class: 'waiting', title: j.waiting.reason }, `waiting: ${j.waiting.detail}`) : null),
       h('td', {}, bar),
       h('td', { class: 'mono', title: j.coordinator }, shortId(j.coordinator), j.term > 1 ? h('small', {}, `term ${j.term}`) : null),
       h('td', {}, String(j.failures)),
