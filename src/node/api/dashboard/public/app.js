@@ -6,6 +6,12 @@
 
 const TOKEN_KEY = 'meshwork.token'
 const HISTORY_MAX = 60
+/** The sparklines' samples, kept in this tab's sessionStorage so that a reload shows the recent past. */
+const HISTORY_KEY = 'meshwork.history'
+/** Saved samples older than this are not the recent past: a reload starts afresh. */
+const HISTORY_KEPT_MS = 10 * 60_000
+/** Peers whose samples are saved, at most (the mesh's first ones). */
+const HISTORY_PEERS_MAX = 64
 const FINAL = new Set(['done', 'failed', 'cancelled'])
 const TIMELINE_REFRESH_MS = 800
 const SVG_NS = 'http://www.w3.org/2000/svg'
@@ -15,8 +21,8 @@ const state = {
   self: null,
   status: null,
   jobs: [],
-  /** peerId → { cpu: number[], mem: number[] } */
-  history: new Map(),
+  /** peerId → { cpu: number[], mem: number[] }, restored from the last page load of this tab. */
+  history: loadHistory(),
   selected: null,
   /** Until the user picks a job, follow the newest one. */
   follow: true,
@@ -152,9 +158,33 @@ function onStatus (view) {
     }
   }
   for (const id of state.history.keys()) if (!seen.has(id)) state.history.delete(id)
+  saveHistory()
   renderNodes()
   renderSummary()
   if (state.timeline?.available) renderTimeline() // row labels show peer status
+}
+
+/** The samples a previous load of this page saved, if recent and well formed; else none. */
+function loadHistory () {
+  const history = new Map()
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(HISTORY_KEY) ?? 'null')
+    if (saved === null || typeof saved !== 'object' || !Number.isFinite(saved.savedAtMs)) return history
+    if (Math.abs(Date.now() - saved.savedAtMs) > HISTORY_KEPT_MS) return history
+    const samples = list => Array.isArray(list) ? list.filter(v => Number.isFinite(v)).map(v => Math.max(0, Math.min(1, v))).slice(-HISTORY_MAX) : []
+    for (const [peerId, h] of Object.entries(saved.peers ?? {}).slice(0, HISTORY_PEERS_MAX)) {
+      if (h !== null && typeof h === 'object') history.set(peerId, { cpu: samples(h.cpu), mem: samples(h.mem) })
+    }
+  } catch { /* unreadable or storage disabled: start afresh */ }
+  return history
+}
+
+/** Bounded: HISTORY_MAX samples of HISTORY_PEERS_MAX peers at most, three decimals each. */
+function saveHistory () {
+  const peers = {}
+  const round = list => list.map(v => Math.round(v * 1000) / 1000)
+  for (const [peerId, h] of [...state.history].slice(0, HISTORY_PEERS_MAX)) peers[peerId] = { cpu: round(h.cpu), mem: round(h.mem) }
+  try { sessionStorage.setItem(HISTORY_KEY, JSON.stringify({ savedAtMs: Date.now(), peers })) } catch { /* full or disabled: the page keeps its own */ }
 }
 
 function push (list, value) {
@@ -289,7 +319,7 @@ function duration (ms) {
 function sparkline (values, cls) {
   const w = 120
   const hgt = 24
-  const svg = s('svg', { class: `spark ${cls}`, viewBox: `0 0 ${w} ${hgt}`, preserveAspectRatio: 'none', 'aria-hidden': 'true' })
+  const svg = s('svg', { class: `spark ${cls}`, viewBox: `0 0 ${w} ${hgt}`, preserveAspectRatio: 'none', 'aria-hidden': 'true', dataset: { samples: String(values.length) } })
   svg.append(s('line', { class: 'base', x1: 0, x2: w, y1: hgt - 0.5, y2: hgt - 0.5 }))
   if (values.length === 0) return svg
   const step = w / (HISTORY_MAX - 1)
