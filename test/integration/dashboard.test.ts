@@ -124,6 +124,7 @@ describe('the dashboard in a real browser', () => {
     await row.locator('[data-action="keep"]').click()
     await row.locator('[data-action="cancel"]').click()
     await row.locator('[data-action="confirm-cancel"]').waitFor()
+    await page.screenshot({ path: join(artifacts, 'dashboard-cancel-confirm.png') })
     expect(await jobState(jobId)).toBe('running')
     expect(requests.some(r => r.url.endsWith(`/jobs/${jobId}/cancel`))).toBe(false)
 
@@ -163,6 +164,29 @@ describe('the dashboard in a real browser', () => {
     expect(await page.locator('[data-injected]').count()).toBe(0)
     expect(await detail.locator('img, b').count()).toBe(0)
     await page.screenshot({ path: join(artifacts, 'dashboard-failed.png'), fullPage: true })
+  })
+
+  it('cuts a long result in the panel, and shows all of it when asked', async () => {
+    const submitted = await runCli(['submit', join(root, 'test', 'fixtures', 'jobs', 'long-result.mjs'), '--input-json', JSON.stringify({ items: 400 }), '--api', api(0), '--detach'])
+    expect(submitted.code, `${submitted.stderr}\n${nodeLogs()}`).toBe(0)
+    const jobId = submitted.stdout.trim()
+    await page.locator(`tr[data-job="${jobId}"]`).click()
+    const result = page.locator(`#detail[data-job="${jobId}"][data-state="done"] [data-role="result"]`)
+    await result.waitFor()
+    const whole = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ i, text: `item ${i} <b>not markup</b>` })), null, 2)
+    expect(await result.getAttribute('data-truncated')).toBe('true')
+    const cut = (await result.textContent())!
+    expect(cut.length).toBeLessThan(whole.length)
+    expect(whole.startsWith(cut.replace(/\n…$/, ''))).toBe(true)
+    await page.locator('#detail [data-action="expand-result"]').click()
+    await page.locator(`#detail [data-role="result"][data-truncated="false"]`).waitFor()
+    expect(await page.locator('#detail [data-role="result"]').textContent()).toBe(whole)
+    expect(await page.locator('#detail [data-role="result"] b').count()).toBe(0)
+    await page.locator('#detail [data-action="expand-result"]').click()
+    await page.locator(`#detail [data-role="result"][data-truncated="true"]`).waitFor()
+    // Back to the failed job for the narrow-window test below.
+    await page.locator('#jobs tbody tr[data-state="failed"]').click()
+    await page.locator('#detail[data-state="failed"]').waitFor()
   })
 
   it('fits a 420 px wide window: no page-wide horizontal scroll', async () => {
