@@ -602,11 +602,12 @@ function refreshDetail () {
       l.final = jobFinal
     }, err => {
       if (l.for !== jobId) return
-      // 404: no logs for this job (or a node without the route, whose /jobs/* takes it for a bad job id: 400).
+      // 404: no logs for this job (yet: asked again while it runs). 400: a node without the route,
+      // whose GET /jobs/* takes "<id>/logs" for a bad job id: not asked again.
       l.missing = err.status === 404 || err.status === 400
       l.error = l.missing ? null : err.message
       l.lines = l.lines ?? []
-      l.final = jobFinal || l.missing
+      l.final = jobFinal || err.status === 400
     }).finally(() => {
       if (l.for !== jobId) return
       l.busy = false
