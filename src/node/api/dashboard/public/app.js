@@ -1,7 +1,9 @@
 // Meshwork dashboard: plain JavaScript and SVG, no framework, no build step.
 // Live data comes from GET /events (Server-Sent Events: `status` and `jobs` snapshots, read
 // with fetch() so that it carries the token header); the selected job's task timeline from
-// GET /timeline/<jobId>. The token lives in sessionStorage only (see takeToken).
+// GET /timeline/<jobId>, its whole record (the result) from GET /jobs/<jobId>, its logs from
+// GET /jobs/<jobId>/logs; the Cancel button sends POST /jobs/<jobId>/cancel. The token lives in
+// sessionStorage only (see takeToken), and so do the sparklines' samples (see loadHistory).
 // Everything from the network is put into the page with textContent / attributes, never as HTML.
 
 const TOKEN_KEY = 'meshwork.token'
@@ -653,12 +655,12 @@ function renderDetail () {
   document.getElementById('detail-title').textContent = `${jobId} · ${rec.moduleName}`
   const body = document.getElementById('detail-body')
   const parts = [
-    part('head', JSON.stringify([rec.state, rec.kind, rec.priority, cancelKey(job)]), () => detailHead(rec, job)),
-    part('facts', JSON.stringify([rec.state, rec.coordinator, rec.term, rec.submitter, rec.tasks, rec.done, rec.inFlight, rec.failures, rec.submittedAtMs, rec.finishedAtMs, rec.wallMs, rec.replicated, rec.taskRoundTripMs, peerNamesKey()]), () => detailFacts(rec)),
-    part('peers', JSON.stringify([rec.tasksByPeer, peerNamesKey()]), () => detailPeers(rec)),
-    part('failure', JSON.stringify([rec.state, rec.error, rec.failure, peerNamesKey()]), () => detailFailure(rec)),
-    part('result', JSON.stringify([rec.state, fetched !== null && 'result' in fetched, state.detail.error, state.detail.busy, state.resultExpanded]), () => detailResult(rec, fetched)),
-    part('logs', JSON.stringify([state.logs.for === jobId, state.logs.lines?.length ?? null, state.logs.lines?.at(-1)?.seq, state.logs.dropped, state.logs.missing, state.logs.error, peerNamesKey()]), () => detailLogs(rec)),
+    part('head', JSON.stringify([jobId, rec.state, rec.kind, rec.priority, cancelKey(job)]), () => detailHead(rec, job)),
+    part('facts', JSON.stringify([jobId, rec.state, rec.coordinator, rec.term, rec.submitter, rec.tasks, rec.done, rec.inFlight, rec.failures, rec.submittedAtMs, rec.finishedAtMs, rec.wallMs, rec.replicated, rec.taskRoundTripMs, peerNamesKey()]), () => detailFacts(rec)),
+    part('peers', JSON.stringify([jobId, rec.tasksByPeer, peerNamesKey()]), () => detailPeers(rec)),
+    part('failure', JSON.stringify([jobId, rec.state, rec.error, rec.failure, peerNamesKey()]), () => detailFailure(rec)),
+    part('result', JSON.stringify([jobId, rec.state, fetched !== null && 'result' in fetched, state.detail.error, state.detail.busy, state.resultExpanded]), () => detailResult(rec, fetched)),
+    part('logs', JSON.stringify([jobId, state.logs.for === jobId, state.logs.lines?.length ?? null, state.logs.lines?.at(-1)?.seq, state.logs.dropped, state.logs.missing, state.logs.error, peerNamesKey()]), () => detailLogs(rec)),
   ]
   reorder(body, parts)
   updateElapsed(rec)
