@@ -98,7 +98,162 @@ describe('the dashboard in a real browser', () => {
     const rowPeers = await page.locator('#timeline g.row').evaluateAll(gs => gs.map(g => (g as HTMLElement).dataset.peer))
     for (const p of rowPeers) expect(mesh.nodes.map(n => n.peerId)).toContain(p)
     expect(await page.locator('#timeline-title').textContent()).toContain(jobId)
+
+    // The detail panel: the state, the tasks by node, the result (read with GET /jobs/:id), and logs or "no logs".
+    const detail = page.locator(`#detail[data-job="${jobId}"][data-state="done"]`)
+    await detail.waitFor()
+    await expect.poll(async () => await detail.locator('[data-role="result"]').textContent(), { timeout: DEADLINE_MS }).toBe('2290') // 2 × (0+…+9) + 2 × 100 + 2 × 1000
+    expect(await detail.locator('[data-role="detail-state"]').textContent()).toBe('done')
+    const byPeer = await detail.locator('.by-peer tr').evaluateAll(rs => rs.map(r => (r as HTMLElement).dataset.peer))
+    expect(byPeer.length).toBeGreaterThanOrEqual(1)
+    for (const p of byPeer) expect(mesh.nodes.map(n => n.peerId)).toContain(p)
+    await detail.locator('[data-role="no-logs"], [data-role="logs"]').first().waitFor()
     await page.screenshot({ path: join(artifacts, 'dashboard-job.png'), fullPage: true })
+  })
+
+  it('cancels a running job from the page, after a confirm step, and the node reports it cancelled', async () => {
+    const chunks = Array.from({ length: 4 }, (_, i) => ({ mode: 'slow', ms: 120_000, value: i }))
+    const submitted = await runCli(['submit', join(root, 'test', 'fixtures', 'jobs', 'faulty.mjs'), '--input-json', JSON.stringify({ chunks }), '--api', api(0), '--detach'])
+    expect(submitted.code, `${submitted.stderr}\n${nodeLogs()}`).toBe(0)
+    const jobId = submitted.stdout.trim()
+    const row = page.locator(`tr[data-job="${jobId}"]`)
+    await page.locator(`tr[data-job="${jobId}"][data-state="running"]`).waitFor()
+
+    // The first click only asks; "Keep it" takes the question back.
+    await row.locator('[data-action="cancel"]').click()
+    await row.locator('[data-action="keep"]').click()
+    await row.locator('[data-action="cancel"]').click()
+    await row.locator('[data-action="confirm-cancel"]').waitFor()
+    await page.screenshot({ path: join(artifacts, 'dashboard-cancel-confirm.png') })
+    expect(await jobState(jobId)).toBe('running')
+    expect(requests.some(r => r.url.endsWith(`/jobs/${jobId}/cancel`))).toBe(false)
+
+    await row.locator('[data-action="confirm-cancel"]').click()
+    await page.locator(`tr[data-job="${jobId}"][data-state="cancelled"]`).waitFor()
+    expect(await row.locator('.state').textContent()).toBe('cancelled')
+    expect(await row.locator('[data-action="cancel"]').count()).toBe(0)
+    await expect.poll(async () => await jobState(jobId), { timeout: DEADLINE_MS }).toBe('cancelled')
+    // The cancel went with the token in its header, like every other request of the page.
+    await expect.poll(() => requests.filter(r => r.url === `${api(0)}/jobs/${jobId}/cancel`).map(r => r.authorization), { timeout: DEADLINE_MS }).toEqual([`Bearer ${mesh.token}`])
+  })
+
+  it('shows a failed job\'s error and its task\'s remote stack in the panel, as text', async () => {
+    // Job text is untrusted: markup in an error message must show as characters, never as elements.
+    const message = '<img src=x data-injected="1"> boom & <b data-injected="1">bold</b>'
+    const submitted = await runCli(['submit', join(root, 'test', 'fixtures', 'jobs', 'throws.mjs'), '--input-json', JSON.stringify({ message }), '--api', api(0), '--detach'])
+    expect(submitted.code, `${submitted.stderr}\n${nodeLogs()}`).toBe(0)
+    const jobId = submitted.stdout.trim()
+    await page.locator(`tr[data-job="${jobId}"]`).click()
+    const detail = page.locator(`#detail[data-job="${jobId}"][data-state="failed"]`)
+    await detail.locator('[data-role="stack"]').waitFor()
+
+    const record = await (await mesh.fetch(0, `/jobs/${jobId}`)).json() as { error: string, failure: { taskIndex: number, attempts: number, kind: string, message: string, stack: string, peerId?: string, notRetried?: string } }
+    expect(record.failure).toMatchObject({ taskIndex: 0, attempts: 1, kind: 'threw', message })
+    const stack = await detail.locator('[data-role="stack"]').textContent()
+    expect(stack).toBe(record.failure.stack)
+    expect(stack).toMatch(/^Error: <img src=x data-injected="1"> boom & <b data-injected="1">bold<\/b>\n\s+at /)
+    expect(await detail.locator('[data-role="error"]').textContent()).toBe(record.error)
+    expect(await detail.locator('[data-field="kind"]').textContent()).toBe('threw')
+    expect(await detail.locator('[data-field="message"]').textContent()).toBe(message)
+    expect(await detail.locator('[data-field="task"]').textContent()).toBe('#0')
+    expect(await detail.locator('[data-field="attempts"]').textContent()).toBe('1')
+    if (record.failure.peerId !== undefined) expect(await detail.locator('[data-field="node"] .peer').getAttribute('title')).toBe(record.failure.peerId)
+    if (record.failure.notRetried !== undefined) expect(await detail.locator('[data-field="not-retried"]').textContent()).toBe(record.failure.notRetried)
+    // Shown, not only in a tooltip; and nothing of it became markup.
+    expect(await detail.locator('[data-role="stack"]').isVisible()).toBe(true)
+    expect(await page.locator('[data-injected]').count()).toBe(0)
+    expect(await detail.locator('img, b').count()).toBe(0)
+    await page.screenshot({ path: join(artifacts, 'dashboard-failed.png'), fullPage: true })
+  })
+
+  it('shows a job\'s task logs in the panel, as text (GET /jobs/:id/logs answered by the test)', async () => {
+    // The route may not exist on this node: the browser's request is answered here, in its shape.
+    const row = page.locator('#jobs tbody tr[data-state="cancelled"]')
+    const jobId = (await row.getAttribute('data-job'))!
+    const now = Date.now()
+    const lines = [
+      { seq: 1, taskIndex: 0, attempt: 1, peerId: peer(1), stream: 'stdout', text: 'hello from task 0', atMs: now },
+      { seq: 2, taskIndex: 1, peerId: peer(2), stream: 'stderr', text: '<b data-injected="1">warn</b>', atMs: now + 5 },
+    ]
+    let asked = 0
+    await page.route(`${api(0)}/jobs/${jobId}/logs`, async r => {
+      asked++
+      await r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ lines, next: 3, dropped: 7 }) })
+    })
+    try {
+      await row.click()
+      const logs = page.locator(`#detail[data-job="${jobId}"] [data-role="logs"]`)
+      await logs.waitFor()
+      expect(await logs.locator('li').evaluateAll(ls => ls.map(l => (l as HTMLElement).dataset.seq))).toEqual(['1', '2'])
+      expect(await logs.locator('li .log-text').allTextContents()).toEqual(['hello from task 0', '<b data-injected="1">warn</b>'])
+      expect(await logs.locator('li.stderr').count()).toBe(1)
+      expect(await page.locator('#detail .part-logs').textContent()).toContain('7 earlier lines not shown')
+      expect(await page.locator('[data-injected]').count()).toBe(0)
+      expect(asked).toBeGreaterThanOrEqual(1)
+    } finally {
+      await page.unroute(`${api(0)}/jobs/${jobId}/logs`)
+    }
+  })
+
+  it('cuts a long result in the panel, and shows all of it when asked', async () => {
+    const submitted = await runCli(['submit', join(root, 'test', 'fixtures', 'jobs', 'long-result.mjs'), '--input-json', JSON.stringify({ items: 400 }), '--api', api(0), '--detach'])
+    expect(submitted.code, `${submitted.stderr}\n${nodeLogs()}`).toBe(0)
+    const jobId = submitted.stdout.trim()
+    await page.locator(`tr[data-job="${jobId}"]`).click()
+    const result = page.locator(`#detail[data-job="${jobId}"][data-state="done"] [data-role="result"]`)
+    await result.waitFor()
+    const whole = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ i, text: `item ${i} <b>not markup</b>` })), null, 2)
+    expect(await result.getAttribute('data-truncated')).toBe('true')
+    const cut = (await result.textContent())!
+    expect(cut.length).toBeLessThan(whole.length)
+    expect(whole.startsWith(cut.replace(/\n…$/, ''))).toBe(true)
+    await page.locator('#detail [data-action="expand-result"]').click()
+    await page.locator(`#detail [data-role="result"][data-truncated="false"]`).waitFor()
+    expect(await page.locator('#detail [data-role="result"]').textContent()).toBe(whole)
+    expect(await page.locator('#detail [data-role="result"] b').count()).toBe(0)
+    await page.locator('#detail [data-action="expand-result"]').click()
+    await page.locator(`#detail [data-role="result"][data-truncated="true"]`).waitFor()
+    // Back to the failed job for the narrow-window test below.
+    await page.locator('#jobs tbody tr[data-state="failed"]').click()
+    await page.locator('#detail[data-state="failed"]').waitFor()
+  })
+
+  it('fits a 420 px wide window: no page-wide horizontal scroll', async () => {
+    await page.setViewportSize({ width: 420, height: 900 })
+    try {
+      // The failed job's panel (a long stack) is open, the jobs table holds three jobs.
+      await page.locator('#detail[data-state="failed"] [data-role="stack"]').waitFor()
+      expect(await page.locator('#jobs tbody tr').count()).toBeGreaterThanOrEqual(3)
+      await expect.poll(async () => await page.evaluate(() => getComputedStyle(document.querySelector('#jobs tbody tr')!).display), { timeout: DEADLINE_MS }).toBe('block')
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420)
+      expect(await page.evaluate(() => document.body.scrollWidth)).toBeLessThanOrEqual(420)
+      for (const box of await page.locator('#jobs tbody tr, .node, #detail, #timeline').evaluateAll(els => els.map(e => e.getBoundingClientRect().right))) {
+        expect(box).toBeLessThanOrEqual(420)
+      }
+      await page.screenshot({ path: join(artifacts, 'dashboard-420.png'), fullPage: true })
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 1000 })
+    }
+  })
+
+  it('keeps the sparklines\' history across a reload', async () => {
+    const spark = page.locator(`.node[data-peer="${peer(0)}"] .spark.cpu`)
+    await expect.poll(async () => Number(await spark.getAttribute('data-samples')), { timeout: DEADLINE_MS }).toBeGreaterThanOrEqual(5)
+    const saved = await page.evaluate(() => JSON.parse(sessionStorage.getItem('meshwork.history') ?? 'null')) as { savedAtMs: number, peers: Record<string, { cpu: number[], mem: number[] }> }
+    const before = saved.peers[peer(0)]!
+    expect(before.cpu.length).toBeGreaterThanOrEqual(5)
+    expect(before.cpu.length).toBeLessThanOrEqual(60)
+    expect(Object.keys(saved.peers).sort()).toEqual(mesh.nodes.map(n => n.peerId).sort())
+
+    await page.reload()
+    await page.locator('#conn[data-state="live"]').waitFor()
+    // The first status after the reload draws the saved samples and the new one (without them: one sample).
+    await spark.waitFor()
+    expect(Number(await spark.getAttribute('data-samples'))).toBeGreaterThanOrEqual(Math.min(60, before.cpu.length))
+    const after = await page.evaluate(() => JSON.parse(sessionStorage.getItem('meshwork.history') ?? 'null')) as typeof saved
+    const tail = (list: number[]): string => JSON.stringify(list.slice(-4)).slice(1, -1)
+    expect(JSON.stringify(after.peers[peer(0)]!.cpu)).toContain(tail(before.cpu))
+    expect(JSON.stringify(after.peers[peer(0)]!.mem)).toContain(tail(before.mem))
   })
 
   it('turns a node killed with SIGKILL dead', async () => {
@@ -170,6 +325,11 @@ function nodeLogs (): string {
   return mesh.nodes.map(n => {
     try { return `--- node ${n.index}\n${readFileSync(join(n.dataDir, 'node.log'), 'utf8').split('\n').slice(-15).join('\n')}` } catch { return '' }
   }).join('\n')
+}
+
+/** A job's state as node 0's API reports it. */
+async function jobState (jobId: string): Promise<string> {
+  return ((await (await mesh.fetch(0, `/jobs/${jobId}`)).json()) as { state: string }).state
 }
 
 /** Tasks with a successful attempt drawn in the timeline. */

@@ -1,13 +1,27 @@
 // Meshwork dashboard: plain JavaScript and SVG, no framework, no build step.
 // Live data comes from GET /events (Server-Sent Events: `status` and `jobs` snapshots, read
 // with fetch() so that it carries the token header); the selected job's task timeline from
-// GET /timeline/<jobId>. The token lives in sessionStorage only (see takeToken).
+// GET /timeline/<jobId>, its whole record (the result) from GET /jobs/<jobId>, its logs from
+// GET /jobs/<jobId>/logs; the Cancel button sends POST /jobs/<jobId>/cancel. The token lives in
+// sessionStorage only (see takeToken), and so do the sparklines' samples (see loadHistory).
 // Everything from the network is put into the page with textContent / attributes, never as HTML.
 
 const TOKEN_KEY = 'meshwork.token'
 const HISTORY_MAX = 60
+/** The sparklines' samples, kept in this tab's sessionStorage so that a reload shows the recent past. */
+const HISTORY_KEY = 'meshwork.history'
+/** Saved samples older than this are not the recent past: a reload starts afresh. */
+const HISTORY_KEPT_MS = 10 * 60_000
+/** Peers whose samples are saved, at most (the mesh's first ones). */
+const HISTORY_PEERS_MAX = 64
 const FINAL = new Set(['done', 'failed', 'cancelled'])
 const TIMELINE_REFRESH_MS = 800
+/** A result longer than this (as pretty JSON) is cut in the detail panel until the user asks for all of it. */
+const RESULT_PREVIEW_CHARS = 4000
+/** How often an unfinished job's logs are asked for again. */
+const LOGS_REFRESH_MS = 2000
+/** Log lines shown at most (the last ones). */
+const LOG_LINES_SHOWN = 2000
 const SVG_NS = 'http://www.w3.org/2000/svg'
 
 const token = takeToken()
@@ -15,8 +29,8 @@ const state = {
   self: null,
   status: null,
   jobs: [],
-  /** peerId → { cpu: number[], mem: number[] } */
-  history: new Map(),
+  /** peerId → { cpu: number[], mem: number[] }, restored from the last page load of this tab. */
+  history: loadHistory(),
   selected: null,
   /** Until the user picks a job, follow the newest one. */
   follow: true,
@@ -26,6 +40,16 @@ const state = {
   timelineAtMs: 0,
   timelineBusy: false,
   timelineAgain: false,
+  /** The job whose cancel button asks "sure?". */
+  confirming: null,
+  /** jobId → { pending } | { sent } | { error }: cancel requests made from this page. */
+  cancels: new Map(),
+  /** The selected job's whole record (GET /jobs/:id: its result, its failure): { for, record?, error?, busy }. */
+  detail: { for: null, record: null, error: null, busy: false, final: false },
+  /** The selected job's logs (GET /jobs/:id/logs): { for, lines?, dropped, missing, error?, atMs, busy, final }. */
+  logs: { for: null, lines: null, dropped: 0, missing: false, error: null, atMs: 0, busy: false, final: false },
+  /** Whether the selected job's whole result is shown. */
+  resultExpanded: false,
 }
 
 // ---- the token (see src/node/api/dashboard/token.ts) ----
@@ -52,7 +76,16 @@ const authHeaders = () => (token ? { authorization: `Bearer ${token}` } : {})
 const NO_TOKEN = 'the node wants its API token: open the link `meshwork dashboard` prints'
 
 async function getJson (path) {
-  const res = await fetch(path, { headers: authHeaders(), cache: 'no-store' })
+  return await request(path, { headers: authHeaders(), cache: 'no-store' })
+}
+
+/** A POST of the JSON API: the node wants a JSON content type and the token header on every write. */
+async function postJson (path, body = {}) {
+  return await request(path, { method: 'POST', headers: { ...authHeaders(), 'content-type': 'application/json' }, body: JSON.stringify(body), cache: 'no-store' })
+}
+
+async function request (path, init) {
+  const res = await fetch(path, init)
   const text = await res.text()
   let body
   try { body = JSON.parse(text) } catch { body = { error: text } }
@@ -152,9 +185,33 @@ function onStatus (view) {
     }
   }
   for (const id of state.history.keys()) if (!seen.has(id)) state.history.delete(id)
+  saveHistory()
   renderNodes()
   renderSummary()
   if (state.timeline?.available) renderTimeline() // row labels show peer status
+}
+
+/** The samples a previous load of this page saved, if recent and well formed; else none. */
+function loadHistory () {
+  const history = new Map()
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(HISTORY_KEY) ?? 'null')
+    if (saved === null || typeof saved !== 'object' || !Number.isFinite(saved.savedAtMs)) return history
+    if (Math.abs(Date.now() - saved.savedAtMs) > HISTORY_KEPT_MS) return history
+    const samples = list => Array.isArray(list) ? list.filter(v => Number.isFinite(v)).map(v => Math.max(0, Math.min(1, v))).slice(-HISTORY_MAX) : []
+    for (const [peerId, h] of Object.entries(saved.peers ?? {}).slice(0, HISTORY_PEERS_MAX)) {
+      if (h !== null && typeof h === 'object') history.set(peerId, { cpu: samples(h.cpu), mem: samples(h.mem) })
+    }
+  } catch { /* unreadable or storage disabled: start afresh */ }
+  return history
+}
+
+/** Bounded: HISTORY_MAX samples of HISTORY_PEERS_MAX peers at most, three decimals each. */
+function saveHistory () {
+  const peers = {}
+  const round = list => list.map(v => Math.round(v * 1000) / 1000)
+  for (const [peerId, h] of [...state.history].slice(0, HISTORY_PEERS_MAX)) peers[peerId] = { cpu: round(h.cpu), mem: round(h.mem) }
+  try { sessionStorage.setItem(HISTORY_KEY, JSON.stringify({ savedAtMs: Date.now(), peers })) } catch { /* full or disabled: the page keeps its own */ }
 }
 
 function push (list, value) {
@@ -172,10 +229,14 @@ function onJobs (jobs) {
     state.selected = null
     state.timeline = null
   }
+  for (const id of state.cancels.keys()) if (!state.jobs.some(j => j.jobId === id && !FINAL.has(j.state))) state.cancels.delete(id)
+  if (state.confirming !== null && !state.jobs.some(j => j.jobId === state.confirming && !FINAL.has(j.state))) state.confirming = null
   renderJobs()
   renderNodes()
   renderSummary()
   refreshTimeline(false)
+  refreshDetail()
+  renderDetail()
 }
 
 /** Unfinished first (newest first), then finished (most recently finished first). */
@@ -197,10 +258,66 @@ function select (jobId, byUser) {
   state.timeline = null
   state.timelineFor = null
   state.timelineFinal = false
-  history.replaceState(null, '', `${location.pathname}${location.search}#job=${encodeURIComponent(jobId)}`)
+  state.resultExpanded = false
+  history.replaceState(null, '', `${location.pathname}${location.search}${jobId === null ? '' : `#job=${encodeURIComponent(jobId)}`}`)
   renderJobs()
   renderTimeline()
   refreshTimeline(true)
+  refreshDetail()
+  renderDetail()
+}
+
+// ---- cancelling a job ----
+
+/** POST /jobs/<id>/cancel (what `meshwork cancel` does); the row turns cancelled when the node says so. */
+async function cancelJob (jobId) {
+  state.confirming = null
+  state.cancels.set(jobId, { pending: true })
+  renderJobs()
+  renderDetail()
+  try {
+    await postJson(`/jobs/${encodeURIComponent(jobId)}/cancel`)
+    state.cancels.set(jobId, { sent: true })
+  } catch (err) {
+    state.cancels.set(jobId, { error: err.message })
+  }
+  renderJobs()
+  renderDetail()
+}
+
+/** What the cancel controls of an unfinished job show: a key for redrawing them only when it changes. */
+function cancelKey (job) {
+  if (job === undefined || FINAL.has(job.state)) return 'none'
+  const c = state.cancels.get(job.jobId)
+  if (c?.pending || c?.sent) return 'cancelling'
+  if (state.confirming === job.jobId) return 'confirm'
+  return c?.error ? `error:${c.error}` : 'ask'
+}
+
+/** A cancel button, its confirm step ("Cancel job?" Yes / Keep it), then "cancelling…". */
+function cancelControls (job) {
+  const key = cancelKey(job)
+  if (key === 'none') return []
+  if (key === 'cancelling') return [h('span', { class: 'cancelling', dataset: { role: 'cancelling' } }, 'cancelling…')]
+  const stop = e => e.stopPropagation()
+  const act = fn => e => { e.stopPropagation(); fn() }
+  const redraw = () => { renderJobs(); renderDetail() }
+  if (key === 'confirm') {
+    return [h('span', { class: 'confirm', role: 'group', 'aria-label': `cancel job ${job.jobId}?`, onkeydown: e => { stop(e); if (e.key === 'Escape') { state.confirming = null; redraw() } } },
+      h('span', {}, 'Cancel job?'),
+      h('button', { type: 'button', class: 'btn danger', dataset: { action: 'confirm-cancel' }, onclick: act(() => { void cancelJob(job.jobId) }) }, 'Yes, cancel'),
+      h('button', { type: 'button', class: 'btn', dataset: { action: 'keep' }, onclick: act(() => { state.confirming = null; redraw() }) }, 'Keep it'))]
+  }
+  const c = state.cancels.get(job.jobId)
+  return [
+    h('button', { type: 'button', class: 'btn', dataset: { action: 'cancel' }, title: `cancel job ${job.jobId} on every node`, onkeydown: stop, onclick: e => { e.stopPropagation(); const inDetail = e.currentTarget.closest('#detail') !== null; state.confirming = job.jobId; redraw(); focusAction(job.jobId, 'confirm-cancel', inDetail) } }, 'Cancel'),
+    c?.error ? h('span', { class: 'cancel-error', dataset: { role: 'cancel-error' } }, `not cancelled: ${c.error}`) : null,
+  ]
+}
+
+function focusAction (jobId, action, inDetail) {
+  const where = inDetail ? `#detail[data-job="${CSS.escape(jobId)}"]` : `tr[data-job="${CSS.escape(jobId)}"]`
+  document.querySelector(`${where} [data-action="${action}"]`)?.focus()
 }
 
 // ---- the selected job's timeline ----
@@ -239,6 +356,7 @@ setInterval(() => {
   const job = state.jobs.find(j => j.jobId === state.selected)
   if (job !== undefined && !(state.timelineFor === job.jobId && state.timelineFinal)) refreshTimeline(false)
   if (job !== undefined && !FINAL.has(job.state)) { renderTimeline(); renderJobs() }
+  if (job !== undefined) { refreshDetail(); renderDetail() }
 }, 1000)
 
 // ---- rendering helpers ----
@@ -289,7 +407,7 @@ function duration (ms) {
 function sparkline (values, cls) {
   const w = 120
   const hgt = 24
-  const svg = s('svg', { class: `spark ${cls}`, viewBox: `0 0 ${w} ${hgt}`, preserveAspectRatio: 'none', 'aria-hidden': 'true' })
+  const svg = s('svg', { class: `spark ${cls}`, viewBox: `0 0 ${w} ${hgt}`, preserveAspectRatio: 'none', 'aria-hidden': 'true', dataset: { samples: String(values.length) } })
   svg.append(s('line', { class: 'base', x1: 0, x2: w, y1: hgt - 0.5, y2: hgt - 0.5 }))
   if (values.length === 0) return svg
   const step = w / (HISTORY_MAX - 1)
@@ -408,16 +526,25 @@ function renderJobs () {
     const time = j.wallMs !== undefined ? duration(j.wallMs) : `${duration(now - j.submittedAtMs)}…`
     tr.className = j.jobId === state.selected ? 'selected' : ''
     tr.dataset.state = j.state
-    tr.replaceChildren(
-      h('td', { class: 'id', title: j.jobId }, j.jobId),
-      h('td', {}, j.moduleName),
-      h('td', {}, h('span', { class: `state j-${j.state}`, title: j.error ?? '' }, j.state),
+    // The actions cell is kept while its buttons stay the same, so a redraw never takes the focus from them.
+    const cells = [
+      h('td', { class: 'id', title: j.jobId, dataset: { label: 'Job' } }, j.jobId),
+      h('td', { dataset: { label: 'Module' } }, j.moduleName),
+      h('td', { dataset: { label: 'State' } }, h('span', { class: `state j-${j.state}`, title: j.error ?? '' }, j.state),
         j.waiting !== undefined ? h('small', { class: 'waiting', title: j.waiting.reason }, `waiting: ${j.waiting.detail}`) : null),
-      h('td', {}, bar),
-      h('td', { class: 'mono', title: j.coordinator }, shortId(j.coordinator), j.term > 1 ? h('small', {}, `term ${j.term}`) : null),
-      h('td', {}, String(j.failures)),
-      h('td', {}, time),
-    )
+      h('td', { class: 'cell-progress', dataset: { label: 'Progress' } }, bar),
+      h('td', { class: 'mono', title: j.coordinator, dataset: { label: 'Coordinator' } }, shortId(j.coordinator), j.term > 1 ? h('small', {}, `term ${j.term}`) : null),
+      h('td', { dataset: { label: 'Failures' } }, String(j.failures)),
+      h('td', { dataset: { label: 'Time' } }, time),
+    ]
+    const old = tr.querySelector(':scope > td.actions')
+    const actions = old !== null && old.dataset.key === cancelKey(j) ? old : h('td', { class: 'actions', dataset: { key: cancelKey(j) } }, ...cancelControls(j))
+    if (old !== null && tr.children.length === cells.length + 1) {
+      cells.forEach((cell, i) => tr.children[i].replaceWith(cell))
+      if (actions !== old) old.replaceWith(actions)
+    } else {
+      tr.replaceChildren(...cells, actions)
+    }
     return tr
   })
   for (const id of jobRows.keys()) if (!keep.has(id)) jobRows.delete(id)
@@ -428,6 +555,244 @@ function renderJobs () {
 function reorder (parent, children) {
   children.forEach((child, i) => { if (parent.children[i] !== child) parent.insertBefore(child, parent.children[i] ?? null) })
   while (parent.children.length > children.length) parent.lastElementChild.remove()
+}
+
+// ---- the selected job's detail panel ----
+
+/**
+ * The stream's records leave the result out: the panel reads the job's whole record
+ * (GET /jobs/<id>) when it is selected and again when its state changes, and its logs
+ * (GET /jobs/<id>/logs) now and then while it runs. All of it is the job's own text: set as
+ * text only, never as HTML.
+ */
+function refreshDetail () {
+  const jobId = state.selected
+  if (jobId === null) return
+  const job = state.jobs.find(j => j.jobId === jobId)
+  const d = state.detail
+  if (d.for !== jobId) Object.assign(d, { for: jobId, record: null, error: null, busy: false, final: false, state: null })
+  const l = state.logs
+  if (l.for !== jobId) Object.assign(l, { for: jobId, lines: null, dropped: 0, missing: false, error: null, atMs: 0, busy: false, final: false })
+  if (!d.busy && !d.final && (d.state === null || (job !== undefined && job.state !== d.state))) {
+    d.busy = true
+    d.state = job?.state ?? 'unknown'
+    const jobFinal = job !== undefined && FINAL.has(job.state)
+    getJson(`/jobs/${encodeURIComponent(jobId)}`).then(record => {
+      if (d.for !== jobId) return
+      d.record = record
+      d.error = null
+      d.final = FINAL.has(record.state)
+      if (!d.final && jobFinal) d.state = null // the stream is ahead of this node's record: ask again
+    }, err => {
+      if (d.for !== jobId) return
+      d.error = err.message
+      d.final = jobFinal
+    }).finally(() => {
+      if (d.for !== jobId) return
+      d.busy = false
+      renderDetail()
+    })
+  }
+  if (!l.busy && !l.final && (l.lines === null || Date.now() - l.atMs >= LOGS_REFRESH_MS)) {
+    l.busy = true
+    const jobFinal = job !== undefined && FINAL.has(job.state)
+    getJson(`/jobs/${encodeURIComponent(jobId)}/logs`).then(answer => {
+      if (l.for !== jobId) return
+      l.lines = Array.isArray(answer?.lines) ? answer.lines : []
+      l.dropped = Number.isFinite(answer?.dropped) ? answer.dropped : 0
+      l.missing = false
+      l.error = null
+      l.final = jobFinal
+    }, err => {
+      if (l.for !== jobId) return
+      // 404: no logs for this job (yet: asked again while it runs). 400: a node without the route,
+      // whose GET /jobs/* takes "<id>/logs" for a bad job id: not asked again.
+      l.missing = err.status === 404 || err.status === 400
+      l.error = l.missing ? null : err.message
+      l.lines = l.lines ?? []
+      l.final = jobFinal || err.status === 400
+    }).finally(() => {
+      if (l.for !== jobId) return
+      l.busy = false
+      l.atMs = Date.now()
+      renderDetail()
+    })
+  }
+}
+
+/** The panel's parts, each redrawn only when what it shows changed (a redraw would lose a selection or a scroll). */
+const detailParts = new Map()
+
+function part (name, key, build) {
+  let entry = detailParts.get(name)
+  if (entry === undefined || !entry.el.isConnected) {
+    entry = { el: h('div', { class: `detail-part part-${name}`, dataset: { part: name } }), key: null }
+    detailParts.set(name, entry)
+  }
+  if (entry.key !== key) {
+    entry.key = key
+    const children = build()
+    entry.el.replaceChildren(...(children ?? []))
+    entry.el.hidden = children === null
+  }
+  return entry.el
+}
+
+function renderDetail () {
+  const panel = document.getElementById('detail')
+  const jobId = state.selected
+  const job = state.jobs.find(j => j.jobId === jobId)
+  if (jobId === null || job === undefined) {
+    panel.hidden = true
+    delete panel.dataset.job
+    return
+  }
+  panel.hidden = false
+  panel.dataset.job = jobId
+  const fetched = state.detail.for === jobId ? state.detail.record : null
+  // The stream's record is the live one; the fetched one adds the result (and is the word on a finished job).
+  const rec = fetched !== null && FINAL.has(fetched.state) ? { ...job, ...fetched } : { ...(fetched ?? {}), ...job }
+  panel.dataset.state = rec.state
+  document.getElementById('detail-title').textContent = `${jobId} · ${rec.moduleName}`
+  const body = document.getElementById('detail-body')
+  const parts = [
+    part('head', JSON.stringify([jobId, rec.state, rec.kind, rec.priority, cancelKey(job)]), () => detailHead(rec, job)),
+    part('facts', JSON.stringify([jobId, rec.state, rec.coordinator, rec.term, rec.submitter, rec.tasks, rec.done, rec.inFlight, rec.failures, rec.submittedAtMs, rec.finishedAtMs, rec.wallMs, rec.replicated, rec.taskRoundTripMs, peerNamesKey()]), () => detailFacts(rec)),
+    part('peers', JSON.stringify([jobId, rec.tasksByPeer, peerNamesKey()]), () => detailPeers(rec)),
+    part('failure', JSON.stringify([jobId, rec.state, rec.error, rec.failure, peerNamesKey()]), () => detailFailure(rec)),
+    part('result', JSON.stringify([jobId, rec.state, fetched !== null && 'result' in fetched, state.detail.error, state.detail.busy, state.resultExpanded]), () => detailResult(rec, fetched)),
+    part('logs', JSON.stringify([jobId, state.logs.for === jobId, state.logs.lines?.length ?? null, state.logs.lines?.at(-1)?.seq, state.logs.dropped, state.logs.missing, state.logs.error, peerNamesKey()]), () => detailLogs(rec)),
+  ]
+  reorder(body, parts)
+  updateElapsed(rec)
+}
+
+function peerNamesKey () {
+  return (state.status?.peers ?? []).map(p => `${p.peerId}=${p.name ?? ''}`).join(',')
+}
+
+/** "build-3 …a1b2c3d4" when the node has a name, else its short id; the whole id in the title. */
+function peerLabel (peerId) {
+  const name = state.status?.peers.find(p => p.peerId === peerId)?.name
+  return h('span', { class: 'peer', title: peerId }, name ? `${name} ` : '', h('span', { class: 'mono' }, shortId(peerId)), peerId === state.self ? ' (this node)' : '')
+}
+
+function detailHead (rec, job) {
+  return [h('div', { class: 'detail-head' },
+    h('span', { class: `state j-${rec.state}`, dataset: { role: 'detail-state' } }, rec.state),
+    h('span', { class: 'tag' }, rec.kind),
+    h('span', { class: 'tag' }, `priority ${rec.priority}`),
+    h('span', { class: 'spacer' }),
+    ...cancelControls(job),
+    h('button', { type: 'button', class: 'btn ghost', dataset: { action: 'close' }, title: 'close the panel', 'aria-label': 'close the job panel', onclick: () => { state.follow = false; select(null, true) } }, '×'),
+  )]
+}
+
+function when (ms) {
+  if (!Number.isFinite(ms)) return '—'
+  const d = new Date(ms)
+  return `${d.toLocaleTimeString()} · ${d.toLocaleDateString()}`
+}
+
+function detailFacts (rec) {
+  const rows = [
+    ['Submitted', when(rec.submittedAtMs)],
+    ['Finished', FINAL.has(rec.state) ? when(rec.finishedAtMs) : null],
+    [FINAL.has(rec.state) ? 'Wall time' : 'Running for', h('span', { dataset: { role: 'elapsed' } }, '')],
+    ['Tasks', `${rec.done}/${rec.tasks} done${rec.inFlight > 0 ? ` · ${rec.inFlight} running` : ''}`],
+    ['Failed attempts', String(rec.failures)],
+    ['Coordinator', h('span', {}, peerLabel(rec.coordinator), rec.term > 1 ? ` · term ${rec.term}` : '')],
+    ['Submitter', peerLabel(rec.submitter)],
+    ['Task round trip', rec.taskRoundTripMs ? `p50 ${duration(rec.taskRoundTripMs.p50)} · p99 ${duration(rec.taskRoundTripMs.p99)} · ${rec.taskRoundTripMs.samples} samples` : null],
+    ['Replicated', rec.replicated === undefined ? null : rec.replicated ? 'yes' : 'not yet'],
+  ]
+  return [h('dl', { class: 'kv' }, ...rows.filter(([, v]) => v !== null).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))]
+}
+
+function updateElapsed (rec) {
+  const el = document.querySelector('#detail [data-role="elapsed"]')
+  if (el === null) return
+  el.textContent = rec.wallMs !== undefined ? duration(rec.wallMs) : FINAL.has(rec.state) ? duration((rec.finishedAtMs ?? Date.now()) - rec.submittedAtMs) : duration(Date.now() - rec.submittedAtMs)
+}
+
+function detailPeers (rec) {
+  const entries = Object.entries(rec.tasksByPeer ?? {}).filter(([, n]) => Number.isFinite(n)).sort((a, b) => b[1] - a[1])
+  if (entries.length === 0) return [h('h3', {}, 'Tasks by node'), h('p', { class: 'empty' }, 'no task finished yet')]
+  const most = Math.max(1, ...entries.map(([, n]) => n))
+  return [h('h3', {}, 'Tasks by node'), h('table', { class: 'by-peer' }, h('tbody', {}, ...entries.map(([peerId, n]) => {
+    const gauge = h('div', { class: 'gauge' }, h('span'))
+    gauge.firstChild.style.width = `${(100 * n / most).toFixed(0)}%`
+    return h('tr', { dataset: { peer: peerId } }, h('td', {}, peerLabel(peerId)), h('td', { class: 'num' }, String(n)), h('td', { class: 'bar-cell' }, gauge))
+  })))]
+}
+
+function detailFailure (rec) {
+  if (rec.state !== 'failed' && rec.error === undefined && rec.failure === undefined) return null
+  const f = rec.failure
+  const out = [h('h3', {}, rec.state === 'cancelled' ? 'Cancelled' : 'Error')]
+  if (rec.error !== undefined) out.push(h('p', { class: 'error-text', dataset: { role: 'error' } }, rec.error))
+  if (f !== undefined) {
+    const rows = [
+      ['Task', `#${f.taskIndex}`],
+      ['Kind', f.kind],
+      ['Message', f.message],
+      ['Node', f.peerId !== undefined ? peerLabel(f.peerId) : null],
+      ['Attempts', String(f.attempts)],
+      ['Not retried', f.notRetried ?? null],
+    ]
+    out.push(h('dl', { class: 'kv', dataset: { role: 'failure' } }, ...rows.filter(([, v]) => v !== null).flatMap(([k, v]) => [h('dt', {}, k), h('dd', { dataset: { field: k.toLowerCase().replace(/ /g, '-') } }, v)])))
+    out.push(h('p', { class: 'sub' }, f.stack !== undefined ? 'Stack, as the task\'s node reported it:' : 'The task\'s node reported no stack.'))
+    if (f.stack !== undefined) out.push(h('pre', { class: 'code stack', dataset: { role: 'stack' } }, f.stack))
+  } else if (rec.state === 'failed') {
+    out.push(h('p', { class: 'sub' }, 'No task failure recorded (the job failed as a whole, or on an older node).'))
+  }
+  return out
+}
+
+function detailResult (rec, fetched) {
+  if (rec.state !== 'done') return null
+  const head = h('h3', {}, 'Result')
+  if (fetched === null || !('result' in fetched)) {
+    if (state.detail.error !== null) return [head, h('p', { class: 'empty', dataset: { role: 'result-missing' } }, `result not available: ${state.detail.error}`)]
+    return [head, h('p', { class: 'empty' }, state.detail.busy || !FINAL.has(fetched?.state) ? 'loading…' : 'no result')]
+  }
+  let text
+  try { text = JSON.stringify(fetched.result, null, 2) ?? 'undefined' } catch { text = String(fetched.result) }
+  const long = text.length > RESULT_PREVIEW_CHARS
+  const shown = long && !state.resultExpanded ? `${text.slice(0, RESULT_PREVIEW_CHARS)}\n…` : text
+  const copied = h('span', { class: 'sub', role: 'status' })
+  const copy = h('button', {
+    type: 'button', class: 'btn', dataset: { action: 'copy-result' },
+    onclick: () => {
+      const done = ok => { copied.textContent = ok ? 'copied' : 'could not copy: select the text instead' }
+      if (navigator.clipboard?.writeText) navigator.clipboard.writeText(text).then(() => done(true), () => done(false))
+      else done(false)
+    },
+  }, 'Copy')
+  const toggle = long
+    ? h('button', { type: 'button', class: 'btn', dataset: { action: 'expand-result' }, onclick: () => { state.resultExpanded = !state.resultExpanded; renderDetail() } },
+      state.resultExpanded ? 'Show less' : `Show all (${text.length.toLocaleString()} characters)`)
+    : null
+  return [
+    h('div', { class: 'part-head' }, head, h('span', { class: 'spacer' }), toggle, copy, copied),
+    h('pre', { class: 'code result', dataset: { role: 'result', truncated: String(long && !state.resultExpanded) } }, shown),
+  ]
+}
+
+function detailLogs (rec) {
+  const l = state.logs
+  const head = h('h3', {}, 'Logs')
+  if (l.for !== rec.jobId || l.lines === null) return [head, h('p', { class: 'empty' }, 'loading…')]
+  if (l.error !== null) return [head, h('p', { class: 'empty', dataset: { role: 'logs-error' } }, `logs not available: ${l.error}`)]
+  if (l.missing || l.lines.length === 0) return [head, h('p', { class: 'empty', dataset: { role: 'no-logs' } }, l.missing ? 'no logs' : 'no logs yet')]
+  const lines = l.lines.slice(-LOG_LINES_SHOWN)
+  const start = Number.isFinite(rec.submittedAtMs) ? rec.submittedAtMs : lines[0]?.atMs
+  const cut = l.dropped + (l.lines.length - lines.length)
+  const list = h('ol', { class: 'logs code', dataset: { role: 'logs' } }, ...lines.map(line => h('li', { class: line.stream === 'stderr' ? 'stderr' : 'stdout', dataset: { seq: String(line.seq) } },
+    h('span', { class: 'log-meta', title: `${Number.isFinite(line.atMs) ? new Date(line.atMs).toISOString() : ''} · ${line.peerId ?? ''}` },
+      `+${duration(Math.max(0, line.atMs - start)) || '0 ms'} · task ${line.taskIndex}${line.attempt !== undefined ? `.${line.attempt}` : ''} · ${line.stream} `),
+    h('span', { class: 'log-text' }, String(line.text ?? '')))))
+  return [head, cut > 0 ? h('p', { class: 'sub' }, `${cut} earlier line${cut === 1 ? '' : 's'} not shown`) : null, list].filter(x => x !== null)
 }
 
 // ---- the Gantt view ----
