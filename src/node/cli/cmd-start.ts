@@ -37,6 +37,16 @@ export function ownerPolicyFrom (opts: OwnerStartOptions): OwnerPolicyConfig {
   }
 }
 
+/** Owner CPU is sampled every second: a few samples in, the figure means something. */
+const OWNER_CHECK_AFTER_MS = 3000
+
+/** The warning `start` prints when the owner is busy already under a yielding policy, else undefined. */
+export function busyOwnerWarning (ownerCpuLoad: number, policy: Pick<OwnerPolicyConfig, 'policy' | 'busyAbove' | 'idleBelow' | 'idleForMs'>): string | undefined {
+  if (policy.busyAbove >= 1 || !(ownerCpuLoad > policy.busyAbove)) return undefined
+  const pct = (x: number): string => `${Math.round(x * 100)} %`
+  return `meshwork: warning: this machine's owner is busy (owner CPU ${pct(ownerCpuLoad)} > ${pct(policy.busyAbove)}): under --policy ${policy.policy} the node takes no tasks, and coordinates without running any, until the owner stays under ${pct(policy.idleBelow)} for ${formatDuration(policy.idleForMs)}. A machine given to the mesh runs with --policy dedicated.`
+}
+
 export interface StartOptions extends OwnerStartOptions {
   name?: string
   port: number
@@ -164,6 +174,11 @@ export async function startCommand (opts: StartOptions): Promise<void> {
     `  policy:      ${policy.policy}${opts.maxCpu !== undefined ? `, executors capped at ${Math.round(opts.maxCpu * 100)}% CPU` : ''}${opts.hours !== undefined ? `, hours ${opts.hours.startMin}–${opts.hours.endMin} min` : ''}`,
     '',
   ].join('\n'))
+  // Started on a machine whose owner is already busy: say at once why no task will come.
+  setTimeout(() => {
+    const warning = busyOwnerWarning(daemon.guard.view().ownerCpuLoad, policy)
+    if (warning !== undefined) process.stderr.write(`${warning}\n`)
+  }, OWNER_CHECK_AFTER_MS).unref()
   let signals = 0
   const shutdown = (signal: string): void => {
     if (++signals > 1) process.exit(1)
