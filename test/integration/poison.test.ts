@@ -91,7 +91,13 @@ describe('a map task that kills its own executor (sandboxed nodes)', () => {
     let jobId = ''
     let submitter = -1
     let job: JobRecord | undefined
-    for (const candidate of alive(m)) {
+    // The coordinator is drawn per job (rendezvous hashing of its id): a few tries per node, or a
+    // 1-in-27 chance that every node drew itself once each would fail the test.
+    const nodes = alive(m)
+    // Every node must see the others alive first: a node that sees only itself elects itself.
+    await waitForFullMesh(m, nodes.length, 60_000)
+    for (let attempt = 0; attempt < 4 * nodes.length; attempt++) {
+      const candidate = nodes[attempt % nodes.length] as number
       const started = await submit(m, candidate, counted, { log, tasks: 60, ms: 500 })
       if (started.coordinator !== m.nodes[candidate]!.peerId) {
         jobId = started.jobId
