@@ -17,6 +17,8 @@ export const REQUIREMENTS = [
   { pkg: 'redis-server', why: 'redis-server: the BullMQ baseline in the bench smoke test', present: h => h.which('redis-server') },
   { pkg: 'chromium', why: "chromium: the dashboard's browser test (playwright-core drives it)", present: h => h.exists(h.env.MESHWORK_CHROMIUM || '/usr/bin/chromium') },
   { pkg: 'tmux', why: 'tmux: the terminal test of `meshwork top`', present: h => h.which('tmux') },
+  { pkg: 'g++', why: 'c++: the C++ build farm example and its test (examples/leveldb-farm/)', present: h => h.which('c++') },
+  { pkg: 'make', why: 'make: the local make -j2 build the LevelDB farm test compares against', present: h => h.which('make') },
   {
     pkg: 'postgresql',
     why: 'initdb, pg_ctl: the crawler example and its test (examples/crawler/)',

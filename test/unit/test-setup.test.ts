@@ -4,7 +4,7 @@ import { main, missingRequirements, REQUIREMENTS, setupPlan, type SetupHost } fr
 // scripts/test-setup.mjs (what `npm test` runs first) against made-up machines: which tools are
 // found is injected, nothing is installed or looked up on this one.
 
-const ALL_TOOLS = ['bwrap', 'ip', 'redis-server', 'tmux', 'initdb', 'pg_ctl']
+const ALL_TOOLS = ['bwrap', 'ip', 'redis-server', 'tmux', 'c++', 'make', 'initdb', 'pg_ctl']
 
 function host (opts: { tools?: string[], files?: string[], dirs?: Record<string, string[]>, isRoot?: boolean, hasAptGet?: boolean, env?: Record<string, string> } = {}): SetupHost {
   const tools = new Set(opts.tools ?? ALL_TOOLS)
@@ -32,7 +32,7 @@ describe('which packages are missing', () => {
 
   it('each tool maps to its Debian package', () => {
     const pkgs = (h: SetupHost): string[] => missingRequirements(h).map(r => r.pkg)
-    expect(pkgs(host({ tools: [] , files: [] }))).toEqual(['bubblewrap', 'iproute2', 'redis-server', 'chromium', 'tmux', 'postgresql'])
+    expect(pkgs(host({ tools: [] , files: [] }))).toEqual(['bubblewrap', 'iproute2', 'redis-server', 'chromium', 'tmux', 'g++', 'make', 'postgresql'])
     expect(pkgs(host({ tools: ALL_TOOLS.filter(t => t !== 'bwrap') }))).toEqual(['bubblewrap'])
     expect(pkgs(host({ tools: ALL_TOOLS.filter(t => t !== 'ip') }))).toEqual(['iproute2'])
     expect(pkgs(host({ tools: ALL_TOOLS.filter(t => t !== 'redis-server') }))).toEqual(['redis-server'])
