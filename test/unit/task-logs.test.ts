@@ -137,3 +137,31 @@ describe('JobLogs', () => {
     expect(logs.read('c', 0)).toEqual({ lines: [], next: 0, dropped: 0 })
   })
 })
+
+describe('task output on the wire', () => {
+  it('travels in task.results batches with the results it belongs to, and without', async () => {
+    const { decodeRpc } = await import('../../src/jobs/wire.js')
+    const { TaskBatcher, unbatch } = await import('../../src/node/net/rpc/task-batches.js')
+    const got: unknown[] = []
+    const batcher = new TaskBatcher((_peer, bytes) => {
+      const d = decodeRpc(bytes)
+      if (!d.ok) throw new Error(d.reason)
+      got.push(...unbatch(d.message))
+    }, () => {})
+    const logs = { lines: [[1, 2, 5, 'stderr line']] as Array<[number, 1 | 2, number, string]>, dropped: [3, 30] as [number, number] }
+    batcher.add('P', { t: 'task.ok', jobId: 'j1', taskIndex: 0, attemptId: 'j1:0:1', value: 1, ms: 1 })
+    batcher.add('P', { t: 'task.ok', jobId: 'j1', taskIndex: 1, attemptId: 'j1:1:1', value: 2, ms: 1, logs })
+    batcher.add('P', { t: 'task.failed', jobId: 'j1', taskIndex: 2, attemptId: 'j1:2:1', kind: 'threw', error: 'no', logs: { lines: [[2, 2, 6, 'why']] } })
+    batcher.flush()
+    const plain = JSON.parse(JSON.stringify(got)) as Array<Record<string, unknown>>
+    expect(plain.map(m => m.logs)).toEqual([undefined, logs, { lines: [[2, 2, 6, 'why']] }])
+  })
+
+  it('is refused when over a task\'s bounds', async () => {
+    const { decodeRpc } = await import('../../src/jobs/wire.js')
+    const bad = { t: 'task.ok', jobId: 'j1', taskIndex: 0, attemptId: 'j1:0:1', value: 1, ms: 1, logs: { lines: Array.from({ length: TASK_LOG_LINES_MAX + 1 }, () => [0, 1, 1, 'x']) } }
+    expect(decodeRpc(Buffer.from(JSON.stringify(bad))).ok).toBe(false)
+    const page = { t: 'logs.found', jobId: 'j1', after: 0, page: { lines: [{ seq: 1, task: 'split', attempt: 1, node: 'P', stream: 'stdout', atMs: 1, text: 'x', extra: 1 }], next: 1, dropped: 0 } }
+    expect(decodeRpc(Buffer.from(JSON.stringify(page))).ok).toBe(false)
+  })
+})
