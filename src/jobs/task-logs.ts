@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { LOG_LINE_CHARS_MAX, TASK_LOG_CHARS_MAX, TASK_LOG_LINES_MAX, type CapturedLogs } from './log-capture.js'
 
 // A job's task output (console.* and stdout/stderr writes of its split, maps and reduce), as its
 // coordinator keeps it for `meshwork logs` (GET /jobs/:id/logs). Pure: times and node ids come in
@@ -8,7 +7,15 @@ import { LOG_LINE_CHARS_MAX, TASK_LOG_CHARS_MAX, TASK_LOG_LINES_MAX, type Captur
 // in `dropped`), and the newest `jobsMax` jobs. Every line has a sequence number, so a client
 // following a job asks for the lines after the last one it saw.
 
-export { LOG_LINE_CHARS_MAX, TASK_LOG_CHARS_MAX, TASK_LOG_LINES_MAX }
+// A task's bounds, as the executor child applies them (src/node/executor/log-capture.ts, which
+// may import nothing outside its directory: the sandbox lets the child read only that; a unit
+// test checks that both say the same).
+/** Most lines kept per task. */
+export const TASK_LOG_LINES_MAX = 500
+/** Most characters kept per task (each line counts its length plus one). */
+export const TASK_LOG_CHARS_MAX = 64 * 1024
+/** A longer line is cut to this many characters (and an ellipsis). */
+export const LOG_LINE_CHARS_MAX = 4096
 
 export const JOB_LOG_LINES_MAX = 10_000
 export const JOB_LOG_CHARS_MAX = 1024 * 1024
@@ -28,7 +35,7 @@ export const TaskLogsSchema = z.object({
   lines: z.array(z.tuple([TaskIndex, z.union([z.literal(1), z.literal(2)]), z.number().finite(), Text])).max(TASK_LOG_LINES_MAX),
   dropped: z.tuple([Count, Count]).optional(),
 }).strict().refine(l => l.lines.reduce((n, line) => n + line[3].length + 1, 0) <= TASK_LOG_CHARS_MAX + TASK_LOG_LINES_MAX, { message: `more than a task's ${TASK_LOG_CHARS_MAX} characters of output`, path: ['lines'] })
-export type TaskLogs = CapturedLogs
+export type TaskLogs = z.infer<typeof TaskLogsSchema>
 
 export type LogTask = number | 'split' | 'reduce'
 

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { LogCapture, TASK_LOG_CHARS_MAX, TASK_LOG_LINES_MAX } from '../../src/jobs/log-capture.js'
-import { JobLogs, TaskLogsSchema } from '../../src/jobs/task-logs.js'
+import { DEFAULT_LOG_LIMITS, LogCapture } from '../../src/node/executor/log-capture.js'
+import { JobLogs, LOG_LINE_CHARS_MAX, TASK_LOG_CHARS_MAX, TASK_LOG_LINES_MAX, TaskLogsSchema } from '../../src/jobs/task-logs.js'
 import { parseChildMessage } from '../../src/node/executor/child-messages.js'
 
 // Task output: captured per task in the executor (bounded), kept per job on the coordinator (bounded).
 
 describe('LogCapture', () => {
+  it('bounds a task as the wire schema does', () => {
+    expect(DEFAULT_LOG_LIMITS).toEqual({ linesMax: TASK_LOG_LINES_MAX, charsMax: TASK_LOG_CHARS_MAX, lineCharsMax: LOG_LINE_CHARS_MAX })
+  })
+
   it('splits writes into lines per stream, partial lines joined, ended at the task end', () => {
     const c = new LogCapture()
     c.begin(3)

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url'
 import type { ArgFile, ChildFailureKind, ChildMessage, GroupEntry, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
 import { decodeResultsFile, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
-import { LogCapture, type CapturedLogs, type LogStream } from '../../jobs/log-capture.js'
+import { LogCapture, type CapturedLogs, type LogStream } from './log-capture.js'
 
 /**
  * Results are held for one IPC message per turn, but never while the next task runs once the

@@ -14,7 +14,7 @@ import { executorEnv } from './executor-env.js'
 import { MemoryCaps, type ExecutorCap } from './memory-cap.js'
 import { treeUsage } from './process-tree.js'
 import { RawJson } from '../../jobs/raw-json.js'
-import type { CapturedLogs } from '../../jobs/log-capture.js'
+import type { CapturedLogs } from './log-capture.js'
 
 export type { TaskOp } from './executor-protocol.js'
 

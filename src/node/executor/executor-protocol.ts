@@ -7,7 +7,7 @@
 // map's text goes on to the coordinator unparsed (src/jobs/raw-json.ts). A binary argument
 // travels as base64; stored input and a reduce's results go as a file in the workspace (ArgFile).
 
-import type { CapturedLogs } from '../../jobs/log-capture.js'
+import type { CapturedLogs } from './log-capture.js'
 
 export type TaskOp = 'map' | 'reduce' | 'split'
 
