@@ -70,23 +70,26 @@ function writeStderr (text: string): void {
  * console.log … console.error write to process.stdout and process.stderr: while a task runs, what
  * is written there is its output, kept (bounded) in `capture` and sent with its result. Task code
  * may put the writes back or replace console: its output then goes where the child's stdout
- * (ignored) and stderr (the daemon's log) go, as before. Writes outside a task pass through.
+ * (ignored) and stderr (the daemon's tail of it) go, as before. Writes outside a task pass through.
  */
 function captureOutput (): void {
-  const hook = (stream: NodeJS.WriteStream, fd: LogStream): void => {
+  // stderr still goes on to the daemon too: the tail it keeps names what a task printed before it
+  // killed its executor (a task that dies sends no logs). stdout goes nowhere (spawned 'ignore').
+  const hook = (stream: NodeJS.WriteStream, fd: LogStream, passOn: boolean): void => {
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean
     stream.write = function (chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
       if (!capture.capturing) return original(chunk, encoding, cb)
       try {
         capture.write(fd, typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString(typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8') : String(chunk), Date.now())
       } catch { /* output that cannot be read as text is not kept */ }
+      if (passOn) return original(chunk, encoding, cb)
       const done = typeof encoding === 'function' ? encoding : cb
       if (typeof done === 'function') process.nextTick(done as () => void)
       return true
     } as typeof stream.write
   }
-  hook(process.stdout, 1)
-  hook(process.stderr, 2)
+  hook(process.stdout, 1, false)
+  hook(process.stderr, 2, true)
 }
 
 /**
