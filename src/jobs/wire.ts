@@ -4,6 +4,7 @@ import { GROUP_TASKS_MAX } from './scheduler-config.js'
 import { SourceRefSchema } from './input-source.js'
 import { JobTimelineSchema } from './task-timeline.js'
 import { FOLDED, isFolded } from './folded.js'
+import { LogPageSchema, TaskLogsSchema } from './task-logs.js'
 import { jsonText, RawJson } from './raw-json.js'
 
 // The direct (non-gossip) messages between nodes. Every frame is parsed by `decodeRpc`
@@ -68,9 +69,10 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('job.prepare'), jobId: JobIdSchema, codeHash: CodeHashSchema, tools: Tools.optional(), guest: GuestGrantsSchema.optional() }).strict(),
   /** workers → coordinator */
   /** `ms`: for a group, all its tasks together. `folded`: `value` is the group's combine(), its other tasks' values are null */
-  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs, group: Group.optional(), folded: z.literal(true).optional() }).strict().refine(m => m.folded === undefined || m.group !== undefined, { message: 'folded needs a group', path: ['folded'] }),
+  /** `logs` (on task.ok and task.failed): what the attempt's tasks wrote to stdout and stderr, bounded as one task's (src/jobs/log-capture.ts) */
+  z.object({ t: z.literal('task.ok'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, value: z.unknown(), ms: RunMs, group: Group.optional(), folded: z.literal(true).optional(), logs: TaskLogsSchema.optional() }).strict().refine(m => m.folded === undefined || m.group !== undefined, { message: 'folded needs a group', path: ['folded'] }),
   /** `stack`: the remote stack of task code that threw */
-  z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText, stack: FailureText.optional() }).strict(),
+  z.object({ t: z.literal('task.failed'), jobId: JobIdSchema, taskIndex: TaskIndex, attemptId: AttemptId, kind: FailureKind, error: FailureText, stack: FailureText.optional(), logs: TaskLogsSchema.optional() }).strict(),
   /** worker → coordinator: the outcomes of one job's tasks sent in one turn */
   z.object({
     t: z.literal('task.results'),
@@ -78,6 +80,8 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
     ok: z.array(z.tuple([TaskIndex, AttemptId, z.unknown(), RunMs])).max(BATCH_ENTRIES_MAX),
     /** [taskIndex, attemptId, kind, error] or, with the remote stack, [..., stack] */
     failed: z.array(z.union([z.tuple([TaskIndex, AttemptId, FailureKind, FailureText]), z.tuple([TaskIndex, AttemptId, FailureKind, FailureText, FailureText])])).max(BATCH_ENTRIES_MAX),
+    /** [attemptId, its output] for those of the batch's attempts that wrote any */
+    logs: z.array(z.tuple([AttemptId, TaskLogsSchema])).max(BATCH_ENTRIES_MAX).optional(),
   }).strict(),
   /** code by content hash: a worker asks the coordinator, which answers with the code */
   z.object({ t: z.literal('code.get'), hash: CodeHashSchema }).strict(),
@@ -128,6 +132,10 @@ export const RpcMessageSchema = z.discriminatedUnion('t', [
   /** any node → a job's coordinator: its task attempts for the dashboard's timeline (none if it has no copy) */
   z.object({ t: z.literal('timeline.get'), jobId: JobIdSchema }).strict(),
   z.object({ t: z.literal('timeline.found'), jobId: JobIdSchema, timeline: JobTimelineSchema.optional() }).strict(),
+  /** any node → a job's coordinator: its task output after line `after` (`meshwork logs`; no page if it keeps none) */
+  z.object({ t: z.literal('logs.get'), jobId: JobIdSchema, after: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict(),
+  /** `state`: the job's state as the coordinator knows it (a follower stops once it is final and no lines are left) */
+  z.object({ t: z.literal('logs.found'), jobId: JobIdSchema, after: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), page: LogPageSchema.optional(), state: z.string().max(32).optional() }).strict(),
 ])
 export type RpcMessage = z.infer<typeof RpcMessageSchema>
 

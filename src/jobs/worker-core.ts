@@ -1,4 +1,5 @@
 import type { RpcMessage } from './wire.js'
+import type { TaskLogs } from './task-logs.js'
 
 // The worker role of a node, sans IO: which assignments it runs, refuses or hands back, and
 // what it answers. Coordinator terms are remembered per job (bounded) so that an assignment
@@ -19,7 +20,7 @@ export const ABORTED_KIND = 'aborted'
  * How an attempt ended in its executor; a group's value is every task's result, its own first,
  * or, `combined`, the job's combine() over them all.
  */
-export type ExecOutcome = { ok: true, value: unknown, durationMs: number, combined?: boolean } | { ok: false, kind: string, error: string, stack?: string }
+export type ExecOutcome = ({ ok: true, value: unknown, durationMs: number, combined?: boolean } | { ok: false, kind: string, error: string, stack?: string }) & { logs?: TaskLogs }
 
 export type WorkerEffect =
   | { type: 'send', to: string, message: RpcMessage }
@@ -156,9 +157,9 @@ export class WorkerCore {
     if (!outcome.ok) {
       // Stopped on request: the coordinator released the attempt when it asked, or has yielded.
       if (outcome.kind === ABORTED_KIND) return []
-      return [failed(from, task, outcome.kind, outcome.error.slice(0, this.config.errorLengthMax), outcome.stack?.slice(0, this.config.errorLengthMax))]
+      return [failed(from, task, outcome.kind, outcome.error.slice(0, this.config.errorLengthMax), outcome.stack?.slice(0, this.config.errorLengthMax), outcome.logs)]
     }
-    const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId }
+    const base = { jobId: task.jobId, taskIndex: task.taskIndex, attemptId, ...(outcome.logs !== undefined ? { logs: outcome.logs } : {}) }
     const valueOf = (v: unknown): unknown => task.kind === 'action' ? null : v
     if (group === undefined) return [{ type: 'send', to: from, message: { t: 'task.ok', ...base, value: valueOf(outcome.value), ms: outcome.durationMs } }]
     if (outcome.combined === true) {
@@ -182,6 +183,6 @@ export class WorkerCore {
   }
 }
 
-function failed (to: string, task: Assign, kind: string, error: string, stack?: string): WorkerEffect {
-  return { type: 'send', to, message: { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind, error, ...(stack !== undefined && stack !== '' ? { stack } : {}) } }
+function failed (to: string, task: Assign, kind: string, error: string, stack?: string, logs?: TaskLogs): WorkerEffect {
+  return { type: 'send', to, message: { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind, error, ...(stack !== undefined && stack !== '' ? { stack } : {}), ...(logs !== undefined ? { logs } : {}) } }
 }

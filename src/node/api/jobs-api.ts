@@ -11,6 +11,7 @@ import { ApiError, pathParam, type ApiServer } from './api-server.js'
 import type { JobRegistry } from '../daemon/job-registry.js'
 import { HISTORY_RESULT_BYTES_MAX, type HistoryEntry, type HistoryRecord } from '../daemon/job-history.js'
 import { SubmissionRejectedError, SubmissionsFullError, type JobSubmissions } from '../daemon/job-submissions.js'
+import { LogsUnknownJobError, type LogsAnswer } from '../daemon/logs-service.js'
 
 // Control-API routes for jobs: submit (the node elects the job's coordinator and hands it
 // over), list, read one, cancel. Request bodies are parsed with schemas; errors name the field.
@@ -64,6 +65,8 @@ export interface JobsApiDeps {
   jobsPerSubmitterMax?: number
   /** Largest submission body: peers refuse larger messages (--max-message-bytes), so refuse it here first. */
   submitBytesMax?: number
+  /** A job's task output (GET /jobs/:id/logs), from this node or the job's coordinator. */
+  logs?: { get: (jobId: string, after: number) => Promise<LogsAnswer> }
   /** The blobs this node holds (a job's input files were uploaded to it). */
   blobs?: { manifest: (id: string) => Promise<{ size: number } | undefined> }
 }
@@ -164,6 +167,7 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
   })
 
   api.route('GET', '/jobs/*', async req => {
+    if (req.path.endsWith('/logs')) return await jobLogs(deps, req.path.slice(0, -'/logs'.length), req.query)
     const jobId = jobIdFrom(req.path, '/jobs/')
     const waitMs = waitFrom(req.query)
     const known = deps.registry.get(jobId)
@@ -195,6 +199,21 @@ export function registerJobRoutes (api: ApiServer, deps: JobsApiDeps): void {
     deps.cancel(record)
     return { jobId: id, cancelling: true }
   })
+}
+
+/** GET /jobs/:id/logs[?after=SEQ]: the job's task output after line SEQ (LogsAnswer). */
+async function jobLogs (deps: JobsApiDeps, path: string, query: URLSearchParams): Promise<LogsAnswer> {
+  const jobId = jobIdFrom(path, '/jobs/')
+  if (deps.logs === undefined) throw new ApiError(404, `No route GET ${path}/logs`)
+  const text = query.get('after') ?? '0'
+  const after = Number(text)
+  if (text === '' || !Number.isSafeInteger(after) || after < 0) throw new ApiError(400, `invalid after ${JSON.stringify(text.slice(0, 40))}: expected a line number (the \`next\` of the previous answer), 0 or more`)
+  try {
+    return await deps.logs.get(jobId, after)
+  } catch (err) {
+    if (err instanceof LogsUnknownJobError) throw new ApiError(404, err.message)
+    throw err
+  }
 }
 
 /** Longest long poll (`?wait=` on GET /jobs/:id), in ms. */

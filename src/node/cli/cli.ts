@@ -5,6 +5,7 @@ import { EXIT } from './exit-codes.js'
 import { demoCommand } from './cmd-demo.js'
 import { cancelCommand, jobsCommand, resultCommand } from './cmd-jobs.js'
 import { submitCommand } from './cmd-submit.js'
+import { logsCommand } from './cmd-logs.js'
 import { startCommand } from './cmd-start.js'
 import { statusCommand } from './cmd-status.js'
 import { registerDashboardCommand } from './cmd-dashboard.js'
@@ -119,6 +120,25 @@ Examples:
   meshwork result jmwy6uis07fee9f2118
   meshwork result jmwy6uis07fee9f2118 --json | jq .result`)
     .action(resultCommand)
+
+  program.command('logs')
+    .description("Print what a job's tasks wrote to stdout and stderr (console.log … console.error): every map task's, its split's and its reduce's, as the job's coordinator keeps them.")
+    .argument('<jobId>')
+    .option('--follow', 'keep printing new lines until the job is done, failed or cancelled, and its last lines are printed')
+    .option('--json', 'print one JSON object per line (NDJSON): { seq, task, attempt, node, stream, atMs, text, marker? }')
+    .addOption(apiOption())
+    .addOption(dataDirOption())
+    .addHelpText('after', `
+Each line shows its task (or split, reduce), a later attempt's number, the node that ran it, and
+"stderr" for the error stream. A task keeps at most 500 lines and 64 KiB of output, a job its newest
+10 000 lines and 1 MiB; a marker line says what a task dropped. Kept as long as the coordinator
+keeps the job's record (--result-retention).
+
+Examples:
+  meshwork logs jmwy6uis07fee9f2118
+  meshwork submit job.mjs --detach && meshwork logs JOB_ID --follow
+  meshwork logs jmwy6uis07fee9f2118 --json | jq -r 'select(.stream == "stderr") | .text'`)
+    .action(logsCommand)
 
   program.command('cancel')
     .description('Cancel a running job on every peer: its tasks stop within a second or two and their executors are recycled; the job shows `cancelled` in `meshwork jobs`. Exits non-zero for a finished or unknown job.')

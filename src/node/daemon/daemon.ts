@@ -46,6 +46,7 @@ import { registerDashboardRoutes } from '../api/dashboard/routes.js'
 import { EventsStream } from '../api/events-stream.js'
 import { NodeMetrics, registerMetricsRoute } from '../api/metrics.js'
 import { TimelineService } from './timeline-service.js'
+import { LogsService } from './logs-service.js'
 import { DEFAULT_OWNER_POLICY, type OwnerPolicyConfig } from '../../jobs/owner-policy.js'
 import { DEFAULT_TOOLS, findTools } from '../host/capabilities.js'
 import { Drainer } from './drain.js'
@@ -132,6 +133,7 @@ export class Daemon {
   readonly replicas: ReplicaStore
   readonly submissions: JobSubmissions
   readonly timelines: TimelineService
+  readonly logs: LogsService
   readonly guard: OwnerGuard
   readonly drainer: Drainer
   /** Input files held here, served to peers, and read in splits by this node's tasks. */
@@ -228,6 +230,7 @@ export class Daemon {
       selfId, pool: this.pool, code, replicas: this.replicas, scheduler: { taskTimeoutMs: opts.taskTimeoutMs + 5000, ...opts.scheduler }, random: seededRandom(randomInt(2 ** 31)), log, send,
       workers: () => this.workerViews(),
       onYielded: jobId => this.learnOutcome(jobId),
+      holdsRecord: jobId => this.registry.get(jobId) !== undefined,
       tasksPerJobMax: sec.tasksPerJobMax,
       backupsFor: jobId => backupsFor(opts.election, jobId, this.members(), opts.backups + 1).filter(p => p !== selfId).slice(0, opts.backups),
       onRecord: record => {
@@ -251,6 +254,9 @@ export class Daemon {
     })
     this.timelines = new TimelineService({
       selfId, send, local: jobId => this.coordinator.timeline(jobId), record: jobId => this.registry.get(jobId), query: async jobId => await this.queryJob(jobId),
+    })
+    this.logs = new LogsService({
+      selfId, send, local: (jobId, after) => this.coordinator.logsOf(jobId, after), record: jobId => this.registry.get(jobId), query: async jobId => await this.queryJob(jobId),
     })
     this.drainer = new Drainer({
       selfId, guard: this.guard, worker: this.worker, coordinator: this.coordinator, log, nowMs: now,
@@ -466,6 +472,8 @@ export class Daemon {
         break
       case 'timeline.get': this.timelines.onGet(from, m); break
       case 'timeline.found': this.timelines.onFound(from, m); break
+      case 'logs.get': this.logs.onGet(from, m); break
+      case 'logs.found': this.logs.onFound(from, m); break
     }
   }
 
@@ -551,6 +559,7 @@ export class Daemon {
       // The job travels to its coordinator in one message, with room for the spec around code and input.
       submitBytesMax: this.opts.rpcFrameBytesMax - 64 * 1024,
       blobs: this.blobs,
+      logs: this.logs,
     })
     registerBlobRoutes(this.api, { store: this.blobs, bytesMax: this.opts.blobBytesMax ?? DEFAULT_BLOB_BYTES_MAX })
     registerDashboardRoutes(this.api, {

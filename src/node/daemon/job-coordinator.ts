@@ -7,7 +7,8 @@ import { unfolded } from '../../jobs/folded.js'
 import type { ExecutorPool, TaskOutcome } from '../executor/executor-pool.js'
 import { guestGrantsOf, type JobInput, type JobRecord, type JobSpec } from '../../jobs/job-spec.js'
 import type { SchedulerConfig, WorkerView } from '../../jobs/scheduler.js'
-import { TaskTimelines, type JobTimeline } from '../../jobs/task-timeline.js'
+import { attemptNumber, TaskTimelines, type JobTimeline } from '../../jobs/task-timeline.js'
+import { JobLogs, type LogPage } from '../../jobs/task-logs.js'
 import type { RpcMessage } from '../../jobs/wire.js'
 import { planSplits, type InputSplit, type SourceRef } from '../../jobs/input-source.js'
 import type { Random } from '../../util/prng.js'
@@ -44,6 +45,8 @@ export interface JobCoordinatorOptions {
   inputs: { read: (split: InputSplit, ref: SourceRef) => Promise<Buffer> }
   /** The job's scratch dir on this node (ctx.scratchDir of split and reduce, as of map) and the workspace the sandbox grants. */
   scratchDirFor: (jobId: string, codeHash: string) => { scratchDir: string, workspaceDir: string }
+  /** Whether the node still holds the job's record: its task output is kept as long (default: while it coordinates the job). */
+  holdsRecord?: (jobId: string) => boolean
   /** The job was yielded to a higher term (a claim, a refused vote, a stale-term worker): learn its outcome elsewhere. */
   onYielded: (jobId: string, term: number) => void
   /** A split into more chunks than this fails the job (default 1 000 000). */
@@ -59,6 +62,8 @@ export class JobCoordinator {
   private progressFlushScheduled = false
   /** Attempts per task with their peers and times, for the dashboard's timeline (bounded). */
   private readonly timelines = new TaskTimelines()
+  /** The task output of the jobs this node coordinates or coordinated (`meshwork logs`; bounded, src/jobs/task-logs.ts). */
+  private readonly logs = new JobLogs()
 
   constructor (private readonly opts: JobCoordinatorOptions) {
     this.core = new CoordinatedJobs(
@@ -78,6 +83,8 @@ export class JobCoordinator {
   get activeJobs (): number { return this.core.size }
   /** Task attempts of a job this node coordinates or coordinated recently. */
   timeline (jobId: string): JobTimeline | undefined { return this.timelines.get(jobId, this.opts.wallMs()) }
+  /** The job's task output after line `after`, if this node keeps it (it coordinates or coordinated the job). */
+  logsOf (jobId: string, after: number): LogPage | undefined { return this.logs.read(jobId, after) }
   activeJobsOf (submitter: string): number { return this.core.activeJobsOf(submitter) }
   coordinates (jobId: string): boolean { return this.core.coordinates(jobId) }
   coordinated (): ReturnType<CoordinatedJobs['coordinated']> { return this.core.coordinated() }
@@ -126,6 +133,7 @@ export class JobCoordinator {
     }
     const { scratchDir, workspaceDir } = this.opts.scratchDirFor(jobId, spec.codeHash)
     const outcome = await this.opts.pool.run({ id: `${jobId}:split:${term}`, op: 'split', modulePath, codeHash: spec.codeHash, arg, ctx: { jobId, parts: spec.parts ?? this.defaultParts(), peerId: this.opts.selfId, scratchDir }, workspaceDir })
+    if (outcome.logs !== undefined) this.logs.add(jobId, { task: 'split', attempt: term, node: this.opts.selfId }, outcome.logs)
     const now = this.opts.nowMs()
     if (this.core.instanceOf(jobId) !== instance || this.core.spec(jobId) === undefined) return
     if (!outcome.ok) this.apply(this.core.splitFailed(jobId, instance, `split failed: ${describe(outcome)}`, now, this.opts.wallMs()))
@@ -152,6 +160,10 @@ export class JobCoordinator {
   yieldJob (jobId: string, term: number): void { this.apply(this.core.yieldJob(jobId, term, this.opts.nowMs())) }
 
   onTaskResult (from: string, message: Msg<'task.ok'> | Msg<'task.failed'>): void {
+    // Output is kept for jobs this node coordinates (or did: a late attempt's lines still count).
+    if (message.logs !== undefined && (this.core.coordinates(message.jobId) || this.logs.has(message.jobId))) {
+      this.logs.add(message.jobId, { task: message.taskIndex, attempt: attemptNumber(message.attemptId), node: from }, message.logs)
+    }
     this.apply(this.core.taskResult(from, taskResultOf(message), this.opts.nowMs(), this.opts.wallMs()))
   }
 
@@ -191,6 +203,8 @@ export class JobCoordinator {
 
   /** Periodic: membership view, timeouts and backups, progress to submitters, commit retries. */
   tick (): void {
+    const holds = this.opts.holdsRecord
+    if (this.logs.size > 0) this.logs.retain(jobId => this.core.coordinates(jobId) || holds?.(jobId) === true)
     if (this.core.size === 0) return
     const workers = this.opts.workers()
     this.timelines.loseAllBut(new Set(workers.filter(w => w.status === 'alive' || w.status === 'suspect').map(w => w.peerId)), this.opts.wallMs())
@@ -218,7 +232,10 @@ export class JobCoordinator {
           this.opts.send(e.to, { t: 'task.abort', attemptId: e.attemptId })
           break
         case 'attemptEnded': this.timelines.end(e.jobId, e.attemptId, e.ok ? 'ok' : 'failed', this.opts.wallMs(), e.error); break
-        case 'started': this.timelines.begin(e.jobId, e.term, this.opts.selfId, e.tasks, e.done, this.opts.wallMs()); break
+        case 'started':
+          this.timelines.begin(e.jobId, e.term, this.opts.selfId, e.tasks, e.done, this.opts.wallMs())
+          this.logs.open(e.jobId)
+          break
         case 'closed': this.timelines.close(e.jobId, this.opts.wallMs()); break
         case 'sendReplica': this.sendReplica(e.jobId, e.instance, code); break
         case 'reduce': void this.reduce(e.jobId, e.instance, e.term, e.spec, e.results); break
@@ -262,6 +279,8 @@ export class JobCoordinator {
     } finally {
       await rm(file, { force: true })
     }
+    // Before the job's outcome: a client following the job sees its last lines once it is final.
+    if (reduced.logs !== undefined) this.logs.add(jobId, { task: 'reduce', attempt: term, node: this.opts.selfId }, reduced.logs)
     const outcome = reduced.ok ? { ok: true as const, value: reduced.value } : { ok: false as const, error: describe(reduced) }
     this.apply(this.core.reduced(jobId, instance, outcome, this.opts.nowMs(), this.opts.wallMs()))
   }

@@ -212,7 +212,8 @@ export class TaskWorker {
     }).then(outcome => {
       done?.()
       this.opts.onOutcome?.(outcome.ok ? 'ok' : outcome.kind, outcome.durationMs, 1 + (group?.length ?? 0))
-      this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs, ...(outcome.combined === true ? { combined: true } : {}) } : { ok: false, kind: outcome.kind, error: outcome.error, ...(outcome.stack !== undefined ? { stack: outcome.stack } : {}) })
+      const logs = outcome.logs !== undefined ? { logs: outcome.logs } : {}
+      this.finished(task.attemptId, outcome.ok ? { ok: true, value: outcome.value, durationMs: outcome.durationMs, ...(outcome.combined === true ? { combined: true } : {}), ...logs } : { ok: false, kind: outcome.kind, error: outcome.error, ...(outcome.stack !== undefined ? { stack: outcome.stack } : {}), ...logs })
     }, (err: Error) => {
       done?.()
       // The pool never rejects; if it ever does, the coordinator must still hear of it.

@@ -3,6 +3,7 @@
 // pool reads a field. A message that does not parse ends that executor (ExecutorPool: 'protocol').
 import { z } from 'zod'
 import type { ChildMessage } from './executor-protocol.js'
+import { TaskLogsSchema } from '../../jobs/task-logs.js'
 
 /** Most results in one message (the child sends one per task it ran since the last one). */
 const RESULTS_MAX = 100_000
@@ -24,7 +25,8 @@ const PackedFailed = z.object({
 
 export const ChildMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ready') }).strict(),
-  z.object({ t: z.literal('done'), results: z.array(z.union([PackedOk, PackedFailed])).max(RESULTS_MAX) }).strict(),
+  /** `logs`: a task's output, bounded as the child bounds it (a task's lines and characters, src/jobs/log-capture.ts). */
+  z.object({ t: z.literal('done'), results: z.array(z.union([PackedOk, PackedFailed])).max(RESULTS_MAX), logs: z.array(z.tuple([Id, TaskLogsSchema])).max(RESULTS_MAX).optional() }).strict(),
 ])
 
 export type ParsedChildMessage = { ok: true, message: ChildMessage } | { ok: false, error: string }

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url'
 import type { ArgFile, ChildFailureKind, ChildMessage, GroupEntry, PackedResult, ParentMessage, WireResult, WireTask } from './executor-protocol.js'
 import { decodeResultsFile, RESULT_BYTES_MAX_ENV, sizeLimitFlag, SPLIT_BYTES_MAX_ENV, packResult, toResultJson, unpackTasks } from './executor-protocol.js'
 import { describeDenial, TOOLS_ENV } from './sandbox.js'
+import { LogCapture, type CapturedLogs, type LogStream } from './log-capture.js'
 
 /**
  * Results are held for one IPC message per turn, but never while the next task runs once the
@@ -24,6 +25,10 @@ interface LoadedModule { holder: Record<string, unknown>; named: Record<string, 
 
 guardChildProcesses()
 exitWithTheChannel()
+/** The streams' own writes, taken before task code loads: the child's messages go there, a task's output to `capture`. */
+const realStderrWrite = process.stderr.write.bind(process.stderr)
+const capture = new LogCapture()
+captureOutput()
 const resultBytesMax = Number(process.env[RESULT_BYTES_MAX_ENV] ?? Infinity)
 const splitBytesMax = Number(process.env[SPLIT_BYTES_MAX_ENV] ?? resultBytesMax)
 
@@ -31,6 +36,8 @@ const loaded = new Map<string, LoadedModule>()
 const queue: WireTask[] = []
 let draining = false
 let outbox: PackedResult[] = []
+/** The output of tasks in `outbox`, by task id (only those that wrote any). */
+let outboxLogs: Array<[string, CapturedLogs]> = []
 let outboxSinceMs = 0
 let flushScheduled = false
 /** Set while an async task is pending, so an uncaught error from its callbacks fails that task. */
@@ -56,7 +63,33 @@ const reallyExit = ((process as unknown as { reallyExit: (code: number) => never
 function exitNow (): never { return reallyExit(0) }
 
 function writeStderr (text: string): void {
-  try { process.stderr.write(text) } catch { exitNow() }
+  try { realStderrWrite(text) } catch { exitNow() }
+}
+
+/**
+ * console.log … console.error write to process.stdout and process.stderr: while a task runs, what
+ * is written there is its output, kept (bounded) in `capture` and sent with its result. Task code
+ * may put the writes back or replace console: its output then goes where the child's stdout
+ * (ignored) and stderr (the daemon's tail of it) go, as before. Writes outside a task pass through.
+ */
+function captureOutput (): void {
+  // stderr still goes on to the daemon too: the tail it keeps names what a task printed before it
+  // killed its executor (a task that dies sends no logs). stdout goes nowhere (spawned 'ignore').
+  const hook = (stream: NodeJS.WriteStream, fd: LogStream, passOn: boolean): void => {
+    const original = stream.write.bind(stream) as (...args: unknown[]) => boolean
+    stream.write = function (chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+      if (!capture.capturing) return original(chunk, encoding, cb)
+      try {
+        capture.write(fd, typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString(typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8') : String(chunk), Date.now())
+      } catch { /* output that cannot be read as text is not kept */ }
+      if (passOn) return original(chunk, encoding, cb)
+      const done = typeof encoding === 'function' ? encoding : cb
+      if (typeof done === 'function') process.nextTick(done as () => void)
+      return true
+    } as typeof stream.write
+  }
+  hook(process.stdout, 1, false)
+  hook(process.stderr, 2, true)
 }
 
 /**
@@ -77,7 +110,15 @@ async function drain (): Promise<void> {
     for (let task = queue.shift(); task !== undefined; task = queue.shift()) {
       if (outbox.length > 0 && performance.now() - outboxSinceMs > FLUSH_AFTER_MS) flush()
       const startedMs = performance.now()
-      push(await runTask(task), startedMs)
+      capture.begin(typeof task.ctx.taskIndex === 'number' ? task.ctx.taskIndex : 0)
+      let result: WireResult
+      try {
+        result = await runTask(task)
+      } finally {
+        const logs = capture.end(Date.now())
+        if (logs !== undefined) outboxLogs.push([task.id, logs])
+      }
+      push(result, startedMs)
     }
   } finally {
     draining = false
@@ -156,6 +197,7 @@ async function runTask (task: WireTask): Promise<WireResult> {
   for (const [taskIndex, arg, file] of task.group) {
     let input: unknown
     try { input = file !== undefined ? readArgFile(file) : arg } catch (err) { return fail('bad-input', `task ${taskIndex}: ${describe(err)}`) }
+    capture.setTask(taskIndex, Date.now())
     const r = await call(input, { ...task.ctx, taskIndex })
     if (!('json' in r)) return { ...r, error: `task ${taskIndex}: ${r.error}` }
     rest.push(r.json)
@@ -181,11 +223,14 @@ async function runCombined (
   for (const [taskIndex, arg, file] of group) {
     let input: unknown
     try { input = file !== undefined ? readArgFile(file) : arg } catch (err) { return { id: task.id, ok: false, kind: 'bad-input', error: `task ${taskIndex}: ${describe(err)}`, durationMs: performance.now() - startMs } }
+    capture.setTask(taskIndex, Date.now())
     const r = await invoke(map, input, { ...task.ctx, taskIndex })
     if (!('value' in r)) return { ...r, error: `task ${taskIndex}: ${r.error}` }
     values.push(r.value)
   }
   const taskIndexes = [task.ctx.taskIndex, ...group.map(([i]) => i)]
+  // combine()'s own output is shown under the group's first task.
+  if (typeof task.ctx.taskIndex === 'number') capture.setTask(task.ctx.taskIndex, Date.now())
   const combined = await invoke(combine, values, { ...task.ctx, taskIndexes })
   if (!('value' in combined)) return { ...combined, error: `combine() over tasks ${taskIndexes.join(', ')}: ${combined.error}` }
   const json = encode(combined.value, 'combine()')
@@ -255,8 +300,9 @@ function push (result: WireResult, startedMs: number): void {
 
 function flush (): void {
   if (outbox.length === 0 || process.send === undefined || !process.connected) return
-  const msg: ChildMessage = { t: 'done', results: outbox }
+  const msg: ChildMessage = outboxLogs.length > 0 ? { t: 'done', results: outbox, logs: outboxLogs } : { t: 'done', results: outbox }
   outbox = []
+  outboxLogs = []
   process.send(msg)
 }
 

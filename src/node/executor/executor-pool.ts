@@ -14,6 +14,7 @@ import { executorEnv } from './executor-env.js'
 import { MemoryCaps, type ExecutorCap } from './memory-cap.js'
 import { treeUsage } from './process-tree.js'
 import { RawJson } from '../../jobs/raw-json.js'
+import type { CapturedLogs } from './log-capture.js'
 
 export type { TaskOp } from './executor-protocol.js'
 
@@ -98,9 +99,10 @@ export interface TaskRequest {
 /** 'protocol': the executor sent a message that does not parse (task code can write to the channel); it was killed. */
 export type TaskFailureKind = 'bad-input' | 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit' | 'protocol'
 
+/** `logs`: what the task wrote to stdout and stderr, bounded (src/jobs/log-capture.ts); absent when it wrote nothing, or its executor died. */
 export type TaskOutcome =
-  | { ok: true; value: unknown; durationMs: number; combined?: true }
-  | { ok: false; kind: TaskFailureKind; error: string; durationMs: number; stack?: string }
+  | { ok: true; value: unknown; durationMs: number; combined?: true; logs?: CapturedLogs }
+  | { ok: false; kind: TaskFailureKind; error: string; durationMs: number; stack?: string; logs?: CapturedLogs }
 
 export interface ExecutorPoolStats {
   slotsTotal: number
@@ -718,6 +720,7 @@ export class ExecutorPool {
       return
     }
     slot.quickDeaths = 0
+    const logs = msg.logs !== undefined && msg.logs.length > 0 ? new Map(msg.logs) : undefined
     for (const packed of msg.results) {
       const r = unpackResult(packed)
       const p = slot.inflight.get(r.id)
@@ -725,7 +728,9 @@ export class ExecutorPool {
       slot.inflight.delete(r.id)
       this.recentTaskMs += (r.durationMs - this.recentTaskMs) * RECENT_TASK_WEIGHT
       this.rememberTaskMs(jobOf(p), r.durationMs)
-      this.settle(p, this.fromWire(r, p.req.op, p.req.rawResult === true))
+      const outcome = this.fromWire(r, p.req.op, p.req.rawResult === true)
+      const output = logs?.get(r.id)
+      this.settle(p, output !== undefined ? { ...outcome, logs: output } : outcome)
     }
     // The child flushes before starting a task once results have waited a few ms, so the next
     // in-flight task started about now.

@@ -7,6 +7,8 @@
 // map's text goes on to the coordinator unparsed (src/jobs/raw-json.ts). A binary argument
 // travels as base64; stored input and a reduce's results go as a file in the workspace (ArgFile).
 
+import type { CapturedLogs } from './log-capture.js'
+
 export type TaskOp = 'map' | 'reduce' | 'split'
 
 /**
@@ -176,7 +178,8 @@ export function decodeResultsFile (bytes: Buffer): unknown[] {
 
 export type ParentMessage = { t: 'run'; tasks: PackedTask[] }
 /** 'ready' is sent once at start-up, so start-up time is not counted against the first task's timeout. */
-export type ChildMessage = { t: 'ready' } | { t: 'done'; results: PackedResult[] }
+/** `logs`: the output of those of the results' tasks that wrote any, by task id (src/jobs/log-capture.ts). */
+export type ChildMessage = { t: 'ready' } | { t: 'done'; results: PackedResult[]; logs?: Array<[string, CapturedLogs]> }
 
 /** Environment variable carrying the largest result (JSON bytes) the child may return. */
 export const RESULT_BYTES_MAX_ENV = 'MESHWORK_EXECUTOR_RESULT_BYTES_MAX'

@@ -17,7 +17,9 @@ import { encodeFrames, FrameDecoder } from './frames.js'
 // may say the member holds the job cancelled (`cancelled`). 1.3.0 nodes would refuse all three.
 // 1.5.0: a combining job's assigns say `combine`, a folded group's result `folded`, and done
 // entries of folded tasks have no value (src/jobs/folded.ts); 1.4.0 nodes would refuse them.
-export const RPC_PROTOCOL = '/meshwork/rpc/1.5.0'
+// 1.6.0: a task's result may carry its output (`logs` on task.ok, task.failed and task.results),
+// and logs.get/logs.found ask a job's coordinator for it (`meshwork logs`); 1.5.0 nodes would refuse them.
+export const RPC_PROTOCOL = '/meshwork/rpc/1.6.0'
 const SLICE_BYTES = 1024 * 1024
 /** Waiting this long for a stream to move any data on, the stream counts as broken (default). */
 const DRAIN_STALL_MS = 30_000

@@ -30,6 +30,8 @@ interface Batch {
   failed?: string[]
   /** A results batch's results, as JSON texts: its frame's attachments, each `ok` entry naming its own. */
   results?: string[]
+  /** A results batch's task output, `[attemptId, logs]` as JSON, for the attempts that wrote any. */
+  logs?: string[]
   bytes: number
 }
 
@@ -63,7 +65,8 @@ export class TaskBatcher {
     let entry = message.t === 'task.assign'
       ? JSON.stringify([message.taskIndex, message.attemptId, message.chunk])
       : message.t === 'task.failed' ? JSON.stringify(message.stack !== undefined ? [message.taskIndex, message.attemptId, message.kind, message.error, message.stack] : [message.taskIndex, message.attemptId, message.kind, message.error]) : ''
-    const size = result !== undefined ? result.length + ENTRY_BYTES_GUESS : entry.length
+    const logs = message.t !== 'task.assign' && message.logs !== undefined ? JSON.stringify([message.attemptId, message.logs]) : undefined
+    const size = (result !== undefined ? result.length + ENTRY_BYTES_GUESS : entry.length) + (logs?.length ?? 0)
     const key = batchKey(message)
     let batch = batches.get(key)
     if (batch !== undefined && batch.bytes + size >= this.batchBytesMax) {
@@ -83,6 +86,7 @@ export class TaskBatcher {
     }
     if (message.t === 'task.failed') batch.failed?.push(entry)
     else batch.entries.push(entry)
+    if (logs !== undefined) (batch.logs ??= []).push(logs)
     batch.bytes += size + 1
     if (batch.bytes >= this.batchBytesMax) {
       batches.delete(key)
@@ -116,8 +120,13 @@ export function unbatch (message: RpcMessage): RpcMessage[] {
     }
     case 'task.results': {
       const { jobId } = message
-      const out: RpcMessage[] = message.ok.map(([taskIndex, attemptId, value, ms]) => ({ t: 'task.ok', jobId, taskIndex, attemptId, value, ms }))
-      for (const [taskIndex, attemptId, kind, error, stack] of message.failed) out.push({ t: 'task.failed', jobId, taskIndex, attemptId, kind, error, ...(stack !== undefined ? { stack } : {}) })
+      const logs = message.logs !== undefined && message.logs.length > 0 ? new Map(message.logs) : undefined
+      const logsOf = (attemptId: string): { logs?: NonNullable<typeof message.logs>[number][1] } => {
+        const l = logs?.get(attemptId)
+        return l !== undefined ? { logs: l } : {}
+      }
+      const out: RpcMessage[] = message.ok.map(([taskIndex, attemptId, value, ms]) => ({ t: 'task.ok', jobId, taskIndex, attemptId, value, ms, ...logsOf(attemptId) }))
+      for (const [taskIndex, attemptId, kind, error, stack] of message.failed) out.push({ t: 'task.failed', jobId, taskIndex, attemptId, kind, error, ...(stack !== undefined ? { stack } : {}), ...logsOf(attemptId) })
       return out
     }
     default: return [message]
@@ -139,6 +148,6 @@ function batchHead (m: BatchedMessage): string {
 
 function encodeBatch (batch: Batch): Uint8Array {
   if (batch.failed === undefined) return Buffer.from(`${batch.head}${batch.entries.join(',')}]}`, 'utf8')
-  const json = `${batch.head}${batch.entries.join(',')}],"failed":[${batch.failed.join(',')}]}`
+  const json = `${batch.head}${batch.entries.join(',')}],"failed":[${batch.failed.join(',')}]${batch.logs !== undefined ? `,"logs":[${batch.logs.join(',')}]` : ''}}`
   return batch.results !== undefined && batch.results.length > 0 ? encodeAttached(json, batch.results) : Buffer.from(json, 'utf8')
 }
