@@ -789,10 +789,16 @@ function detailLogs (rec) {
   const start = Number.isFinite(rec.submittedAtMs) ? rec.submittedAtMs : lines[0]?.atMs
   const cut = l.dropped + (l.lines.length - lines.length)
   const list = h('ol', { class: 'logs code', dataset: { role: 'logs' } }, ...lines.map(line => h('li', { class: line.stream === 'stderr' ? 'stderr' : 'stdout', dataset: { seq: String(line.seq) } },
-    h('span', { class: 'log-meta', title: `${Number.isFinite(line.atMs) ? new Date(line.atMs).toISOString() : ''} · ${line.peerId ?? ''}` },
-      `+${duration(Math.max(0, line.atMs - start)) || '0 ms'} · task ${line.taskIndex}${line.attempt !== undefined ? `.${line.attempt}` : ''} · ${line.stream} `),
+    h('span', { class: 'log-meta', title: `${Number.isFinite(line.atMs) ? new Date(line.atMs).toISOString() : ''} · ${line.node ?? ''}` },
+      `+${duration(Math.max(0, line.atMs - start)) || '0 ms'} · ${logTaskLabel(line)}${line.node !== undefined ? ` on ${shortId(String(line.node))}` : ''} · ${line.stream} `),
     h('span', { class: 'log-text' }, String(line.text ?? '')))))
   return [head, cut > 0 ? h('p', { class: 'sub' }, `${cut} earlier line${cut === 1 ? '' : 's'} not shown`) : null, list].filter(x => x !== null)
+}
+
+/** "task 3", "task 3 #2" (a later attempt), "split", "reduce": as `meshwork logs` names them. */
+function logTaskLabel (line) {
+  if (line.task === 'split' || line.task === 'reduce') return String(line.task)
+  return `task ${String(line.task)}${Number.isInteger(line.attempt) && line.attempt > 1 ? ` #${line.attempt}` : ''}`
 }
 
 // ---- the Gantt view ----
