@@ -48,6 +48,12 @@ export interface SchedulerConfig {
    * failure: its tasks run again one by one. 1 turns it off.
    */
   localGroupMax: number
+  /**
+   * A job spread over the mesh whose tasks run for less than half of this (ms, median in the
+   * executor) sends them in groups of about this much work per attempt (Scheduler.fineGroupSize):
+   * 1 ms tasks one per message cost more in messages and wake-ups than they run. 0 turns it off.
+   */
+  remoteGroupRunMs: number
   /** A straggler is an attempt running longer than max(backupMinMs, backupFactor * median task duration). */
   backupMinMs: number
   backupFactor: number
@@ -98,6 +104,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   shortWindowPerSlot: 4,
   localRunBelowMsPerSlot: 0.025,
   localGroupMax: 32,
+  remoteGroupRunMs: 40,
   backupMinMs: 1000,
   backupFactor: 3,
   maxTasksPerJob: 1_000_000,
@@ -158,6 +165,7 @@ export function schedulerConfig (overrides: Partial<SchedulerConfig> = {}): Sche
   positive('backupMinMs')
   positive('backupFactor')
   if (!(config.shortTaskBelowMs >= 0 && Number.isFinite(config.shortTaskBelowMs))) throw new Error(`Scheduler config shortTaskBelowMs must be a finite number >= 0, got ${config.shortTaskBelowMs}`)
+  if (!(config.remoteGroupRunMs >= 0 && Number.isFinite(config.remoteGroupRunMs))) throw new Error(`Scheduler config remoteGroupRunMs must be a finite number >= 0, got ${config.remoteGroupRunMs}`)
   if (!(config.localRunBelowMsPerSlot >= 0 && Number.isFinite(config.localRunBelowMsPerSlot))) throw new Error(`Scheduler config localRunBelowMsPerSlot must be a finite number >= 0, got ${config.localRunBelowMsPerSlot}`)
   if (config.shortTaskBelowMs > config.pipelineBelowMs) throw new Error(`Scheduler config shortTaskBelowMs (${config.shortTaskBelowMs}) must not exceed pipelineBelowMs (${config.pipelineBelowMs})`)
   if (!(config.brokenThenDeadWithinMs >= 0)) throw new Error(`Scheduler config brokenThenDeadWithinMs must be >= 0, got ${config.brokenThenDeadWithinMs}`)

@@ -496,8 +496,22 @@ export class Scheduler {
   private groupSize (job: LiveJob, taskIndex: number, worker: WorkerRecord, queued: number): number {
     if (job.solo.has(taskIndex)) return 1
     if (job.combines && !job.keepLocal) return combineGroupSize(queued, this.slotsInView, this.config.localGroupMax)
-    if (!job.keepLocal || worker.peerId !== this.localPeerId) return 1
+    if (!job.keepLocal) return this.fineGroupSize(job, queued)
+    if (worker.peerId !== this.localPeerId) return 1
     return Math.max(1, Math.min(this.config.localGroupMax, Math.floor(queued / Math.max(1, worker.slotsTotal))))
+  }
+
+  /**
+   * A job of fine tasks (running for under half of remoteGroupRunMs each) that is spread over the
+   * mesh sends them in groups of about remoteGroupRunMs of work: each message, wake-up and
+   * executor call carries many tasks, while the queue still gives every slot of the mesh about
+   * two groups (combineGroupSize). 1 until run times come back, and for coarser tasks.
+   */
+  private fineGroupSize (job: LiveJob, queued: number): number {
+    const runMs = job.runDurations.median()
+    const target = this.config.remoteGroupRunMs
+    if (runMs === undefined || target <= 0 || runMs * 2 >= target) return 1
+    return Math.max(1, Math.min(Math.floor(target / Math.max(runMs, 0.001)), combineGroupSize(queued, this.slotsInView, this.config.localGroupMax)))
   }
 
   /** A group attempt failed, timed out or was lost (already released): its tasks run again, alone, no failure counted. */

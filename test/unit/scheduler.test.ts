@@ -899,8 +899,9 @@ describe('groups of tiny tasks on the coordinator\'s node', () => {
   it('are not formed with localGroupMax 1, for jobs not kept here, or on other nodes', () => {
     const { s, inFlight, now } = kept(300, { localGroupMax: 1 })
     expect(finish(s, inFlight, now).made.every(a => a.group === undefined)).toBe(true)
-    // Tasks running 50 µs: the job is not kept, so spread, one task per attempt.
-    const t = at()
+    // Tasks running 50 µs: the job is not kept, so spread, one task per attempt (with groups for
+    // fine spread tasks off; see the next test).
+    const t = at({ remoteGroupRunMs: 0 })
     t.step({ type: 'workers', workers: [L(), R()] }, 0)
     const all: Assign[] = []
     const queue = assigns(t.step({ type: 'addJob', jobId: 'j', taskCount: 300 }, 0))
@@ -913,6 +914,31 @@ describe('groups of tiny tasks on the coordinator\'s node', () => {
     }
     expect(all.every(a => a.group === undefined)).toBe(true)
     expect(new Set(all.map(a => a.peerId))).toEqual(new Set(['L', 'R']))
+  })
+
+  it('of fine tasks spread over the mesh go to every node, about remoteGroupRunMs of work each', () => {
+    // 2 ms tasks (not kept: 2 ms is far above localRunBelowMsPerSlot), groups of ~20 ms on L and R.
+    const t = at({ remoteGroupRunMs: 20, localGroupMax: 32 })
+    t.step({ type: 'workers', workers: [L(), R()] }, 0)
+    const all: Assign[] = []
+    const queue = assigns(t.step({ type: 'addJob', jobId: 'j', taskCount: 2000 }, 0))
+    let clock = 0
+    let doneTasks = 0
+    while (queue.length > 0) {
+      const a = queue.shift()!
+      clock += 1
+      doneTasks += tasksOf(a).length
+      const out = assigns(t.step(done(a, 2 * tasksOf(a).length), clock))
+      all.push(...out)
+      queue.push(...out)
+    }
+    expect(doneTasks).toBe(2000)
+    const grouped = all.filter(a => a.group !== undefined)
+    expect(new Set(grouped.map(a => a.peerId))).toEqual(new Set(['L', 'R']))
+    // About 20 ms of 2 ms tasks: 10 per attempt, never more; fewer towards the end of the queue.
+    expect(Math.max(...grouped.map(a => tasksOf(a).length))).toBe(10)
+    expect(all.length).toBeLessThan(2000 / 5)
+    expect(t.job('j')).toMatchObject({ state: 'done', done: 2000 })
   })
 
   it('that fail run their tasks again one by one, without counting a failure; a lone task\'s failure counts', () => {
