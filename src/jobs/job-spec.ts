@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { FAILURE_KIND_NAMES, type FailureKind } from './failure-kinds.js'
 import { WaitingSchema } from './waiting.js'
 
 // What a job is, as it travels between nodes. Parsed with these schemas wherever it
@@ -39,7 +40,7 @@ export const JobInputSchema = z.discriminatedUnion('type', [
 export type JobInput = z.infer<typeof JobInputSchema>
 
 /** Failure kinds a job's retry policy may name (what a worker reports of a failed task). */
-export const RETRYABLE_KINDS = ['threw', 'timeout', 'exited', 'oom', 'cpu-limit', 'too-large', 'not-serialisable', 'bad-input', 'input-gone', 'denied', 'protocol', 'lost'] as const
+export const RETRYABLE_KINDS = ['threw', 'timeout', 'exited', 'oom', 'cpu-limit', 'too-large', 'not-serialisable', 'bad-input', 'input-gone', 'input-corrupt', 'input-denied', 'denied', 'protocol', 'lost'] as const satisfies readonly FailureKind[]
 /**
  * A module's retry policy: `retries` runs after the first failure (default: the node's, 2), and
  * `on` the kinds of failure worth another run (default: any). A task that throws the same error
@@ -55,7 +56,7 @@ export type RetryPolicy = z.infer<typeof RetryPolicySchema>
 export const TaskFailureSchema = z.object({
   taskIndex: z.number().int().min(0),
   attempts: z.number().int().min(1),
-  kind: z.string().max(64),
+  kind: z.enum(FAILURE_KIND_NAMES),
   message: z.string().max(16_384),
   stack: z.string().max(16_384).optional(),
   peerId: PeerIdSchema.optional(),

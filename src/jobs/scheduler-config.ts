@@ -1,3 +1,4 @@
+import type { FailureKind } from './failure-kinds.js'
 // Scheduler tuning and limits. Every queue, count and retry has a bound here.
 
 export interface SchedulerConfig {
@@ -127,7 +128,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
  * executor itself died or was killed while running the task, or stopped speaking its protocol:
  * they count toward the poison rule (SchedulerConfig.crashNodesMax).
  */
-export const CRASH_KINDS: ReadonlySet<string> = new Set(['exited', 'oom', 'protocol'])
+export const CRASH_KINDS: ReadonlySet<string> = new Set<FailureKind>(['exited', 'oom', 'protocol'])
 
 // Attempt counters are kept in 8-bit arrays per task (a million tasks stay cheap).
 const PER_TASK_COUNT_MAX = 100

@@ -1,5 +1,6 @@
 import type { Random } from '../util/prng.js'
 import type { TaskFailure } from './job-spec.js'
+import { isFailureKind, type FailureKind } from './failure-kinds.js'
 import { shortPeer } from '../util/short-peer.js'
 import { FairShareQueue } from './fair-share.js'
 import { type Attempt, forEachTask, LiveJob } from './job-state.js'
@@ -297,7 +298,7 @@ export class Scheduler {
     this.release(attempt)
     const error = this.errorText(e.error)
     if (attempt.group !== undefined && e.retryable !== false) this.ungroup(attempt)
-    else if (attempt.group === undefined && typeof e.kind === 'string' && CRASH_KINDS.has(e.kind) && this.noteCrash(job, attempt.taskIndex, attempt.worker.peerId, crashText(error, e.kind), true, out)) { /* the job failed */ } else this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, error, e.retryable !== false, out, { kind: typeof e.kind === 'string' ? e.kind : 'failed', ...(typeof e.stack === 'string' ? { stack: e.stack.slice(0, this.config.errorLengthMax) } : {}) })
+    else if (attempt.group === undefined && typeof e.kind === 'string' && CRASH_KINDS.has(e.kind) && this.noteCrash(job, attempt.taskIndex, attempt.worker.peerId, crashText(error, e.kind), true, out)) { /* the job failed */ } else this.recordFailure(job, attempt.taskIndex, attempt.worker.peerId, error, e.retryable !== false, out, { kind: isFailureKind(e.kind) ? e.kind : 'failed', ...(typeof e.stack === 'string' ? { stack: e.stack.slice(0, this.config.errorLengthMax) } : {}) })
     this.pump(t, out)
   }
 
@@ -552,7 +553,7 @@ export class Scheduler {
    * attempts are spent, the kind is not one it retries, or the task threw the same error twice:
    * a bug in the code, not the node) — then the job fails, saying which task failed and how.
    */
-  private recordFailure (job: LiveJob, i: number, peerId: string, error: string, retryable: boolean, out: SchedulerEffect[], detail: { kind: string, stack?: string } = { kind: 'failed' }): void {
+  private recordFailure (job: LiveJob, i: number, peerId: string, error: string, retryable: boolean, out: SchedulerEffect[], detail: { kind: FailureKind, stack?: string } = { kind: 'failed' }): void {
     const failures = (job.failures[i] as number) + 1
     job.failures[i] = failures
     job.failuresTotal++

@@ -4,6 +4,7 @@ import { GROUP_TASKS_MAX } from './scheduler-config.js'
 import { SourceRefSchema } from './input-source.js'
 import { JobTimelineSchema } from './task-timeline.js'
 import { FOLDED, isFolded } from './folded.js'
+import { FAILURE_KIND_NAMES } from './failure-kinds.js'
 import { LogPageSchema, TaskLogsSchema } from './task-logs.js'
 import { jsonText, RawJson } from './raw-json.js'
 
@@ -15,7 +16,8 @@ const AttemptId = z.string().min(1).max(200)
 const Term = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const ReplicaSet = z.array(PeerIdSchema).min(1).max(16)
 const Tools = z.array(z.string().min(1).max(64)).max(32)
-const FailureKind = z.string().max(64)
+/** One of FAILURE_KINDS (src/jobs/failure-kinds.ts): a kind a node does not know is refused. */
+const FailureKind = z.enum(FAILURE_KIND_NAMES)
 const FailureText = z.string().max(16_384)
 /** How long the task ran in its executor (ms): the coordinator keeps tasks too small to ship on its own node (SchedulerConfig.localRunBelowMsPerSlot). */
 const RunMs = z.number().min(0).max(1e9)

@@ -1,3 +1,4 @@
+import type { FailureKind } from './failure-kinds.js'
 import type { RpcMessage } from './wire.js'
 import type { TaskLogs } from './task-logs.js'
 
@@ -10,17 +11,17 @@ import type { TaskLogs } from './task-logs.js'
 export type Assign = Extract<RpcMessage, { t: 'task.assign' }>
 
 /** task.failed kind of a task handed back unrun (owner busy, draining): not a failure, re-place it. */
-export const RETURNED_KIND = 'returned'
+export const RETURNED_KIND = 'returned' satisfies FailureKind
 /** task.failed kind of an assignment from a coordinator older than the job's newest term. */
-export const STALE_TERM_KIND = 'stale-term'
+export const STALE_TERM_KIND = 'stale-term' satisfies FailureKind
 /** The executor outcome of an attempt stopped on request (its coordinator no longer waits for it). */
-export const ABORTED_KIND = 'aborted'
+export const ABORTED_KIND = 'aborted' satisfies FailureKind
 
 /**
  * How an attempt ended in its executor; a group's value is every task's result, its own first,
  * or, `combined`, the job's combine() over them all.
  */
-export type ExecOutcome = ({ ok: true, value: unknown, durationMs: number, combined?: boolean } | { ok: false, kind: string, error: string, stack?: string }) & { logs?: TaskLogs }
+export type ExecOutcome = ({ ok: true, value: unknown, durationMs: number, combined?: boolean } | { ok: false, kind: FailureKind, error: string, stack?: string }) & { logs?: TaskLogs }
 
 export type WorkerEffect =
   | { type: 'send', to: string, message: RpcMessage }
@@ -183,6 +184,6 @@ export class WorkerCore {
   }
 }
 
-function failed (to: string, task: Assign, kind: string, error: string, stack?: string, logs?: TaskLogs): WorkerEffect {
+function failed (to: string, task: Assign, kind: FailureKind, error: string, stack?: string, logs?: TaskLogs): WorkerEffect {
   return { type: 'send', to, message: { t: 'task.failed', jobId: task.jobId, taskIndex: task.taskIndex, attemptId: task.attemptId, kind, error, ...(stack !== undefined && stack !== '' ? { stack } : {}), ...(logs !== undefined ? { logs } : {}) } }
 }

@@ -105,7 +105,10 @@ describe('task batches', () => {
     expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, 'a', 1]], failed: [] })).toMatch(/ok\.0/)
     expect(bad({ t: 'task.results', jobId: 'j', ok: [[0, 'a', 1, -1]], failed: [] })).toMatch(/ok\.0\.3/)
     expect(bad({ t: 'task.ok', jobId: 'j', taskIndex: 0, attemptId: 'a', value: 1 })).toMatch(/ms/)
-    expect(bad({ t: 'task.results', jobId: 'j', ok: [], failed: [[0, 'a', 'k'.repeat(65), 'e']] })).toMatch(/failed\.0\.2/)
+    expect(bad({ t: 'task.results', jobId: 'j', ok: [], failed: [[0, 'a', 'k'.repeat(65), 'e']] })).toMatch(/failed\.0/)
+    // A failure's kind is one of FAILURE_KINDS.
+    expect(bad({ t: 'task.failed', jobId: 'j', taskIndex: 0, attemptId: 'a', kind: 'made-up', error: 'e' })).toMatch(/kind/)
+    expect(bad({ t: 'task.failed', jobId: 'j', taskIndex: 0, attemptId: 'a', kind: 'threw', error: 'e' })).toBe('accepted')
     // A group names each task by a valid index, carries at least one and at most 1024.
     const groupAssign = { t: 'task.assign', jobId: 'j', taskIndex: 0, attemptId: 'a', term: 1, codeHash: hash, kind: 'function', parts: 9, chunk: 1 }
     expect(bad({ ...groupAssign, group: [[1, 1]] })).toBe('accepted')

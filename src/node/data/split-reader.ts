@@ -2,6 +2,7 @@ import { open, realpath } from 'node:fs/promises'
 import { resolve, sep } from 'node:path'
 import { DEFAULT_DELIMITER, recordSpan, type InputSplit, type SourceRef } from '../../jobs/input-source.js'
 import { MeshworkError } from '../../util/errors.js'
+import type { FailureKind } from '../../jobs/failure-kinds.js'
 import { shortPeer } from '../../util/short-peer.js'
 import { blockVerifies, decodeManifest, type Manifest } from './blob-manifest.js'
 import type { BlobStore } from './blob-store.js'
@@ -11,7 +12,7 @@ import type { BlobStore } from './blob-store.js'
 // fetched block checked against the blob's manifest. A block that fails its hash is fetched
 // again (then from the next holder); a split no holder can serve fails naming its input.
 
-export type SplitFailureKind = 'input-gone' | 'input-corrupt' | 'input-denied'
+export type SplitFailureKind = Extract<FailureKind, 'input-gone' | 'input-corrupt' | 'input-denied'>
 
 export class SplitReadError extends MeshworkError {
   readonly code = 'split-read'

@@ -14,6 +14,7 @@ import { executorEnv } from './executor-env.js'
 import { MemoryCaps, type ExecutorCap } from './memory-cap.js'
 import { treeUsage } from './process-tree.js'
 import { RawJson } from '../../jobs/raw-json.js'
+import type { FailureKind } from '../../jobs/failure-kinds.js'
 import type { CapturedLogs } from './log-capture.js'
 
 export type { TaskOp } from './executor-protocol.js'
@@ -97,7 +98,7 @@ export interface TaskRequest {
 }
 
 /** 'protocol': the executor sent a message that does not parse (task code can write to the channel); it was killed. */
-export type TaskFailureKind = 'bad-input' | 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit' | 'protocol'
+export type TaskFailureKind = Extract<FailureKind, 'bad-input' | 'threw' | 'timeout' | 'exited' | 'oom' | 'aborted' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'cpu-limit' | 'protocol'>
 
 /** `logs`: what the task wrote to stdout and stderr, bounded (src/jobs/log-capture.ts); absent when it wrote nothing, or its executor died. */
 export type TaskOutcome =

@@ -9,6 +9,9 @@
 
 import type { CapturedLogs } from './log-capture.js'
 
+// Type-only (erased): the child, which imports this file, may load nothing outside its own dir.
+import type { FailureKind } from '../../jobs/failure-kinds.js'
+
 export type TaskOp = 'map' | 'reduce' | 'split'
 
 /**
@@ -111,7 +114,7 @@ function sameJob (a: WireTask, b: WireTask): boolean {
 }
 
 /** Failure kinds the child itself can observe (the others are seen by the parent). */
-export type ChildFailureKind = 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'oom' | 'bad-input'
+export type ChildFailureKind = Extract<FailureKind, 'threw' | 'not-serialisable' | 'bad-module' | 'denied' | 'too-large' | 'oom' | 'bad-input'>
 
 export type WireResult =
   /** `group`: the JSON of a group's other tasks' results, in the group's order (`json` is the first task's). */

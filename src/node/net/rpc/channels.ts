@@ -19,7 +19,9 @@ import { encodeFrames, FrameDecoder } from './frames.js'
 // entries of folded tasks have no value (src/jobs/folded.ts); 1.4.0 nodes would refuse them.
 // 1.6.0: a task's result may carry its output (`logs` on task.ok, task.failed and task.results),
 // and logs.get/logs.found ask a job's coordinator for it (`meshwork logs`); 1.5.0 nodes would refuse them.
-export const RPC_PROTOCOL = '/meshwork/rpc/1.6.0'
+// 1.7.0: a failure's kind is one of FAILURE_KINDS (src/jobs/failure-kinds.ts), and a 1.6.0 node may
+// send others, which 1.7.0 nodes refuse.
+export const RPC_PROTOCOL = '/meshwork/rpc/1.7.0'
 const SLICE_BYTES = 1024 * 1024
 /** Waiting this long for a stream to move any data on, the stream counts as broken (default). */
 const DRAIN_STALL_MS = 30_000
