@@ -27,8 +27,3 @@ export class RawJson {
 export function jsonText (value: unknown): string {
   return value instanceof RawJson ? value.text : (JSON.stringify(value) ?? 'null')
 }
-
-/** A result as a value: a RawJson parsed, any other value as it is. */
-export function parsedValue (value: unknown): unknown {
-  return value instanceof RawJson ? value.toJSON() : value
-}

@@ -2,6 +2,7 @@ import { FINAL_STATES, type JobRecord } from '../../jobs/job-spec.js'
 import type { LogPage } from '../../jobs/task-logs.js'
 import type { RpcMessage } from '../../jobs/wire.js'
 import { MeshworkError } from '../../util/errors.js'
+import { PeerReplies } from './peer-replies.js'
 
 // A job's task output (`meshwork logs`, GET /jobs/:id/logs), from whichever node is asked: the
 // job's coordinator keeps it (JobCoordinator, src/jobs/task-logs.ts); any other node asks the
@@ -37,11 +38,12 @@ export interface LogsAnswer extends LogPage {
 }
 
 export class LogsService {
-  /** `jobId\nafter` → [coordinator asked, resolver] */
-  private readonly waiting = new Map<string, Array<{ peer: string, resolve: (m: Msg<'logs.found'> | undefined) => void }>>()
-  private waitingCount = 0
+  /** Questions to coordinators, by `jobId\nafter`. */
+  private readonly replies: PeerReplies<Msg<'logs.found'>>
 
-  constructor (private readonly opts: LogsServiceOptions) {}
+  constructor (private readonly opts: LogsServiceOptions) {
+    this.replies = new PeerReplies(opts.timeoutMs, opts.waitingMax)
+  }
 
   async get (jobId: string, after: number): Promise<LogsAnswer> {
     const own = this.opts.local(jobId, after)
@@ -75,34 +77,11 @@ export class LogsService {
   }
 
   onFound (from: string, m: Msg<'logs.found'>): void {
-    const list = this.waiting.get(key(m.jobId, m.after))
-    if (list === undefined) return
-    for (const w of list.filter(w => w.peer === from)) w.resolve(m)
+    this.replies.answered(key(m.jobId, m.after), from, m)
   }
 
   private async ask (peer: string, jobId: string, after: number): Promise<Msg<'logs.found'> | undefined> {
-    if (this.waitingCount >= (this.opts.waitingMax ?? 256)) return undefined
-    const k = key(jobId, after)
-    return await new Promise(resolve => {
-      const list = this.waiting.get(k) ?? []
-      this.waiting.set(k, list)
-      this.waitingCount++
-      const entry = {
-        peer,
-        resolve: (found: Msg<'logs.found'> | undefined): void => {
-          clearTimeout(timer)
-          const i = list.indexOf(entry)
-          if (i < 0) return
-          list.splice(i, 1)
-          this.waitingCount--
-          if (list.length === 0) this.waiting.delete(k)
-          resolve(found)
-        },
-      }
-      const timer = setTimeout(() => entry.resolve(undefined), this.opts.timeoutMs ?? 3000)
-      list.push(entry)
-      this.opts.send(peer, { t: 'logs.get', jobId, after })
-    })
+    return await this.replies.ask(key(jobId, after), peer, () => this.opts.send(peer, { t: 'logs.get', jobId, after }))
   }
 }
 

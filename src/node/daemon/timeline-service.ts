@@ -2,6 +2,7 @@ import type { JobRecord } from '../../jobs/job-spec.js'
 import type { JobTimeline } from '../../jobs/task-timeline.js'
 import type { RpcMessage } from '../../jobs/wire.js'
 import { MeshworkError } from '../../util/errors.js'
+import { PeerReplies } from './peer-replies.js'
 
 // The task timeline of a job, from whichever node is asked: the coordinator keeps it (see
 // src/jobs/task-timeline.ts); any other node asks the job's coordinator over RPC.
@@ -27,11 +28,12 @@ export type TimelineAnswer =
   | { available: false, coordinator: string, reason: string }
 
 export class TimelineService {
-  /** jobId → [coordinator asked, resolver] */
-  private readonly waiting = new Map<string, Array<{ peer: string, resolve: (t: JobTimeline | undefined) => void }>>()
-  private waitingCount = 0
+  /** Questions to coordinators, by job id. */
+  private readonly replies: PeerReplies<JobTimeline>
 
-  constructor (private readonly opts: TimelineServiceOptions) {}
+  constructor (private readonly opts: TimelineServiceOptions) {
+    this.replies = new PeerReplies(opts.timeoutMs, opts.waitingMax)
+  }
 
   async get (jobId: string): Promise<TimelineAnswer> {
     const own = this.opts.local(jobId)
@@ -51,32 +53,10 @@ export class TimelineService {
   }
 
   onFound (from: string, m: Msg<'timeline.found'>): void {
-    const list = this.waiting.get(m.jobId)
-    if (list === undefined) return
-    for (const w of list.filter(w => w.peer === from)) w.resolve(m.timeline)
+    this.replies.answered(m.jobId, from, m.timeline)
   }
 
   private async ask (peer: string, jobId: string): Promise<JobTimeline | undefined> {
-    if (this.waitingCount >= (this.opts.waitingMax ?? 256)) return undefined
-    return await new Promise(resolve => {
-      const list = this.waiting.get(jobId) ?? []
-      this.waiting.set(jobId, list)
-      this.waitingCount++
-      const entry = {
-        peer,
-        resolve: (timeline: JobTimeline | undefined): void => {
-          clearTimeout(timer)
-          const i = list.indexOf(entry)
-          if (i < 0) return
-          list.splice(i, 1)
-          this.waitingCount--
-          if (list.length === 0) this.waiting.delete(jobId)
-          resolve(timeline)
-        },
-      }
-      const timer = setTimeout(() => entry.resolve(undefined), this.opts.timeoutMs ?? 3000)
-      list.push(entry)
-      this.opts.send(peer, { t: 'timeline.get', jobId })
-    })
+    return await this.replies.ask(jobId, peer, () => this.opts.send(peer, { t: 'timeline.get', jobId }))
   }
 }
